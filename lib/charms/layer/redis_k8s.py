@@ -1,0 +1,193 @@
+"""Juju-facing operations of the redis-k8s charm.
+
+The handlers in ``reactive/redis.py`` call these functions and nothing else. Each one reads what it
+needs from Juju (config, leader data, goal state, the image resource), asks the plain modules in
+``redis_k8s`` for every decision, and writes the outcome back (pod spec, leader data, relation data,
+status). The split follows the RedisFailover operator's loop: *check* (``observe_topology``), *ensure*
+(``apply_pod_spec``, ``record_master``, ``publish_master``) and *heal* (``heal_sentinels``).
+"""
+
+import hashlib
+import json
+
+from charmhelpers.core import hookenv
+from charms.reactive import clear_flag, endpoint_from_flag, set_flag, toggle_flag
+
+from charms import layer
+from redis_k8s import naming, passwords, podspec, relation, settings, topology
+
+IMAGE_RESOURCE = 'redis-image'
+
+LEADER = 'redis.leader'
+SPEC_CURRENT = 'redis.spec.current'
+CONFIG_VALID = 'redis.config.valid'
+MASTER_KNOWN = 'redis.master.known'
+
+
+# --- check -----------------------------------------------------------------------------------------
+
+def sync_leadership():
+    """Mirror ``is-leader`` into a flag at the start of every hook; leadership can move between hooks."""
+    toggle_flag(LEADER, hookenv.is_leader())
+
+
+def unit_count():
+    """How many units the application is meant to have (goal state), never less than one."""
+    try:
+        units = hookenv.goal_state().get('units', {})
+    except Exception:  # goal-state is missing on very old agents; this unit alone is a safe floor
+        return 1
+    alive = [name for name, unit in units.items() if unit.get('status') != 'dying']
+    return max(1, len(alive))
+
+
+def current_settings():
+    """The validated configuration, or ``None`` (and a blocked status) when an option is invalid."""
+    try:
+        parsed = settings.parse(dict(hookenv.config()), unit_count())
+    except settings.ConfigError as error:
+        clear_flag(CONFIG_VALID)
+        layer.status.blocked(str(error))
+        return None
+    set_flag(CONFIG_VALID)
+    return parsed
+
+
+def password(parsed):
+    """The password clients and replicas use: the configured one, else the leader's generated one."""
+    return parsed.password or hookenv.leader_get('password') or None
+
+
+def pod_fqdns(count=None):
+    return naming.all_pod_fqdns(hookenv.application_name(), hookenv.model_name(),
+                                unit_count() if count is None else count)
+
+
+def observe_topology(parsed):
+    """Ask every pod's sentinel who the master is; ``None`` while no pod answers."""
+    return topology.master_from_sentinels(pod_fqdns(), parsed.sentinel_port, parsed.master_name,
+                                          password(parsed))
+
+
+# --- ensure ----------------------------------------------------------------------------------------
+
+def mark_spec_stale():
+    clear_flag(SPEC_CURRENT)
+
+
+def ensure_leader_data():
+    """Generate the password and fix the bootstrap master once, on the first leader."""
+    wanted = {}
+    if not hookenv.leader_get('password'):
+        wanted['password'] = passwords.generate()
+    if not hookenv.leader_get('bootstrap-master'):
+        wanted['bootstrap-master'] = naming.pod_fqdn(hookenv.application_name(),
+                                                     hookenv.model_name(), 0)
+    if wanted:
+        hookenv.leader_set(wanted)
+
+
+def apply_pod_spec():
+    """Render the pod spec and send it when it differs from the one Juju has.
+
+    An invalid option leaves the last good spec in place: nothing restarts and the data is untouched.
+    """
+    parsed = current_settings()
+    if parsed is None:
+        return
+    ensure_leader_data()
+    image = layer.docker_resource.get_info(IMAGE_RESOURCE)
+    secret_name = naming.secret_name(hookenv.application_name())
+    rendered = podspec.render(hookenv.application_name(), hookenv.model_name(), image, parsed,
+                              secret_name)
+    resources = podspec.merge_resources(rendered.k8s_resources,
+                                        podspec.secret_resources(secret_name, password(parsed)))
+    fingerprint = _fingerprint(rendered.spec, resources)
+    if hookenv.leader_get('spec-hash') != fingerprint:
+        layer.status.maintenance('configuring pods')
+        layer.caas_base.pod_spec_set(rendered.spec, k8s_resources=resources)
+        hookenv.leader_set({'spec-hash': fingerprint})
+        hookenv.log('pod spec set ({})'.format(fingerprint[:12]))
+    set_flag(SPEC_CURRENT)
+
+
+def record_master():
+    """Leader: keep ``master-host``/``master-port`` in leader data equal to what the sentinels say."""
+    parsed = current_settings()
+    if parsed is None:
+        return
+    found = observe_topology(parsed)
+    if found is None:
+        return
+    host, port = found
+    if (hookenv.leader_get('master-host'), hookenv.leader_get('master-port')) != (host, str(port)):
+        hookenv.leader_set({'master-host': host, 'master-port': str(port)})
+        hookenv.log('master is now {}:{}'.format(host, port))
+
+
+def publish_master():
+    """Every unit publishes the same, current master on every ``redis`` relation."""
+    host, port = hookenv.leader_get('master-host'), hookenv.leader_get('master-port')
+    parsed = current_settings()
+    if not host or not port or parsed is None:
+        return
+    provides = endpoint_from_flag('endpoint.redis.joined')
+    if provides is None:
+        return
+    payload = relation.payload(
+        master_host=host, master_port=port, password=password(parsed),
+        sentinel_hosts=pod_fqdns(), sentinel_port=parsed.sentinel_port,
+        master_name=parsed.master_name)
+    provides.configure(payload.pop('host'), payload.pop('port'), password=payload.pop('password'),
+                       **payload)
+
+
+# --- heal ------------------------------------------------------------------------------------------
+
+def heal_sentinels():
+    """Leader: after a scale change, set quorum and write safety live, then make sentinels forget
+    removed pods (one sentinel at a time)."""
+    parsed = current_settings()
+    if parsed is None:
+        return
+    count = unit_count()
+    applied = hookenv.leader_get('topology-for')
+    if applied == str(count):
+        return
+    fqdns = pod_fqdns(count)
+    secret = password(parsed)
+    if not topology.apply_live_settings(fqdns, parsed, secret):
+        return  # pods not reachable yet: try again on a later hook
+    if applied and int(applied) > count:
+        topology.reset_sentinels(fqdns, parsed.sentinel_port, parsed.master_name, secret)
+    hookenv.leader_set({'topology-for': str(count)})
+
+
+# --- status ----------------------------------------------------------------------------------------
+
+def assess_status():
+    """One status per unit that says what an operator needs to know."""
+    parsed = current_settings()
+    if parsed is None:
+        return
+    if not hookenv.leader_get('spec-hash'):
+        layer.status.waiting('waiting for the leader to set the pod spec')
+        return
+    count = unit_count()
+    health = topology.health(pod_fqdns(count), parsed, password(parsed))
+    if health.master is None:
+        layer.status.waiting('waiting for pods: {}/{} ready, no master yet'.format(
+            health.ready, count))
+        return
+    master_pod = naming.pod_name_of(health.master[0])
+    if health.ready < count:
+        layer.status.waiting('{}/{} pods ready, master {}'.format(health.ready, count, master_pod))
+        return
+    layer.status.active('{}/{} pods, master {}'.format(health.ready, count, master_pod))
+    if hookenv.is_leader():
+        hookenv.application_version_set(health.version or '')
+
+
+def _fingerprint(spec, resources):
+    text = json.dumps({'spec': spec, 'resources': resources}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,42 @@
+"""Handlers of the redis-k8s charm: flags mapped to the operations in ``charms.layer.redis_k8s``."""
+
+from charmhelpers.core import hookenv
+from charms.reactive import hook, when, when_any, when_not
+
+from charms.layer import redis_k8s as charm
+
+IMAGE_AVAILABLE = 'layer.docker-resource.redis-image.available'
+
+hookenv.atstart(charm.sync_leadership)
+
+
+@hook('upgrade-charm')
+def charm_upgraded():
+    charm.mark_spec_stale()
+
+
+@when_any('config.changed', 'layer.docker-resource.redis-image.changed')
+def spec_inputs_changed():
+    charm.mark_spec_stale()
+
+
+@when(charm.LEADER, IMAGE_AVAILABLE)
+@when_not(charm.SPEC_CURRENT)
+def set_pod_spec():
+    charm.apply_pod_spec()
+
+
+@when(charm.LEADER, charm.SPEC_CURRENT)
+def track_master():
+    charm.record_master()
+    charm.heal_sentinels()
+
+
+@when('endpoint.redis.joined')
+def publish_master():
+    charm.publish_master()
+
+
+@when(IMAGE_AVAILABLE)
+def report_status():
+    charm.assess_status()
