@@ -3,7 +3,7 @@
 import redis
 
 from charmhelpers.core import hookenv
-from charms.reactive import clear_flag, endpoint_from_flag, when, when_not
+from charms.reactive import endpoint_from_flag, when, when_not
 
 from charms import layer
 
@@ -28,5 +28,4 @@ def use_redis():
 
 @when_not('endpoint.redis.available')
 def no_redis():
-    clear_flag('consumer.redis.used')
     layer.status.blocked('relate to a redis provider')
