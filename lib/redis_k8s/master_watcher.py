@@ -1,0 +1,133 @@
+"""Follows sentinel ``+switch-master`` events and runs a trigger command at once.
+
+Runs as a background process in the operator environment (started by the leader, see
+``charms.layer.redis_k8s.ensure_watcher``). Consumers would otherwise learn about a failover only at
+the next update-status, minutes later. The process knows nothing about Juju: the command it runs on
+an event (``juju-run <leader unit> hooks/update-status``) comes from its settings file.
+
+Settings file (JSON, mode 0600, re-read whenever it changes)::
+
+    {"sentinels": ["host", ...], "port": 26379, "password": "...", "master_name": "...",
+     "trigger": ["juju-run", "redis-k8s/0", "hooks/update-status"]}
+
+Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
+"""
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import redis
+
+RECONNECT_DELAY_S = 1.0
+SETTLE_S = 0.2
+
+
+class Settings:
+    """The watcher's settings, reloaded when the file's modification time changes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.mtime = None
+        self.data = {}
+
+    def reload(self):
+        """Re-read the file; True when it changed (or could not be read and was readable before)."""
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if mtime == self.mtime:
+            return False
+        with open(self.path) as handle:
+            self.data = json.load(handle)
+        self.mtime = mtime
+        return True
+
+
+def subscribe(host, data, events, stop):
+    """Relay one sentinel's ``+switch-master`` messages for our master group into ``events``."""
+    while not stop.is_set():
+        client = redis.Redis(host=host, port=int(data['port']), password=data.get('password'),
+                             socket_connect_timeout=2, socket_timeout=None)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe('+switch-master')
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                if message is None:
+                    continue
+                fields = message['data'].decode().split()
+                if fields and fields[0] == data['master_name']:
+                    events.put(' '.join(fields))
+        except (redis.RedisError, OSError):
+            pass  # the pod is gone or restarting: a switch is relayed by the other sentinels
+        finally:
+            try:
+                pubsub.close()
+                client.close()
+            except (redis.RedisError, OSError):
+                pass
+        stop.wait(RECONNECT_DELAY_S)
+
+
+class Watcher:
+    """One subscriber thread per sentinel; the main loop turns events into trigger runs."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.events = queue.Queue()
+        self.stop = threading.Event()
+        self.threads = []
+
+    def restart_subscribers(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.stop = threading.Event()
+        data = dict(self.settings.data)
+        self.threads = [threading.Thread(target=subscribe, args=(host, data, self.events, self.stop),
+                                         daemon=True) for host in data.get('sentinels', [])]
+        for thread in self.threads:
+            thread.start()
+
+    def run_trigger(self, reason):
+        print('{} {}: running trigger'.format(time.strftime('%H:%M:%S'), reason), flush=True)
+        result = subprocess.run(self.settings.data['trigger'], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, timeout=300)
+        if result.returncode != 0:
+            print('trigger exited {}: {}'.format(result.returncode, result.stderr.decode()[-500:]),
+                  flush=True)
+
+    def serve(self):
+        while True:
+            if self.settings.reload():
+                self.restart_subscribers()
+            try:
+                event = self.events.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            # Several sentinels announce the same switch: run the trigger once for the burst.
+            time.sleep(SETTLE_S)
+            while not self.events.empty():
+                event = self.events.get_nowait()
+            self.run_trigger('+switch-master ' + event)
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    settings = Settings(argv[1])
+    while not settings.reload():
+        time.sleep(RECONNECT_DELAY_S)
+    Watcher(settings).serve()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
