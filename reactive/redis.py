@@ -15,6 +15,11 @@ def charm_upgraded():
     charm.mark_spec_stale()
 
 
+@hook('stop')
+def unit_stopping():
+    charm.stop_watcher()
+
+
 @when_any('config.changed', 'layer.docker-resource.redis-image.changed')
 def spec_inputs_changed():
     charm.mark_spec_stale()
@@ -30,6 +35,7 @@ def set_pod_spec():
 def track_master():
     charm.record_master()
     charm.heal_sentinels()
+    charm.ensure_watcher()
 
 
 @when('endpoint.redis.joined')

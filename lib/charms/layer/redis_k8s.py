@@ -9,6 +9,10 @@ status). The split follows the RedisFailover operator's loop: *check* (``observe
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 
 from charmhelpers.core import hookenv
 from charms.reactive import clear_flag, endpoint_from_flag, set_flag, toggle_flag
@@ -161,6 +165,84 @@ def heal_sentinels():
     if applied and int(applied) > count:
         topology.reset_sentinels(fqdns, parsed.sentinel_port, parsed.master_name, secret)
     hookenv.leader_set({'topology-for': str(count)})
+
+
+# --- the master watcher (issue: consumers follow a failover at once) -------------------------------
+
+WATCHER_SETTINGS = '.master-watcher.json'
+WATCHER_PID = '.master-watcher.pid'
+WATCHER_LOG = '.master-watcher.log'
+
+
+def ensure_watcher():
+    """Leader: keep one master watcher running in the operator environment, aimed at this unit.
+
+    The charm directory is shared by all units of the application (one operator pod), so the watcher's
+    files there make it one per application; a new leader re-aims it at itself.
+    """
+    parsed = current_settings()
+    if parsed is None:
+        return
+    charm_dir = hookenv.charm_dir()
+    wanted = {
+        'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'password': password(parsed),
+        'master_name': parsed.master_name,
+        'trigger': ['juju-run', hookenv.local_unit(), 'hooks/update-status'],
+    }
+    _write_private_json(os.path.join(charm_dir, WATCHER_SETTINGS), wanted)
+    if _watcher_pid(charm_dir) is not None:
+        return
+    env = {key: value for key, value in os.environ.items() if not key.startswith('JUJU_CONTEXT')}
+    env['PYTHONPATH'] = os.path.join(charm_dir, 'lib')
+    with open(os.path.join(charm_dir, WATCHER_LOG), 'ab') as log:
+        process = subprocess.Popen(
+            [sys.executable, '-m', 'redis_k8s.master_watcher', WATCHER_SETTINGS],
+            cwd=charm_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True)
+    with open(os.path.join(charm_dir, WATCHER_PID), 'w') as handle:
+        handle.write(str(process.pid))
+    hookenv.log('master watcher started (pid {})'.format(process.pid))
+
+
+def stop_watcher():
+    """Stop the watcher when the unit it triggers goes away; the next leader starts its own."""
+    charm_dir = hookenv.charm_dir()
+    pid = _watcher_pid(charm_dir)
+    try:
+        with open(os.path.join(charm_dir, WATCHER_SETTINGS)) as handle:
+            aimed_at = json.load(handle)['trigger'][1]
+    except (OSError, ValueError, KeyError, IndexError):
+        aimed_at = None
+    if pid is not None and aimed_at == hookenv.local_unit():
+        os.killpg(pid, signal.SIGTERM)
+
+
+def _watcher_pid(charm_dir):
+    """The watcher's pid when it runs (checked by pid and command line), else None."""
+    try:
+        with open(os.path.join(charm_dir, WATCHER_PID)) as handle:
+            pid = int(handle.read().strip())
+        with open('/proc/{}/cmdline'.format(pid), 'rb') as handle:
+            running = b'redis_k8s.master_watcher' in handle.read()
+    except (OSError, ValueError):
+        return None
+    return pid if running else None
+
+
+def _write_private_json(path, data):
+    """Write ``data`` readable by root only, touching the file only when it changes."""
+    text = json.dumps(data, sort_keys=True)
+    try:
+        with open(path) as handle:
+            if handle.read() == text:
+                return
+    except OSError:
+        pass
+    temporary = path + '.new'
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, 'w') as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 # --- status ----------------------------------------------------------------------------------------
