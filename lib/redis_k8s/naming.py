@@ -1,0 +1,58 @@
+"""Names of pods, services and objects, shared by the pod spec, the scripts and the charm.
+
+Per-pod identity comes from the stable DNS names of the StatefulSet pods behind the headless
+``<app>-endpoints`` Service; pod IPs change whenever a pod is recreated.
+"""
+
+CLUSTER_DOMAIN = "cluster.local"
+
+
+def master_name(app: str) -> str:
+    """Return the Sentinel master group name of an application (the application name)."""
+    return app
+
+
+def pod_name(app: str, ordinal: int) -> str:
+    """Return the name of the pod with this ordinal, ``<app>-<ordinal>``."""
+    if ordinal < 0:
+        raise ValueError("ordinal must be >= 0, got {}".format(ordinal))
+    return "{}-{}".format(app, ordinal)
+
+
+def ordinal_of(app: str, name: str) -> int:
+    """Return the ordinal in a pod name ``<app>-<n>`` or pod FQDN.
+
+    Raises:
+        ValueError: the name is not one of this application's pods.
+    """
+    short = name.split(".", 1)[0]
+    prefix = app + "-"
+    rest = short[len(prefix):]
+    if not short.startswith(prefix) or not rest.isdigit():
+        raise ValueError("{!r} is not a pod of application {!r}".format(name, app))
+    return int(rest)
+
+
+def peer_domain(app: str, model: str, domain: str = CLUSTER_DOMAIN) -> str:
+    """Return the DNS domain of the pods, ``<app>-endpoints.<model>.svc.<domain>``."""
+    return "{}-endpoints.{}.svc.{}".format(app, model, domain)
+
+
+def pod_fqdn(app: str, model: str, ordinal: int, domain: str = CLUSTER_DOMAIN) -> str:
+    """Return the stable DNS name of one pod."""
+    return "{}.{}".format(pod_name(app, ordinal), peer_domain(app, model, domain))
+
+
+def all_pod_fqdns(app: str, model: str, count: int, domain: str = CLUSTER_DOMAIN) -> list:
+    """Return the DNS names of pods ``0..count-1``."""
+    return [pod_fqdn(app, model, n, domain) for n in range(count)]
+
+
+def bootstrap_master(app: str, model: str, domain: str = CLUSTER_DOMAIN) -> str:
+    """Return the FQDN of the pod that is master when no sentinel knows one (pod 0)."""
+    return pod_fqdn(app, model, 0, domain)
+
+
+def secret_name(app: str) -> str:
+    """Return the name of the Kubernetes Secret holding the Redis password."""
+    return "{}-auth".format(app)

@@ -1,0 +1,234 @@
+"""The Kubernetes pod spec (Juju pod spec version 3) of redis-k8s.
+
+Nothing in the spec depends on the unit count, so scaling never rolls the pods; nothing in it
+holds the Redis password, which only reaches the containers through a Secret reference.
+"""
+
+import copy
+import hashlib
+import math
+from dataclasses import dataclass
+
+import yaml
+
+from . import naming, templating
+
+SCRIPTS_DIR = "/etc/redis-k8s"
+SENTINEL_CONF_DIR = "/etc/redis-sentinel"
+DATA_DIR = "/var/lib/redis"
+
+REDIS_SCRIPTS_VOLUME = "redis-k8s-scripts"
+SENTINEL_SCRIPTS_VOLUME = "sentinel-scripts"
+SENTINEL_CONF_VOLUME = "sentinel-conf"
+
+SECRET_KEY = "password"
+CLI_TIMEOUT_S = 3
+CATCH_UP_WAIT_S = 5
+RESOLVE_WAIT_S = 120
+# redis.conf shutdown-timeout: how long a stopping master waits for lagging replicas.
+SHUTDOWN_TIMEOUT_S = 10
+
+REDIS_FILES = ("lib.sh", "redis-start.sh", "redis-stop.sh", "probe-redis.sh", "redis.conf")
+SENTINEL_SCRIPT_FILES = ("lib.sh", "sentinel-start.sh", "probe-sentinel.sh")
+SENTINEL_CONF_FILES = ("sentinel.conf", "sentinel-master.conf")
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """A rendered pod spec: ``spec`` for ``pod-spec-set``, ``k8s_resources`` for ``--k8s-resources``.
+
+    ``k8s_resources`` holds the top-level ``kubernetesResources`` key; merge the password Secret
+    in with :func:`with_secret` just before ``pod-spec-set``.
+    """
+
+    spec: dict
+    k8s_resources: dict
+
+    def text(self) -> str:
+        """Return the YAML of spec and resources (no password in it: safe to log or hash)."""
+        return yaml.safe_dump(self.spec, sort_keys=True) + yaml.safe_dump(self.k8s_resources, sort_keys=True)
+
+    def digest(self) -> str:
+        """Return a SHA-256 of :meth:`text`, to tell whether the spec changed."""
+        return hashlib.sha256(self.text().encode()).hexdigest()
+
+
+def timings(settings) -> dict:
+    """Return the waits (seconds / ms) the scripts use, derived from the settings."""
+    down_after_s = int(math.ceil(settings.down_after_ms / 1000.0))
+    failover_wait_s = int(math.ceil(settings.failover_timeout_ms / 1000.0)) + 5
+    return {
+        "cli_timeout_s": CLI_TIMEOUT_S,
+        "catch_up_wait_s": CATCH_UP_WAIT_S,
+        "resolve_wait_s": RESOLVE_WAIT_S,
+        "sentinel_wait_s": max(10, 2 * down_after_s),
+        "failover_wait_s": failover_wait_s,
+        # Writes stay paused until the handover is over; the pause then ends with the process.
+        "pause_ms": (CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
+        "grace_period_s": CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 15,
+    }
+
+
+def template_context(app: str, settings) -> dict:
+    """Return the context every template is rendered with."""
+    context = {
+        "data_dir": DATA_DIR,
+        "scripts_dir": SCRIPTS_DIR,
+        "sentinel_conf_dir": SENTINEL_CONF_DIR,
+        "master_name": naming.master_name(app),
+        "port": settings.port,
+        "sentinel_port": settings.sentinel_port,
+        "down_after_ms": settings.down_after_ms,
+        "failover_timeout_ms": settings.failover_timeout_ms,
+        "min_replicas_to_write": settings.min_replicas_to_write_option,
+        "min_replicas_max_lag": settings.min_replicas_max_lag,
+        "appendonly": settings.appendonly,
+        "maxmemory": settings.maxmemory,
+        "maxmemory_policy": settings.maxmemory_policy,
+    }
+    context.update(timings(settings))
+    return context
+
+
+def volume_files(app: str, settings) -> dict:
+    """Return ``{volume name: {file name: content}}`` of the three ConfigMap volumes."""
+    context = template_context(app, settings)
+
+    def render(names):
+        return {name: templating.render(name, **context) for name in names}
+
+    return {
+        REDIS_SCRIPTS_VOLUME: render(REDIS_FILES),
+        SENTINEL_SCRIPTS_VOLUME: render(SENTINEL_SCRIPT_FILES),
+        SENTINEL_CONF_VOLUME: render(SENTINEL_CONF_FILES),
+    }
+
+
+def mount_paths() -> dict:
+    """Return ``{volume name: mount path}``."""
+    return {
+        REDIS_SCRIPTS_VOLUME: SCRIPTS_DIR,
+        SENTINEL_SCRIPTS_VOLUME: SCRIPTS_DIR,
+        SENTINEL_CONF_VOLUME: SENTINEL_CONF_DIR,
+    }
+
+
+def environment(app: str, model: str, settings, secret_name: str) -> dict:
+    """Return the ``envConfig`` of both containers (the password as a Secret reference)."""
+    return {
+        "POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
+        "POD_NAME": {"field": {"path": "metadata.name", "api-version": "v1"}},
+        "APP_NAME": app,
+        "MODEL_NAME": model,
+        "PEER_DOMAIN": naming.peer_domain(app, model),
+        "REDIS_PORT": str(settings.port),
+        "SENTINEL_PORT": str(settings.sentinel_port),
+        "MASTER_NAME": naming.master_name(app),
+        "REDIS_PASSWORD": {"secret": {"name": secret_name, "key": SECRET_KEY}},
+    }
+
+
+def _image_field(image, field):
+    if isinstance(image, dict):
+        return image.get(field) or ""
+    return getattr(image, field, "") or ""
+
+
+def _probe(command, initial_delay, period, timeout, failures):
+    return {
+        "exec": {"command": command},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
+    }
+
+
+def _files_volume(name, mount_path, files):
+    return {
+        "name": name,
+        "mountPath": mount_path,
+        "files": [{"path": path, "content": files[path]} for path in sorted(files)],
+    }
+
+
+def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
+    """Return the pod spec of the application.
+
+    Args:
+        app: application name.
+        model: model name (the Kubernetes namespace).
+        image: the OCI image info, with ``registry_path``, ``username`` and ``password``
+            (attributes or dict keys).
+        settings: a :class:`redis_k8s.settings.Settings`.
+        secret_name: name of the Secret holding the Redis password (see :func:`secret_resources`).
+    """
+    files = volume_files(app, settings)
+    env = environment(app, model, settings, secret_name)
+    image_details = {
+        "imagePath": _image_field(image, "registry_path"),
+        "username": _image_field(image, "username"),
+        "password": _image_field(image, "password"),
+    }
+    probe_timeout = CLI_TIMEOUT_S + 2
+    redis = {
+        "name": "redis",
+        "imageDetails": dict(image_details),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", SCRIPTS_DIR + "/redis-start.sh"],
+        "ports": [{"name": "redis", "containerPort": settings.port, "protocol": "TCP"}],
+        "envConfig": copy.deepcopy(env),
+        "volumeConfig": [_files_volume(REDIS_SCRIPTS_VOLUME, SCRIPTS_DIR, files[REDIS_SCRIPTS_VOLUME])],
+        "kubernetes": {
+            "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-redis.sh", "readiness"],
+                                     5, 5, probe_timeout, 3),
+            "livenessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-redis.sh", "liveness"],
+                                    30, 10, probe_timeout, 6),
+        },
+    }
+    sentinel = {
+        "name": "sentinel",
+        "imageDetails": dict(image_details),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", SCRIPTS_DIR + "/sentinel-start.sh"],
+        "ports": [{"name": "sentinel", "containerPort": settings.sentinel_port, "protocol": "TCP"}],
+        "envConfig": copy.deepcopy(env),
+        "volumeConfig": [
+            _files_volume(SENTINEL_SCRIPTS_VOLUME, SCRIPTS_DIR, files[SENTINEL_SCRIPTS_VOLUME]),
+            _files_volume(SENTINEL_CONF_VOLUME, SENTINEL_CONF_DIR, files[SENTINEL_CONF_VOLUME]),
+        ],
+        "kubernetes": {
+            "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"], 5, 5, probe_timeout, 3),
+            # Sentinel may wait up to RESOLVE_WAIT_S for the master's name before it listens.
+            "livenessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"],
+                                    RESOLVE_WAIT_S + 10, 10, probe_timeout, 6),
+        },
+    }
+    spec = {"version": 3, "containers": [redis, sentinel]}
+    k8s_resources = {
+        "kubernetesResources": {
+            "pod": {"terminationGracePeriodSeconds": timings(settings)["grace_period_s"]},
+        },
+    }
+    return PodSpec(spec=spec, k8s_resources=k8s_resources)
+
+
+def secret_resources(secret_name: str, password: str) -> dict:
+    """Return the ``kubernetesResources`` entries of the Secret holding the Redis password."""
+    return {
+        "secrets": [{
+            "name": secret_name,
+            "type": "Opaque",
+            "stringData": {SECRET_KEY: password},
+        }],
+    }
+
+
+def with_secret(k8s_resources: dict, secret_name: str, password: str) -> dict:
+    """Return a copy of ``k8s_resources`` (a PodSpec's) with the password Secret added."""
+    merged = copy.deepcopy(k8s_resources)
+    resources = merged.setdefault("kubernetesResources", {})
+    resources.setdefault("secrets", [])
+    resources["secrets"] = [s for s in resources["secrets"] if s.get("name") != secret_name]
+    resources["secrets"].extend(secret_resources(secret_name, password)["secrets"])
+    return merged

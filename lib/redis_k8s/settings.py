@@ -1,0 +1,167 @@
+"""Validated charm settings: ``parse(config, unit_count)`` or a ConfigError naming the fix."""
+
+import re
+from dataclasses import dataclass
+
+from . import passwords
+
+MAXMEMORY_POLICIES = (
+    "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+)
+_MAXMEMORY = re.compile(r"^[0-9]+(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE)
+
+DEFAULTS = {
+    "port": 6379,
+    "sentinel-port": 26379,
+    "password": "",
+    "down-after-milliseconds": 5000,
+    "failover-timeout": 30000,
+    "min-replicas-to-write": -1,
+    "min-replicas-max-lag": 10,
+    "appendonly": True,
+    "maxmemory": "",
+    "maxmemory-policy": "noeviction",
+}
+
+
+class ConfigError(ValueError):
+    """An option has an unusable value; ``str()`` names the option and how to fix it."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(option, message)
+        self.option = option
+        self.message = message
+
+    def __str__(self):
+        return "{}: {}".format(self.option, self.message)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The charm configuration, checked.
+
+    Attributes that depend on the unit count (``quorum``, ``min_replicas_to_write``) are applied
+    live by the leader; the pod spec only uses the others, so scaling never rolls the pods.
+    """
+
+    port: int
+    sentinel_port: int
+    password: str
+    down_after_ms: int
+    failover_timeout_ms: int
+    min_replicas_to_write_option: int
+    min_replicas_max_lag: int
+    appendonly: bool
+    maxmemory: str
+    maxmemory_policy: str
+    unit_count: int
+
+    @property
+    def quorum(self) -> int:
+        """Sentinel quorum for the current unit count."""
+        return expected_quorum(self.unit_count)
+
+    @property
+    def min_replicas_to_write(self) -> int:
+        """Effective ``min-replicas-to-write`` for the current unit count."""
+        return effective_min_replicas(self.min_replicas_to_write_option, self.unit_count)
+
+    def __repr__(self):
+        # Settings end up in logs and tracebacks: never show the password.
+        fields = ", ".join(
+            "{}={!r}".format(k, "***" if k == "password" and v else v)
+            for k, v in self.__dict__.items())
+        return "Settings({})".format(fields)
+
+
+def expected_quorum(unit_count: int) -> int:
+    """Return the sentinel quorum for ``unit_count`` sentinels: a strict majority."""
+    return max(1, unit_count) // 2 + 1
+
+
+def effective_min_replicas(option: int, unit_count: int) -> int:
+    """Return ``min-replicas-to-write`` for an option value (-1 = auto) and a unit count."""
+    if option >= 0:
+        return option
+    return 1 if unit_count >= 3 else 0
+
+
+def _get(raw: dict, option: str):
+    value = raw.get(option)
+    return DEFAULTS[option] if value is None else value
+
+
+def _int(raw: dict, option: str, low: int, high: int = None, fix: str = None) -> int:
+    value = _get(raw, option)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(option, "{!r} is not an integer; set {} to a whole number".format(value, option))
+    if value < low or (high is not None and value > high):
+        bounds = "{}-{}".format(low, high) if high is not None else ">= {}".format(low)
+        raise ConfigError(option, fix or "{} is out of range; set {} to {}".format(value, option, bounds))
+    return value
+
+
+def _str(raw: dict, option: str) -> str:
+    value = _get(raw, option)
+    if not isinstance(value, str):
+        raise ConfigError(option, "{!r} is not a string; set {} to a text value".format(value, option))
+    return value.strip() if option != "password" else value
+
+
+def parse(raw_config: dict, unit_count: int) -> Settings:
+    """Check ``raw_config`` (as ``config-get`` returns it) and return the Settings.
+
+    Missing or null options take their default; unknown options are ignored (layers add their own).
+
+    Raises:
+        ConfigError: the first unusable option, with the fix.
+    """
+    raw = dict(raw_config or {})
+    port = _int(raw, "port", 1, 65535)
+    sentinel_port = _int(raw, "sentinel-port", 1, 65535)
+    if port == sentinel_port:
+        raise ConfigError("sentinel-port", "{} is also the Redis port; set port and sentinel-port "
+                                           "to different values".format(sentinel_port))
+    password = _get(raw, "password")
+    if not isinstance(password, str):
+        raise ConfigError("password", "is not a string; set password to a text value or \"\"")
+    if password:
+        why = passwords.problem(password)
+        if why:
+            raise ConfigError("password", "{}; set password to {}-{} characters from letters, digits "
+                                          "and punctuation, or to \"\" to have one generated".format(
+                                              why, passwords.MIN_LENGTH, passwords.MAX_LENGTH))
+    down_after = _int(raw, "down-after-milliseconds", 100)
+    failover_timeout = _int(raw, "failover-timeout", 1000)
+    min_replicas = _get(raw, "min-replicas-to-write")
+    if isinstance(min_replicas, bool) or not isinstance(min_replicas, int) or min_replicas < -1:
+        raise ConfigError("min-replicas-to-write", "{!r} is not valid; set min-replicas-to-write to -1 "
+                                                   "(automatic) or a number >= 0".format(min_replicas))
+    max_lag = _int(raw, "min-replicas-max-lag", 1)
+    appendonly = _get(raw, "appendonly")
+    if not isinstance(appendonly, bool):
+        raise ConfigError("appendonly", "{!r} is not a boolean; set appendonly to true or false".format(appendonly))
+    maxmemory = _str(raw, "maxmemory")
+    if maxmemory and not _MAXMEMORY.match(maxmemory):
+        raise ConfigError("maxmemory", "{!r} is not a size; set maxmemory to a number with an optional "
+                                       "unit (b, kb, mb, gb), e.g. \"512mb\", or \"\" for no limit".format(maxmemory))
+    policy = _str(raw, "maxmemory-policy")
+    if policy not in MAXMEMORY_POLICIES:
+        raise ConfigError("maxmemory-policy", "{!r} is not a Redis eviction policy; set maxmemory-policy "
+                                              "to one of {}".format(policy, ", ".join(MAXMEMORY_POLICIES)))
+    if isinstance(unit_count, bool) or not isinstance(unit_count, int) or unit_count < 0:
+        raise ValueError("unit_count must be an integer >= 0, got {!r}".format(unit_count))
+    return Settings(
+        port=port,
+        sentinel_port=sentinel_port,
+        password=password,
+        down_after_ms=down_after,
+        failover_timeout_ms=failover_timeout,
+        min_replicas_to_write_option=min_replicas,
+        min_replicas_max_lag=max_lag,
+        appendonly=appendonly,
+        maxmemory=maxmemory.lower(),
+        maxmemory_policy=policy,
+        unit_count=unit_count,
+    )

@@ -1,0 +1,158 @@
+# Shell functions shared by the redis-k8s start, stop and probe scripts (POSIX sh, sourced).
+# Environment (from the pod spec): POD_IP POD_NAME APP_NAME MODEL_NAME PEER_DOMAIN REDIS_PORT
+# SENTINEL_PORT MASTER_NAME REDIS_PASSWORD.
+
+DATA_DIR="{{ data_dir }}"
+SCRIPTS_DIR="{{ scripts_dir }}"
+STATE_DIR="$DATA_DIR/.redis-k8s"
+# Without a pod IP (tests, odd runtimes) listen everywhere and talk to ourselves on loopback.
+LOCAL_ADDR="${POD_IP:-127.0.0.1}"
+# redis-cli reads the password from here, so it never shows on a command line.
+export REDISCLI_AUTH="${REDIS_PASSWORD:-}"
+if command -v timeout >/dev/null 2>&1; then
+    # An unreachable pod IP would otherwise hang a TCP connect for minutes.
+    CLI_TIMEOUT="timeout {{ cli_timeout_s }}"
+else
+    CLI_TIMEOUT=""
+fi
+
+log() {
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) ${LOG_TAG:-redis-k8s}: $*" >&2
+}
+
+now() {
+    date +%s
+}
+
+require_env() {
+    for _var in "$@"; do
+        eval "_val=\${$_var:-}"
+        if [ -z "$_val" ]; then
+            log "environment variable $_var is not set; the pod spec must provide it"
+            exit 2
+        fi
+    done
+}
+
+own_fqdn() {
+    echo "$POD_NAME.$PEER_DOMAIN"
+}
+
+pod_fqdn() {
+    echo "$APP_NAME-$1.$PEER_DOMAIN"
+}
+
+resolves() {
+    getent hosts "$1" >/dev/null 2>&1
+}
+
+# Every pod of the application, this one included: ordinals are scanned until three
+# consecutive names fail to resolve, so the spec needs no unit count.
+all_pods() {
+    _i=0
+    _misses=0
+    _me=$(own_fqdn)
+    {
+        echo "$_me"
+        while [ "$_misses" -lt 3 ] && [ "$_i" -lt 1000 ]; do
+            _h=$(pod_fqdn "$_i")
+            if [ "$_h" = "$_me" ] || resolves "$_h"; then
+                echo "$_h"
+                _misses=0
+            else
+                _misses=$((_misses + 1))
+            fi
+            _i=$((_i + 1))
+        done
+    } | awk '!seen[$0]++'
+}
+
+# all_pods without this pod.
+peer_pods() {
+    all_pods | grep -v -x -F "$(own_fqdn)"
+}
+
+count_words() {
+    echo "$@" | wc -w | tr -d ' '
+}
+
+# cli HOST PORT ARGS...: one redis-cli call, raw output.
+cli() {
+    _host=$1
+    _port=$2
+    shift 2
+    $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_host" -p "$_port" "$@" 2>/dev/null | tr -d '\r'
+}
+
+redis_cli() {
+    cli "$LOCAL_ADDR" "$REDIS_PORT" "$@"
+}
+
+# redis_role HOST: master, slave or nothing when unreachable.
+redis_role() {
+    cli "$1" "$REDIS_PORT" ROLE | head -n 1
+}
+
+# info_field HOST PORT SECTION FIELD
+info_field() {
+    cli "$1" "$2" INFO "$3" | sed -n "s/^$4://p"
+}
+
+# sentinel_master HOST: "host port" of the master that sentinel knows, or nothing.
+sentinel_master() {
+    _out=$(cli "$1" "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_NAME")
+    set -- $_out
+    if [ $# -eq 2 ] && [ -n "$1" ]; then
+        case "$2" in
+            *[!0-9]*) ;;
+            *) echo "$1 $2" ;;
+        esac
+    fi
+}
+
+# master_from_sentinels HOSTS...: the master most of the reachable sentinels report.
+master_from_sentinels() {
+    for _s in "$@"; do
+        sentinel_master "$_s"
+    done | sort | uniq -c | sort -k1,1nr -k2,2 | awk 'NR == 1 { print $2, $3 }'
+}
+
+# first_master_among HOSTS...: "host port" of the first pod whose redis says it is a master.
+first_master_among() {
+    for _p in "$@"; do
+        if [ "$(redis_role "$_p")" = master ]; then
+            echo "$_p $REDIS_PORT"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# holds_data HOST: its redis has keys (an INFO keyspace line).
+holds_data() {
+    cli "$1" "$REDIS_PORT" INFO keyspace | grep -q '^db[0-9]*:keys='
+}
+
+# local_data_present: this pod's storage has a dataset written by a previous run.
+local_data_present() {
+    [ -s "$DATA_DIR/dump.rdb" ] && return 0
+    [ -s "$DATA_DIR/appendonly.aof" ] && return 0
+    [ -n "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ] && return 0
+    return 1
+}
+
+# quorum_for N: a strict majority of N sentinels.
+quorum_for() {
+    echo $(($1 / 2 + 1))
+}
+
+# min_replicas_for N: min-replicas-to-write for N pods (option -1 means automatic).
+min_replicas_for() {
+    if [ "{{ min_replicas_to_write }}" -ge 0 ]; then
+        echo "{{ min_replicas_to_write }}"
+    elif [ "$1" -ge 3 ]; then
+        echo 1
+    else
+        echo 0
+    fi
+}

@@ -1,0 +1,150 @@
+#!/bin/sh
+# Container command of `redis`: decides this pod's role, starts redis-server and, on SIGTERM,
+# hands the master role over before stopping (there is no preStop hook in pod spec v3).
+#
+# Role, in order of authority:
+#  1. the sentinels: a master that is not this pod -> replica of it. This pod -> master when its
+#     storage holds data; when it came back empty, fail over first and replicate the new master,
+#     so an empty node never resyncs replicas that hold data.
+#  2. no sentinel knows a master: a peer redis that is master -> replica of it.
+#  3. otherwise the bootstrap rule: pod <app>-0 is master, every other pod replicates it.
+set -u
+LOG_TAG="redis-start[${POD_NAME:-?}]"
+. "{{ scripts_dir }}/lib.sh"
+require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME REDIS_PASSWORD
+
+# Until redis-server runs there is nothing to hand over.
+trap 'log "stopped before redis-server started"; exit 143' TERM INT
+
+ME=$(own_fqdn)
+CONF="$DATA_DIR/redis.conf"
+mkdir -p "$STATE_DIR"
+# The liveness probe passes while this exists: deciding the role may wait for a failover.
+: > "$STATE_DIR/starting"
+
+PODS=$(all_pods)
+PEERS=$(echo "$PODS" | grep -v -x -F "$ME")
+MASTER_HOST=""
+MASTER_PORT=""
+
+ask_sentinels() {
+    _deadline=$(($(now) + {{ sentinel_wait_s }}))
+    while :; do
+        _answer=$(master_from_sentinels $PODS)
+        if [ -n "$_answer" ] || [ "$(now)" -ge "$_deadline" ]; then
+            echo "$_answer"
+            return 0
+        fi
+        sleep 1
+    done
+}
+
+# This pod is the master the sentinels know, but its storage is empty.
+recover_empty_master() {
+    _asked=""
+    for _s in $PODS; do
+        _reply=$(cli "$_s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
+        case "$_reply" in
+            OK*|*INPROG*) _asked=$_s; break ;;
+        esac
+    done
+    if [ -z "$_asked" ]; then
+        # No sentinel has a replica to promote: only refuse when a peer really holds data.
+        for _p in $PEERS; do
+            if holds_data "$_p"; then
+                log "refusing to start empty as master while $_p holds data and no sentinel can promote it"
+                exit 1
+            fi
+        done
+        log "storage empty and no replica to promote: starting as master"
+        return 0
+    fi
+    log "storage empty: asked sentinel $_asked to fail over, waiting for a new master"
+    _deadline=$(($(now) + {{ failover_wait_s }}))
+    while [ "$(now)" -lt "$_deadline" ]; do
+        set -- $(master_from_sentinels $PODS)
+        if [ $# -eq 2 ] && [ "$1" != "$ME" ]; then
+            MASTER_HOST=$1
+            MASTER_PORT=$2
+            return 0
+        fi
+        sleep 1
+    done
+    log "no new master after {{ failover_wait_s }}s; exiting so the container restarts and retries"
+    exit 1
+}
+
+choose_role() {
+    set -- $(ask_sentinels)
+    if [ $# -eq 2 ]; then
+        if [ "$1" != "$ME" ]; then
+            MASTER_HOST=$1
+            MASTER_PORT=$2
+            log "sentinels report master $1:$2: starting as replica"
+        elif local_data_present; then
+            log "sentinels report this pod as master and storage holds data: starting as master"
+        else
+            recover_empty_master
+        fi
+        return 0
+    fi
+    set -- $(first_master_among $PEERS)
+    if [ $# -eq 2 ]; then
+        MASTER_HOST=$1
+        MASTER_PORT=$2
+        log "no sentinel knows a master; peer $1 is master: starting as replica"
+        return 0
+    fi
+    _bootstrap=$(pod_fqdn 0)
+    if [ "$_bootstrap" = "$ME" ]; then
+        log "no master known anywhere: bootstrap master is this pod"
+    else
+        MASTER_HOST=$_bootstrap
+        MASTER_PORT=$REDIS_PORT
+        log "no master known anywhere: replicating bootstrap master $_bootstrap"
+    fi
+}
+
+write_conf() {
+    _n=$(count_words $PODS)
+    _old_umask=$(umask)
+    # The copy holds the password: readable by this container's user only, never a ConfigMap.
+    umask 077
+    {
+        cat "{{ scripts_dir }}/redis.conf"
+        echo "bind ${POD_IP:-0.0.0.0}"
+        echo "port $REDIS_PORT"
+        echo "replica-announce-ip $ME"
+        echo "replica-announce-port $REDIS_PORT"
+        echo "min-replicas-to-write $(min_replicas_for "$_n")"
+        echo "requirepass \"$REDIS_PASSWORD\""
+        echo "masterauth \"$REDIS_PASSWORD\""
+        if [ -n "$MASTER_HOST" ]; then
+            echo "replicaof $MASTER_HOST $MASTER_PORT"
+        fi
+    } > "$CONF.tmp"
+    mv "$CONF.tmp" "$CONF"
+    umask "$_old_umask"
+}
+
+choose_role
+write_conf
+rm -f "$STATE_DIR/starting"
+
+redis-server "$CONF" &
+CHILD=$!
+echo "$CHILD" > "$STATE_DIR/redis.pid"
+
+on_term() {
+    /bin/sh "{{ scripts_dir }}/redis-stop.sh" || true
+    kill -TERM "$CHILD" 2>/dev/null
+}
+trap on_term TERM INT
+
+RC=0
+while kill -0 "$CHILD" 2>/dev/null; do
+    wait "$CHILD"
+    RC=$?
+done
+log "redis-server exited with status $RC"
+exit "$RC"

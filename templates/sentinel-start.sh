@@ -1,0 +1,109 @@
+#!/bin/sh
+# Container command of `sentinel`: writes the live sentinel configuration in the storage and
+# runs redis-sentinel. The master to monitor comes from the other sentinels, else from this
+# sentinel's persisted configuration, else from a peer redis that is master, else pod <app>-0.
+set -u
+LOG_TAG="sentinel-start[${POD_NAME:-?}]"
+. "{{ scripts_dir }}/lib.sh"
+require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME REDIS_PASSWORD
+
+trap 'log "stopped before sentinel started"; exit 143' TERM INT
+
+ME=$(own_fqdn)
+SDIR="$DATA_DIR/sentinel"
+CONF="$SDIR/sentinel.conf"
+PREV="$SDIR/sentinel.conf.previous"
+umask 077
+mkdir -p "$SDIR"
+if [ -f "$CONF" ]; then
+    cp "$CONF" "$PREV"
+else
+    : > "$PREV"
+fi
+
+PODS=$(all_pods)
+PEERS=$(echo "$PODS" | grep -v -x -F "$ME")
+PERSISTED=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5 }' "$PREV")
+
+choose_master() {
+    set -- $(master_from_sentinels $PEERS)
+    if [ $# -eq 2 ]; then
+        log "other sentinels report master $1:$2"
+        echo "$1 $2"
+        return 0
+    fi
+    if [ -n "$PERSISTED" ]; then
+        log "no other sentinel answers; persisted master $PERSISTED"
+        echo "$PERSISTED"
+        return 0
+    fi
+    set -- $(first_master_among $PEERS)
+    if [ $# -eq 2 ]; then
+        log "no sentinel knows a master; peer $1 is master"
+        echo "$1 $2"
+        return 0
+    fi
+    log "no master known anywhere: bootstrap master $(pod_fqdn 0)"
+    echo "$(pod_fqdn 0) $REDIS_PORT"
+}
+
+set -- $(choose_master)
+MASTER_HOST=$1
+MASTER_PORT=$2
+
+# With resolve-hostnames, sentinel refuses a configuration whose master does not resolve.
+deadline=$(($(now) + {{ resolve_wait_s }}))
+until resolves "$MASTER_HOST"; do
+    if [ "$(now)" -ge "$deadline" ]; then
+        log "master $MASTER_HOST does not resolve after {{ resolve_wait_s }}s; exiting to retry"
+        exit 1
+    fi
+    sleep 1
+done
+
+QUORUM=$(quorum_for "$(count_words $PODS)")
+{
+    cat "{{ sentinel_conf_dir }}/sentinel.conf"
+    echo "bind ${POD_IP:-0.0.0.0}"
+    echo "sentinel announce-ip $ME"
+    echo "sentinel announce-port $SENTINEL_PORT"
+    echo "requirepass \"$REDIS_PASSWORD\""
+    echo "sentinel sentinel-pass \"$REDIS_PASSWORD\""
+    # Keeping the id and epoch makes a restarted sentinel the same voter, not a new stranger.
+    grep -E '^sentinel (myid|current-epoch) ' "$PREV"
+    echo "sentinel monitor $MASTER_NAME $MASTER_HOST $MASTER_PORT $QUORUM"
+    cat "{{ sentinel_conf_dir }}/sentinel-master.conf"
+    echo "sentinel auth-pass $MASTER_NAME \"$REDIS_PASSWORD\""
+    if [ "$PERSISTED" = "$MASTER_HOST $MASTER_PORT" ]; then
+        # Same master as before: what this sentinel knew about replicas and other sentinels
+        # still holds, and it lets a failover promote a replica while the master is down.
+        grep -E "^sentinel (config-epoch|leader-epoch|known-sentinel) $MASTER_NAME " "$PREV"
+        grep -E "^sentinel known-replica $MASTER_NAME " "$PREV" \
+            | awk -v h="$MASTER_HOST" -v p="$MASTER_PORT" '!($4 == h && $5 == p)'
+    fi
+} > "$CONF.tmp"
+mv "$CONF.tmp" "$CONF"
+log "monitoring $MASTER_HOST:$MASTER_PORT with quorum $QUORUM"
+
+redis-server "$CONF" --sentinel &
+CHILD=$!
+
+on_term() {
+    # While this pod's redis is a master handing over, the sentinels are needed: stay a while.
+    _deadline=$(($(now) + {{ failover_wait_s }}))
+    while [ "$(redis_role "$LOCAL_ADDR")" = master ] && [ "$(now)" -lt "$_deadline" ]; do
+        _n=$(info_field "$LOCAL_ADDR" "$REDIS_PORT" replication connected_slaves)
+        [ "${_n:-0}" -gt 0 ] || break
+        sleep 0.5
+    done
+    kill -TERM "$CHILD" 2>/dev/null
+}
+trap on_term TERM INT
+
+RC=0
+while kill -0 "$CHILD" 2>/dev/null; do
+    wait "$CHILD"
+    RC=$?
+done
+log "sentinel exited with status $RC"
+exit "$RC"
