@@ -1,0 +1,29 @@
+"""Provides side of interface:redis (the Redis charm)."""
+
+from charms.reactive import Endpoint
+
+
+class RedisProvides(Endpoint):
+    """Publishes how to reach Redis to every related application."""
+
+    def configure(self, host, port, password=None, **extra):
+        """Publish the connection details on every relation of this endpoint.
+
+        Args:
+            host: address clients should connect to (the current master).
+            port: Redis port.
+            password: Redis password; not published when None.
+            **extra: further keys, e.g. ``hostname`` (read by ops-based clients),
+                ``sentinel_hosts`` or ``sentinel-hosts``; underscores in keyword names
+                become dashes. A None value removes the key.
+        """
+        data = {'host': host, 'port': port, 'password': password}
+        for key, value in extra.items():
+            data[key.replace('_', '-')] = value
+        for relation in self.relations:
+            publish = relation.to_publish_raw
+            for key, value in data.items():
+                if value is None:
+                    publish.pop(key, None)
+                else:
+                    publish[key] = str(value)

@@ -1,0 +1,242 @@
+"""Build tactic of layer:caas-base: vendor the charm's Python dependencies as pure Python.
+
+charm-tools' default wheelhouse ships sdists that layer:basic builds into a venv at
+install time (minutes, and a compiler in the operator image). Compiled wheels vendored
+instead break when the operator's Python differs from the build machine's. This tactic
+installs the combined ``wheelhouse.txt`` of all layers into the built charm's ``lib/``,
+deletes every compiled extension, and checks that what is left supports Python 3.8+,
+declares no missing dependency, and imports without the extensions.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import requirements
+from path import Path
+
+from charmtools import utils
+from charmtools.build.errors import BuildError
+from charmtools.build.tactics import WheelhouseTactic
+
+# Bump when the vendoring steps change, so cached trees from older steps are not reused.
+VENDOR_FORMAT = 3
+# Operator images run whatever python3 their base provides: focal (3.8) up to 3.12+.
+SUPPORTED_PYTHONS = ('3.8', '3.9', '3.10', '3.11', '3.12')
+MARKER_ENVIRONMENTS = [
+    {'python_version': v, 'python_full_version': v + '.0', 'extra': ''}
+    for v in SUPPORTED_PYTHONS
+]
+COMPILED_SUFFIXES = ('.so', '.pyd', '.dylib')
+# Installed by pip --target but meaningless (or harmful) inside a charm's lib/: scripts,
+# bytecode, and PyYAML's `_yaml` package, which only re-exports the C extension.
+DROP_TOP_LEVEL = ('bin', '__pycache__', '_yaml')
+
+
+def requirement_lines(lines):
+    """Requirement lines without comments and blanks, in order."""
+    out = []
+    for line in lines or []:
+        line = line.strip()
+        if line and not line.startswith('#'):
+            out.append(line.split(' #', 1)[0].strip())
+    return out
+
+
+def cache_key(reqs):
+    text = json.dumps({'format': VENDOR_FORMAT, 'requirements': reqs})
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:24]
+
+
+def _canonical(name):
+    return name.lower().replace('_', '-').replace('.', '-')
+
+
+def _metadata(dist_info):
+    meta = {'requires_python': None, 'requires_dist': [], 'name': None}
+    with open(os.path.join(dist_info, 'METADATA'), encoding='utf-8') as f:
+        for line in f:
+            if not line.strip():
+                break  # headers end at the first blank line
+            key, _, value = line.partition(':')
+            value = value.strip()
+            if key == 'Name':
+                meta['name'] = value
+            elif key == 'Requires-Python':
+                meta['requires_python'] = value
+            elif key == 'Requires-Dist':
+                meta['requires_dist'].append(value)
+    return meta
+
+
+def check_distributions(target):
+    """Fail if a vendored distribution excludes a supported Python or misses a dependency."""
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    dists = {}
+    for entry in os.listdir(target):
+        if entry.endswith('.dist-info'):
+            meta = _metadata(os.path.join(target, entry))
+            dists[_canonical(meta['name'])] = meta
+    problems = []
+    for name, meta in sorted(dists.items()):
+        if meta['requires_python']:
+            spec = SpecifierSet(meta['requires_python'])
+            bad = [v for v in SUPPORTED_PYTHONS if not spec.contains(v + '.0')]
+            if bad:
+                problems.append('{} requires Python {} (not {})'.format(
+                    name, meta['requires_python'], ', '.join(bad)))
+        for line in meta['requires_dist']:
+            req = Requirement(line)
+            if req.marker is not None and not any(
+                    Marker(str(req.marker)).evaluate(env) for env in MARKER_ENVIRONMENTS):
+                continue
+            if _canonical(req.name) not in dists:
+                problems.append('{} needs {} (add it to a wheelhouse.txt)'.format(name, line))
+    if problems:
+        raise BuildError('vendored dependencies unusable:\n  ' + '\n  '.join(problems))
+    return sorted(dists)
+
+
+def strip_compiled(target):
+    """Delete compiled extensions and other non-portable files; return what was removed."""
+    removed = []
+    for name in DROP_TOP_LEVEL:
+        p = os.path.join(target, name)
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+            removed.append(name + '/')
+    for dirpath, dirnames, filenames in os.walk(target):
+        if '__pycache__' in dirnames:
+            dirnames.remove('__pycache__')
+            shutil.rmtree(os.path.join(dirpath, '__pycache__'))
+        for filename in filenames:
+            # .pth files only act in site directories, which lib/ is not.
+            if filename.endswith(COMPILED_SUFFIXES) or (
+                    dirpath == target and filename.endswith('.pth')):
+                os.unlink(os.path.join(dirpath, filename))
+                removed.append(os.path.relpath(os.path.join(dirpath, filename), target))
+    return removed
+
+
+def top_level_modules(target):
+    mods = []
+    for entry in sorted(os.listdir(target)):
+        full = os.path.join(target, entry)
+        if entry.endswith('.py'):
+            mods.append(entry[:-3])
+        elif os.path.isdir(full) and '.' not in entry and (
+                os.path.exists(os.path.join(full, '__init__.py'))):
+            mods.append(entry)
+    return mods
+
+
+# Imported with only the standard library and `target` on sys.path; the pure-Python
+# fallbacks must be what gets used.
+_IMPORT_CHECK = r'''
+import importlib, sys, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, sys.argv[1])
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+import yaml
+assert not yaml.__with_libyaml__, "yaml uses libyaml"
+import markupsafe
+assert markupsafe.escape.__module__ == "markupsafe._native", markupsafe.escape.__module__
+'''
+
+
+def check_imports(target, modules):
+    check = _IMPORT_CHECK
+    if not os.path.isdir(os.path.join(target, 'yaml')):
+        check = check.split('import yaml')[0]
+    elif not os.path.isdir(os.path.join(target, 'markupsafe')):
+        check = check.split('import markupsafe')[0]
+    proc = subprocess.run([sys.executable, '-B', '-I', '-S', '-c', check, target] + modules,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise BuildError('vendored dependencies do not import as pure Python:\n'
+                         + proc.stdout.decode('utf-8', 'replace'))
+
+
+def vendor(reqs, cache_dir, log):
+    """Return a directory holding the pure-Python install of ``reqs``, cached by content."""
+    cache_dir = os.path.abspath(os.path.expanduser(cache_dir))
+    entry = os.path.join(cache_dir, cache_key(reqs))
+    if os.path.exists(os.path.join(entry, '.vendor.json')):
+        log.info('Vendored dependencies: cached %s', entry)
+        return entry
+    os.makedirs(cache_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='.vendor-', dir=cache_dir)
+    try:
+        target = os.path.join(work, 'lib')
+        req_file = os.path.join(work, 'requirements.txt')
+        with open(req_file, 'w') as f:
+            f.write('\n'.join(reqs) + '\n')
+        env = utils.host_env()
+        env.setdefault('PIP_CACHE_DIR', os.path.join(cache_dir, 'pip'))
+        log.info('Vendoring %d Python packages (pure Python) into %s',
+                 len(reqs), entry)
+        # --no-deps: the list is complete and pinned; check_distributions enforces it.
+        proc = subprocess.run(
+            [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-compile',
+             '--disable-pip-version-check', '--target', target, '-r', req_file],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            raise BuildError('pip install failed:\n' + proc.stdout.decode('utf-8', 'replace'))
+        removed = strip_compiled(target)
+        dists = check_distributions(target)
+        modules = top_level_modules(target)
+        check_imports(target, modules)
+        with open(os.path.join(target, '.vendor.json'), 'w') as f:
+            json.dump({'requirements': reqs, 'distributions': dists,
+                       'removed': removed}, f, indent=1, sort_keys=True)
+        os.rename(target, entry)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return entry
+
+
+class PureVendorTactic(WheelhouseTactic):
+    """Install every layer's ``wheelhouse.txt`` into ``lib/`` as pure Python."""
+
+    def __str__(self):
+        return 'Vendoring pure-Python dependencies into {}/lib'.format(self.target.directory)
+
+    def __call__(self):
+        import logging
+        log = logging.getLogger('build')
+        self.read()
+        reqs = requirement_lines(self.lines)
+        for line in reqs:
+            next(requirements.parse(line))  # fail early on a malformed line
+        cache_dir = os.environ.get('CAAS_BASE_VENDOR_CACHE', '~/.cache/caas-base-vendor')
+        source = vendor(reqs, cache_dir, log)
+        lib = Path(self.target.directory) / 'lib'
+        self.tracked = []
+        for dirpath, dirnames, filenames in os.walk(source):
+            rel = os.path.relpath(dirpath, source)
+            dest_dir = lib / rel if rel != '.' else lib
+            dest_dir.makedirs_p()
+            for filename in filenames:
+                dest = dest_dir / filename
+                if dest.exists() or dest.islink():
+                    dest.remove()
+                shutil.copy2(os.path.join(dirpath, filename), dest)
+                self.tracked.append(dest)
+        (Path(self.target.directory) / 'wheelhouse.txt').write_text(
+            '# Vendored into lib/ at build time (pure Python):\n' + '\n'.join(reqs) + '\n')
+
+    def sign(self):
+        sigs = {'wheelhouse.txt': (self.layer.url, 'dynamic',
+                                   utils.sign(self.target.directory / 'wheelhouse.txt'))}
+        for dest in self.tracked:
+            rel = dest.relpath(self.target.directory)
+            sigs[rel] = ('layer:caas-base', 'dynamic', utils.sign(dest))
+        return sigs

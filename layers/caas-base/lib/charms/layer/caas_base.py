@@ -1,0 +1,155 @@
+"""Helpers for Juju podspec (Kubernetes) charms: pod spec, raw k8s spec, config flags."""
+
+import os
+import re
+import subprocess
+import tempfile
+
+import yaml
+
+CONFIG_SNAPSHOT_KEY = 'caas-base.config.previous'
+
+# Juju refuses spec changes while an application is being removed; there is nothing left
+# to configure then, so the hook should not fail because of it.
+_NOT_ALIVE = re.compile(r'application \S+ not alive')
+
+
+class PodSpecSetError(Exception):
+    """A spec tool (``pod-spec-set``, ``k8s-raw-set``) rejected the spec.
+
+    Attributes:
+        tool: the hook tool that failed.
+        returncode: its exit status.
+        stderr: what it printed on stderr (Juju's validation message).
+    """
+
+    def __init__(self, tool, returncode, stderr):
+        self.tool = tool
+        self.returncode = returncode
+        self.stderr = stderr
+        super().__init__('{} failed ({}): {}'.format(tool, returncode, stderr.strip()))
+
+
+def prepare_python():
+    """Make the standard library look like Python 3.8-3.11 to the vendored packages.
+
+    charmhelpers imports ``distutils``, which Python 3.12 dropped; the vendored
+    setuptools provides a replacement that is normally activated by a ``.pth`` file,
+    which the charm's ``lib/`` (not a site directory) never processes.
+    """
+    try:
+        import distutils.version  # noqa: F401
+    except ImportError:
+        import _distutils_hack
+        _distutils_hack.add_shim()
+
+
+def _run_spec_tool(tool, spec, k8s_resources=None):
+    cmd = [tool]
+    resources_file = None
+    try:
+        if k8s_resources is not None:
+            # Juju appends this file's text to the spec, so it must be the whole
+            # top-level `kubernetesResources:` section, not just its contents.
+            text = k8s_resources if isinstance(k8s_resources, str) else yaml.safe_dump(
+                {'kubernetesResources': k8s_resources}, default_flow_style=False)
+            if not text.lstrip().startswith('kubernetesResources:'):
+                raise ValueError('k8s_resources text must start with "kubernetesResources:"')
+            fd, resources_file = tempfile.mkstemp(prefix='k8s-resources-', suffix='.yaml')
+            with os.fdopen(fd, 'w') as f:
+                f.write(text)
+            cmd += ['--k8s-resources', resources_file]
+        spec_text = spec if isinstance(spec, str) else yaml.safe_dump(
+            spec, default_flow_style=False)
+        proc = subprocess.run(cmd, input=spec_text.encode('utf-8'),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        if resources_file:
+            os.unlink(resources_file)
+    stderr = proc.stderr.decode('utf-8', 'replace')
+    if proc.returncode == 0:
+        return True
+    if _NOT_ALIVE.search(stderr):
+        _juju_log('{} ignored: {}'.format(tool, stderr.strip()), 'WARNING')
+        return False
+    raise PodSpecSetError(tool, proc.returncode, stderr)
+
+
+def pod_spec_set(spec, k8s_resources=None):
+    """Send the pod spec to Juju (leader only).
+
+    Args:
+        spec: the spec (a dict, dumped as YAML, or YAML text), piped to ``pod-spec-set``.
+        k8s_resources: optional ``kubernetesResources`` section: a dict (its contents) or
+            YAML text starting with ``kubernetesResources:``; passed as a file.
+
+    Returns:
+        True when Juju accepted the spec, False when the application is going away.
+
+    Raises:
+        PodSpecSetError: Juju rejected the spec (its stderr is on the exception).
+    """
+    return _run_spec_tool('pod-spec-set', spec, k8s_resources)
+
+
+def k8s_raw_set(spec):
+    """Send a raw Kubernetes spec to Juju with ``k8s-raw-set`` (leader only).
+
+    Same error handling as :func:`pod_spec_set`.
+    """
+    return _run_spec_tool('k8s-raw-set', spec)
+
+
+def _juju_log(message, level):
+    from charmhelpers.core import hookenv
+    hookenv.log(message, level=level)
+
+
+def _config_defaults():
+    from charmhelpers.core import hookenv
+    path = os.path.join(hookenv.charm_dir(), 'config.yaml')
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        options = (yaml.safe_load(f) or {}).get('options') or {}
+    return {name: (spec or {}).get('default') for name, spec in options.items()}
+
+
+def _is_set(value):
+    return value is not None and value != ''
+
+
+def update_config_flags():
+    """Set the ``config.*`` flags for this hook.
+
+    ``config.changed`` and ``config.changed.<opt>`` are set for every option whose value
+    differs from the one this unit saw at the end of its previous successful hook (all
+    options on the first hook); ``config.set.<opt>`` while the option has a non-empty
+    value; ``config.default.<opt>`` while it equals the default in config.yaml.
+
+    Runs as a ``hookenv.atstart`` callback: after the reactive handlers (and their
+    triggers) are registered, before they are dispatched.
+    """
+    from charmhelpers.core import hookenv, unitdata
+    from charms.reactive import set_flag, toggle_flag
+    config = dict(hookenv.config() or {})
+    previous = unitdata.kv().get(CONFIG_SNAPSHOT_KEY)
+    defaults = _config_defaults()
+    for opt in sorted(set(config) | set(defaults)):
+        value = config.get(opt)
+        if previous is None or opt not in previous or previous[opt] != value:
+            set_flag('config.changed')
+            set_flag('config.changed.{}'.format(opt))
+        toggle_flag('config.set.{}'.format(opt), _is_set(value))
+        toggle_flag('config.default.{}'.format(opt),
+                    opt in defaults and value == defaults[opt])
+    hookenv.atexit(_finish_config_flags, config)
+
+
+def _finish_config_flags(config):
+    from charmhelpers.core import unitdata
+    from charms.reactive import clear_flag, get_flags
+    for flag in get_flags():
+        if flag == 'config.changed' or flag.startswith('config.changed.'):
+            clear_flag(flag)
+    unitdata.kv().set(CONFIG_SNAPSHOT_KEY, config)
