@@ -24,6 +24,9 @@ class RedisProvides(Endpoint):
             publish = relation.to_publish_raw
             for key, value in data.items():
                 if value is None:
-                    publish.pop(key, None)
-                else:
+                    # Juju deletes a key set to nothing; dropping it from the dict
+                    # would leave the old value published.
+                    if publish.get(key) is not None:
+                        publish[key] = None
+                elif publish.get(key) != str(value):
                     publish[key] = str(value)

@@ -1,0 +1,173 @@
+"""layer:caas-base: config flags inside reactive dispatch, pod-spec-set error handling,
+layer options and lazy layer libraries."""
+
+import pytest
+import yaml
+
+from layer_harness import RECORDER, events
+
+CONFIG_HANDLERS = RECORDER + '''
+from charms.reactive import clear_flag, register_trigger, when, when_not
+
+register_trigger(when='config.changed.port', set_flag='test.port-triggered')
+register_trigger(when='config.changed.port',
+                 callback=lambda: record('trigger-callback'))
+
+
+@when('config.changed.port')
+def port_changed():
+    from charmhelpers.core import hookenv
+    record('port-changed', port=hookenv.config('port'))
+
+
+@when('test.port-triggered')
+def port_triggered():
+    record('port-triggered')
+    clear_flag('test.port-triggered')
+
+
+@when('config.changed')
+def any_changed():
+    record('config-changed')
+'''
+
+OPTIONS = {
+    'port': {'type': 'int', 'default': 6379},
+    'name': {'type': 'string', 'default': ''},
+}
+
+
+@pytest.fixture
+def charm(model):
+    model.update(config={'port': 6379, 'name': ''})
+    return model.charm('cfg', config_options=OPTIONS, layers=('caas-base',),
+                       handlers={'cfg': CONFIG_HANDLERS})
+
+
+def _flags(model, charm):
+    return {f for f in model.flags(charm, 'cfg/0') if f.startswith('config.')}
+
+
+def test_first_hook_reports_every_option_changed_and_triggers_fire(model, charm):
+    model.hook(charm, 'cfg/0', 'install')
+    assert [e['port'] for e in events(charm, 'port-changed')] == [6379]
+    assert len(events(charm, 'port-triggered')) == 1
+    assert len(events(charm, 'trigger-callback')) == 1
+    # changed flags live for one hook only; set/default flags persist.
+    assert _flags(model, charm) == {'config.set.port', 'config.default.port',
+                                   'config.default.name'}
+
+
+def test_unchanged_config_sets_no_changed_flags(model, charm):
+    model.hook(charm, 'cfg/0', 'install')
+    model.hook(charm, 'cfg/0', 'update-status')
+    assert events(charm, hook='update-status') == []
+
+
+def test_changed_option_fires_handlers_and_triggers_in_that_hook(model, charm):
+    model.hook(charm, 'cfg/0', 'install')
+    model.update(config={'port': 7000, 'name': ''})
+    model.hook(charm, 'cfg/0', 'config-changed')
+    got = {e['event'] for e in events(charm, hook='config-changed')}
+    assert got == {'port-changed', 'port-triggered', 'trigger-callback', 'config-changed'}
+    assert events(charm, 'port-changed', 'config-changed')[0]['port'] == 7000
+    assert _flags(model, charm) == {'config.set.port', 'config.default.name'}
+    model.hook(charm, 'cfg/0', 'update-status')
+    assert events(charm, hook='update-status') == []
+
+
+def test_set_and_default_flags_follow_values(model, charm):
+    model.update(config={'port': 6379, 'name': 'x'})
+    model.hook(charm, 'cfg/0', 'install')
+    assert _flags(model, charm) == {'config.set.port', 'config.default.port',
+                                   'config.set.name'}
+
+
+def test_config_snapshot_is_per_unit(model, charm):
+    # Units of a podspec app share the charm dir: unit 1 must see its own first hook.
+    model.hook(charm, 'cfg/0', 'install')
+    model.hook(charm, 'cfg/1', 'install')
+    assert [e['unit'] for e in events(charm, 'port-changed')] == ['cfg/0', 'cfg/1']
+
+
+@pytest.fixture
+def spec_charm(model):
+    return model.charm('app', layers=('caas-base',))
+
+
+def test_pod_spec_set_pipes_yaml_and_k8s_resources_file(model, spec_charm):
+    model.update(leader=['app/0'])
+    spec = {'version': 3, 'containers': [{'name': 'redis', 'imageDetails': {
+        'imagePath': 'redis:7.0'}}]}
+    with model.context(spec_charm, 'app/0', 'config-changed'):
+        from charms.layer import caas_base
+        assert caas_base.pod_spec_set(spec, k8s_resources={
+            'pod': {'terminationGracePeriodSeconds': 30}}) is True
+    sent = model.state()['specs']['pod-spec-set']
+    doc = yaml.safe_load(sent)
+    assert doc['containers'] == spec['containers']
+    assert doc['kubernetesResources'] == {'pod': {'terminationGracePeriodSeconds': 30}}
+    call = model.calls('pod-spec-set')[0]
+    assert call['args'][0] == '--k8s-resources'
+    assert yaml.safe_load(call['stdin']) == spec
+
+
+def test_pod_spec_set_accepts_text_and_rejects_bad_k8s_resources(model, spec_charm):
+    model.update(leader=['app/0'])
+    with model.context(spec_charm, 'app/0', 'config-changed'):
+        from charms.layer import caas_base
+        with pytest.raises(ValueError):
+            caas_base.pod_spec_set('version: 3\n', k8s_resources='pod: {}\n')
+        caas_base.pod_spec_set('version: 3\n',
+                               k8s_resources='kubernetesResources:\n  pod: {}\n')
+    assert model.state()['specs']['pod-spec-set'] == (
+        'version: 3\nkubernetesResources:\n  pod: {}\n')
+
+
+def test_pod_spec_set_error_carries_stderr(model, spec_charm):
+    with model.context(spec_charm, 'app/1', 'config-changed'):
+        from charms.layer import caas_base
+        with pytest.raises(caas_base.PodSpecSetError) as exc:
+            caas_base.pod_spec_set({'version': 3})
+    assert exc.value.tool == 'pod-spec-set'
+    assert exc.value.returncode == 1
+    assert 'this unit is not the leader' in exc.value.stderr
+    assert 'not the leader' in str(exc.value)
+
+
+@pytest.mark.parametrize('tool,call', [
+    ('pod-spec-set', lambda cb: cb.pod_spec_set({'version': 3})),
+    ('k8s-raw-set', lambda cb: cb.k8s_raw_set({'kind': 'Job'})),
+])
+def test_application_not_alive_is_logged_and_ignored(model, spec_charm, tool, call):
+    model.update(leader=['app/0'], fail={tool: {
+        'rc': 1, 'stderr': 'ERROR application app not alive'}})
+    with model.context(spec_charm, 'app/0', 'stop'):
+        from charms.layer import caas_base
+        assert call(caas_base) is False
+    logs = [c['args'] for c in model.calls('juju-log')]
+    assert any(a[:2] == ['-l', 'WARNING'] and 'not alive' in a[2] for a in logs)
+
+
+def test_k8s_raw_set_other_errors_raise(model, spec_charm):
+    model.update(leader=['app/0'], fail={'k8s-raw-set': {
+        'rc': 2, 'stderr': 'ERROR json: unknown field "foo"'}})
+    with model.context(spec_charm, 'app/0', 'config-changed'):
+        from charms.layer import caas_base
+        with pytest.raises(caas_base.PodSpecSetError) as exc:
+            caas_base.k8s_raw_set({'foo': 1})
+    assert exc.value.returncode == 2 and 'unknown field' in exc.value.stderr
+
+
+def test_layer_libraries_load_lazily_and_options_read_layer_yaml(model):
+    charm = model.charm('app', layer_options={'docker-resource': {'set-status': False}})
+    with model.context(charm, 'app/0', 'install'):
+        from charms import layer
+        assert layer.options.get('docker-resource', 'set-status') is False
+        assert layer.options.get('docker-resource') == {'set-status': False}
+        assert layer.options.get('nope', 'x') is None
+        assert callable(layer.status.active)
+        assert callable(layer.docker_resource.get_info)
+        assert callable(layer.caas_base.pod_spec_set)
+        with pytest.raises(AttributeError):
+            layer.no_such_layer
