@@ -1,0 +1,190 @@
+"""Live view and control of the Redis master, replicas and sentinels (redis-py).
+
+Every function takes ``connect(host, port, password) -> redis.Redis``; the default connects
+directly. Pass another to reach pods through a different address map (tests, proxies).
+Hosts are pod DNS names, ports integers; unreachable instances are skipped, never fatal,
+unless a function says otherwise.
+"""
+
+import time
+from collections import Counter
+
+import redis
+
+from .settings import expected_quorum  # noqa: F401  (part of this module's API)
+
+TIMEOUT_S = 2.0
+
+
+def default_connect(host: str, port: int, password) -> redis.Redis:
+    """Return a client with short timeouts: a dead pod must not stall a hook."""
+    return redis.Redis(host=host, port=int(port), password=password or None, socket_timeout=TIMEOUT_S,
+                       socket_connect_timeout=TIMEOUT_S, decode_responses=True)
+
+
+def _call(connect, host, port, password, fn):
+    client = (connect or default_connect)(host, port, password)
+    try:
+        return fn(client)
+    finally:
+        client.close()
+
+
+def _try(connect, host, port, password, fn):
+    try:
+        return _call(connect, host, port, password, fn)
+    except (redis.RedisError, OSError):
+        return None
+
+
+def sentinel_views(hosts, sentinel_port: int, master_name: str, password, connect=None) -> dict:
+    """Return ``{sentinel host: (master host, master port)}`` for every sentinel that answers."""
+    views = {}
+    for host in hosts:
+        addr = _try(connect, host, sentinel_port, password,
+                    lambda c: c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name))
+        if addr and len(addr) == 2 and addr[0]:
+            views[host] = (addr[0], int(addr[1]))
+    return views
+
+
+def master_from_sentinels(hosts, sentinel_port: int, master_name: str, password, connect=None):
+    """Return ``(host, port)`` of the master most reachable sentinels report, or None.
+
+    Ties go to the address reported by the sentinel listed first in ``hosts``.
+    """
+    views = sentinel_views(hosts, sentinel_port, master_name, password, connect)
+    if not views:
+        return None
+    counts = Counter(views.values())
+    order = [views[h] for h in hosts if h in views]
+    return max(order, key=lambda addr: (counts[addr], -order.index(addr)))
+
+
+def replication_info(host: str, port: int, password, connect=None) -> dict:
+    """Return ``INFO replication`` of one redis as a dict (raises when unreachable)."""
+    return _call(connect, host, port, password, lambda c: c.info("replication"))
+
+
+def set_quorum(hosts, sentinel_port: int, master_name: str, password, quorum: int, connect=None) -> list:
+    """Set the quorum on every reachable sentinel; return the hosts now using ``quorum``."""
+    done = []
+    for host in hosts:
+        ok = _try(connect, host, sentinel_port, password,
+                  lambda c: c.execute_command("SENTINEL", "SET", master_name, "quorum", str(quorum)))
+        if ok:
+            done.append(host)
+    return done
+
+
+def set_min_replicas(hosts, port: int, password, to_write: int, max_lag: int, connect=None) -> list:
+    """Apply ``min-replicas-to-write`` / ``min-replicas-max-lag`` live on every reachable redis.
+
+    Every node gets them, not only the master, so a replica promoted later enforces them too.
+    Returns the hosts updated.
+    """
+    done = []
+    for host in hosts:
+        ok = _try(connect, host, port, password,
+                  lambda c: c.config_set("min-replicas-to-write", to_write)
+                  and c.config_set("min-replicas-max-lag", max_lag))
+        if ok:
+            done.append(host)
+    return done
+
+
+def _sentinel_master_state(connect, host, sentinel_port, password, master_name):
+    return _try(connect, host, sentinel_port, password,
+                lambda c: c.execute_command("SENTINEL", "MASTER", master_name))
+
+
+def _as_dict(reply):
+    if isinstance(reply, dict):
+        return reply
+    if isinstance(reply, (list, tuple)):
+        return dict(zip(reply[::2], reply[1::2]))
+    return {}
+
+
+def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expected_replicas: int,
+                    timeout: float = 30.0, connect=None) -> list:
+    """``SENTINEL RESET`` each sentinel in turn, after a scale-down, so removed pods are forgotten.
+
+    One at a time: each must see the master, ``expected_replicas`` replicas and the other
+    sentinels again before the next is reset, so a majority always knows the topology.
+    Sentinels that do not answer are skipped. Returns the hosts reset and re-synchronised.
+    """
+    hosts = list(hosts)
+    done = []
+    for host in hosts:
+        state = _as_dict(_sentinel_master_state(connect, host, sentinel_port, password, master_name))
+        if not state:
+            continue
+        if "failover_in_progress" in str(state.get("flags", "")):
+            continue
+        if _try(connect, host, sentinel_port, password,
+                lambda c: c.execute_command("SENTINEL", "RESET", master_name)) is None:
+            continue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = _as_dict(_sentinel_master_state(connect, host, sentinel_port, password, master_name))
+            if (state and int(state.get("num-slaves", -1)) >= expected_replicas
+                    and int(state.get("num-other-sentinels", -1)) >= len(hosts) - 1):
+                done.append(host)
+                break
+            time.sleep(0.2)
+    return done
+
+
+def _replicas_caught_up(info: dict) -> bool:
+    offset = int(info.get("master_repl_offset", 0))
+    replicas = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+    return all(int(r.get("offset", -1)) >= offset for r in replicas)
+
+
+def failover_if_master(host: str, port: int, sentinel_hosts, sentinel_port: int, master_name: str, password,
+                       timeout: float = 60.0, connect=None) -> bool:
+    """Move the master role away from ``host`` (a pod about to be removed) if it holds it.
+
+    Writes are paused on the master and the replicas allowed to catch up first, so the
+    promoted replica has every acknowledged write. Returns True when another pod is master
+    on return, False when ``host`` was not master. Raises RuntimeError when the failover fails
+    (writes are resumed then).
+    """
+    current = master_from_sentinels(sentinel_hosts, sentinel_port, master_name, password, connect)
+    if current is None or current[0] != host:
+        return False
+    pause_ms = int((timeout + 10) * 1000)
+    _try(connect, host, port, password, lambda c: c.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE"))
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            info = _try(connect, host, port, password, lambda c: c.info("replication"))
+            if info is None or _replicas_caught_up(info):
+                break
+            time.sleep(0.1)
+        asked = False
+        for sentinel in [h for h in sentinel_hosts if h != host] + [h for h in sentinel_hosts if h == host]:
+            try:
+                _call(connect, sentinel, sentinel_port, password,
+                      lambda c: c.execute_command("SENTINEL", "FAILOVER", master_name))
+                asked = True
+                break
+            except redis.ResponseError as e:
+                if "INPROG" in str(e):
+                    asked = True
+                    break
+            except (redis.RedisError, OSError):
+                continue
+        if not asked:
+            raise RuntimeError("no sentinel accepted a failover of {}".format(master_name))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = master_from_sentinels(sentinel_hosts, sentinel_port, master_name, password, connect)
+            if current is not None and current[0] != host:
+                return True
+            time.sleep(0.2)
+        raise RuntimeError("{} is still master {}s after the failover request".format(host, timeout))
+    except BaseException:
+        _try(connect, host, port, password, lambda c: c.execute_command("CLIENT", "UNPAUSE"))
+        raise

@@ -1,0 +1,296 @@
+"""Pods without Kubernetes: the rendered scripts of the pod spec run as real processes.
+
+Each pod gets its own 127.70.x.y address, storage directory and, through a private mount
+namespace (``unshare --mount``), its own view of ``/etc/hosts``, ``/etc/nsswitch.conf`` (files
+only, so no name lookup leaves the machine), the storage at ``/var/lib/redis`` and the ConfigMap
+files at their mount paths. Every container is a process group; :meth:`Cluster.close` kills them.
+"""
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
+
+from redis_k8s import naming, podspec  # noqa: E402
+
+MOUNT_POINTS = (podspec.SCRIPTS_DIR, podspec.SENTINEL_CONF_DIR, podspec.DATA_DIR)
+
+
+def wait_for(predicate, timeout, interval=0.1, what="condition"):
+    """Poll ``predicate`` until it returns a truthy value; return it, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (redis.RedisError, OSError) as e:
+            last_error = e
+        time.sleep(interval)
+    raise TimeoutError("timed out after {}s waiting for {} (last error: {})".format(timeout, what, last_error))
+
+
+class Container:
+    """One container: the spec's command in the pod's mount namespace, as a process group."""
+
+    def __init__(self, pod, name, spec):
+        self.pod = pod
+        self.name = name
+        self.spec = spec
+        self.proc = None
+        self.log_path = os.path.join(pod.root, name + ".log")
+
+    def env(self):
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        for key, value in self.spec["envConfig"].items():
+            if isinstance(value, dict) and "field" in value:
+                path = value["field"]["path"]
+                env[key] = {"status.podIP": self.pod.ip, "metadata.name": self.pod.name}[path]
+            elif isinstance(value, dict) and "secret" in value:
+                ref = value["secret"]
+                env[key] = self.pod.cluster.secrets[ref["name"]][ref["key"]]
+            else:
+                env[key] = str(value)
+        return env
+
+    def start(self):
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        mounts = [
+            (self.pod.cluster.hosts_path, "/etc/hosts"),
+            (self.pod.cluster.nsswitch_path, "/etc/nsswitch.conf"),
+            (self.pod.storage, podspec.DATA_DIR),
+        ]
+        for volume in self.spec["volumeConfig"]:
+            mounts.append((self.pod.volume_dir(volume["name"]), volume["mountPath"]))
+        script = " && ".join("mount --bind {} {}".format(shlex.quote(src), shlex.quote(dst))
+                             for src, dst in mounts)
+        script += " && exec " + " ".join(shlex.quote(c) for c in self.spec["command"])
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+            env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        log.close()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def send(self, sig):
+        """Signal the container's first process only, as a container runtime does."""
+        if self.running():
+            self.proc.send_signal(sig)
+
+    def kill_group(self, sig=signal.SIGKILL):
+        """Signal every process of the container (its process group)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, timeout=60):
+        """SIGTERM the first process, wait, then kill whatever is left of the group."""
+        if self.running():
+            self.send(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_group(signal.SIGKILL)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def probe(self, kind):
+        """Run the spec's readiness or liveness probe inside the container's view; True on success."""
+        command = self.spec["kubernetes"][kind + "Probe"]["exec"]["command"]
+        mounts = [(self.pod.cluster.hosts_path, "/etc/hosts"),
+                  (self.pod.cluster.nsswitch_path, "/etc/nsswitch.conf"),
+                  (self.pod.storage, podspec.DATA_DIR)]
+        mounts += [(self.pod.volume_dir(v["name"]), v["mountPath"]) for v in self.spec["volumeConfig"]]
+        script = " && ".join("mount --bind {} {}".format(shlex.quote(s), shlex.quote(d)) for s, d in mounts)
+        script += " && exec " + " ".join(shlex.quote(c) for c in command)
+        result = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                timeout=30)
+        return result.returncode == 0
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Pod:
+    """One pod: address, storage, the ConfigMap files, and its two containers."""
+
+    def __init__(self, cluster, ordinal):
+        self.cluster = cluster
+        self.ordinal = ordinal
+        self.name = naming.pod_name(cluster.app, ordinal)
+        self.fqdn = naming.pod_fqdn(cluster.app, cluster.model, ordinal)
+        self.ip = "{}.{}".format(cluster.subnet, ordinal + 1)
+        self.root = os.path.join(cluster.root, self.name)
+        self.storage = os.path.join(self.root, "storage")
+        os.makedirs(self.storage, exist_ok=True)
+        self.write_volumes()
+        self.containers = {c["name"]: Container(self, c["name"], c) for c in cluster.spec["containers"]}
+
+    def volume_dir(self, name):
+        return os.path.join(self.root, "volumes", name)
+
+    def write_volumes(self):
+        for container in self.cluster.spec["containers"]:
+            for volume in container["volumeConfig"]:
+                directory = self.volume_dir(volume["name"])
+                os.makedirs(directory, exist_ok=True)
+                for f in volume["files"]:
+                    with open(os.path.join(directory, f["path"]), "w") as out:
+                        out.write(f["content"])
+
+    @property
+    def redis(self):
+        return self.containers["redis"]
+
+    @property
+    def sentinel(self):
+        return self.containers["sentinel"]
+
+    def start(self):
+        self.sentinel.start()
+        self.redis.start()
+
+    def stop(self, timeout=60):
+        self.redis.stop(timeout)
+        self.sentinel.stop(timeout)
+
+    def wipe_storage(self):
+        subprocess.run(["rm", "-rf", self.storage], check=True)
+        os.makedirs(self.storage)
+
+    def client(self, **kwargs):
+        return self.cluster.client(self.ip, self.cluster.settings.port, **kwargs)
+
+    def sentinel_client(self, **kwargs):
+        return self.cluster.client(self.ip, self.cluster.settings.sentinel_port, **kwargs)
+
+
+class Cluster:
+    """N pods of one application, with the Secret, the DNS (a hosts file) and the spec."""
+
+    def __init__(self, root, settings, count, subnet, app="redis-k8s", model="pods", password="s3cret-Pods-pw"):
+        for path in MOUNT_POINTS:
+            os.makedirs(path, exist_ok=True)
+        self.root = root
+        self.settings = settings
+        self.app = app
+        self.model = model
+        self.subnet = subnet
+        self.password = password
+        secret = naming.secret_name(app)
+        rendered = podspec.render(app, model, {"registry_path": "redis:7.0"}, settings, secret)
+        self.spec = rendered.spec
+        self.k8s_resources = podspec.with_secret(rendered.k8s_resources, secret, password)
+        self.secrets = {s["name"]: s["stringData"] for s in self.k8s_resources["kubernetesResources"]["secrets"]}
+        self.hosts_path = os.path.join(root, "hosts")
+        self.nsswitch_path = os.path.join(root, "nsswitch.conf")
+        with open(self.nsswitch_path, "w") as f:
+            f.write("hosts: files\n")
+        self.pods = []
+        self.removed = []
+        self.clients = []
+        for ordinal in range(count):
+            self.add_pod()
+
+    def add_pod(self):
+        pod = Pod(self, len(self.pods))
+        self.pods.append(pod)
+        self.write_hosts()
+        return pod
+
+    def remove_pod(self):
+        """Scale down: stop the highest ordinal and drop its DNS name."""
+        pod = self.pods.pop()
+        self.removed.append(pod)
+        pod.stop()
+        self.write_hosts()
+        return pod
+
+    def write_hosts(self):
+        lines = ["127.0.0.1 localhost"]
+        lines += ["{} {} {}".format(p.ip, p.fqdn, p.name) for p in self.pods]
+        # Rewritten in place: the pods see this inode through their bind mounts.
+        with open(self.hosts_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def by_fqdn(self, fqdn):
+        for pod in self.pods:
+            if pod.fqdn == fqdn:
+                return pod
+        raise KeyError(fqdn)
+
+    def client(self, ip, port, password=True, **kwargs):
+        c = redis.Redis(host=ip, port=port, password=self.password if password is True else password,
+                        socket_timeout=5, socket_connect_timeout=2, decode_responses=True, **kwargs)
+        self.clients.append(c)
+        return c
+
+    def start(self):
+        for pod in self.pods:
+            pod.start()
+
+    def connect(self, host, port, password):
+        """A topology connector: pod names map to pod addresses without any DNS."""
+        ip = self.by_fqdn(host).ip if not host[0].isdigit() else host
+        return self.client(ip, port, password=password)
+
+    def master_from_sentinels(self):
+        """The master most running sentinels report, as a Pod, or None."""
+        votes = {}
+        for pod in self.pods:
+            if not pod.sentinel.running():
+                continue
+            try:
+                addr = pod.sentinel_client().sentinel_get_master_addr_by_name(self.app)
+            except (redis.RedisError, OSError):
+                continue
+            if addr:
+                votes[addr[0]] = votes.get(addr[0], 0) + 1
+        if not votes:
+            return None
+        return self.by_fqdn(max(votes, key=votes.get))
+
+    def close(self):
+        for c in self.clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        for pod in self.pods + self.removed:
+            for container in pod.containers.values():
+                container.kill_group(signal.SIGKILL)
+                if container.proc is not None:
+                    try:
+                        container.proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        pass
+
+    def logs(self):
+        return "\n".join("===== {} {}\n{}".format(p.name, c.name, c.log_text()[-4000:])
+                         for p in self.pods for c in p.containers.values())

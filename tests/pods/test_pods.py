@@ -1,0 +1,197 @@
+"""Real redis-server and sentinel processes running the rendered start scripts, without Juju."""
+
+import signal
+import threading
+import time
+
+import pytest
+import redis
+
+from checks import healthy, refused, sentinel_state, wait_healthy, wait_new_master
+from harness import wait_for
+from redis_k8s import topology
+
+
+def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sentinels(make_cluster):
+    cluster = make_cluster(3)
+    master = cluster.pods[0]
+    wait_healthy(cluster, master)
+
+    master.client().set("greeting", "hello")
+    assert master.client().wait(2, 5000) == 2
+    for pod in cluster.pods[1:]:
+        assert pod.client().get("greeting") == "hello"
+    for pod in cluster.pods:
+        state = sentinel_state(pod, cluster.app)
+        assert state["ip"] == master.fqdn and state["quorum"] == 2
+    # Auto min-replicas-to-write with 3 pods: 1.
+    assert master.client().config_get("min-replicas-to-write")["min-replicas-to-write"] == "1"
+
+
+def test_probes_follow_the_processes(make_cluster):
+    cluster = make_cluster(3)
+    wait_healthy(cluster, cluster.pods[0])
+    pod = cluster.pods[1]
+    assert pod.redis.probe("readiness") and pod.redis.probe("liveness")
+    assert pod.sentinel.probe("readiness")
+    pod.redis.kill_group(signal.SIGKILL)
+    pod.redis.wait(10)
+    assert not pod.redis.probe("readiness")
+    assert not pod.redis.probe("liveness")
+    assert pod.sentinel.probe("liveness")
+
+
+def test_clients_without_the_password_are_refused(make_cluster):
+    cluster = make_cluster(3)
+    wait_healthy(cluster, cluster.pods[0])
+    pod = cluster.pods[0]
+    settings = cluster.settings
+    assert refused(lambda: cluster.client(pod.ip, settings.port, password=None).set("k", "v"))
+    assert refused(lambda: cluster.client(pod.ip, settings.port, password="wrong-password").get("k"))
+    assert refused(lambda: cluster.client(pod.ip, settings.sentinel_port, password=None)
+                   .sentinel_get_master_addr_by_name(cluster.app))
+    assert pod.client().ping()
+
+
+def test_sigkill_of_the_master_promotes_a_replica_and_the_old_master_rejoins_as_replica(make_cluster):
+    cluster = make_cluster(3)
+    old = cluster.pods[0]
+    wait_healthy(cluster, old)
+    old.client().set("before", "kill")
+    assert old.client().wait(2, 5000) == 2
+
+    started = time.monotonic()
+    old.redis.kill_group(signal.SIGKILL)
+    old.redis.wait(10)
+    new = wait_new_master(cluster, old, timeout=60)
+    print("\nfailover after SIGKILL: {:.1f}s (down-after {} ms)".format(
+        time.monotonic() - started, cluster.settings.down_after_ms))
+    assert new.client().get("before") == "kill"
+
+    old.redis.start()
+    wait_healthy(cluster, new)
+    assert old.client().info("replication")["master_host"] == new.fqdn
+    assert old.client().get("before") == "kill"
+
+
+def test_sigterm_to_the_master_fails_over_gracefully_without_losing_acknowledged_writes(make_cluster):
+    cluster = make_cluster(3)
+    old = cluster.pods[0]
+    wait_healthy(cluster, old)
+
+    acknowledged = []
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        master = old
+        client = master.client()
+        i = 0
+        while not stop.is_set():
+            try:
+                client.set("key:{}".format(i), i)
+                acknowledged.append(i)
+                i += 1
+            except (redis.RedisError, OSError) as e:
+                errors.append(type(e).__name__)
+                time.sleep(0.05)
+                found = cluster.master_from_sentinels()
+                if found is not None and found is not master and found.redis.running():
+                    master = found
+                    client = master.client()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    wait_for(lambda: len(acknowledged) > 200, 30, what="writes flowing")
+
+    started = time.monotonic()
+    old.redis.send(signal.SIGTERM)
+    rc = old.redis.wait(60)
+    stopped = time.monotonic() - started
+    new = wait_new_master(cluster, old, timeout=30)
+    count_at_switch = len(acknowledged)
+    wait_for(lambda: len(acknowledged) > count_at_switch + 100, 30, what="writes on the new master")
+    stop.set()
+    thread.join(15)
+    print("\ngraceful handover: redis container exited {:.1f}s after SIGTERM; {} writes acknowledged, "
+          "{} client errors during the switch".format(stopped, len(acknowledged), len(errors)))
+
+    assert rc == 0
+    assert new is not old
+    client = new.client()
+    keys = ["key:{}".format(i) for i in acknowledged]
+    values = []
+    for start in range(0, len(keys), 1000):
+        values.extend(client.mget(keys[start:start + 1000]))
+    missing = [k for k, v in zip(keys, values) if v is None]
+    assert missing == []
+
+    old.redis.start()
+    wait_healthy(cluster, new)
+    assert old.client().info("replication")["role"] == "slave"
+
+
+def test_a_master_that_comes_back_empty_does_not_overwrite_replicas_holding_data(make_cluster):
+    cluster = make_cluster(3)
+    old = cluster.pods[0]
+    wait_healthy(cluster, old)
+    old.client().set("precious", "data")
+    assert old.client().wait(2, 5000) == 2
+
+    old.redis.kill_group(signal.SIGKILL)
+    old.redis.wait(10)
+    old.wipe_storage()
+    # Restarted at once: the sentinels still name it master, but it has nothing.
+    old.redis.start()
+    new = wait_new_master(cluster, old, timeout=60)
+    wait_healthy(cluster, new)
+    assert new.client().get("precious") == "data"
+    assert old.client().get("precious") == "data"
+    assert old.client().info("replication")["role"] == "slave"
+
+
+def test_scale_down_and_up_with_topology_operations(make_cluster):
+    cluster = make_cluster(3)
+    wait_healthy(cluster, cluster.pods[0])
+    s = cluster.settings
+    name = cluster.app
+    fqdns = [p.fqdn for p in cluster.pods]
+
+    def sentinels():
+        return [p.fqdn for p in cluster.pods]
+
+    # Make the pod about to be removed the master, then move the role away as the leader would.
+    assert topology.failover_if_master(cluster.pods[2].fqdn, s.port, fqdns, s.sentinel_port, name,
+                                       cluster.password, connect=cluster.connect) is False
+    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, name,
+                                       cluster.password, timeout=30, connect=cluster.connect) is True
+    master = cluster.by_fqdn(topology.master_from_sentinels(fqdns, s.sentinel_port, name, cluster.password,
+                                                            connect=cluster.connect)[0])
+    assert master is not cluster.pods[0]
+    wait_healthy(cluster, master)
+    if master is cluster.pods[2]:
+        assert topology.failover_if_master(master.fqdn, s.port, fqdns, s.sentinel_port, name,
+                                           cluster.password, timeout=30, connect=cluster.connect)
+        master = cluster.by_fqdn(topology.master_from_sentinels(
+            fqdns, s.sentinel_port, name, cluster.password, connect=cluster.connect)[0])
+        wait_healthy(cluster, master)
+
+    cluster.remove_pod()
+    remaining = sentinels()
+    assert len(topology.set_quorum(remaining, s.sentinel_port, name, cluster.password,
+                                   topology.expected_quorum(2), connect=cluster.connect)) == 2
+    assert topology.set_min_replicas([p.fqdn for p in cluster.pods], s.port, cluster.password, 0, 10,
+                                     connect=cluster.connect) == remaining
+    reset = topology.reset_sentinels(remaining, s.sentinel_port, name, cluster.password, expected_replicas=1,
+                                     timeout=30, connect=cluster.connect)
+    assert reset == remaining
+    for pod in cluster.pods:
+        state = sentinel_state(pod, name)
+        assert state["num-slaves"] == 1 and state["num-other-sentinels"] == 1 and state["quorum"] == 2
+    info = topology.replication_info(master.fqdn, s.port, cluster.password, connect=cluster.connect)
+    assert info["connected_slaves"] == 1
+
+    # Scale up again: the same spec, a new pod joins as a replica of the current master.
+    pod = cluster.add_pod()
+    pod.start()
+    wait_for(lambda: healthy(cluster, master), 60, what="new pod joined")
