@@ -13,12 +13,19 @@ root=$PWD
 name=redis-k8s
 out=$root/build
 stage=$out/.stage/$name
+next=$out/.next
+
+# One build at a time (tests and `make` may overlap); readers of build/redis-k8s only
+# ever see a complete charm, swapped in at the end.
+mkdir -p "$out"
+exec 9>"$out/.build.lock"
+flock 9
 
 # charm-build refuses a build directory inside the source tree, and walking .venv/.git
 # would cost more than the build: build from a copy without them. Everything else is
 # copied, so the root layer.yaml `exclude:` list is what keeps development files out.
-rm -rf "$out/.stage" "$out/$name" "$out/$name.charm"
-mkdir -p "$stage"
+rm -rf "$out/.stage" "$next"
+mkdir -p "$stage" "$next"
 tar -C "$root" -cf - \
   --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./deps \
   --exclude=./.localmodel --exclude=__pycache__ --exclude=.pytest_cache \
@@ -34,7 +41,7 @@ env CHARM_LAYERS_DIR="$root/layers" \
     CHARM_HIDE_METRICS=1 \
     "$root/.venv/bin/charm-build" --hide-metrics --no-report \
       --layer-index "file://$root/layers/.no-index/" \
-      --build-dir "$out" "$stage" >"$log" 2>&1
+      --build-dir "$next" "$stage" >"$log" 2>&1
 rc=$?
 set -e
 # Proof warnings make charm-build exit 100; only errors (or a failed build) count.
@@ -45,14 +52,14 @@ if [ $rc -ne 0 ] && [ $rc -ne 100 ]; then
 fi
 rm -rf "$out/.stage" "$out/.cache"
 
-proof=$("$root/.venv/bin/charm-proof" "$out/$name" 2>&1 || true)
+proof=$("$root/.venv/bin/charm-proof" "$next/$name" 2>&1 || true)
 if grep -q '^E:' <<<"$proof"; then
   echo "$proof" >&2
   echo "build: charm-proof reported errors" >&2
   exit 1
 fi
 
-"$root/.venv/bin/python" - "$out/$name" "$out/$name.charm" <<'EOF'
+"$root/.venv/bin/python" - "$next/$name" "$next/$name.charm" <<'EOF'
 import os, sys, zipfile
 src, dst = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(dst + '.tmp', 'w', zipfile.ZIP_DEFLATED) as zf:
@@ -63,4 +70,8 @@ with zipfile.ZipFile(dst + '.tmp', 'w', zipfile.ZIP_DEFLATED) as zf:
             zf.write(path, os.path.relpath(path, src))  # keeps the hooks' exec bits
 os.replace(dst + '.tmp', dst)
 EOF
+rm -rf "$out/$name" "$out/$name.charm"
+mv "$next/$name" "$out/$name"
+mv "$next/$name.charm" "$out/$name.charm"
+rm -rf "$next"
 echo "build: $out/$name and $out/$name.charm"

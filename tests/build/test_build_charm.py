@@ -1,0 +1,224 @@
+"""The built charm: tree, zip, charm-proof, and one real hook run by a bare system Python."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import zipfile
+
+import pytest
+import yaml
+
+import fake_juju_tools
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+STANDARD_HOOKS = ('install', 'config-changed', 'leader-elected', 'leader-settings-changed',
+                  'start', 'stop', 'update-status', 'upgrade-charm')
+RELATION_EVENTS = ('created', 'joined', 'changed', 'departed', 'broken')
+DEV_FILES = ('tests', 'layers', 'interfaces', 'localmodel', 'bench', 'scripts', 'docs',
+             'Makefile', '.venv', '.ci', 'deps', 'build', 'requirements-dev.txt', '.git',
+             '.gitignore', '.localmodel', 'caas_base_build')
+UBUNTU_OS_RELEASE = 'NAME="Ubuntu"\nID=ubuntu\nVERSION_ID="22.04"\nVERSION_CODENAME=jammy\n'
+
+
+def _metadata(charm):
+    with open(os.path.join(charm, 'metadata.yaml')) as f:
+        return yaml.safe_load(f)
+
+
+def _manifest(charm):
+    with open(os.path.join(charm, '.build.manifest')) as f:
+        return json.load(f)['signatures']
+
+
+def _all_files(charm):
+    for dirpath, dirnames, filenames in os.walk(charm):
+        for name in filenames:
+            yield os.path.relpath(os.path.join(dirpath, name), charm)
+
+
+def test_hooks_for_every_standard_relation_and_storage_event(built_charm):
+    meta = _metadata(built_charm)
+    with open(os.path.join(built_charm, 'hooks', 'hook.template')) as f:
+        template = f.read()
+    expected = list(STANDARD_HOOKS)
+    for role in ('provides', 'requires', 'peers'):
+        for endpoint in meta.get(role, {}):
+            expected += ['{}-relation-{}'.format(endpoint, e) for e in RELATION_EVENTS]
+    for store in meta.get('storage', {}):
+        expected += [store + '-storage-attached', store + '-storage-detaching']
+    assert any('-storage-' in h for h in expected) and any('-relation-' in h for h in expected)
+    for hook in expected:
+        path = os.path.join(built_charm, 'hooks', hook)
+        assert os.stat(path).st_mode & stat.S_IXUSR, hook
+        with open(path) as f:
+            assert f.read() == template, hook
+
+
+def test_layers_interface_and_pure_python_dependencies_are_in(built_charm):
+    for rel in ('lib/charms/layer/__init__.py', 'lib/charms/layer/caas_base.py',
+                'lib/charms/layer/status.py', 'lib/charms/layer/docker_resource.py',
+                'lib/charms/layer/options.py', 'reactive/caas_base.py',
+                'reactive/docker_resource.py', 'hooks/relations/redis/provides.py',
+                'hooks/relations/redis/requires.py', 'lib/charms/reactive/__init__.py',
+                'lib/charmhelpers/core/hookenv.py', 'lib/yaml/__init__.py',
+                'lib/jinja2/__init__.py', 'lib/markupsafe/_native.py',
+                'lib/redis/__init__.py', 'lib/async_timeout/__init__.py',
+                'lib/pkg_resources/__init__.py'):
+        assert os.path.isfile(os.path.join(built_charm, rel)), rel
+    with open(os.path.join(built_charm, 'lib', '.vendor.json')) as f:
+        vendored = json.load(f)
+    assert {'charms-reactive', 'charmhelpers', 'pyyaml', 'redis'} <= set(
+        vendored['distributions'])
+    assert any(r.endswith('.so') for r in vendored['removed'])
+
+
+def test_nothing_compiled_and_no_development_files(built_charm):
+    files = list(_all_files(built_charm))
+    compiled = [f for f in files if f.endswith(('.so', '.pyd', '.pyc', '.dylib'))
+                or '__pycache__' in f]
+    assert compiled == []
+    assert not set(os.listdir(built_charm)) & set(DEV_FILES)
+    assert not [f for f in files if f.startswith('.unit-state')]
+    # the manifest accounts for every file, so a rebuild can detect stray ones
+    assert set(files) == set(_manifest(built_charm))
+
+
+def test_metadata_keeps_auto_fetch_and_proof_has_no_errors(built_charm):
+    resources = _metadata(built_charm)['resources']
+    assert resources['redis-image']['type'] == 'oci-image'
+    assert resources['redis-image']['auto-fetch'] is True
+    proc = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'charm-proof'), built_charm],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = proc.stdout.decode().splitlines()
+    assert not [line for line in lines if line.startswith('E:')], lines
+
+
+def test_zip_matches_the_tree_and_keeps_exec_bits(built_charm):
+    with zipfile.ZipFile(built_charm + '.charm') as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        assert zf.testzip() is None
+    assert set(infos) == set(_all_files(built_charm))
+    for name in ('hooks/install', 'hooks/redis-relation-joined',
+                 'hooks/database-storage-attached'):
+        assert (infos[name].external_attr >> 16) & stat.S_IXUSR, name
+    assert 'metadata.yaml' in infos and 'lib/charms/reactive/bus.py' in infos
+
+
+class BuiltHook:
+    """Runs hooks of a copy of the built charm as real processes: bare /usr/bin/python3
+    (no site packages), fake hook tools, Ubuntu os-release in a private mount namespace."""
+
+    def __init__(self, built_charm, tmp_path, python='/usr/bin/python3'):
+        self.tmp = str(tmp_path)
+        self.charm = os.path.join(self.tmp, 'charm')
+        shutil.copytree(built_charm, self.charm, symlinks=True)
+        # The charm's own handlers are tested by their owners; this checks the layers
+        # inside the built artifact, whatever state reactive/ is in.
+        layers = ('layer:', 'interface:')
+        for rel, (origin, _, _) in _manifest(built_charm).items():
+            if rel.startswith('reactive/') and not origin.startswith(layers):
+                os.unlink(os.path.join(self.charm, rel))
+        self.bin = os.path.join(self.tmp, 'bin')
+        fake_juju_tools.install(self.bin)
+        self.python_marker = os.path.join(self.tmp, 'python-used')
+        with open(os.path.join(self.bin, 'python3'), 'w') as f:
+            f.write('#!/bin/sh\ntouch {}\nexec {} -S "$@"\n'.format(
+                self.python_marker, python))
+        os.chmod(os.path.join(self.bin, 'python3'), 0o755)
+        self.os_release = os.path.join(self.tmp, 'os-release')
+        with open(self.os_release, 'w') as f:
+            f.write(UBUNTU_OS_RELEASE)
+        image = os.path.join(self.tmp, 'image.yaml')
+        with open(image, 'w') as f:
+            f.write('registrypath: registry.example/redis:7.0\nusername: u\npassword: pw\n')
+        self.state = os.path.join(self.tmp, 'state.json')
+        self.calls_file = os.path.join(self.tmp, 'calls.jsonl')
+        self.write_state({'config': {'port': 6379}, 'leader': ['redis-k8s/0'],
+                          'resources': {'redis-image': image}, 'relations': []})
+
+    def write_state(self, state):
+        with open(self.state, 'w') as f:
+            json.dump(state, f)
+
+    def run(self, hook, unit='redis-k8s/0'):
+        env = {
+            'PATH': self.bin + ':/usr/bin:/bin',
+            'JUJU_UNIT_NAME': unit,
+            'JUJU_CHARM_DIR': self.charm,
+            'CHARM_DIR': self.charm,
+            'JUJU_HOOK_NAME': hook,
+            'JUJU_MODEL_NAME': 'test',
+            'FAKE_JUJU_STATE': self.state,
+            'FAKE_JUJU_CALLS': self.calls_file,
+        }
+        if os.path.exists(self.calls_file):
+            os.unlink(self.calls_file)
+        script = 'mount --bind "$1" /etc/os-release && exec "$2"'
+        return subprocess.run(
+            ['unshare', '--mount', 'sh', '-c', script, 'sh', self.os_release,
+             os.path.join(self.charm, 'hooks', hook)],
+            env=env, cwd=self.charm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=120)
+
+    def calls(self, tool=None):
+        return fake_juju_tools.read_calls(self.calls_file, tool)
+
+    def logs(self):
+        return [c['args'][-1] for c in self.calls('juju-log')]
+
+
+@pytest.fixture
+def hooks(built_charm, tmp_path):
+    return BuiltHook(built_charm, tmp_path)
+
+
+def test_install_hook_runs_the_layers_on_a_bare_python(hooks):
+    proc = hooks.run('install')
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert os.path.exists(hooks.python_marker)
+    assert 'Reactive main running for hook install' in hooks.logs()
+    assert [c['args'] for c in hooks.calls('resource-get')] == [['redis-image']]
+    assert ['maintenance', 'fetching resource: redis-image'] in [
+        c['args'] for c in hooks.calls('status-set')]
+    assert 'tracer: set flag config.changed.port' in hooks.logs()
+    assert any('set flag layer.docker-resource.redis-image.available' in line
+               for line in hooks.logs())
+    assert os.path.exists(os.path.join(hooks.charm, '.unit-state-redis-k8s-0.db'))
+
+
+def test_unit_state_is_per_unit_and_persists(hooks):
+    assert hooks.run('install').returncode == 0
+    proc = hooks.run('update-status')
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert hooks.calls('resource-get') == []          # remembered by redis-k8s/0
+    assert hooks.run('install', unit='redis-k8s/1').returncode == 0
+    assert [c['args'] for c in hooks.calls('resource-get')] == [['redis-image']]
+    assert os.path.exists(os.path.join(hooks.charm, '.unit-state-redis-k8s-1.db'))
+
+
+def test_missing_image_blocks(hooks):
+    hooks.write_state({'config': {'port': 6379}, 'leader': [], 'resources': {},
+                       'relations': []})
+    proc = hooks.run('install')
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert hooks.calls('status-set')[-1]['args'] == [
+        'blocked', 'unable to fetch resource(s): redis-image']
+
+
+# Operator images ship whatever python3 their base has; check the oldest and newest we
+# claim (3.8, 3.12) when this machine has them (pyenv builds).
+OTHER_PYTHONS = [p for p in (os.path.expanduser('~/.pyenv/versions/3.8.18/bin/python3'),
+                             os.path.expanduser('~/.pyenv/versions/3.12.1/bin/python3'))
+                 if os.path.exists(p)]
+
+
+@pytest.mark.parametrize('python', OTHER_PYTHONS)
+def test_install_hook_on_other_pythons(built_charm, tmp_path, python):
+    hooks = BuiltHook(built_charm, tmp_path, python=python)
+    proc = hooks.run('install')
+    assert proc.returncode == 0, proc.stdout.decode()
+    assert os.path.exists(hooks.python_marker)
+    assert [c['args'] for c in hooks.calls('resource-get')] == [['redis-image']]
