@@ -1,0 +1,5 @@
+import sys
+
+from localmodel.cli import main
+
+sys.exit(main())

@@ -1,0 +1,197 @@
+"""juju-like command line of the local model: ``python -m localmodel COMMAND ...``."""
+
+import argparse
+import json
+import sys
+
+import yaml
+
+from localmodel.client import Model, ModelError, default_subnet
+from localmodel.paths import home_from_env
+
+
+def _kv(items):
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ModelError('expected "key=value", got "%s"' % item)
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def tabular(st):
+    lines = ["Model       Controller  Cloud/Region          Version",
+             "%-11s localmodel  localmodel/localhost  %s" % (st["model"]["name"],
+                                                             st["model"]["version"]), "",
+             "App  Version  Status  Scale  Charm  Rev  Address  Message"]
+    rows = []
+    for app, a in st["applications"].items():
+        s = a["application-status"]
+        rows.append([app, a["version"] or "", s["current"], str(a["scale"]), a["charm"],
+                     str(a["charm-rev"]), a["address"], s["message"]])
+    units = [["Unit", "Workload", "Agent", "Address", "Ports", "Message"]]
+    for app, a in st["applications"].items():
+        for u, r in a["units"].items():
+            units.append([u + ("*" if r["leader"] else ""), r["workload-status"]["current"],
+                          r["juju-status"]["current"], r["address"], "",
+                          r["workload-status"]["message"] or r["juju-status"]["message"]])
+    pods = [["Pod", "Phase", "Ready", "Address", "Restarts"]]
+    for name, p in st["pods"].items():
+        pods.append([name, p["phase"], str(p["ready"]), p["address"],
+                     str(sum(c["restarts"] for c in p["containers"].values()))])
+
+    def table(rows):
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = lines[:3] + table([lines[3].split()] + rows) + [""] + table(units) + [""] + \
+        table(pods)
+    if st["relations"]:
+        lines += ["", "Relation provider  Requirer  Interface  Type"]
+        for r in st["relations"]:
+            eps = r["endpoints"]
+            lines.append("%s  %s  %s  %s" % (eps[0], eps[-1], r["interface"],
+                                             "peer" if r["peer"] else "regular"))
+    return "\n".join(lines) + "\n"
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="localmodel", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("up", help="create the model and start its controller")
+    s.add_argument("--model", default="localmodel")
+    s.add_argument("--subnet", default=None, help="127.N (default derived from the home)")
+    s.add_argument("--update-status-interval", type=float, default=300.0)
+    s.add_argument("--retry-delay", type=float, default=5.0,
+                   help="first retry delay of a failed hook (doubles, max 300s)")
+    s = sub.add_parser("deploy")
+    s.add_argument("charm_dir")
+    s.add_argument("app", nargs="?")
+    s.add_argument("-n", "--num-units", type=int, default=1)
+    s.add_argument("--resource", action="append", default=[])
+    s.add_argument("--config", action="append", default=[])
+    s = sub.add_parser("config")
+    s.add_argument("app")
+    s.add_argument("settings", nargs="*")
+    s.add_argument("--reset", action="append", default=[])
+    s.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    for name in ("relate", "remove-relation"):
+        s = sub.add_parser(name)
+        s.add_argument("a")
+        s.add_argument("b")
+    s = sub.add_parser("scale")
+    s.add_argument("app")
+    s.add_argument("n", type=int)
+    s = sub.add_parser("remove-application")
+    s.add_argument("app")
+    s = sub.add_parser("attach-resource")
+    s.add_argument("app")
+    s.add_argument("resource")
+    s = sub.add_parser("upgrade")
+    s.add_argument("app")
+    s.add_argument("charm_dir")
+    s = sub.add_parser("status")
+    s.add_argument("--format", choices=["json", "yaml", "tabular"], default="tabular")
+    s = sub.add_parser("debug-log")
+    s.add_argument("--lines", "-n", type=int, default=None)
+    s = sub.add_parser("run")
+    s.add_argument("unit")
+    s.add_argument("cmd", nargs=argparse.REMAINDER)
+    s.add_argument("--timeout", type=float, default=None)
+    for name in ("pod-spec", "manifests"):
+        s = sub.add_parser(name)
+        s.add_argument("app")
+    s = sub.add_parser("kill")
+    s.add_argument("pod")
+    s.add_argument("container", nargs="?")
+    s = sub.add_parser("delete-pod")
+    s.add_argument("pod")
+    s = sub.add_parser("wait")
+    s.add_argument("--timeout", type=float, default=300)
+    sub.add_parser("down")
+    return p
+
+
+def run(args, m):
+    c = args.command
+    if c == "up":
+        started = m.up(args.model, args.subnet or default_subnet(m.home),
+                       args.update_status_interval, args.retry_delay)
+        st = m.status()["model"]
+        print("model %s %s at %s (subnet %s.0.0/16)"
+              % (st["name"], "up" if started else "already up", m.home, st["subnet"]))
+    elif c == "deploy":
+        app = m.deploy(args.charm_dir, args.app, args.num_units, _kv(args.resource),
+                       _kv(args.config))
+        print('Deployed "%s" (%d unit%s)' % (app, args.num_units,
+                                             "" if args.num_units == 1 else "s"))
+    elif c == "config":
+        values = _kv(args.settings)
+        if values or args.reset:
+            m.config(args.app, values, args.reset)
+        else:
+            cfg = m.config(args.app)
+            sys.stdout.write(json.dumps(cfg, indent=2) + "\n" if args.format == "json"
+                             else yaml.safe_dump(cfg, default_flow_style=False))
+    elif c == "relate":
+        m.relate(args.a, args.b)
+    elif c == "remove-relation":
+        m.remove_relation(args.a, args.b)
+    elif c == "scale":
+        m.scale(args.app, args.n)
+    elif c == "remove-application":
+        m.remove_application(args.app)
+        print("will remove application %s" % args.app)
+    elif c == "attach-resource":
+        name, value = args.resource.split("=", 1) if "=" in args.resource else (None, None)
+        if name is None:
+            raise ModelError('expected "name=value", got "%s"' % args.resource)
+        m.attach_resource(args.app, name, value)
+    elif c == "upgrade":
+        rev = m.upgrade(args.app, args.charm_dir)
+        print("Upgraded %s to revision %d" % (args.app, rev))
+    elif c == "status":
+        st = m.status()
+        if args.format == "json":
+            print(json.dumps(st))
+        elif args.format == "yaml":
+            sys.stdout.write(yaml.safe_dump(st, default_flow_style=False))
+        else:
+            sys.stdout.write(tabular(st))
+    elif c == "debug-log":
+        sys.stdout.write(m.debug_log(args.lines))
+    elif c == "run":
+        if not args.cmd:
+            raise ModelError("no command specified")
+        rc, out, err = m.run(args.unit, args.cmd, args.timeout)
+        sys.stdout.write(out)
+        sys.stderr.write(err)
+        return rc
+    elif c == "pod-spec":
+        sys.stdout.write(m.pod_spec(args.app))
+    elif c == "manifests":
+        sys.stdout.write(m.manifests(args.app))
+    elif c == "kill":
+        m.kill(args.pod, args.container)
+    elif c == "delete-pod":
+        m.delete_pod(args.pod)
+    elif c == "wait":
+        try:
+            m.wait(args.timeout)
+        except TimeoutError as e:
+            print("ERROR %s" % e, file=sys.stderr)
+            return 1
+    elif c == "down":
+        m.down()
+        print("model at %s destroyed" % m.home)
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    m = Model(home_from_env())
+    try:
+        return run(args, m)
+    except ModelError as e:
+        print("ERROR %s" % e, file=sys.stderr)
+        return 1

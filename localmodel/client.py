@@ -1,0 +1,332 @@
+"""Python API of the local model, mirroring the CLI. Used by the CLI and by tests.
+
+    m = Model(home)            # LOCALMODEL_HOME, default ./.localmodel
+    m.up(subnet="127.61")
+    m.deploy("build/mycharm", "app", num_units=3, resources={"image": "img:1"})
+    m.wait(timeout=120)
+    rc, out, err = m.run("app/0", "is-leader")
+    m.down()
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from localmodel import debuglog, hooktools
+from localmodel import state as statelib
+from localmodel.paths import Paths, home_from_env
+from localmodel.runtime import linux
+
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ModelError(Exception):
+    """An operation the controller refused; ``str(e)`` is Juju-like."""
+
+
+class PrerequisiteError(ModelError):
+    """The machine cannot host a model (not root, no namespaces, a binary missing)."""
+
+
+def check_prerequisites():
+    if os.geteuid() != 0:
+        raise PrerequisiteError("the local model needs root (namespaces and bind mounts)")
+    for binary in ("unshare", "nsenter"):
+        if shutil.which(binary) is None:
+            raise PrerequisiteError("required binary %r not found (util-linux)" % binary)
+    if not os.path.exists("/usr/bin/python3"):
+        raise PrerequisiteError("/usr/bin/python3 not found: hook tools need it")
+    rc = subprocess.call(["unshare", "--mount", "--pid", "--uts", "--fork", "--mount-proc",
+                          "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if rc != 0:
+        raise PrerequisiteError("cannot create mount/pid/uts namespaces (unshare failed)")
+
+
+def default_subnet(home):
+    return "127.%d" % (100 + sum(home.encode()) % 100)
+
+
+class Model:
+    """A handle on the model living in ``home`` (its LOCALMODEL_HOME)."""
+
+    def __init__(self, home=None):
+        self.paths = Paths(home or home_from_env())
+        self.home = self.paths.home
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def _request(self, req, timeout=None):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.paths.socket)
+        except OSError:
+            raise ModelError("the model at %s is not up (run `up` first)" % self.home)
+        try:
+            s.sendall(json.dumps(req).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                buf += chunk
+        finally:
+            s.close()
+        if not buf:
+            raise ModelError("the controller closed the connection")
+        resp = json.loads(buf)
+        if "error" in resp:
+            raise ModelError(resp["error"])
+        return resp.get("result")
+
+    def _call(self, op, **args):
+        return self._request({"op": op, "args": args})
+
+    def controller_pid(self):
+        try:
+            with open(self.paths.controller_pid) as f:
+                pid, start = f.read().split()
+            pid = int(pid)
+        except (OSError, ValueError):
+            return None
+        return pid if linux.alive(pid, int(start) if start != "None" else None) else None
+
+    def is_up(self):
+        try:
+            self._request({"op": "ping"}, timeout=5)
+            return True
+        except (ModelError, OSError):
+            return False
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def _install_tools(self):
+        src = os.path.join(PKG_ROOT, "localmodel", "hooktools", "jujuc.py")
+        dst = os.path.join(self.paths.tools, "jujuc")
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o755)
+        for name in hooktools.NAMES:
+            link = os.path.join(self.paths.tools, name)
+            if not os.path.lexists(link):
+                os.symlink("jujuc", link)
+
+    def up(self, model="localmodel", subnet=None, update_status_interval=300.0,
+           retry_delay=5.0, timeout=20):
+        """Create the model (or restart its controller after a crash, keeping its state)."""
+        check_prerequisites()
+        if self.is_up():
+            return False
+        self.paths.makedirs()
+        self._install_tools()
+        if not os.path.exists(self.paths.state):
+            subnet = subnet or default_subnet(self.home)
+            parts = subnet.split(".")
+            if len(parts) != 2 or parts[0] != "127" or not parts[1].isdigit() or \
+                    not 1 <= int(parts[1]) <= 254:
+                raise ModelError('invalid subnet "%s": expected 127.N' % subnet)
+            statelib.save(self.paths.state, statelib.new_state(
+                model, subnet, float(update_status_interval), float(retry_delay)))
+        env = dict(os.environ, PYTHONPATH=PKG_ROOT, LOCALMODEL_OWNER=self.home,
+                   LOCALMODEL_HOME=self.home)
+        with open(self.paths.controller_log, "ab") as log:
+            subprocess.Popen([sys.executable, "-m", "localmodel.controller", self.home],
+                             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True, cwd="/")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.is_up():
+                return True
+            time.sleep(0.05)
+        raise ModelError("controller did not start; see %s" % self.paths.controller_log)
+
+    def processes(self):
+        """Pids of every live process of this model (found by its environment marker)."""
+        out = []
+        me = os.getpid()
+        for d in os.listdir("/proc"):
+            if d.isdigit() and int(d) != me and linux.environ_has(int(d), self.paths.marker) \
+                    and linux.starttime(int(d)) is not None:
+                out.append(int(d))
+        return out
+
+    def down(self, timeout=15):
+        """Stop every process of the model and delete its state (logs are kept)."""
+        if self.is_up():
+            try:
+                self._request({"op": "shutdown"}, timeout=5)
+            except (ModelError, OSError):
+                pass
+            deadline = time.time() + 8
+            while time.time() < deadline and self.controller_pid():
+                time.sleep(0.05)
+        pids = []
+        try:
+            st = statelib.load(self.paths.state)
+        except (OSError, ValueError):
+            st = None
+        if st:
+            recs = list(st["pods"].values()) + list(st["forwarders"].values())
+            recs += [a.get("operator") or {} for a in st["applications"].values()]
+            for r in recs:
+                if r.get("pid") and linux.alive(r["pid"], r.get("start")):
+                    pids.append(r["pid"])
+                if r.get("unshare") and linux.alive(r["unshare"], r.get("ustart")):
+                    pids.append(r["unshare"])
+        cpid = self.controller_pid()
+        if cpid:
+            pids.append(cpid)
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + timeout
+        while True:
+            left = self.processes()
+            if not left or time.time() > deadline:
+                break
+            for p in left:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        if st:
+            for path in reversed(st.get("created-paths", [])):
+                try:
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        os.rmdir(path)
+                    elif os.path.isfile(path) and os.path.getsize(path) == 0:
+                        os.unlink(path)
+                except OSError:
+                    pass
+        for name in ("state.json", "apps", "pods", "storage", "run", "tools"):
+            p = os.path.join(self.home, name)
+            if os.path.isdir(p):
+                shutil.rmtree(p, ignore_errors=True)
+            elif os.path.exists(p):
+                os.unlink(p)
+        if left:
+            raise ModelError("processes still alive after down: %s" % left)
+
+    # ---- juju-like operations -------------------------------------------------------------
+
+    def deploy(self, charm_dir, app=None, num_units=1, resources=None, config=None):
+        return self._call("deploy", charm_dir=os.path.abspath(charm_dir), app=app,
+                          num_units=num_units, resources=resources or {},
+                          config={k: str(v) for k, v in (config or {}).items()})
+
+    def config(self, app, values=None, reset=None):
+        """Set options (``{key: value}``) or, with nothing to set, return the config dict."""
+        values = {k: (str(v).lower() if isinstance(v, bool) else str(v))
+                  for k, v in (values or {}).items()}
+        return self._call("config", app=app, values=values, reset=reset or [])
+
+    def get_config(self, app):
+        return {k: v["value"] for k, v in self.config(app)["settings"].items()}
+
+    def relate(self, a, b):
+        return self._call("relate", a=a, b=b)
+
+    def remove_relation(self, a, b):
+        return self._call("remove-relation", a=a, b=b)
+
+    def scale(self, app, n):
+        return self._call("scale", app=app, n=int(n))
+
+    def remove_application(self, app):
+        return self._call("remove-application", app=app)
+
+    def attach_resource(self, app, name, value):
+        return self._call("attach-resource", app=app, name=name, value=value)
+
+    def upgrade(self, app, charm_dir):
+        return self._call("upgrade", app=app, charm_dir=os.path.abspath(charm_dir))
+
+    def status(self):
+        return self._call("status")
+
+    def run(self, unit, command, timeout=None):
+        """Run ``command`` (a shell string or argv list) in ``unit``'s hook context."""
+        if isinstance(command, (list, tuple)):
+            command = " ".join(command)
+        rc, out, err = self._request({"op": "run", "unit": unit, "command": command,
+                                      "timeout": timeout})
+        return rc, out, err
+
+    def pod_spec(self, app):
+        return self._call("pod_spec", app=app)
+
+    def manifests(self, app):
+        return self._call("manifests", app=app)
+
+    def kill(self, pod, container=None):
+        return self._call("kill", pod=pod, container=container)
+
+    def delete_pod(self, pod):
+        return self._call("delete_pod", pod=pod)
+
+    def settled(self, allow_errors=False):
+        return self._call("settled", allow_errors=allow_errors)
+
+    def wait(self, timeout=120, allow_errors=False):
+        """Block until no hook is queued or running and pods are settled.
+
+        A unit in error keeps its failed hook queued (Juju retries it), so it counts as
+        unsettled unless ``allow_errors``. Raises ``TimeoutError``.
+        """
+        deadline = time.time() + timeout
+        calm = 0
+        while time.time() < deadline:
+            calm = calm + 1 if self.settled(allow_errors) else 0
+            if calm >= 2:
+                return True
+            time.sleep(0.1)
+        raise TimeoutError("model not settled after %ss" % timeout)
+
+    # ---- helpers for tests ----------------------------------------------------------------
+
+    def wait_for(self, predicate, timeout=60, interval=0.1):
+        """Poll ``predicate(status)`` until it returns a truthy value, which is returned."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = self.status()
+            value = predicate(last)
+            if value:
+                return value
+            time.sleep(interval)
+        raise TimeoutError("condition not met after %ss; last status: %s"
+                           % (timeout, json.dumps(last, indent=1)[:4000]))
+
+    def pod_address(self, pod):
+        p = self.status()["pods"].get(pod)
+        return p["address"] if p else None
+
+    def service_address(self, app):
+        return self.status()["applications"][app]["address"]
+
+    def unit_status(self, unit):
+        return self.status()["applications"][unit.split("/")[0]]["units"].get(unit)
+
+    def debug_log(self, lines=None):
+        return debuglog.tail(self.paths.debug_log, lines)
+
+    def container_log(self, pod, container):
+        path = os.path.join(self.paths.pod(pod), "logs", container + ".log")
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def hook_durations(self):
+        try:
+            return statelib.load(self.paths.state).get("hook-durations", [])
+        except (OSError, ValueError):
+            return []

@@ -1,0 +1,30 @@
+"""A hook (or juju-run) execution context: what Juju buffers until the hook exits 0."""
+
+
+class Context:
+    def __init__(self, cid, app, unit, hook, relation_id=None, remote_unit=None,
+                 remote_app=None, departing=None):
+        self.id = cid
+        self.app = app
+        self.unit = unit
+        self.hook = hook
+        self.relation_id = relation_id
+        self.remote_unit = remote_unit
+        self.remote_app = remote_app
+        self.departing = departing
+        self.relation_sets = {}
+        self.pod_spec = None
+        self.raw_spec = None
+        self.version = None
+
+    def relation_set(self, rid, scope, changes):
+        self.relation_sets.setdefault(rid, {"unit": {}, "app": {}})[scope].update(changes)
+
+    def overlay(self, rid, scope, data):
+        """``data`` as this hook sees it: settings written by the hook itself applied."""
+        for k, v in self.relation_sets.get(rid, {}).get(scope, {}).items():
+            if v == "":
+                data.pop(k, None)
+            else:
+                data[k] = v
+        return data

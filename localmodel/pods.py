@@ -1,0 +1,381 @@
+"""Realizing applications as processes: operator namespaces, pods (StatefulSet/Deployment
+semantics), the Service forwarders and the model's /etc/hosts.
+
+Runs inside the controller's reconcile loop with the controller lock held.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from localmodel import dns, podspec, volumes
+from localmodel.runtime import linux
+from localmodel.state import atomic_write, write_in_place
+
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+                      r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
+
+
+def image_error(path):
+    if not path or not IMAGE_RE.match(path):
+        return "InvalidImageName"
+    return None
+
+
+class RuntimeMixin:
+    """Part of the controller: everything that has a pid."""
+
+    # ---- processes ------------------------------------------------------------------------
+
+    def _env(self):
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+               "PYTHONPATH": PKG_ROOT, "LOCALMODEL_OWNER": self.paths.home,
+               "LOCALMODEL_HOME": self.paths.home}
+        return env
+
+    def _spawn(self, argv, logname):
+        with open(os.path.join(self.paths.logs, logname), "ab") as log:
+            p = subprocess.Popen(argv, env=self._env(), stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=log, start_new_session=True, cwd="/")
+        self.popens[p.pid] = p
+        return p.pid
+
+    def _spawn_ns(self, module, name, logname):
+        argv = ["unshare", "--mount", "--pid", "--uts", "--fork", "--mount-proc",
+                "--propagation", "private", sys.executable, "-m", module, self.paths.home, name]
+        return self._spawn(argv, logname)
+
+    def _reap(self):
+        for pid, p in list(self.popens.items()):
+            if p.poll() is not None:
+                del self.popens[pid]
+
+    def _resolve_init(self, rec):
+        """Fill in the host pid of the namespace's init (the child of ``unshare``)."""
+        if rec.get("pid") or not rec.get("unshare"):
+            return
+        kids = linux.children(rec["unshare"])
+        if kids:
+            rec["pid"] = kids[0]
+            rec["start"] = linux.starttime(kids[0])
+            self.dirty = True
+
+    def _rec_alive(self, rec):
+        if rec.get("pid"):
+            return linux.alive(rec["pid"], rec.get("start"))
+        return bool(rec.get("unshare")) and linux.alive(rec["unshare"], rec.get("ustart"))
+
+    # ---- operators ------------------------------------------------------------------------
+
+    def start_operator(self, app):
+        ready = self.paths.operator_ready(app)
+        if os.path.exists(ready):
+            os.unlink(ready)
+        pid = self._spawn_ns("localmodel.runtime.opinit", app, "operator-%s.log" % app)
+        self.state["applications"][app]["operator"] = {
+            "unshare": pid, "ustart": linux.starttime(pid), "pid": None, "start": None}
+        self.dirty = True
+
+    def operator_ready(self, app):
+        op = self.state["applications"][app].get("operator") or {}
+        return bool(op.get("pid")) and os.path.exists(self.paths.operator_ready(app)) and \
+            linux.alive(op["pid"], op.get("start"))
+
+    def _reconcile_operator(self, app, a):
+        op = a.get("operator")
+        if op is None:
+            self.start_operator(app)
+            return
+        self._resolve_init(op)
+        if not self._rec_alive(op):
+            self.log("WARNING", "juju.worker.caasoperator",
+                     "operator for %s is gone; restarting it" % app)
+            self.start_operator(app)
+
+    def stop_ns(self, rec, sig=signal.SIGKILL):
+        for key in ("pid", "unshare"):
+            pid = rec.get(key)
+            start = rec.get("start" if key == "pid" else "ustart")
+            if pid and linux.alive(pid, start):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if rec.get("pid") and sig != signal.SIGKILL:
+                break
+
+    # ---- addresses ------------------------------------------------------------------------
+
+    def alloc_service_address(self):
+        c = self.state["counters"]
+        c["service-address"] += 1
+        return "%s.0.%d" % (self.subnet, 9 + c["service-address"] % 240)
+
+    def alloc_pod_address(self):
+        c = self.state["counters"]
+        n = c["pod-address"] % (250 * 250)
+        c["pod-address"] += 1
+        return "%s.%d.%d" % (self.subnet, 1 + n // 250, 1 + n % 250)
+
+    # ---- pods -----------------------------------------------------------------------------
+
+    def pods_of(self, app):
+        return {n: p for n, p in self.state["pods"].items() if p["app"] == app}
+
+    def pod_status(self, name):
+        try:
+            with open(os.path.join(self.paths.pod(name), "status.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def pod_ready(self, name):
+        pod = self.state["pods"].get(name)
+        if not pod or pod.get("terminating"):
+            return False
+        return bool(self.pod_status(name).get("ready")) and self._rec_alive(pod)
+
+    def _env_for(self, spec, container, pod, address):
+        env, error = {}, None
+        secrets = podspec.secrets(spec)
+        cms = spec.get("configMaps") or {}
+        for k, v in (container.get("envConfig") or {}).items():
+            if isinstance(v, dict) and "field" in v:
+                path = v["field"].get("path")
+                env[k] = {"status.podIP": address, "metadata.name": pod,
+                          "metadata.namespace": self.model_name, "spec.nodeName": "localhost",
+                          "status.hostIP": "127.0.0.1"}.get(path, "")
+            elif isinstance(v, dict) and ("secret" in v or "config-map" in v):
+                ref = v.get("secret") or v.get("config-map")
+                source = secrets if "secret" in v else cms
+                data = source.get(ref.get("name"))
+                if data is None or (ref.get("key") and ref["key"] not in data):
+                    error = "CreateContainerConfigError"
+                    continue
+                env[k] = str(data[ref["key"]]) if ref.get("key") else json.dumps(data)
+            elif isinstance(v, bool):
+                env[k] = "true" if v else "false"
+            elif isinstance(v, (dict, list)):
+                env[k] = json.dumps(v)
+            else:
+                env[k] = "" if v is None else str(v)
+        return env, error
+
+    def _note_created(self, path):
+        if path not in self.state["created-paths"]:
+            self.state["created-paths"].append(path)
+
+    def create_pod(self, app, ordinal):
+        a = self.state["applications"][app]
+        spec = a["spec"]
+        name = "%s-%d" % (app, ordinal)
+        pdir = self.paths.pod(name)
+        shutil.rmtree(pdir, ignore_errors=True)
+        os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
+        address = self.alloc_pod_address()
+        charm = self.charm(app)
+        containers = []
+        for c in spec["containers"]:
+            if c.get("init"):
+                continue
+            env, env_error = self._env_for(spec, c, name, address)
+            mounts = volumes.mounts(self.paths, app, spec, c, name, ordinal, charm["storage"])
+            for m in mounts:
+                for path in linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"])):
+                    self._note_created(path)
+            image = (c.get("imageDetails") or {}).get("imagePath", c.get("image", ""))
+            containers.append({
+                "name": c["name"], "image": image, "image-error": image_error(image),
+                "env-error": env_error, "command": c.get("command") or [],
+                "args": c.get("args") or [], "workingDir": c.get("workingDir") or "/",
+                "env": env, "mounts": mounts, "probes": (c.get("kubernetes") or {})})
+        config = {"name": name, "app": app, "address": address, "model": self.model_name,
+                  "grace": podspec.grace_period(spec), "containers": containers,
+                  "marker": self.paths.home, "hosts": self.paths.hosts,
+                  "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv}
+        atomic_write(os.path.join(pdir, "pod.json"), json.dumps(config), 0o600)
+        pid = self._spawn_ns("localmodel.runtime.podinit", name, "pod-%s.log" % name)
+        self.state["pods"][name] = {
+            "app": app, "ordinal": ordinal, "address": address, "hash": a["spec-hash"],
+            "unshare": pid, "ustart": linux.starttime(pid), "pid": None, "start": None,
+            "terminating": False, "created": time.time(),
+            "grace": podspec.grace_period(spec)}
+        self.log("INFO", "juju.kubernetes.provider",
+                 "pod %s created with address %s" % (name, address))
+        self.dirty = True
+
+    def delete_pod(self, name, graceful=True):
+        pod = self.state["pods"].get(name)
+        if pod is None or pod.get("terminating"):
+            return pod is not None
+        pod["terminating"] = True
+        pod["deadline"] = time.time() + (pod.get("grace", 30) if graceful else 0) + 2
+        self.stop_ns(pod, signal.SIGTERM if graceful else signal.SIGKILL)
+        self.log("INFO", "juju.kubernetes.provider", "pod %s terminating" % name)
+        self.dirty = True
+        return True
+
+    def kill_pod(self, name, container=None):
+        pod = self.state["pods"].get(name)
+        if pod is None:
+            raise KeyError(name)
+        if container is None:
+            self.stop_ns(pod, signal.SIGKILL)
+            return
+        if container not in self.pod_status(name).get("containers", {}):
+            raise KeyError("%s/%s" % (name, container))
+        atomic_write(os.path.join(self.paths.pod(name), "kill-request"), container)
+        os.kill(pod["pid"], signal.SIGUSR1)
+
+    def _reconcile_pods(self, app, a):
+        pods = self.pods_of(app)
+        for name, pod in pods.items():
+            self._resolve_init(pod)
+            alive = self._rec_alive(pod)
+            if pod["terminating"]:
+                if not alive:
+                    del self.state["pods"][name]
+                    self.dirty = True
+                elif time.time() > pod["deadline"]:
+                    self.stop_ns(pod, signal.SIGKILL)
+            elif not alive:
+                self.log("WARNING", "juju.kubernetes.provider",
+                         "pod %s died; the %s recreates it" % (name, a["kind"]))
+                del self.state["pods"][name]
+                self.dirty = True
+        if not a.get("spec"):
+            return
+        desired = sorted(int(u.split("/")[1]) for u, r in a["units"].items()
+                         if not r.get("dying"))
+        pods = self.pods_of(app)
+        for name, pod in pods.items():
+            if pod["ordinal"] not in desired and not pod["terminating"]:
+                self.delete_pod(name)
+        by_ordinal = {p["ordinal"]: n for n, p in self.pods_of(app).items()}
+        for o in desired:
+            if o not in by_ordinal:
+                self.create_pod(app, o)
+        pods = self.pods_of(app)
+        old = [n for n, p in pods.items()
+               if p["hash"] != a["spec-hash"] and not p["terminating"]]
+        if not old:
+            return
+        settled = all(not p["terminating"] and (self.pod_ready(n) or n in old)
+                      for n, p in pods.items())
+        if settled:
+            victim = max(old, key=lambda n: pods[n]["ordinal"])
+            self.log("INFO", "juju.kubernetes.provider",
+                     "rolling %s to spec %s" % (victim, a["spec-hash"]))
+            self.delete_pod(victim)
+
+    def pods_settled(self):
+        for app, a in self.state["applications"].items():
+            pods = self.pods_of(app)
+            if any(p["terminating"] for p in pods.values()):
+                return False
+            if not a.get("spec"):
+                continue
+            desired = {int(u.split("/")[1]) for u, r in a["units"].items() if not r.get("dying")}
+            if {p["ordinal"] for p in pods.values()} != desired:
+                return False
+            for n, p in pods.items():
+                if p["hash"] != a["spec-hash"]:
+                    return False
+                st = self.pod_status(n)
+                if st.get("ready"):
+                    continue
+                waiting = [c for c in st.get("containers", {}).values()
+                           if c.get("reason") in ("InvalidImageName",
+                                                  "CreateContainerConfigError")]
+                if not waiting:
+                    return False
+        return True
+
+    # ---- services and names ---------------------------------------------------------------
+
+    def _reconcile_forwarder(self, app, a):
+        spec_ports = podspec.ports(a["spec"]) if a.get("spec") else []
+        backends = [p["address"] for n, p in sorted(self.pods_of(app).items())
+                    if self.pod_ready(n)]
+        cfg = json.dumps({"address": a["service-address"], "ports": spec_ports,
+                          "backends": backends}, sort_keys=True)
+        path = self.paths.service(app)
+        if self.service_files.get(app) != cfg:
+            atomic_write(path, cfg)
+            self.service_files[app] = cfg
+        fw = self.state["forwarders"].get(app)
+        if spec_ports and not a.get("dying"):
+            if fw is None or not linux.alive(fw["pid"], fw.get("start")):
+                pid = self._spawn([sys.executable, "-m", "localmodel.service", self.paths.home,
+                                   app], "service-%s.log" % app)
+                self.state["forwarders"][app] = {"pid": pid, "start": linux.starttime(pid)}
+                self.dirty = True
+
+    def stop_forwarder(self, app):
+        fw = self.state["forwarders"].pop(app, None)
+        if fw and linux.alive(fw["pid"], fw.get("start")):
+            os.kill(fw["pid"], signal.SIGKILL)
+        if os.path.exists(self.paths.service(app)):
+            os.unlink(self.paths.service(app))
+        self.service_files.pop(app, None)
+
+    def _write_hosts(self):
+        services = {app: a["service-address"] for app, a in self.state["applications"].items()}
+        pods = [(n, p["app"], p["address"]) for n, p in self.state["pods"].items()
+                if not p["terminating"]]
+        text = dns.hosts(self.model_name, services, pods)
+        if text != self.hosts_text:
+            write_in_place(self.paths.hosts, text)
+            self.hosts_text = text
+
+    # ---- the loop body --------------------------------------------------------------------
+
+    def reconcile(self):
+        self._reap()
+        now = time.time()
+        for app, a in list(self.state["applications"].items()):
+            if a.get("dying") and not a["units"]:
+                self._finish_app_removal(app, a)
+                continue
+            self._reconcile_operator(app, a)
+            self._reconcile_pods(app, a)
+            self._reconcile_forwarder(app, a)
+            for unit, rec in a["units"].items():
+                if rec.get("started") and not rec.get("dying") and \
+                        now >= rec.get("next-update-status", 0):
+                    rec["next-update-status"] = now + self.update_status_interval
+                    self.enqueue(unit, "update-status")
+        for name, pod in list(self.state["pods"].items()):
+            if pod["app"] not in self.state["applications"]:
+                self._resolve_init(pod)
+                if not self._rec_alive(pod):
+                    del self.state["pods"][name]
+                elif not pod["terminating"]:
+                    self.delete_pod(name)
+        self._write_hosts()
+        self.cond.notify_all()
+
+    def _finish_app_removal(self, app, a):
+        for name in self.pods_of(app):
+            self.delete_pod(name)
+        self._reconcile_pods(app, a)
+        if self.pods_of(app):
+            return
+        op = a.get("operator") or {}
+        self.stop_ns(op, signal.SIGKILL)
+        self.stop_forwarder(app)
+        for rid, rel in list(self.state["relations"].items()):
+            if app in [e["app"] for e in rel["endpoints"]]:
+                del self.state["relations"][rid]
+        volumes.remove_app(self.paths, app)
+        shutil.rmtree(self.paths.app(app), ignore_errors=True)
+        del self.state["applications"][app]
+        self.charms.pop(app, None)
+        self.log("INFO", "juju.state", "application %s removed" % app)
+        self.dirty = True

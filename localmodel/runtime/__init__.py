@@ -1,0 +1,1 @@
+"""Process-level building blocks: namespaces, mounts, pod and operator init processes."""

@@ -1,0 +1,250 @@
+"""Init (pid 1) of a pod: runs its containers, restarts them, runs their probes.
+
+Each container gets its own mount namespace with its volumes bind-mounted; all share the pod's
+pid and uts namespaces (hostname = pod name) and the host's loopback network, where the pod has
+its own address. Status goes to ``status.json`` for the controller. SIGTERM deletes the pod:
+containers get SIGTERM, then SIGKILL after the grace period. SIGUSR1 kills the container named
+in ``kill-request`` (a crash, for tests).
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+
+from localmodel.paths import Paths
+from localmodel.runtime import linux, nsinit
+from localmodel.runtime.probes import Probe
+from localmodel.state import atomic_write
+
+BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/root"}
+MAX_BACKOFF = 5.0
+
+
+class Container:
+    def __init__(self, pod, spec, logdir):
+        self.pod = pod
+        self.spec = spec
+        self.name = spec["name"]
+        self.log = os.path.join(logdir, self.name + ".log")
+        self.env = dict(BASE_ENV, HOSTNAME=pod["name"], LOCALMODEL_OWNER=pod["marker"],
+                        KUBERNETES_SERVICE_HOST="", **spec["env"])
+        self.pid = None
+        self.restarts = 0
+        self.started_at = None
+        self.next_start = 0.0
+        self.state = "waiting"
+        self.reason = spec.get("image-error") or spec.get("env-error") or "ContainerCreating"
+        self.exit_code = None
+        self.probes = {}
+        self.backoff = 0.2
+        argv = list(spec["command"]) + list(spec["args"])
+        self.argv = argv
+        if not argv:
+            self.reason = "RunContainerError"
+
+    @property
+    def blocked(self):
+        return bool(self.spec.get("image-error") or self.spec.get("env-error") or not self.argv)
+
+    def start(self):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            try:
+                os.setsid()
+                linux.unshare_mount_ns()
+                for m in self.spec["mounts"]:
+                    linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"]))
+                    linux.bind(m["src"], m["dst"], m["ro"])
+                fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.chdir(self.spec["workingDir"])
+                os.set_inheritable(write, False)
+                os.execvpe(self.argv[0], self.argv, self.env)
+            except BaseException as e:
+                os.write(write, ("%s" % e).encode())
+                os._exit(127)
+        os.close(write)
+        err = b""
+        while True:
+            chunk = os.read(read, 4096)
+            if not chunk:
+                break
+            err += chunk
+        os.close(read)
+        self.pid = pid
+        self.started_at = time.time()
+        self.state = "running"
+        self.reason = ""
+        if err:
+            self.reason = "StartError: " + err.decode(errors="replace")
+        probes = self.spec["probes"]
+        self.probes = {k: Probe(k, probes[k], self.started_at)
+                       for k in ("startupProbe", "livenessProbe", "readinessProbe")
+                       if probes.get(k)}
+
+    @property
+    def ready(self):
+        if self.state != "running":
+            return False
+        if "startupProbe" in self.probes and not self.probes["startupProbe"].passed:
+            return False
+        if "readinessProbe" in self.probes:
+            return self.probes["readinessProbe"].passed
+        return True
+
+    def exited(self, status, now):
+        self.state = "terminated"
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        self.reason = "Error" if self.exit_code else "Completed"
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.pid = None
+        if now - (self.started_at or now) > 10:
+            self.backoff = 0.2
+        self.next_start = now + self.backoff
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        for p in self.probes.values():
+            if p.pid:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.probes = {}
+
+    def status(self):
+        return {"state": self.state, "ready": self.ready, "restarts": self.restarts,
+                "reason": self.reason, "exit-code": self.exit_code,
+                "image": self.spec["image"]}
+
+
+class Pod:
+    def __init__(self, home, name):
+        self.paths = Paths(home)
+        self.dir = self.paths.pod(name)
+        with open(os.path.join(self.dir, "pod.json")) as f:
+            self.config = json.load(f)
+        logdir = os.path.join(self.dir, "logs")
+        os.makedirs(logdir, exist_ok=True)
+        self.containers = [Container(self.config, c, logdir) for c in self.config["containers"]]
+        self.terminating = False
+        self.kill_requested = False
+        self.last_status = None
+
+    def write_status(self):
+        cs = {c.name: c.status() for c in self.containers}
+        if self.terminating:
+            phase = "Terminating"
+        elif any(c.blocked for c in self.containers):
+            phase = "Pending"
+        elif all(c.state == "running" for c in self.containers):
+            phase = "Running"
+        else:
+            phase = "Pending" if all(c.restarts == 0 for c in self.containers) else "Running"
+        st = {"phase": phase, "ready": all(c.ready for c in self.containers) and
+              not self.terminating, "containers": cs, "address": self.config["address"]}
+        if st != self.last_status:
+            atomic_write(os.path.join(self.dir, "status.json"), json.dumps(st))
+            self.last_status = st
+
+    def handle_exits(self, now):
+        for pid, status in nsinit.reap_all():
+            for c in self.containers:
+                if c.pid == pid:
+                    c.exited(status, now)
+                for p in c.probes.values():
+                    if p.pid == pid:
+                        ok = os.waitstatus_to_exitcode(status) == 0
+                        if p.finished(ok, now) == "fail" and p.kind != "readinessProbe":
+                            self._kill(c)
+
+    @staticmethod
+    def _kill(c):
+        if c.pid:
+            try:
+                os.killpg(c.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def step(self, now):
+        self.handle_exits(now)
+        if self.kill_requested:
+            self.kill_requested = False
+            try:
+                with open(os.path.join(self.dir, "kill-request")) as f:
+                    target = f.read().strip()
+                os.unlink(os.path.join(self.dir, "kill-request"))
+            except OSError:
+                target = None
+            for c in self.containers:
+                if c.name == target:
+                    self._kill(c)
+        for c in self.containers:
+            if c.blocked:
+                continue
+            if c.state != "running" and now >= c.next_start:
+                if c.state == "terminated":
+                    c.restarts += 1
+                c.start()
+            if c.state != "running":
+                if c.state == "terminated" and c.restarts >= 1:
+                    c.reason = "CrashLoopBackOff"
+                continue
+            startup = c.probes.get("startupProbe")
+            for p in c.probes.values():
+                if p.pid and now > p.deadline:
+                    os.kill(p.pid, signal.SIGKILL)
+                    continue
+                if startup and not startup.passed and p is not startup:
+                    continue
+                if p.due(now) and not (p is startup and startup.passed):
+                    p.launch(c.pid, c.env, c.spec["workingDir"], self.config["address"])
+        self.write_status()
+
+    def terminate(self):
+        self.terminating = True
+        self.write_status()
+        for c in self.containers:
+            if c.pid:
+                try:
+                    os.killpg(c.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        deadline = time.time() + self.config["grace"]
+        while time.time() < deadline and any(c.pid for c in self.containers):
+            self.handle_exits(time.time())
+            time.sleep(0.05)
+        os.kill(-1, signal.SIGKILL)
+
+
+def main(home, name):
+    pod = Pod(home, name)
+    paths = pod.paths
+    hostname = os.path.join(pod.dir, "hostname")
+    atomic_write(hostname, name + "\n")
+    nsinit.setup(name, {"/etc/hostname": hostname, "/etc/hosts": paths.hosts, "/etc/nsswitch.conf": paths.nsswitch,
+                        "/etc/resolv.conf": paths.resolv})
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+
+    def on_usr1(*a):
+        pod.kill_requested = True
+    signal.signal(signal.SIGUSR1, on_usr1)
+    while not stop:
+        pod.step(time.time())
+        time.sleep(0.05)
+    pod.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

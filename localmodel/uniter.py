@@ -1,0 +1,334 @@
+"""Hook queues and execution: one worker per application operator, like Juju's uniters.
+
+Hooks of one operator run one at a time (Juju's hook lock), so units sharing the charm
+directory never race on it. A failed hook stays at the head of its unit's queue and is retried
+with exponential backoff; the unit shows ``error`` meanwhile.
+"""
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+from localmodel import debuglog, podspec
+from localmodel.context import Context
+
+JUJU_VERSION = "2.9.44"
+MAX_RETRY_DELAY = 300
+
+
+class UniterMixin:
+    """Part of the controller: queues, hook contexts, hook execution and commit."""
+
+    # ---- queueing -------------------------------------------------------------------------
+
+    def enqueue(self, unit, hook, rid=None, remote_unit=None, remote_app=None, departing=None):
+        rec = self.unit(unit)
+        if rec is None:
+            return
+        ev = {"hook": hook, "relation-id": rid, "remote-unit": remote_unit,
+              "remote-app": remote_app, "departing-unit": departing}
+        # A unit departs from another only once, whichever of the two is leaving.
+        keys = ("hook", "relation-id", "remote-unit") if hook == "relation-departed" else ev
+        for i, queued in enumerate(rec["queue"]):
+            if i == 0 and (self.running_event(unit) or rec.get("error")):
+                continue
+            if all(queued.get(k) == ev[k] for k in keys):
+                return
+        self.state["counters"]["event"] += 1
+        ev["seq"] = self.state["counters"]["event"]
+        rec["queue"].append(ev)
+        self.cond.notify_all()
+
+    def running_event(self, unit):
+        return self.current.get(unit)
+
+    def hook_name(self, ev):
+        if ev["relation-id"] is not None and ev["hook"].startswith("relation-"):
+            rel = self.relation(ev["relation-id"])
+            ep = self.local_endpoint(rel, ev["unit"].split("/")[0]) if rel else "unknown"
+            return "%s-%s" % (ep, ev["hook"])
+        return ev["hook"]
+
+    # ---- worker ---------------------------------------------------------------------------
+
+    def start_worker(self, app):
+        if app in self.workers and self.workers[app].is_alive():
+            return
+        t = threading.Thread(target=self._worker, args=(app,), name="uniter-" + app,
+                             daemon=True)
+        self.workers[app] = t
+        t.start()
+
+    def _next_job(self, app):
+        a = self.state["applications"].get(app)
+        if a is None or a.get("upgrading") or not self.operator_ready(app):
+            return None
+        runs = self.run_requests.get(app)
+        if runs:
+            return ("run", runs.pop(0))
+        now = time.time()
+        best = None
+        for unit, rec in a["units"].items():
+            if not rec["queue"]:
+                continue
+            err = rec.get("error")
+            if err and err["next-at"] > now:
+                continue
+            head = rec["queue"][0]
+            if best is None or head["seq"] < best[1]["seq"]:
+                best = (unit, head)
+        if best is None:
+            return None
+        best[1]["unit"] = best[0]
+        return ("hook", best[1])
+
+    def _worker(self, app):
+        while not self.stopping.is_set():
+            with self.lock:
+                if app not in self.state["applications"]:
+                    self.workers.pop(app, None)
+                    return
+                job = self._next_job(app)
+                if job is None:
+                    self.cond.wait(0.5)
+                    continue
+                kind, item = job
+                if kind == "run":
+                    ctx = self._new_context(app, item["unit"], None)
+                else:
+                    ctx = self._prepare_hook(item)
+                    self.current[item["unit"]] = item
+                    self.busy.add(app)
+            if kind == "run":
+                self._execute_run(app, ctx, item)
+            else:
+                self._execute_hook(app, ctx, item)
+
+    def _new_context(self, app, unit, hook, **kw):
+        self.context_seq += 1
+        cid = "%s-%s-%d" % (unit, hook or "run-commands", self.context_seq)
+        ctx = Context(cid, app, unit, hook, **kw)
+        self.contexts[cid] = ctx
+        return ctx
+
+    def _prepare_hook(self, ev):
+        unit = ev["unit"]
+        app = unit.split("/")[0]
+        rec = self.unit(unit)
+        rid = ev["relation-id"]
+        if ev["hook"] == "relation-joined" and ev["remote-unit"]:
+            joined = rec["joined"].setdefault(str(rid), [])
+            if ev["remote-unit"] not in joined:
+                joined.append(ev["remote-unit"])
+        if ev["hook"] == "relation-departed" and ev["remote-unit"]:
+            joined = rec["joined"].get(str(rid), [])
+            if ev["remote-unit"] in joined:
+                joined.remove(ev["remote-unit"])
+        name = self.hook_name(ev)
+        rec["agent"] = {"status": "executing", "message": "running %s hook" % name}
+        return self._new_context(app, unit, name, relation_id=rid,
+                                 remote_unit=ev["remote-unit"], remote_app=ev["remote-app"],
+                                 departing=ev["departing-unit"])
+
+    # ---- execution ------------------------------------------------------------------------
+
+    def hook_env(self, ctx):
+        env = {
+            "PATH": self.paths.tools + ":/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/root", "LANG": "C.UTF-8",
+            "JUJU_UNIT_NAME": ctx.unit, "JUJU_CHARM_DIR": self.paths.charm(ctx.app),
+            "CHARM_DIR": self.paths.charm(ctx.app), "JUJU_MODEL_NAME": self.model_name,
+            "JUJU_MODEL_UUID": self.model_uuid, "JUJU_CONTEXT_ID": ctx.id,
+            "JUJU_AGENT_SOCKET": self.paths.socket, "JUJU_VERSION": JUJU_VERSION,
+            "JUJU_PRINCIPAL_UNIT": "", "JUJU_AVAILABILITY_ZONE": "",
+            "JUJU_API_ADDRESSES": "", "JUJU_METER_STATUS": "NOT SET",
+            "KUBERNETES_SERVICE_HOST": "", "JUJU_SLA": "unsupported",
+            "LOCALMODEL_OWNER": self.paths.home,
+        }
+        if ctx.hook:
+            env["JUJU_HOOK_NAME"] = ctx.hook
+        if ctx.relation_id is not None:
+            rel = self.relation(ctx.relation_id)
+            ep = self.local_endpoint(rel, ctx.app) if rel else ""
+            env["JUJU_RELATION"] = ep
+            env["JUJU_RELATION_ID"] = "%s:%d" % (ep, ctx.relation_id)
+            env["JUJU_REMOTE_APP"] = ctx.remote_app or ""
+            env["JUJU_REMOTE_UNIT"] = ctx.remote_unit or ""
+        if ctx.departing:
+            env["JUJU_DEPARTING_UNIT"] = ctx.departing
+        return env
+
+    def _spawn_in_operator(self, app, argv, env):
+        """Run ``argv`` inside the operator's namespaces; returns ``(rc, out, err, secs)``."""
+        op = self.state["applications"][app]["operator"]
+        cmd = ["nsenter", "-t", str(op["pid"]), "-m", "-p", "-u",
+               "--wd=" + self.paths.charm(app), "--"] + argv
+        # Files, not pipes: a daemon a hook leaves behind must not hold the hook open.
+        with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+            t0 = time.time()
+            rc = subprocess.call(cmd, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
+                                 start_new_session=True)
+            secs = time.time() - t0
+            fo.seek(0)
+            fe.seek(0)
+            return rc, fo.read().decode(errors="replace"), fe.read().decode(errors="replace"), \
+                secs
+
+    def _execute_hook(self, app, ctx, ev):
+        path = os.path.join(self.paths.charm(app), "hooks", ctx.hook)
+        rc, out, err, secs = 0, "", "", 0.0
+        if os.access(path, os.X_OK):
+            rc, out, err, secs = self._spawn_in_operator(app, [path], self.hook_env(ctx))
+            with self.lock:
+                self.state["hook-durations"] = (self.state["hook-durations"] + [secs])[-500:]
+        elif os.path.exists(path):
+            rc, err = 1, "fork/exec %s: permission denied\n" % path
+        with self.lock:
+            self.busy.discard(app)
+            self.current.pop(ctx.unit, None)
+            self.contexts.pop(ctx.id, None)
+            if out.strip():
+                self.unit_log(ctx.unit, "DEBUG", ctx.hook, out)
+            if err.strip():
+                self.unit_log(ctx.unit, "WARNING", ctx.hook, err)
+            rec = self.unit(ctx.unit)
+            if rec is None:
+                return
+            if rc == 0:
+                self._hook_succeeded(ctx, ev, rec)
+            else:
+                self._hook_failed(ctx, ev, rec, rc)
+            self.save()
+            self.cond.notify_all()
+
+    def _hook_failed(self, ctx, ev, rec, rc):
+        err = rec.get("error") or {"retries": 0}
+        delay = min(self.retry_delay * (2 ** err["retries"]), MAX_RETRY_DELAY)
+        rec["error"] = {"hook": ctx.hook, "retries": err["retries"] + 1,
+                        "next-at": time.time() + delay}
+        rec["agent"] = {"status": "error", "message": 'hook failed: "%s"' % ctx.hook}
+        self.log("ERROR", "juju.worker.uniter.operation",
+                 'hook "%s" (via explicit, bespoke hook script) failed: exit status %d'
+                 % (ctx.hook, rc), unit=ctx.unit)
+
+    def _hook_succeeded(self, ctx, ev, rec):
+        if rec["queue"] and rec["queue"][0]["seq"] == ev["seq"]:
+            rec["queue"].pop(0)
+        rec.pop("error", None)
+        rec["agent"] = {"status": "idle", "message": ""}
+        self._commit(ctx)
+        hook = ev["hook"]
+        if hook == "install" and rec["workload"]["message"] == "installing agent":
+            rec["workload"] = {"status": "unknown", "message": ""}
+        if hook == "start":
+            rec["started"] = True
+            rec["next-update-status"] = time.time() + self.update_status_interval
+        if hook == "update-status":
+            rec["next-update-status"] = time.time() + self.update_status_interval
+        if hook == "relation-broken":
+            self._maybe_drop_relation(ev["relation-id"])
+        if hook == "remove":
+            self._unit_removed(ctx.unit)
+
+    def _commit(self, ctx):
+        for rid, scopes in ctx.relation_sets.items():
+            rel = self.relation(rid)
+            if rel is None:
+                continue
+            if scopes["unit"]:
+                data = rel["data"]["units"].setdefault(ctx.unit, {})
+                if self._merge(data, scopes["unit"]):
+                    self._notify_unit_change(rel, ctx.unit)
+            if scopes["app"]:
+                data = rel["data"]["apps"].setdefault(ctx.app, {})
+                if self._merge(data, scopes["app"]):
+                    self._notify_app_change(rel, ctx.app, ctx.unit)
+        app = self.app(ctx.app)
+        if app is None:
+            return
+        if ctx.pod_spec is not None:
+            text, res = ctx.pod_spec
+            spec = podspec.parse(text, res)
+            app["pod-spec-text"] = text
+            app["k8s-resources-text"] = res
+            if app.get("spec") != spec:
+                app["spec"] = spec
+                app["spec-hash"] = podspec.spec_hash(spec)
+                self.log("INFO", "juju.kubernetes.provider",
+                         "pod spec for %s updated (%s)" % (ctx.app, app["spec-hash"]))
+        if ctx.raw_spec is not None:
+            app["raw-spec"] = ctx.raw_spec
+        if ctx.version is not None:
+            app["version"] = ctx.version
+
+    @staticmethod
+    def _merge(data, changes):
+        changed = False
+        for k, v in changes.items():
+            if v == "":
+                changed |= data.pop(k, None) is not None
+            elif data.get(k) != v:
+                data[k] = v
+                changed = True
+        return changed
+
+    def _notify_unit_change(self, rel, unit):
+        for other in self.relation_units(rel):
+            if other == unit:
+                continue
+            orec = self.unit(other)
+            if unit in orec["joined"].get(str(rel["id"]), []):
+                self.enqueue(other, "relation-changed", rel["id"], unit, unit.split("/")[0])
+
+    def _notify_app_change(self, rel, app, writer):
+        for other in self.relation_units(rel):
+            if other.split("/")[0] == app and (not rel.get("peer") or other == writer):
+                continue
+            self.enqueue(other, "relation-changed", rel["id"], None, app)
+
+    # ---- juju-run -------------------------------------------------------------------------
+
+    def _execute_run(self, app, ctx, item):
+        env = self.hook_env(ctx)
+        try:
+            rc, out, err, _ = self._spawn_in_operator(app, ["/bin/bash", "-c", item["command"]],
+                                                      env)
+        except Exception as e:  # the caller must hear back whatever happens
+            rc, out, err = 1, "", "ERROR %s\n" % e
+        with self.lock:
+            self.contexts.pop(ctx.id, None)
+            if rc == 0 and self.unit(ctx.unit):
+                self._commit(ctx)
+                self.save()
+            item["result"] = (rc, out, err)
+            self.cond.notify_all()
+
+    def run_command(self, unit, command, timeout=None):
+        """Queue ``command`` in ``unit``'s hook context and wait; returns (rc, out, err)."""
+        with self.lock:
+            if self.unit(unit) is None:
+                return 1, "", 'ERROR unit "%s" not found\n' % unit
+            app = unit.split("/")[0]
+            item = {"unit": unit, "command": command}
+            self.run_requests.setdefault(app, []).append(item)
+            self.cond.notify_all()
+            deadline = time.time() + timeout if timeout else None
+            while "result" not in item:
+                if deadline and time.time() > deadline:
+                    if item in self.run_requests.get(app, []):
+                        self.run_requests[app].remove(item)
+                    return 124, "", "ERROR timed out\n"
+                self.cond.wait(0.5)
+            return item["result"]
+
+    # ---- logging --------------------------------------------------------------------------
+
+    def unit_log(self, unit, level, module, message):
+        debuglog.write(self.paths.debug_log, debuglog.entity(unit), level,
+                       "unit.%s.%s" % (unit, module), message)
+
+    def log(self, level, module, message, unit=None):
+        debuglog.write(self.paths.debug_log, debuglog.entity(unit) if unit else "controller-0",
+                       level, module, message)

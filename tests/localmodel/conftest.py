@@ -1,0 +1,73 @@
+"""Fixtures: real local models in temporary homes, on subnets 127.60-127.69 (ours)."""
+
+import itertools
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from localmodel.client import Model
+
+ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "charms", "echo")
+_subnets = itertools.cycle(range(60, 70))
+
+
+@pytest.fixture
+def make_model(tmp_path_factory):
+    """Factory of models that are always torn down, and checked to leave no process."""
+    models = []
+
+    def make(update_status_interval=300, retry_delay=0.5):
+        home = str(tmp_path_factory.mktemp("lmhome"))
+        m = Model(home)
+        m.up("test", "127.%d" % next(_subnets), update_status_interval, retry_delay)
+        models.append(m)
+        return m
+    yield make
+    for m in models:
+        m.down()
+        assert m.processes() == []
+
+
+@pytest.fixture
+def model(make_model):
+    return make_model()
+
+
+def deploy_echo(m, app="echo", n=1, **kw):
+    kw.setdefault("resources", {"echo-image": "lm-echo:1.0"})
+    m.deploy(ECHO, app, num_units=n, **kw)
+    m.wait(90)
+    return app
+
+
+def hooks(m, unit):
+    """The hooks the echo charm logged for ``unit``, in order, as (name, remote unit)."""
+    out = []
+    for line in m.debug_log().splitlines():
+        found = re.search(r"unit\.%s\.juju-log HOOK (\S+) unit=\S+ rel=\S* remote=(\S*)"
+                          % re.escape(unit), line)
+        if found:
+            out.append((found.group(1), found.group(2)))
+    return out
+
+
+def ask(address, *commands, port=7000, timeout=3):
+    """Send echo protocol commands to ``address:port``; returns the answers."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with socket.create_connection((address, port), 2) as s:
+                f = s.makefile("rw")
+                answers = []
+                for c in commands:
+                    f.write(c + "\n")
+                    f.flush()
+                    answers.append(f.readline().rstrip("\n").replace("\\n", "\n"))
+                return answers
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)

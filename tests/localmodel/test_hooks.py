@@ -1,0 +1,108 @@
+"""Hook order, hook environment, failed hooks and their retries, upgrade, update-status."""
+
+import json
+
+from conftest import ECHO, deploy_echo, hooks
+
+
+def test_deploy_hook_order_follows_juju(model):
+    deploy_echo(model, n=2)
+    assert hooks(model, "echo/0")[:7] == [
+        ("install", ""), ("cluster-relation-created", ""), ("leader-elected", ""),
+        ("config-changed", ""), ("start", ""),
+        ("cluster-relation-joined", "echo/1"), ("cluster-relation-changed", "echo/1")]
+    assert hooks(model, "echo/1")[:7] == [
+        ("install", ""), ("cluster-relation-created", ""), ("leader-settings-changed", ""),
+        ("config-changed", ""), ("start", ""),
+        ("cluster-relation-joined", "echo/0"), ("cluster-relation-changed", "echo/0")]
+    units = model.status()["applications"]["echo"]["units"]
+    assert units["echo/0"]["leader"] and not units["echo/1"]["leader"]
+    assert units["echo/1"]["workload-status"] == {"current": "active", "message": "ready"}
+    assert "unit.echo/1.juju-log LEADER echo/0" in model.debug_log()
+
+
+def test_hook_environment_and_run(model):
+    deploy_echo(model)
+    rc, out, err = model.run("echo/0", "env")
+    assert rc == 0, err
+    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert env["JUJU_UNIT_NAME"] == "echo/0"
+    assert env["JUJU_MODEL_NAME"] == "test"
+    assert env["JUJU_VERSION"].startswith("2.9.")
+    assert env["CHARM_DIR"] == env["JUJU_CHARM_DIR"]
+    assert env["PATH"].split(":")[0] == model.paths.tools
+    assert env["PATH"].split(":")[1:] == ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    rc, out, _ = model.run("echo/0", "pwd; hostname; . /etc/os-release; echo $ID $VERSION_ID")
+    assert out.split() == [env["CHARM_DIR"], "echo-operator-0", "ubuntu", "20.04"]
+    rc, out, err = model.run("echo/0", "exit 3")
+    assert rc == 3
+
+
+def test_relation_hook_environment(model):
+    deploy_echo(model, n=2)
+    # The peer relation's hooks see their relation and remote unit.
+    rc, out, _ = model.run("echo/1", "relation-ids cluster; relation-list -r cluster:1")
+    assert out.split() == ["cluster:1", "echo/0"]
+
+
+def test_config_change_runs_config_changed(model):
+    deploy_echo(model)
+    before = len(hooks(model, "echo/0"))
+    model.config("echo", {"greeting": "salut"})
+    model.wait(60)
+    assert hooks(model, "echo/0")[before:] == [("config-changed", "")]
+    rc, out, _ = model.run("echo/0", "config-get greeting")
+    assert out == "salut\n"
+
+
+def test_failed_hook_sets_error_and_is_retried(model):
+    deploy_echo(model)
+    model.config("echo", {"fail-hook": "config-changed"})
+    unit = model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/0"]
+                          if st["applications"]["echo"]["units"]["echo/0"]["juju-status"]
+                          ["current"] == "error" else None, timeout=30)
+    assert unit["juju-status"]["message"] == 'hook failed: "config-changed"'
+    model.wait_for(lambda st: hooks(model, "echo/0").count(("config-changed", "")) >= 3,
+                   timeout=30)
+    model.config("echo", {"fail-hook": ""})
+    model.wait(60)
+    assert model.unit_status("echo/0")["juju-status"]["current"] == "idle"
+
+
+def test_upgrade_and_attach_resource_run_upgrade_charm(model):
+    deploy_echo(model)
+    before = len(hooks(model, "echo/0"))
+    assert model.upgrade("echo", ECHO) == 1
+    model.wait(60)
+    assert hooks(model, "echo/0")[before:] == [("upgrade-charm", ""), ("config-changed", "")]
+    before = len(hooks(model, "echo/0"))
+    model.attach_resource("echo", "echo-image", "lm-echo:2.0")
+    model.wait(60)
+    assert hooks(model, "echo/0")[before:] == [("upgrade-charm", ""), ("config-changed", "")]
+    assert "lm-echo:2.0" in model.pod_spec("echo")
+
+
+def test_update_status_runs_on_the_interval(make_model):
+    m = make_model(update_status_interval=1)
+    deploy_echo(m)
+    m.wait_for(lambda st: hooks(m, "echo/0").count(("update-status", "")) >= 2, timeout=20)
+
+
+def test_background_process_outlives_its_hook(model):
+    deploy_echo(model)
+    rc, _, _ = model.run("echo/0", "setsid nohup sleep 300 >/dev/null 2>&1 & echo $! > /tmp/x")
+    assert rc == 0
+    rc, out, _ = model.run("echo/0", "pgrep -x sleep")
+    assert rc == 0 and out.strip()
+
+
+def test_juju_run_from_a_background_watcher(model):
+    deploy_echo(model, n=2)
+    rc, _, err = model.run("echo/0", "(sleep 0.5; juju-run echo/1 'status-set active triggered')"
+                           " >/dev/null 2>&1 </dev/null & disown")
+    assert rc == 0, err
+    model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/1"]
+                   ["workload-status"]["message"] == "triggered", timeout=20)
+    # In the foreground it would wait for its own operator: refused, as Juju's lock would.
+    rc, _, err = model.run("echo/0", "juju-run echo/1 true")
+    assert rc != 0 and "lock" in err
