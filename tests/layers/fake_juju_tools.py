@@ -152,7 +152,8 @@ def main(tool, args):
                 else:
                     data[key] = str(value)
         elif tool == 'leader-get':
-            print(json.dumps(state.get('leader_data', {})))
+            data = state.get('leader_data', {})
+            print(json.dumps(data.get(args[0]) if args and args[0] != '-' else data))
         elif tool == 'leader-set':
             for pair in args:
                 key, _, value = pair.partition('=')

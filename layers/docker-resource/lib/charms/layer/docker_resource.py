@@ -171,12 +171,14 @@ def process_pending():
     Successful fetches set ``.available`` (and ``.changed`` when the info differs from
     the previous fetch); failures set ``.failed`` and stay pending, so later hooks retry.
     """
-    from charms.reactive import clear_flag, set_flag
+    from charms.reactive import clear_flag, is_flag_set, set_flag
     kv = unitdata.kv()
     report = _set_status()
     failed = []
     for name in kv.get(_PENDING_KEY, []):
-        if report:
+        # A re-fetch of an available image (upgrade-charm) would leave the unit in
+        # maintenance unless the charm happens to set its status again in that hook.
+        if report and not is_flag_set(_flag(name, 'available')):
             status.maintenance('fetching resource: {}'.format(name))
         try:
             info = read_image_info(name)
