@@ -112,6 +112,16 @@ def test_pod_spec_set_pipes_yaml_and_k8s_resources_file(model, spec_charm):
     assert yaml.safe_load(call['stdin']) == spec
 
 
+def test_pod_spec_set_does_not_wrap_an_already_wrapped_section(model, spec_charm):
+    model.update(leader=['app/0'])
+    with model.context(spec_charm, 'app/0', 'config-changed'):
+        from charms.layer import caas_base
+        caas_base.pod_spec_set({'version': 3}, k8s_resources={
+            'kubernetesResources': {'secrets': [{'name': 's', 'type': 'Opaque'}]}})
+    doc = yaml.safe_load(model.state()['specs']['pod-spec-set'])
+    assert doc['kubernetesResources'] == {'secrets': [{'name': 's', 'type': 'Opaque'}]}
+
+
 def test_pod_spec_set_accepts_text_and_rejects_bad_k8s_resources(model, spec_charm):
     model.update(leader=['app/0'])
     with model.context(spec_charm, 'app/0', 'config-changed'):

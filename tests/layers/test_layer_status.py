@@ -112,3 +112,14 @@ def test_origin_comes_from_the_build_manifest(model, charm):
         assert status.is_layer_file(os.path.join(charm, 'reactive', 'st.py'))
         assert not status.is_layer_file(os.path.join(charm, 'lib', 'redis_k8s', 'x.py'))
         assert status.is_layer_file(os.path.join(charm, 'hooks', 'relations', 'redis', 'p.py'))
+
+
+def test_without_manifest_the_charms_own_layer_library_is_the_charms(model, charm):
+    with open(os.path.join(charm, 'lib', 'charms', 'layer', 'st.py'), 'w') as f:
+        f.write(FAKE_LAYER_LIB)
+    with model.context(charm, 'st/0', 'update-status'):
+        from charms.layer import status
+        assert not status.is_layer_file(os.path.join(charm, 'lib', 'charms', 'layer', 'st.py'))
+        assert status.is_layer_file(os.path.join(charm, 'lib', 'charms', 'layer', 'fakelayer.py'))
+        assert status.is_layer_file(os.path.join(charm, 'lib', 'charms', 'layer', 'status.py'))
+        assert not status.is_layer_file(os.path.join(charm, 'reactive', 'st.py'))

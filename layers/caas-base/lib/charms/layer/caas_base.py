@@ -51,8 +51,12 @@ def _run_spec_tool(tool, spec, k8s_resources=None):
         if k8s_resources is not None:
             # Juju appends this file's text to the spec, so it must be the whole
             # top-level `kubernetesResources:` section, not just its contents.
-            text = k8s_resources if isinstance(k8s_resources, str) else yaml.safe_dump(
-                {'kubernetesResources': k8s_resources}, default_flow_style=False)
+            if isinstance(k8s_resources, str):
+                text = k8s_resources
+            else:
+                if set(k8s_resources) != {'kubernetesResources'}:
+                    k8s_resources = {'kubernetesResources': k8s_resources}
+                text = yaml.safe_dump(k8s_resources, default_flow_style=False)
             if not text.lstrip().startswith('kubernetesResources:'):
                 raise ValueError('k8s_resources text must start with "kubernetesResources:"')
             fd, resources_file = tempfile.mkstemp(prefix='k8s-resources-', suffix='.yaml')
@@ -80,8 +84,9 @@ def pod_spec_set(spec, k8s_resources=None):
 
     Args:
         spec: the spec (a dict, dumped as YAML, or YAML text), piped to ``pod-spec-set``.
-        k8s_resources: optional ``kubernetesResources`` section: a dict (its contents) or
-            YAML text starting with ``kubernetesResources:``; passed as a file.
+        k8s_resources: optional ``kubernetesResources`` section: a dict (its contents, or
+            ``{'kubernetesResources': contents}``) or YAML text starting with
+            ``kubernetesResources:``; passed to the tool as a file.
 
     Returns:
         True when Juju accepted the spec, False when the application is going away.
@@ -153,3 +158,7 @@ def _finish_config_flags(config):
         if flag == 'config.changed' or flag.startswith('config.changed.'):
             clear_flag(flag)
     unitdata.kv().set(CONFIG_SNAPSHOT_KEY, config)
+
+
+# Names used by the upstream layer.
+init_config_states = update_config_flags

@@ -142,4 +142,10 @@ def is_layer_file(filename):
         # charm build records the top layer by the charm's name, base layers and
         # interfaces as "layer:<name>" / "interface:<name>".
         return origin[0].startswith(('layer:', 'interface:'))
-    return rel.startswith(_LAYER_PREFIXES)
+    if not rel.startswith(_LAYER_PREFIXES):
+        return False
+    # By convention a charm keeps its own layer library under its own name
+    # (redis-k8s -> lib/charms/layer/redis_k8s.py); that one is the charm's.
+    own = hookenv.charm_name() if os.path.exists(os.path.join(charm_dir, 'metadata.yaml')) \
+        else None
+    return not (own and rel == 'lib/charms/layer/{}.py'.format(own.replace('-', '_')))
