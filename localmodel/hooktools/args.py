@@ -22,9 +22,12 @@ def parse(args, options, flags=()):
             names[alias] = (canon, spec in options)
     opts, pos = {}, []
     i = 0
+    only_positionals = False
     while i < len(args):
         a = args[i]
-        if a.startswith("-") and a != "-" and not pos:
+        if a == "--" and not only_positionals:
+            only_positionals = True
+        elif a.startswith("-") and a != "-" and not only_positionals:
             name, eq, val = a.lstrip("-").partition("=")
             if name not in names:
                 raise ToolError("flag provided but not defined: %s" % a.split("=")[0], rc=2)

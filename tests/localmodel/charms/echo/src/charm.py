@@ -10,7 +10,8 @@ ENV = os.environ
 
 
 def tool(*args, stdin=None):
-    return subprocess.run(args, input=stdin, capture_output=True, text=True,
+    # stderr is inherited: a tool's ERROR line lands in the hook's output, as in Juju.
+    return subprocess.run(args, input=stdin, stdout=subprocess.PIPE, text=True,
                           check=True).stdout
 
 
@@ -27,7 +28,7 @@ def image():
     try:
         path = tool("resource-get", "echo-image").strip()
     except subprocess.CalledProcessError as e:
-        log("resource-get failed: " + e.stderr.strip())
+        log("resource-get failed with exit status %d" % e.returncode)
         return None
     info = {}
     with open(path) as f:
@@ -103,14 +104,16 @@ def main():
             return 0
     if hook == "cluster-relation-changed":
         log("PEERS " + ",".join(json.loads(tool("relation-list", "--format=json"))))
+    if hook in ("stop", "remove"):
+        return 0
+    img = image()
+    if img is None:
+        tool("status-set", "blocked", "missing echo-image resource")
+        return 0
     if leader and hook in ("leader-elected", "config-changed", "upgrade-charm"):
-        img = image()
-        if img is None:
-            tool("status-set", "blocked", "missing echo-image resource")
-            return 0
         # A rejected spec must fail the hook, as with any charm checking tool errors.
         tool("pod-spec-set", stdin=json.dumps(spec(cfg, img)))
-    if hook not in ("stop", "remove") and not hook.startswith("upstream"):
+    if not hook.startswith("upstream"):
         tool("status-set", "active", "ready")
     return 0
 

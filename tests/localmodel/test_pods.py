@@ -1,0 +1,134 @@
+"""The pod runtime: real processes, probes, restarts, scale, storage, DNS, mounts, Services."""
+
+import os
+import signal
+import time
+
+from conftest import ask, deploy_echo, hooks
+
+
+def pods(m):
+    return m.status()["pods"]
+
+
+def test_crashed_container_is_restarted(model):
+    deploy_echo(model)
+    address = model.pod_address("echo-0")
+    model.kill("echo-0", "echo")
+    st = model.wait_for(lambda s: s["pods"]["echo-0"]["containers"]["echo"]["restarts"] >= 1
+                        and s["pods"]["echo-0"]["ready"] and s["pods"]["echo-0"], timeout=30)
+    assert st["address"] == address
+    assert ask(address, "PING") == ["PONG echo-0"]
+
+
+def test_killed_pod_is_recreated_with_a_new_address_and_dns_follows(model):
+    deploy_echo(model, n=2)
+    old = model.pod_address("echo-1")
+    model.kill("echo-1")
+    model.wait_for(lambda s: s["pods"].get("echo-1", {}).get("ready") and
+                   s["pods"]["echo-1"]["address"] != old, timeout=30)
+    new = model.pod_address("echo-1")
+    fqdn = "echo-1.echo-endpoints.test.svc.cluster.local"
+    assert ask(model.pod_address("echo-0"), "RESOLVE " + fqdn, "RESOLVE echo-1") == [new, new]
+    rc, out, _ = model.run("echo/0", "getent hosts %s" % fqdn)
+    assert out.split()[0] == new
+    assert ask(new, "PING") == ["PONG echo-1"]
+
+
+def test_delete_pod_is_graceful_and_storage_survives(model):
+    deploy_echo(model)
+    old = model.pod_address("echo-0")
+    assert ask(old, "WRITE kept across pods") == ["OK"]
+    model.delete_pod("echo-0")
+    assert pods(model)["echo-0"]["phase"] == "Terminating"
+    model.wait(60)
+    new = model.pod_address("echo-0")
+    assert new != old
+    assert ask(new, "READ") == ["kept across pods\n"]
+    # The old address is no longer served; a deleted pod's name stops resolving meanwhile.
+    assert "Terminating" not in [p["phase"] for p in pods(model).values()]
+
+
+def test_scale_up_and_down(model):
+    deploy_echo(model, n=1)
+    assert ask(model.pod_address("echo-0"), "WRITE zero") == ["OK"]
+    model.scale("echo", 3)
+    model.wait(90)
+    st = model.status()
+    assert sorted(st["pods"]) == ["echo-0", "echo-1", "echo-2"]
+    assert all(p["ready"] for p in st["pods"].values())
+    assert sorted(st["applications"]["echo"]["units"]) == ["echo/0", "echo/1", "echo/2"]
+    assert ask(model.pod_address("echo-2"), "WRITE two") == ["OK"]
+    model.scale("echo", 1)
+    model.wait(90)
+    st = model.status()
+    assert sorted(st["pods"]) == ["echo-0"]
+    assert sorted(st["applications"]["echo"]["units"]) == ["echo/0"]
+    assert ("cluster-relation-departed", "echo/2") in hooks(model, "echo/0")
+    assert hooks(model, "echo/2")[-2:] == [("stop", ""), ("remove", "")]
+    rc, out, _ = model.run("echo/0", "getent hosts echo-2 || echo gone")
+    assert out == "gone\n"
+    model.scale("echo", 3)
+    model.wait(90)
+    assert ask(model.pod_address("echo-2"), "READ") == ["two\n"]
+    assert ask(model.pod_address("echo-0"), "READ") == ["zero\n"]
+
+
+def test_files_secrets_and_env_are_where_the_spec_says(model):
+    deploy_echo(model, config={"greeting": "bonjour", "port": 7001})
+    a = model.pod_address("echo-0")
+    assert ask(a, "CAT /srv/lm-echo/conf/motd.txt", "STAT /srv/lm-echo/conf/motd.txt",
+               "STAT /srv/lm-echo/conf/server.py", "HELLO", "ENV POD_IP", "ENV POD_NAME",
+               "CAT /etc/hostname", port=7001) == [
+        "port 7001\n", "0o600", "0o755", "bonjour from echo-0", a, "echo-0", "echo-0\n"]
+    # Read-only, as a ConfigMap volume is.
+    assert ask(a, "WRITE x", port=7001) == ["OK"]
+    rc, out, _ = model.run("echo/0", "test -e /srv/lm-echo/conf/motd.txt && echo host-sees-it"
+                           " || echo private")
+    assert out == "private\n"
+
+
+def test_service_forwards_to_ready_pods(model):
+    deploy_echo(model, n=2)
+    svc = model.service_address("echo")
+    seen = {ask(svc, "PING")[0] for _ in range(6)}
+    assert seen == {"PONG echo-0", "PONG echo-1"}
+    rc, out, _ = model.run("echo/0", "unit-get private-address; network-get cluster "
+                           "--bind-address")
+    assert out.split() == [svc, svc]
+
+
+def test_spec_change_rolls_pods_highest_ordinal_first(model):
+    deploy_echo(model, n=2)
+    before = {n: p["address"] for n, p in pods(model).items()}
+    model.config("echo", {"greeting": "rolled"})
+    model.wait(90)
+    after = pods(model)
+    assert all(after[n]["address"] != before[n] for n in before)
+    log = model.debug_log()
+    assert log.index("rolling echo-1") < log.index("rolling echo-0")
+    assert ask(after["echo-0"]["address"], "HELLO") == ["rolled from echo-0"]
+
+
+def test_controller_crash_loses_nothing(model):
+    deploy_echo(model, n=2)
+    before = {n: p["address"] for n, p in pods(model).items()}
+    svc = model.service_address("echo")
+    os.kill(model.controller_pid(), signal.SIGKILL)
+    time.sleep(0.3)
+    assert not model.is_up()
+    # Pods and Services run on without their controller.
+    assert ask(svc, "PING")[0].startswith("PONG")
+    model.up()
+    model.wait(60)
+    assert {n: p["address"] for n, p in pods(model).items()} == before
+    model.config("echo", {"greeting": "after-crash"})
+    model.wait(90)
+    assert ask(model.pod_address("echo-0"), "HELLO") == ["after-crash from echo-0"]
+
+
+def test_remove_application(model):
+    deploy_echo(model, n=2)
+    model.remove_application("echo")
+    model.wait_for(lambda s: not s["applications"] and not s["pods"], timeout=60)
+    assert hooks(model, "echo/0")[-1] == ("remove", "")
