@@ -28,11 +28,14 @@ _KEEP = ('charmhelpers.osplatform',)
 
 
 def _fresh_imports():
+    """Forget the hook-time modules; return them so they can be put back afterwards."""
+    removed = {}
     for name in list(sys.modules):
         if name in _KEEP:
             continue
         if any(name == p or name.startswith(p + '.') for p in _FRESH_PREFIXES):
-            del sys.modules[name]
+            removed[name] = sys.modules.pop(name)
+    return removed
 
 
 def _copy_tree(src, dst):
@@ -143,7 +146,8 @@ class Model:
         sys.path.insert(0, os.path.join(charm_dir, 'lib'))
         cwd = os.getcwd()
         os.chdir(charm_dir)
-        _fresh_imports()
+        # Other tests in the session may hold these modules: give them back afterwards.
+        outside = _fresh_imports()
         try:
             yield
         finally:
@@ -153,6 +157,7 @@ class Model:
                 unitdata._KV.conn.close()
                 unitdata._KV = None
             _fresh_imports()
+            sys.modules.update(outside)
             sys.path[:] = saved_path
             os.environ.clear()
             os.environ.update(saved_env)
