@@ -142,6 +142,7 @@ class UniterMixin:
             "CHARM_DIR": self.paths.charm(ctx.app), "JUJU_MODEL_NAME": self.model_name,
             "JUJU_MODEL_UUID": self.model_uuid, "JUJU_CONTEXT_ID": ctx.id,
             "JUJU_AGENT_SOCKET": self.paths.socket, "JUJU_VERSION": JUJU_VERSION,
+            "JUJU_AGENT_SOCKET_ADDRESS": self.paths.socket, "JUJU_AGENT_SOCKET_NETWORK": "unix",
             "JUJU_PRINCIPAL_UNIT": "", "JUJU_AVAILABILITY_ZONE": "",
             "JUJU_API_ADDRESSES": "", "JUJU_METER_STATUS": "NOT SET",
             "KUBERNETES_SERVICE_HOST": "", "JUJU_SLA": "unsupported",

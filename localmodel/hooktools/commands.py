@@ -345,11 +345,39 @@ def ports(ctl, ctx, args, stdin, files):
     return ""
 
 
+USAGE = {
+    "config-get": ("[options] [<key>]", ["--all, -a", "--format (= smart)",
+                                         "--output, -o"]),
+    "relation-get": ("[options] <key> <unit id>", ["--app", "--format (= smart)",
+                                                   "-r, --relation (= )"]),
+    "relation-set": ("[options] key=value [key=value ...]",
+                     ["--app", "--file (= )", "--format (= )", "-r, --relation (= )"]),
+    "relation-list": ("[options]", ["--app", "--format (= smart)", "-r, --relation (= )"]),
+    "relation-ids": ("[options] <name>", ["--format (= smart)"]),
+    "pod-spec-set": ("[options] --file <core spec file> [--k8s-resources <k8s spec file>]",
+                     ["--file (= -)", "--k8s-resources (= )"]),
+    "leader-set": ("[options] <key>=<value> [...]", ["--file (= )"]),
+    "status-set": ("[options] <maintenance | blocked | waiting | active> [message]",
+                   ["--application"]),
+    "juju-log": ("[options] <message>", ["--debug", "--format (= )", "-l, --log-level (= INFO)"]),
+    "network-get": ("[options] <binding-name> [--ingress-address] [--bind-address] "
+                    "[--egress-subnets]", ["--format (= smart)", "-r, --relation (= )"]),
+}
+
+
+def usage(name):
+    summary, options = USAGE.get(name, ("[options]", ["--format (= smart)"]))
+    return "Usage: %s %s\n\nSummary:\n%s\n\nOptions:\n%s\n" % (
+        name, summary, name, "\n".join(options))
+
+
 def run(ctl, ctx, name, args, stdin, files):
     """Run tool ``name``; returns ``(rc, stdout, stderr)``."""
     fn = TOOLS.get(name)
     if fn is None:
         return 1, "", "ERROR unknown hook tool %s\n" % name
+    if "--help" in args or "-h" in args:
+        return 0, usage(name), ""
     try:
         return 0, fn(ctl, ctx, args, stdin, files), ""
     except ToolError as e:

@@ -1,6 +1,6 @@
 """Hook order, hook environment, failed hooks and their retries, upgrade, update-status."""
 
-import json
+import os
 
 from conftest import ECHO, deploy_echo, hooks
 
@@ -36,6 +36,27 @@ def test_hook_environment_and_run(model):
     assert out.split() == [env["CHARM_DIR"], "echo-operator-0", "ubuntu", "20.04"]
     rc, out, err = model.run("echo/0", "exit 3")
     assert rc == 3
+
+
+def test_charmhelpers_works_in_the_operator(model, tmp_path):
+    import charmhelpers
+    vendored = tmp_path / "lib"
+    vendored.mkdir()
+    (vendored / "charmhelpers").symlink_to(os.path.dirname(charmhelpers.__file__))
+    deploy_echo(model, n=2)
+    script = ("from charmhelpers.core import hookenv, host\n"
+              "rid = hookenv.relation_ids('cluster')[0]\n"
+              "hookenv.relation_set(rid, {'k': 'v', 'gone': None})\n"
+              "print(hookenv.is_leader(), hookenv.config('port'), hookenv.related_units(rid),"
+              " hookenv.relation_get('k', hookenv.local_unit(), rid),"
+              " hookenv.unit_get('private-address') == "
+              "hookenv.network_get_primary_address('cluster'), hookenv.status_get()[0])\n")
+    rc, out, err = model.run("echo/1", "PYTHONPATH=%s /usr/bin/python3 -c \"%s\""
+                             % (vendored, script))
+    assert rc == 0, err
+    assert out.split() == ["False", "7000", "['echo/0']", "v", "True", "active"]
+    model.wait(60)
+    assert ("cluster-relation-changed", "echo/1") in hooks(model, "echo/0")[-1:]
 
 
 def test_relation_hook_environment(model):

@@ -21,6 +21,19 @@ def test_crashed_container_is_restarted(model):
     assert ask(address, "PING") == ["PONG echo-0"]
 
 
+def test_probes_drive_readiness_and_restarts(model):
+    deploy_echo(model, n=2)
+    address = model.pod_address("echo-1")
+    assert ask(address, "FREEZE") == ["OK"]
+    model.wait_for(lambda s: not s["pods"]["echo-1"]["ready"], timeout=20)
+    svc = model.service_address("echo")
+    assert {ask(svc, "PING")[0] for _ in range(4)} == {"PONG echo-0"}
+    # The liveness probe fails three times in a row: the container is restarted in place.
+    model.wait_for(lambda s: s["pods"]["echo-1"]["containers"]["echo"]["restarts"] == 1
+                   and s["pods"]["echo-1"]["ready"], timeout=40)
+    assert model.pod_address("echo-1") == address
+
+
 def test_killed_pod_is_recreated_with_a_new_address_and_dns_follows(model):
     deploy_echo(model, n=2)
     old = model.pod_address("echo-1")

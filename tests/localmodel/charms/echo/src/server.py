@@ -18,9 +18,15 @@ class Handler(socketserver.StreamRequestHandler):
             except Exception as e:
                 reply = "ERR %s" % e
             self.wfile.write((reply.replace("\n", "\\n") + "\n").encode())
+            if cmd == "FREEZE":
+                # Alive but unresponsive: only the probes can tell.
+                self.wfile.flush()
+                os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def answer(cmd, arg):
+    if cmd == "FREEZE":
+        return "OK"
     if cmd == "PING":
         return "PONG " + socket.gethostname()
     if cmd == "HELLO":
