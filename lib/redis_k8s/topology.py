@@ -111,16 +111,15 @@ def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expec
     """``SENTINEL RESET`` each sentinel in turn, after a scale-down, so removed pods are forgotten.
 
     One at a time: each must see the master, ``expected_replicas`` replicas and the other
-    sentinels again before the next is reset, so a majority always knows the topology.
-    Sentinels that do not answer are skipped. Returns the hosts reset and re-synchronised.
+    sentinels that answered before the resets began, before the next is reset, so a majority
+    always knows the topology. Sentinels that do not answer, or are failing over, are skipped.
+    Returns the hosts reset and re-synchronised within ``timeout`` seconds each.
     """
-    hosts = list(hosts)
+    states = {h: _as_dict(_sentinel_master_state(connect, h, sentinel_port, password, master_name)) for h in hosts}
+    reachable = [h for h in hosts if states[h]]
     done = []
-    for host in hosts:
-        state = _as_dict(_sentinel_master_state(connect, host, sentinel_port, password, master_name))
-        if not state:
-            continue
-        if "failover_in_progress" in str(state.get("flags", "")):
+    for host in reachable:
+        if "failover_in_progress" in str(states[host].get("flags", "")):
             continue
         if _try(connect, host, sentinel_port, password,
                 lambda c: c.execute_command("SENTINEL", "RESET", master_name)) is None:
@@ -129,7 +128,7 @@ def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expec
         while time.monotonic() < deadline:
             state = _as_dict(_sentinel_master_state(connect, host, sentinel_port, password, master_name))
             if (state and int(state.get("num-slaves", -1)) >= expected_replicas
-                    and int(state.get("num-other-sentinels", -1)) >= len(hosts) - 1):
+                    and int(state.get("num-other-sentinels", -1)) >= len(reachable) - 1):
                 done.append(host)
                 break
             time.sleep(0.2)
@@ -182,9 +181,17 @@ def failover_if_master(host: str, port: int, sentinel_hosts, sentinel_port: int,
         while time.monotonic() < deadline:
             current = master_from_sentinels(sentinel_hosts, sentinel_port, master_name, password, connect)
             if current is not None and current[0] != host:
-                return True
+                break
             time.sleep(0.2)
-        raise RuntimeError("{} is still master {}s after the failover request".format(host, timeout))
+        else:
+            raise RuntimeError("{} is still master {}s after the failover request".format(host, timeout))
     except BaseException:
         _try(connect, host, port, password, lambda c: c.execute_command("CLIENT", "UNPAUSE"))
         raise
+    # Sentinel only converts the old master after several INFO periods (tens of seconds), and
+    # while paused it could not follow the new master anyway: make it a replica now, then resume.
+    # Writes that waited for the pause then fail with READONLY: none is acknowledged and lost.
+    new_host, new_port = current
+    _try(connect, host, port, password, lambda c: c.execute_command("REPLICAOF", new_host, str(new_port)))
+    _try(connect, host, port, password, lambda c: c.execute_command("CLIENT", "UNPAUSE"))
+    return True

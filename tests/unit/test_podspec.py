@@ -1,0 +1,144 @@
+import yaml
+
+from redis_k8s import naming, podspec, settings
+
+PASSWORD = "Sup3r-Secret-Pw"
+IMAGE = {"registry_path": "registry.example/redis:7.0", "username": "puller", "password": "registry-pw"}
+CONTAINER_KEYS = {"name", "imageDetails", "imagePullPolicy", "command", "args", "workingDir", "ports",
+                  "envConfig", "volumeConfig", "kubernetes"}
+
+
+def render(units=3, **options):
+    s = settings.parse(dict(options, password=PASSWORD), units)
+    return podspec.render("redis-k8s", "prod", IMAGE, s, naming.secret_name("redis-k8s"))
+
+
+def containers(spec):
+    return {c["name"]: c for c in spec.spec["containers"]}
+
+
+def test_version_3_with_redis_and_sentinel_containers():
+    spec = render()
+    assert spec.spec["version"] == 3
+    c = containers(spec)
+    assert set(c) == {"redis", "sentinel"}
+    for container in c.values():
+        assert set(container) <= CONTAINER_KEYS
+        assert container["imageDetails"] == {"imagePath": "registry.example/redis:7.0", "username": "puller",
+                                             "password": "registry-pw"}
+    assert c["redis"]["command"] == ["/bin/sh", "/etc/redis-k8s/redis-start.sh"]
+    assert c["sentinel"]["command"] == ["/bin/sh", "/etc/redis-k8s/sentinel-start.sh"]
+
+
+def test_image_info_object_is_accepted():
+    class Info:
+        registry_path = "r/redis:7"
+        username = ""
+        password = ""
+    s = settings.parse({}, 1)
+    spec = podspec.render("a", "m", Info(), s, "a-auth")
+    assert spec.spec["containers"][0]["imageDetails"]["imagePath"] == "r/redis:7"
+
+
+def test_the_password_appears_nowhere_in_the_spec_or_its_configmap_files():
+    spec = render()
+    assert PASSWORD not in spec.text()
+    assert PASSWORD not in yaml.safe_dump(spec.spec) + yaml.safe_dump(spec.k8s_resources)
+    for container in spec.spec["containers"]:
+        for volume in container["volumeConfig"]:
+            for f in volume["files"]:
+                assert PASSWORD not in f["content"]
+
+
+def test_the_password_comes_from_a_secret_reference():
+    for container in render().spec["containers"]:
+        assert container["envConfig"]["REDIS_PASSWORD"] == {"secret": {"name": "redis-k8s-auth", "key": "password"}}
+
+
+def test_with_secret_adds_the_secret_without_touching_the_spec():
+    spec = render()
+    merged = podspec.with_secret(spec.k8s_resources, "redis-k8s-auth", PASSWORD)
+    secrets = merged["kubernetesResources"]["secrets"]
+    assert secrets == [{"name": "redis-k8s-auth", "type": "Opaque", "stringData": {"password": PASSWORD}}]
+    assert "secrets" not in spec.k8s_resources["kubernetesResources"]
+    again = podspec.with_secret(merged, "redis-k8s-auth", "Other-Pw-123")
+    assert len(again["kubernetesResources"]["secrets"]) == 1
+    assert podspec.secret_resources("s", "p")["secrets"][0]["stringData"] == {"password": "p"}
+
+
+def test_environment():
+    env = containers(render())["redis"]["envConfig"]
+    assert env["POD_IP"] == {"field": {"path": "status.podIP", "api-version": "v1"}}
+    assert env["POD_NAME"] == {"field": {"path": "metadata.name", "api-version": "v1"}}
+    assert env["APP_NAME"] == "redis-k8s" and env["MODEL_NAME"] == "prod"
+    assert env["PEER_DOMAIN"] == "redis-k8s-endpoints.prod.svc.cluster.local"
+    assert env["MASTER_NAME"] == "redis-k8s"
+    assert (env["REDIS_PORT"], env["SENTINEL_PORT"]) == ("6379", "26379")
+    for value in env.values():
+        assert isinstance(value, (str, dict))
+
+
+def test_ports_follow_config():
+    c = containers(render(port=7000, **{"sentinel-port": 27000}))
+    assert c["redis"]["ports"] == [{"name": "redis", "containerPort": 7000, "protocol": "TCP"}]
+    assert c["sentinel"]["ports"] == [{"name": "sentinel", "containerPort": 27000, "protocol": "TCP"}]
+    assert c["redis"]["envConfig"]["REDIS_PORT"] == "7000"
+    assert c["sentinel"]["envConfig"]["SENTINEL_PORT"] == "27000"
+    sentinel_conf = [f for v in c["sentinel"]["volumeConfig"] for f in v["files"] if f["path"] == "sentinel.conf"]
+    assert "port 27000" in sentinel_conf[0]["content"]
+
+
+def test_spec_does_not_depend_on_the_unit_count():
+    texts = {render(units).text() for units in (0, 1, 2, 3, 5, 9)}
+    assert len(texts) == 1
+    assert render(1).digest() == render(7).digest()
+
+
+def test_spec_changes_with_config():
+    assert render().digest() != render(**{"down-after-milliseconds": 1000}).digest()
+
+
+def test_volumes_and_mount_paths():
+    c = containers(render())
+    redis_volumes = {v["name"]: v for v in c["redis"]["volumeConfig"]}
+    sentinel_volumes = {v["name"]: v for v in c["sentinel"]["volumeConfig"]}
+    assert redis_volumes["redis-k8s-scripts"]["mountPath"] == "/etc/redis-k8s"
+    assert sentinel_volumes["sentinel-scripts"]["mountPath"] == "/etc/redis-k8s"
+    assert sentinel_volumes["sentinel-conf"]["mountPath"] == "/etc/redis-sentinel"
+    assert {f["path"] for f in redis_volumes["redis-k8s-scripts"]["files"]} == set(podspec.REDIS_FILES)
+    assert {f["path"] for f in sentinel_volumes["sentinel-conf"]["files"]} == {"sentinel.conf",
+                                                                              "sentinel-master.conf"}
+    # Juju makes one ConfigMap per files volume: names must be unique across containers.
+    names = [v["name"] for container in c.values() for v in container["volumeConfig"]]
+    assert len(names) == len(set(names))
+    for volume in redis_volumes.values():
+        assert set(volume) == {"name", "mountPath", "files"}
+        for f in volume["files"]:
+            assert set(f) == {"path", "content"}
+
+
+def test_probes():
+    c = containers(render())
+    k = c["redis"]["kubernetes"]
+    assert k["readinessProbe"]["exec"]["command"] == ["/bin/sh", "/etc/redis-k8s/probe-redis.sh", "readiness"]
+    assert k["livenessProbe"]["exec"]["command"] == ["/bin/sh", "/etc/redis-k8s/probe-redis.sh", "liveness"]
+    assert k["livenessProbe"]["failureThreshold"] > k["readinessProbe"]["failureThreshold"]
+    assert k["readinessProbe"]["timeoutSeconds"] > podspec.CLI_TIMEOUT_S
+    s = c["sentinel"]["kubernetes"]
+    assert s["readinessProbe"]["exec"]["command"] == ["/bin/sh", "/etc/redis-k8s/probe-sentinel.sh"]
+    assert "livenessProbe" in s
+
+
+def test_grace_period_covers_the_graceful_failover():
+    for timeout_ms in (1000, 30000, 180000):
+        spec = render(**{"failover-timeout": timeout_ms})
+        grace = spec.k8s_resources["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"]
+        t = podspec.timings(settings.parse({"failover-timeout": timeout_ms}, 3))
+        assert grace * 1000 > timeout_ms
+        assert grace > t["catch_up_wait_s"] + t["failover_wait_s"] + podspec.SHUTDOWN_TIMEOUT_S
+        assert t["pause_ms"] > (t["catch_up_wait_s"] + t["failover_wait_s"]) * 1000
+
+
+def test_spec_is_plain_yaml():
+    spec = render()
+    assert yaml.safe_load(spec.text())["version"] == 3

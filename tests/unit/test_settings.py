@@ -1,0 +1,104 @@
+import pytest
+
+from redis_k8s import settings
+from redis_k8s.settings import ConfigError, parse
+
+
+def test_defaults_parse_to_the_documented_values():
+    s = parse({}, 3)
+    assert (s.port, s.sentinel_port, s.password) == (6379, 26379, "")
+    assert (s.down_after_ms, s.failover_timeout_ms) == (5000, 30000)
+    assert (s.min_replicas_to_write_option, s.min_replicas_max_lag) == (-1, 10)
+    assert s.appendonly is True and s.maxmemory == "" and s.maxmemory_policy == "noeviction"
+
+
+def test_null_values_take_defaults_and_unknown_options_are_ignored():
+    s = parse({"port": None, "some-layer-option": "x"}, 1)
+    assert s.port == 6379
+
+
+@pytest.mark.parametrize("raw, option, hint", [
+    ({"port": 0}, "port", "1-65535"),
+    ({"port": 70000}, "port", "set port to 1-65535"),
+    ({"port": "6379"}, "port", "not an integer"),
+    ({"port": True}, "port", "not an integer"),
+    ({"port": 6379.5}, "port", "not an integer"),
+    ({"sentinel-port": 65536}, "sentinel-port", "1-65535"),
+    ({"port": 7000, "sentinel-port": 7000}, "sentinel-port", "different values"),
+    ({"password": "short"}, "password", "too short"),
+    ({"password": "has a space"}, "password", "whitespace"),
+    ({"password": 'quote"inside'}, "password", "unsupported characters"),
+    ({"password": "x" * 129}, "password", "too long"),
+    ({"password": 12345678}, "password", "not a string"),
+    ({"down-after-milliseconds": -1}, "down-after-milliseconds", ">= 100"),
+    ({"down-after-milliseconds": 50}, "down-after-milliseconds", ">= 100"),
+    ({"failover-timeout": 999}, "failover-timeout", ">= 1000"),
+    ({"failover-timeout": -30000}, "failover-timeout", ">= 1000"),
+    ({"min-replicas-to-write": -2}, "min-replicas-to-write", "-1 (automatic)"),
+    ({"min-replicas-to-write": "1"}, "min-replicas-to-write", "-1 (automatic)"),
+    ({"min-replicas-max-lag": 0}, "min-replicas-max-lag", ">= 1"),
+    ({"appendonly": "yes"}, "appendonly", "true or false"),
+    ({"maxmemory": "lots"}, "maxmemory", "512mb"),
+    ({"maxmemory": "-5mb"}, "maxmemory", "512mb"),
+    ({"maxmemory": 512}, "maxmemory", "not a string"),
+    ({"maxmemory-policy": "allkeys-fifo"}, "maxmemory-policy", "allkeys-lru"),
+])
+def test_invalid_values_raise_a_config_error_naming_option_and_fix(raw, option, hint):
+    with pytest.raises(ConfigError) as e:
+        parse(raw, 3)
+    assert e.value.option == option
+    assert str(e.value).startswith(option + ": ")
+    assert hint in str(e.value)
+    assert "set " + option in str(e.value) or "set port and sentinel-port" in str(e.value)
+
+
+def test_error_message_for_a_port_out_of_range():
+    with pytest.raises(ConfigError) as e:
+        parse({"port": 70000}, 3)
+    assert str(e.value) == "port: 70000 is out of range; set port to 1-65535"
+
+
+def test_password_errors_never_repeat_the_password():
+    with pytest.raises(ConfigError) as e:
+        parse({"password": "bad pass word"}, 3)
+    assert "bad pass word" not in str(e.value)
+
+
+@pytest.mark.parametrize("raw", [
+    {"port": 1, "sentinel-port": 65535},
+    {"password": "Abc123!#$%&()*+,-./:;<=>?@[]^_{|}~"},
+    {"maxmemory": "512MB"},
+    {"maxmemory": "1gb", "maxmemory-policy": "allkeys-lru"},
+    {"maxmemory": "1048576"},
+    {"min-replicas-to-write": 0},
+    {"appendonly": False},
+    {"down-after-milliseconds": 100, "failover-timeout": 1000},
+])
+def test_valid_values_are_accepted(raw):
+    parse(raw, 3)
+
+
+def test_maxmemory_is_normalised():
+    assert parse({"maxmemory": " 512MB "}, 1).maxmemory == "512mb"
+
+
+@pytest.mark.parametrize("units, quorum, auto_min", [(1, 1, 0), (2, 2, 0), (3, 2, 1), (4, 3, 1), (5, 3, 1)])
+def test_count_dependent_values(units, quorum, auto_min):
+    s = parse({}, units)
+    assert s.quorum == quorum == settings.expected_quorum(units)
+    assert s.min_replicas_to_write == auto_min
+
+
+def test_explicit_min_replicas_wins_over_auto():
+    assert parse({"min-replicas-to-write": 2}, 1).min_replicas_to_write == 2
+
+
+def test_repr_hides_the_password():
+    s = parse({"password": "TopSecret123"}, 3)
+    assert "TopSecret123" not in repr(s)
+    assert "TopSecret123" not in str(s)
+
+
+def test_bad_unit_count_is_a_programming_error():
+    with pytest.raises(ValueError):
+        parse({}, -1)

@@ -1,0 +1,176 @@
+"""topology against fake redis clients (the real thing is exercised in tests/pods)."""
+
+import pytest
+import redis
+
+from redis_k8s import topology
+
+
+class FakeNode:
+    """A redis or sentinel answering the commands topology uses."""
+
+    def __init__(self, master=None, role="master", replicas=()):
+        self.master = master
+        self.role = role
+        self.replicas = list(replicas)
+        self.calls = []
+        self.config = {}
+        self.failover_reply = "OK"
+        self.offset = 100
+        self.state = {"num-slaves": 2, "num-other-sentinels": 2, "flags": "master"}
+
+
+class FakeClient:
+    def __init__(self, node):
+        self.node = node
+
+    def execute_command(self, *args):
+        node = self.node
+        node.calls.append(args)
+        cmd = " ".join(str(a) for a in args[:2]).upper()
+        if cmd == "SENTINEL GET-MASTER-ADDR-BY-NAME":
+            return list(node.master) if node.master else None
+        if cmd == "SENTINEL FAILOVER":
+            if isinstance(node.failover_reply, Exception):
+                raise node.failover_reply
+            return node.failover_reply
+        if cmd in ("SENTINEL SET", "SENTINEL RESET", "CLIENT PAUSE", "CLIENT UNPAUSE") or args[0] == "REPLICAOF":
+            return True
+        if cmd == "SENTINEL MASTER":
+            return dict(node.state)
+        raise AssertionError("unexpected command {}".format(args))
+
+    def info(self, section):
+        assert section == "replication"
+        info = {"role": self.node.role, "master_repl_offset": self.node.offset,
+                "connected_slaves": len(self.node.replicas)}
+        for i, r in enumerate(self.node.replicas):
+            info["slave{}".format(i)] = {"ip": r, "port": 6379, "offset": self.node.offset}
+        return info
+
+    def config_set(self, name, value):
+        self.node.config[name] = value
+        return True
+
+    def close(self):
+        pass
+
+
+class FakeNet:
+    def __init__(self, nodes):
+        self.nodes = nodes
+
+    def connect(self, host, port, password):
+        assert password == "pw"
+        node = self.nodes.get((host, port))
+        if node is None:
+            raise redis.ConnectionError("connection refused")
+        return FakeClient(node)
+
+
+def sentinels(views):
+    return {(h, 26379): FakeNode(master=m) for h, m in views.items()}
+
+
+def test_master_from_sentinels_takes_the_majority():
+    net = FakeNet(sentinels({"a": ("b", 6379), "b": ("c", 6379), "c": ("c", 6379)}))
+    assert topology.master_from_sentinels(["a", "b", "c"], 26379, "m", "pw", connect=net.connect) == ("c", 6379)
+
+
+def test_master_from_sentinels_skips_unreachable_and_unknowing_sentinels():
+    net = FakeNet(sentinels({"b": ("a", 6379), "c": None}))
+    assert topology.master_from_sentinels(["a", "b", "c"], 26379, "m", "pw", connect=net.connect) == ("a", 6379)
+    assert topology.master_from_sentinels(["x"], 26379, "m", "pw", connect=net.connect) is None
+
+
+def test_master_from_sentinels_tie_goes_to_the_first_listed():
+    net = FakeNet(sentinels({"a": ("b", 6379), "b": ("c", 6379)}))
+    assert topology.master_from_sentinels(["b", "a"], 26379, "m", "pw", connect=net.connect) == ("c", 6379)
+
+
+def test_expected_quorum():
+    assert [topology.expected_quorum(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+
+
+def test_set_quorum_and_min_replicas_report_what_they_reached():
+    net = FakeNet(sentinels({"a": ("a", 6379), "b": ("a", 6379)}))
+    assert topology.set_quorum(["a", "b", "gone"], 26379, "m", "pw", 2, connect=net.connect) == ["a", "b"]
+    assert ("SENTINEL", "SET", "m", "quorum", "2") in net.nodes[("a", 26379)].calls
+    redises = FakeNet({("a", 6379): FakeNode(), ("b", 6379): FakeNode()})
+    assert topology.set_min_replicas(["a", "b", "c"], 6379, "pw", 1, 10, connect=redises.connect) == ["a", "b"]
+    assert redises.nodes[("a", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10}
+
+
+def test_replication_info_raises_when_unreachable():
+    net = FakeNet({("a", 6379): FakeNode(role="slave")})
+    assert topology.replication_info("a", 6379, "pw", connect=net.connect)["role"] == "slave"
+    with pytest.raises(redis.ConnectionError):
+        topology.replication_info("b", 6379, "pw", connect=net.connect)
+
+
+def test_failover_if_master_does_nothing_for_a_replica():
+    net = FakeNet(sentinels({"a": ("b", 6379)}))
+    assert topology.failover_if_master("a", 6379, ["a"], 26379, "m", "pw", connect=net.connect) is False
+
+
+def test_failover_if_master_pauses_asks_a_peer_sentinel_and_waits():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
+    nodes[("a", 6379)] = old = FakeNode(replicas=["b"])
+    net = FakeNet(nodes)
+
+    def failover(*args):
+        for key in (("a", 26379), ("b", 26379)):
+            nodes[key].master = ("b", 6379)
+        return "OK"
+
+    peer = nodes[("b", 26379)]
+    original = FakeClient.execute_command
+
+    def execute(self, *args):
+        if self.node is peer and args[:2] == ("SENTINEL", "FAILOVER"):
+            self.node.calls.append(args)
+            return failover()
+        return original(self, *args)
+
+    FakeClient.execute_command = execute
+    try:
+        assert topology.failover_if_master("a", 6379, ["a", "b"], 26379, "m", "pw", timeout=5,
+                                           connect=net.connect) is True
+    finally:
+        FakeClient.execute_command = original
+    assert old.calls[0][:2] == ("CLIENT", "PAUSE") and old.calls[0][-1] == "WRITE"
+    assert ("REPLICAOF", "b", "6379") in old.calls
+    assert old.calls[-1] == ("CLIENT", "UNPAUSE")
+    # This pod's own sentinel is not asked when a peer's answers.
+    assert not any(c[:2] == ("SENTINEL", "FAILOVER") for c in nodes[("a", 26379)].calls)
+
+
+def test_failover_if_master_resumes_writes_when_no_sentinel_accepts():
+    nodes = sentinels({"a": ("a", 6379)})
+    nodes[("a", 26379)].failover_reply = redis.ResponseError("NOGOODSLAVE No suitable replica to promote")
+    nodes[("a", 6379)] = old = FakeNode(replicas=[])
+    net = FakeNet(nodes)
+    with pytest.raises(RuntimeError):
+        topology.failover_if_master("a", 6379, ["a"], 26379, "m", "pw", timeout=1, connect=net.connect)
+    assert old.calls[-1] == ("CLIENT", "UNPAUSE")
+
+
+def test_reset_sentinels_one_at_a_time_skipping_the_unreachable():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
+    net = FakeNet(nodes)
+    for node in nodes.values():
+        node.state = {"num-slaves": 1, "num-other-sentinels": 1, "flags": "master"}
+    done = topology.reset_sentinels(["a", "gone", "b"], 26379, "m", "pw", expected_replicas=1, timeout=2,
+                                    connect=net.connect)
+    assert done == ["a", "b"]
+    for node in nodes.values():
+        assert ("SENTINEL", "RESET", "m") in node.calls
+
+
+def test_reset_sentinels_leaves_a_sentinel_in_failover_alone():
+    nodes = sentinels({"a": ("a", 6379)})
+    nodes[("a", 26379)].state["flags"] = "master,failover_in_progress"
+    net = FakeNet(nodes)
+    assert topology.reset_sentinels(["a"], 26379, "m", "pw", expected_replicas=0, timeout=1,
+                                    connect=net.connect) == []
+    assert not any(c[:2] == ("SENTINEL", "RESET") for c in nodes[("a", 26379)].calls)
