@@ -33,6 +33,11 @@ def ordinal_of(app: str, name: str) -> int:
     return int(rest)
 
 
+def pod_name_of(fqdn: str) -> str:
+    """Return the pod name of a pod FQDN (its first label)."""
+    return fqdn.split(".", 1)[0]
+
+
 def peer_domain(app: str, model: str, domain: str = CLUSTER_DOMAIN) -> str:
     """Return the DNS domain of the pods, ``<app>-endpoints.<model>.svc.<domain>``."""
     return "{}-endpoints.{}.svc.{}".format(app, model, domain)

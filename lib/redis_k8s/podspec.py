@@ -224,11 +224,23 @@ def secret_resources(secret_name: str, password: str) -> dict:
     }
 
 
-def with_secret(k8s_resources: dict, secret_name: str, password: str) -> dict:
-    """Return a copy of ``k8s_resources`` (a PodSpec's) with the password Secret added."""
+def merge_resources(k8s_resources: dict, extra: dict) -> dict:
+    """Return a copy of ``k8s_resources`` (a PodSpec's) with ``extra`` kubernetesResources entries
+    (e.g. :func:`secret_resources`) added; lists are extended, entries of the same name replaced."""
     merged = copy.deepcopy(k8s_resources)
     resources = merged.setdefault("kubernetesResources", {})
-    resources.setdefault("secrets", [])
-    resources["secrets"] = [s for s in resources["secrets"] if s.get("name") != secret_name]
-    resources["secrets"].extend(secret_resources(secret_name, password)["secrets"])
+    for key, value in extra.items():
+        if isinstance(value, list):
+            names = {item.get("name") for item in value if isinstance(item, dict)}
+            kept = [item for item in resources.get(key, []) if not (isinstance(item, dict) and item.get("name") in names)]
+            resources[key] = kept + copy.deepcopy(value)
+        elif isinstance(value, dict):
+            resources[key] = dict(resources.get(key, {}), **copy.deepcopy(value))
+        else:
+            resources[key] = value
     return merged
+
+
+def with_secret(k8s_resources: dict, secret_name: str, password: str) -> dict:
+    """Return a copy of ``k8s_resources`` (a PodSpec's) with the password Secret added."""
+    return merge_resources(k8s_resources, secret_resources(secret_name, password))

@@ -1,5 +1,6 @@
 """Validated charm settings: ``parse(config, unit_count)`` or a ConfigError naming the fix."""
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class Settings:
     maxmemory: str
     maxmemory_policy: str
     unit_count: int
+    master_name: str
 
     @property
     def quorum(self) -> int:
@@ -109,10 +111,17 @@ def _str(raw: dict, option: str) -> str:
     return value.strip() if option != "password" else value
 
 
-def parse(raw_config: dict, unit_count: int) -> Settings:
+def _app_name_from_env() -> str:
+    unit = os.environ.get("JUJU_UNIT_NAME", "")
+    return unit.split("/", 1)[0] if unit else "redis-k8s"
+
+
+def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
     """Check ``raw_config`` (as ``config-get`` returns it) and return the Settings.
 
     Missing or null options take their default; unknown options are ignored (layers add their own).
+    ``app_name`` names the Sentinel master group (``naming.master_name``); by default it is read
+    from ``JUJU_UNIT_NAME`` as in a hook, else ``redis-k8s``.
 
     Raises:
         ConfigError: the first unusable option, with the fix.
@@ -164,4 +173,5 @@ def parse(raw_config: dict, unit_count: int) -> Settings:
         maxmemory=maxmemory.lower(),
         maxmemory_policy=policy,
         unit_count=unit_count,
+        master_name=app_name or _app_name_from_env(),
     )

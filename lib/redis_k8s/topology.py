@@ -8,6 +8,7 @@ unless a function says otherwise.
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import redis
 
@@ -106,7 +107,7 @@ def _as_dict(reply):
     return {}
 
 
-def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expected_replicas: int,
+def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expected_replicas: int = None,
                     timeout: float = 30.0, connect=None) -> list:
     """``SENTINEL RESET`` each sentinel in turn, after a scale-down, so removed pods are forgotten.
 
@@ -114,9 +115,12 @@ def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expec
     sentinels that answered before the resets began, before the next is reset, so a majority
     always knows the topology. Sentinels that do not answer, or are failing over, are skipped.
     Returns the hosts reset and re-synchronised within ``timeout`` seconds each.
+    ``expected_replicas`` defaults to one less than the sentinels that answer.
     """
     states = {h: _as_dict(_sentinel_master_state(connect, h, sentinel_port, password, master_name)) for h in hosts}
     reachable = [h for h in hosts if states[h]]
+    if expected_replicas is None:
+        expected_replicas = max(0, len(reachable) - 1)
     done = []
     for host in reachable:
         if "failover_in_progress" in str(states[host].get("flags", "")):
@@ -195,3 +199,54 @@ def failover_if_master(host: str, port: int, sentinel_hosts, sentinel_port: int,
     _try(connect, host, port, password, lambda c: c.execute_command("REPLICAOF", new_host, str(new_port)))
     _try(connect, host, port, password, lambda c: c.execute_command("CLIENT", "UNPAUSE"))
     return True
+
+
+def apply_live_settings(hosts, settings, password, connect=None) -> bool:
+    """Apply what depends on the unit count without restarting anything: the sentinel quorum
+    and ``min-replicas-to-write`` / ``min-replicas-max-lag``, from ``settings`` (its unit count).
+
+    Returns True when every host's sentinel and redis took them; False means some pod was not
+    reachable and the caller should try again later (what was reached is applied).
+    """
+    hosts = list(hosts)
+    quorum_set = set_quorum(hosts, settings.sentinel_port, settings.master_name, password,
+                            settings.quorum, connect)
+    replicas_set = set_min_replicas(hosts, settings.port, password, settings.min_replicas_to_write,
+                                    settings.min_replicas_max_lag, connect)
+    return len(quorum_set) == len(hosts) and len(replicas_set) == len(hosts)
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a status line needs: the master the sentinels agree on, pods ready, Redis version."""
+
+    master: object  # (host, port) or None
+    ready: int
+    version: str
+    roles: dict  # host -> "master" / "slave" / None when unreachable
+
+
+def health(hosts, settings, password, connect=None) -> Health:
+    """Return the :class:`Health` of the pods ``hosts``; never raises for unreachable pods.
+
+    A pod is ready when its redis answers and either is the master or replicates with the
+    link up, and its sentinel answers.
+    """
+    hosts = list(hosts)
+    master = master_from_sentinels(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    roles = {}
+    ready = 0
+    version = ""
+    for host in hosts:
+        info = _try(connect, host, settings.port, password, lambda c: c.info())
+        if info is None:
+            roles[host] = None
+            continue
+        roles[host] = info.get("role")
+        if master is not None and host == master[0]:
+            version = str(info.get("redis_version", ""))
+        serving = info.get("role") == "master" or info.get("master_link_status") == "up"
+        sentinel_up = _try(connect, host, settings.sentinel_port, password, lambda c: c.ping())
+        if serving and sentinel_up:
+            ready += 1
+    return Health(master=master, ready=ready, version=version, roles=roles)

@@ -39,7 +39,7 @@ def make_cluster(request):
     def make(count=3, start=True, **options):
         raw = dict(FAST)
         raw.update({k.replace("_", "-"): v for k, v in options.items()})
-        settings = settings_mod.parse(raw, count)
+        settings = settings_mod.parse(raw, count, app_name="redis-k8s")
         root = tempfile.mkdtemp(prefix="redis-k8s-pods-")
         roots.append(root)
         cluster = harness.Cluster(root, settings, count, "127.70.{}".format(next(_subnets) % 250 + 1))

@@ -257,7 +257,13 @@ class Cluster:
 
     def connect(self, host, port, password):
         """A topology connector: pod names map to pod addresses without any DNS."""
-        ip = self.by_fqdn(host).ip if not host[0].isdigit() else host
+        if host[0].isdigit():
+            return self.client(host, port, password=password)
+        try:
+            ip = self.by_fqdn(host).ip
+        except KeyError:
+            # What a client gets for a name DNS no longer knows.
+            raise redis.ConnectionError("cannot resolve {}".format(host))
         return self.client(ip, port, password=password)
 
     def master_from_sentinels(self):

@@ -1,5 +1,6 @@
 """Real redis-server and sentinel processes running the rendered start scripts, without Juju."""
 
+import dataclasses
 import signal
 import threading
 import time
@@ -178,18 +179,20 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
 
     cluster.remove_pod()
     remaining = sentinels()
-    assert len(topology.set_quorum(remaining, s.sentinel_port, name, cluster.password,
-                                   topology.expected_quorum(2), connect=cluster.connect)) == 2
-    assert topology.set_min_replicas([p.fqdn for p in cluster.pods], s.port, cluster.password, 0, 10,
-                                     connect=cluster.connect) == remaining
-    reset = topology.reset_sentinels(remaining, s.sentinel_port, name, cluster.password, expected_replicas=1,
-                                     timeout=30, connect=cluster.connect)
+    two = dataclasses.replace(s, unit_count=2)
+    assert topology.apply_live_settings(remaining, two, cluster.password, connect=cluster.connect) is True
+    assert topology.apply_live_settings(fqdns, two, cluster.password, connect=cluster.connect) is False
+    reset = topology.reset_sentinels(remaining, s.sentinel_port, name, cluster.password, timeout=30,
+                                     connect=cluster.connect)
     assert reset == remaining
     for pod in cluster.pods:
         state = sentinel_state(pod, name)
         assert state["num-slaves"] == 1 and state["num-other-sentinels"] == 1 and state["quorum"] == 2
+        assert pod.client().config_get("min-replicas-to-write")["min-replicas-to-write"] == "0"
     info = topology.replication_info(master.fqdn, s.port, cluster.password, connect=cluster.connect)
     assert info["connected_slaves"] == 1
+    h = topology.health(remaining, two, cluster.password, connect=cluster.connect)
+    assert h.master == (master.fqdn, s.port) and h.ready == 2 and h.version.startswith("7.")
 
     # Scale up again: the same spec, a new pod joins as a replica of the current master.
     pod = cluster.add_pod()

@@ -32,3 +32,8 @@ def test_master_and_secret_names():
     assert naming.master_name("redis-k8s") == "redis-k8s"
     assert naming.secret_name("redis-k8s") == "redis-k8s-auth"
     assert naming.peer_domain("a", "b") == "a-endpoints.b.svc.cluster.local"
+
+
+def test_pod_name_of_an_fqdn():
+    assert naming.pod_name_of(naming.pod_fqdn("r", "m", 4)) == "r-4"
+    assert naming.pod_name_of("r-0") == "r-0"

@@ -142,3 +142,13 @@ def test_grace_period_covers_the_graceful_failover():
 def test_spec_is_plain_yaml():
     spec = render()
     assert yaml.safe_load(spec.text())["version"] == 3
+
+
+def test_merge_resources_adds_and_replaces_by_name():
+    base = {"kubernetesResources": {"pod": {"terminationGracePeriodSeconds": 60}}}
+    merged = podspec.merge_resources(base, podspec.secret_resources("s", "p1"))
+    merged = podspec.merge_resources(merged, podspec.secret_resources("s", "p2"))
+    assert merged["kubernetesResources"]["pod"] == {"terminationGracePeriodSeconds": 60}
+    assert merged["kubernetesResources"]["secrets"] == [{"name": "s", "type": "Opaque",
+                                                         "stringData": {"password": "p2"}}]
+    assert "secrets" not in base["kubernetesResources"]

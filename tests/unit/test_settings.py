@@ -102,3 +102,11 @@ def test_repr_hides_the_password():
 def test_bad_unit_count_is_a_programming_error():
     with pytest.raises(ValueError):
         parse({}, -1)
+
+
+def test_master_name_is_the_application_name(monkeypatch):
+    assert parse({}, 1, app_name="cache").master_name == "cache"
+    monkeypatch.setenv("JUJU_UNIT_NAME", "my-redis/3")
+    assert parse({}, 1).master_name == "my-redis"
+    monkeypatch.delenv("JUJU_UNIT_NAME")
+    assert parse({}, 1).master_name == "redis-k8s"

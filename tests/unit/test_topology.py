@@ -3,7 +3,7 @@
 import pytest
 import redis
 
-from redis_k8s import topology
+from redis_k8s import settings, topology
 
 
 class FakeNode:
@@ -40,10 +40,14 @@ class FakeClient:
             return dict(node.state)
         raise AssertionError("unexpected command {}".format(args))
 
-    def info(self, section):
-        assert section == "replication"
+    def ping(self):
+        return True
+
+    def info(self, section=None):
+        assert section in (None, "replication")
         info = {"role": self.node.role, "master_repl_offset": self.node.offset,
-                "connected_slaves": len(self.node.replicas)}
+                "connected_slaves": len(self.node.replicas), "redis_version": "7.0.15",
+                "master_link_status": getattr(self.node, "link", "up")}
         for i, r in enumerate(self.node.replicas):
             info["slave{}".format(i)] = {"ip": r, "port": 6379, "offset": self.node.offset}
         return info
@@ -174,3 +178,30 @@ def test_reset_sentinels_leaves_a_sentinel_in_failover_alone():
     assert topology.reset_sentinels(["a"], 26379, "m", "pw", expected_replicas=0, timeout=1,
                                     connect=net.connect) == []
     assert not any(c[:2] == ("SENTINEL", "RESET") for c in nodes[("a", 26379)].calls)
+
+
+def test_apply_live_settings_uses_the_unit_count_of_the_settings():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379), "c": ("a", 6379)})
+    for h in "abc":
+        nodes[(h, 6379)] = FakeNode()
+    net = FakeNet(nodes)
+    s = settings.parse({}, 3, app_name="m")
+    assert topology.apply_live_settings(["a", "b", "c"], s, "pw", connect=net.connect) is True
+    assert ("SENTINEL", "SET", "m", "quorum", "2") in nodes[("c", 26379)].calls
+    assert nodes[("b", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10}
+    del nodes[("c", 6379)]
+    assert topology.apply_live_settings(["a", "b", "c"], s, "pw", connect=net.connect) is False
+
+
+def test_health_counts_serving_pods_and_reports_the_master_version():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
+    nodes[("a", 6379)] = FakeNode(role="master", replicas=["b"])
+    nodes[("b", 6379)] = FakeNode(role="slave")
+    nodes[("c", 6379)] = lagging = FakeNode(role="slave")
+    lagging.link = "down"
+    net = FakeNet(nodes)
+    h = topology.health(["a", "b", "c", "d"], settings.parse({}, 4, app_name="m"), "pw", connect=net.connect)
+    assert h.master == ("a", 6379)
+    assert h.ready == 2
+    assert h.version == "7.0.15"
+    assert h.roles == {"a": "master", "b": "slave", "c": "slave", "d": None}
