@@ -318,7 +318,7 @@ class Model:
         return debuglog.tail(self.paths.debug_log, lines)
 
     def container_log(self, pod, container):
-        path = os.path.join(self.paths.pod(pod), "logs", container + ".log")
+        path = os.path.join(self.paths.logs, "containers", pod, container + ".log")
         try:
             with open(path) as f:
                 return f.read()

@@ -116,6 +116,9 @@ class OperationsMixin:
                 if unit in self.unit(other)["joined"].get(str(rel["id"]), []):
                     self.enqueue(other, "relation-departed", rel["id"], unit, app,
                                  departing=unit)
+        if rec.get("storage-attached"):
+            for name in sorted(self.charm(app)["storage"]):
+                self.enqueue(unit, "%s-storage-detaching" % name)
         self.enqueue(unit, "stop")
         self.enqueue(unit, "remove")
 

@@ -177,7 +177,7 @@ class RuntimeMixin:
         name = "%s-%d" % (app, ordinal)
         pdir = self.paths.pod(name)
         shutil.rmtree(pdir, ignore_errors=True)
-        os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
+        os.makedirs(pdir, exist_ok=True)
         address = self.alloc_pod_address()
         charm = self.charm(app)
         containers = []
@@ -346,6 +346,7 @@ class RuntimeMixin:
             self._reconcile_operator(app, a)
             self._reconcile_pods(app, a)
             self._reconcile_forwarder(app, a)
+            self._attach_storage(app, a)
             for unit, rec in a["units"].items():
                 if rec.get("started") and not rec.get("dying") and \
                         now >= rec.get("next-update-status", 0):
@@ -360,6 +361,21 @@ class RuntimeMixin:
                     self.delete_pod(name)
         self._write_hosts()
         self.cond.notify_all()
+
+    def _attach_storage(self, app, a):
+        """Storage is provisioned with the pod: storage-attached follows the pod's start."""
+        storage = self.charm(app)["storage"]
+        if not storage:
+            return
+        for unit, rec in a["units"].items():
+            if rec.get("storage-attached") or rec.get("dying"):
+                continue
+            pod = "%s-%d" % (app, rec["number"])
+            if pod in self.state["pods"] and self.pod_status(pod).get("phase") == "Running":
+                rec["storage-attached"] = True
+                for name in sorted(storage):
+                    self.enqueue(unit, "%s-storage-attached" % name)
+                self.dirty = True
 
     def _finish_app_removal(self, app, a):
         for name in self.pods_of(app):

@@ -159,6 +159,10 @@ class UniterMixin:
             env["JUJU_REMOTE_UNIT"] = ctx.remote_unit or ""
         if ctx.departing:
             env["JUJU_DEPARTING_UNIT"] = ctx.departing
+        for suffix in ("-storage-attached", "-storage-detaching"):
+            if (ctx.hook or "").endswith(suffix):
+                env["JUJU_STORAGE_ID"] = "%s/%s" % (ctx.hook[:-len(suffix)],
+                                                    ctx.unit.split("/")[1])
         return env
 
     def _spawn_in_operator(self, app, argv, env):

@@ -133,7 +133,8 @@ class Pod:
         self.dir = self.paths.pod(name)
         with open(os.path.join(self.dir, "pod.json")) as f:
             self.config = json.load(f)
-        logdir = os.path.join(self.dir, "logs")
+        # Kept in the model's logs, across pod re-creations and `down`, for post-mortems.
+        logdir = os.path.join(self.paths.logs, "containers", name)
         os.makedirs(logdir, exist_ok=True)
         self.containers = [Container(self.config, c, logdir) for c in self.config["containers"]]
         self.terminating = False

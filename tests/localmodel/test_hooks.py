@@ -7,11 +7,16 @@ from conftest import ECHO, deploy_echo, hooks
 
 def test_deploy_hook_order_follows_juju(model):
     deploy_echo(model, n=2)
-    assert hooks(model, "echo/0")[:7] == [
+    # Storage comes with the pod, so its hook follows start and the pod's creation.
+    for unit in ("echo/0", "echo/1"):
+        seen = [h for h, _ in hooks(model, unit)]
+        assert seen.count("data-storage-attached") == 1
+        assert seen.index("data-storage-attached") > seen.index("start")
+    assert hooks_without_storage(model, "echo/0")[:7] == [
         ("install", ""), ("cluster-relation-created", ""), ("leader-elected", ""),
         ("config-changed", ""), ("start", ""),
         ("cluster-relation-joined", "echo/1"), ("cluster-relation-changed", "echo/1")]
-    assert hooks(model, "echo/1")[:7] == [
+    assert hooks_without_storage(model, "echo/1")[:7] == [
         ("install", ""), ("cluster-relation-created", ""), ("leader-settings-changed", ""),
         ("config-changed", ""), ("start", ""),
         ("cluster-relation-joined", "echo/0"), ("cluster-relation-changed", "echo/0")]
@@ -19,6 +24,10 @@ def test_deploy_hook_order_follows_juju(model):
     assert units["echo/0"]["leader"] and not units["echo/1"]["leader"]
     assert units["echo/1"]["workload-status"] == {"current": "active", "message": "ready"}
     assert "unit.echo/1.juju-log LEADER echo/0" in model.debug_log()
+
+
+def hooks_without_storage(m, unit):
+    return [h for h in hooks(m, unit) if "-storage-" not in h[0]]
 
 
 def test_hook_environment_and_run(model):

@@ -1,13 +1,17 @@
 """Manifests validate against the Kubernetes schema; down leaves no process behind."""
 
+import os
+import signal
 import subprocess
 import sys
 
 import yaml
 
-from conftest import deploy_echo
+from conftest import ask, deploy_echo
 from localmodel import validate
 from localmodel.client import Model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_manifests_validate(model):
@@ -59,3 +63,28 @@ def test_down_leaves_no_process(make_model):
         except FileNotFoundError:
             pass
     assert not Model(m.home).is_up()
+
+
+def test_down_after_a_controller_crash_still_stops_everything(make_model):
+    m = make_model()
+    deploy_echo(m)
+    os.kill(m.controller_pid(), signal.SIGKILL)
+    m.down()
+    assert m.processes() == []
+
+
+def test_two_models_side_by_side(make_model):
+    a, b = make_model(), make_model()
+    deploy_echo(a)
+    deploy_echo(b)
+    assert a.service_address("echo") != b.service_address("echo")
+    assert ask(a.pod_address("echo-0"), "PING") == ask(b.pod_address("echo-0"), "PING")
+
+
+def test_up_refuses_without_root(tmp_path):
+    env = {"LOCALMODEL_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        sys.executable, "-m", "localmodel", "up"], env=env, cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr == "ERROR the local model needs root (namespaces and bind mounts)\n"

@@ -78,7 +78,8 @@ def test_scale_up_and_down(model):
     assert sorted(st["pods"]) == ["echo-0"]
     assert sorted(st["applications"]["echo"]["units"]) == ["echo/0"]
     assert ("cluster-relation-departed", "echo/2") in hooks(model, "echo/0")
-    assert hooks(model, "echo/2")[-2:] == [("stop", ""), ("remove", "")]
+    assert hooks(model, "echo/2")[-3:] == [("data-storage-detaching", ""), ("stop", ""),
+                                           ("remove", "")]
     rc, out, _ = model.run("echo/0", "getent hosts echo-2 || echo gone")
     assert out == "gone\n"
     model.scale("echo", 3)
