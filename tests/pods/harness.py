@@ -180,6 +180,21 @@ class Pod:
         self.redis.stop(timeout)
         self.sentinel.stop(timeout)
 
+    def terminate(self, timeout=60):
+        """Delete the pod as Kubernetes does: SIGTERM to every container at once, then wait.
+
+        Returns ``{container: exit status}`` (None for one that had to be killed)."""
+        for container in self.containers.values():
+            container.send(signal.SIGTERM)
+        statuses = {}
+        for name, container in self.containers.items():
+            try:
+                statuses[name] = container.wait(timeout)
+            except subprocess.TimeoutExpired:
+                statuses[name] = None
+            container.kill_group(signal.SIGKILL)
+        return statuses
+
     def wipe_storage(self):
         subprocess.run(["rm", "-rf", self.storage], check=True)
         os.makedirs(self.storage)

@@ -198,3 +198,41 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
     pod = cluster.add_pod()
     pod.start()
     wait_for(lambda: healthy(cluster, master), 60, what="new pod joined")
+
+
+def test_deleting_the_master_pod_hands_over_and_every_container_exits_cleanly(make_cluster):
+    cluster = make_cluster(3)
+    old = cluster.pods[0]
+    wait_healthy(cluster, old)
+    old.client().set("survives", "yes")
+
+    started = time.monotonic()
+    statuses = old.terminate(timeout=60)
+    print("\nmaster pod deleted: containers exited after {:.1f}s".format(time.monotonic() - started))
+    assert statuses == {"redis": 0, "sentinel": 0}
+    new = wait_new_master(cluster, old, timeout=30)
+    assert new.client().get("survives") == "yes"
+
+    replica = [p for p in cluster.pods if p is not old and p is not new][0]
+    assert replica.terminate(timeout=30) == {"redis": 0, "sentinel": 0}
+
+
+def test_a_restarted_sentinel_keeps_its_identity_and_follows_the_current_master(make_cluster):
+    cluster = make_cluster(3)
+    master = cluster.pods[0]
+    wait_healthy(cluster, master)
+    pod = cluster.pods[1]
+    myid = pod.sentinel_client().execute_command("SENTINEL", "MYID")
+
+    pod.sentinel.send(signal.SIGTERM)
+    assert pod.sentinel.wait(30) == 0
+    # The master moves while this sentinel is down: on restart it must follow the others.
+    assert topology.failover_if_master(master.fqdn, cluster.settings.port, [p.fqdn for p in cluster.pods],
+                                       cluster.settings.sentinel_port, cluster.app, cluster.password,
+                                       timeout=30, connect=cluster.connect)
+    new = wait_new_master(cluster, master, timeout=30)
+    pod.sentinel.start()
+    wait_healthy(cluster, new)
+    assert pod.sentinel_client().execute_command("SENTINEL", "MYID") == myid
+    for other in cluster.pods:
+        assert sentinel_state(other, cluster.app)["num-other-sentinels"] == 2
