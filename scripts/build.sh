@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the charm offline from our own layers (layers/, interfaces/):
-#   build/redis-k8s/      the built charm (deploy with `juju deploy ./build/redis-k8s`)
-#   build/redis-k8s.charm the same, zipped
+# Builds a charm offline from our own layers (layers/, interfaces/):
+#   scripts/build.sh [CHARM_SOURCE]   (default: the repository root, i.e. redis-k8s)
+#   build/<name>/      the built charm (deploy with `juju deploy ./build/redis-k8s`)
+#   build/<name>.charm the same, zipped
 # Python dependencies are vendored into build/redis-k8s/lib/ as pure Python by
 # layer:caas-base's build tactic, cached in deps/ by wheelhouse content (only that step
 # needs PyPI, and only when the wheelhouse changes).
@@ -10,10 +11,11 @@ cd "$(dirname "$0")/.."
 root=$PWD
 [ -x .venv/bin/charm-build ] || bash scripts/setup.sh
 
-name=redis-k8s
+src=$(cd "${1:-$root}" && pwd)
+name=$(sed -n 's/^name: *//p' "$src/metadata.yaml" | head -n 1)
 out=$root/build
 stage=$out/.stage/$name
-next=$out/.next
+next=$out/.next-$name
 
 # One build at a time (tests and `make` may overlap); readers of build/redis-k8s only
 # ever see a complete charm, swapped in at the end.
@@ -24,19 +26,19 @@ flock 9
 # charm-build refuses a build directory inside the source tree, and walking .venv/.git
 # would cost more than the build: build from a copy without them. Everything else is
 # copied, so the root layer.yaml `exclude:` list is what keeps development files out.
-rm -rf "$out/.stage" "$next"
+rm -rf "$stage" "$next"
 mkdir -p "$stage" "$next"
-tar -C "$root" -cf - \
+tar -C "$src" -cf - \
   --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./deps \
   --exclude=./.localmodel --exclude=__pycache__ --exclude=.pytest_cache \
   --exclude='*.pyc' --exclude='.unit-state*.db' --exclude=./.juju-persistent-config \
   . | tar -C "$stage" -xf -
 
-log=$out/.charm-build.log
+log=$out/.charm-build-$name.log
 set +e
 env CHARM_LAYERS_DIR="$root/layers" \
     CHARM_INTERFACES_DIR="$root/interfaces" \
-    CHARM_CACHE_DIR="$out/.cache" \
+    CHARM_CACHE_DIR="$out/.cache-$name" \
     CAAS_BASE_VENDOR_CACHE="${CAAS_BASE_VENDOR_CACHE:-$root/deps/vendor}" \
     CHARM_HIDE_METRICS=1 \
     "$root/.venv/bin/charm-build" --hide-metrics --no-report \
@@ -50,7 +52,7 @@ if [ $rc -ne 0 ] && [ $rc -ne 100 ]; then
   echo "build: charm-build failed (exit $rc)" >&2
   exit 1
 fi
-rm -rf "$out/.stage" "$out/.cache"
+rm -rf "$stage" "$out/.cache-$name"
 
 proof=$("$root/.venv/bin/charm-proof" "$next/$name" 2>&1 || true)
 if grep -q '^E:' <<<"$proof"; then
