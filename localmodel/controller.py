@@ -35,6 +35,7 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
         self.contexts, self.current, self.workers, self.run_requests = {}, {}, {}, {}
         self.busy, self.popens, self.charms, self.service_files = set(), {}, {}, {}
         self.context_seq = 0
+        self.runs_in_flight = 0
         self.dirty = False
         self.hosts_text = None
         m = self.state["model"]
@@ -265,6 +266,12 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
                     self.save()
             self.stopping.wait(0.2)
 
+    def stop(self):
+        self.stopping.set()
+        with self.lock:
+            self.save()
+        self.server.shutdown()
+
     def shutdown(self):
         """Stop everything this model started, then the controller itself."""
         self.stopping.set()
@@ -299,8 +306,10 @@ def main(home):
     server = ctl.serve()
     statelib.atomic_write(paths.controller_pid,
                           "%d %s\n" % (os.getpid(), linux.starttime(os.getpid())))
+    # SIGTERM stops the controller alone, like a crash: `up` adopts the workloads again.
+    # Only the `shutdown` request (from `down`) stops the model's processes.
     signal.signal(signal.SIGTERM, lambda *a: threading.Thread(
-        target=ctl.shutdown, daemon=True).start())
+        target=ctl.stop, daemon=True).start())
     ctl.log("INFO", "localmodel.controller", "controller started (pid %d)" % os.getpid())
     ctl.adopt()
     threading.Thread(target=ctl.loop, name="reconcile", daemon=True).start()

@@ -405,7 +405,7 @@ class OperationsMixin:
                     return False
                 if r["queue"] and not (allow_errors and r.get("error")):
                     return False
-        if any(self.run_requests.values()):
+        if any(self.run_requests.values()) or self.runs_in_flight:
             return False
         return self.pods_settled()
 

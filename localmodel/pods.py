@@ -389,6 +389,8 @@ class RuntimeMixin:
         for rid, rel in list(self.state["relations"].items()):
             if app in [e["app"] for e in rel["endpoints"]]:
                 del self.state["relations"][rid]
+        for item in self.run_requests.pop(app, []):
+            item["result"] = (1, "", 'ERROR application "%s" removed\n' % app)
         volumes.remove_app(self.paths, app)
         shutil.rmtree(self.paths.app(app), ignore_errors=True)
         del self.state["applications"][app]

@@ -97,6 +97,7 @@ class UniterMixin:
                 kind, item = job
                 if kind == "run":
                     ctx = self._new_context(app, item["unit"], None)
+                    self.runs_in_flight += 1
                 else:
                     ctx = self._prepare_hook(item)
                     self.current[item["unit"]] = item
@@ -308,6 +309,7 @@ class UniterMixin:
                 self._commit(ctx)
                 self.save()
             item["result"] = (rc, out, err)
+            self.runs_in_flight -= 1
             self.cond.notify_all()
 
     def run_command(self, unit, command, timeout=None):

@@ -1,5 +1,6 @@
 """The pod runtime: real processes, probes, restarts, scale, storage, DNS, mounts, Services."""
 
+import json
 import os
 import signal
 import time
@@ -146,3 +147,34 @@ def test_remove_application(model):
     model.remove_application("echo")
     model.wait_for(lambda s: not s["applications"] and not s["pods"], timeout=60)
     assert hooks(model, "echo/0")[-1] == ("remove", "")
+
+
+def test_every_volume_kind_and_env_source(model, tmp_path):
+    deploy_echo(model)
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    (host_dir / "from-host.txt").write_text("host file\n")
+    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    spec = json.loads(out)
+    c = spec["containers"][0]
+    c["volumeConfig"] += [
+        {"name": "scratch", "mountPath": "/srv/lm-echo/scratch", "emptyDir": {}},
+        {"name": "hp", "mountPath": "/srv/lm-echo/host", "hostPath": {"path": str(host_dir)}},
+        {"name": "cm", "mountPath": "/srv/lm-echo/cm",
+         "configMap": {"name": "echo-cm", "files": [{"key": "a", "path": "a.txt"}]}},
+        {"name": "sec", "mountPath": "/srv/lm-echo/sec", "secret": {"name": "echo-secret"}}]
+    c["envConfig"]["FROM_CM"] = {"config-map": {"name": "echo-cm", "key": "a"}}
+    c["envConfig"]["NS"] = {"field": {"path": "metadata.namespace"}}
+    c["envConfig"]["FLAG"] = True
+    spec["configMaps"] = {"echo-cm": {"a": "value a"}}
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    assert rc == 0, err
+    model.wait(60)
+    a = model.pod_address("echo-0")
+    assert ask(a, "CAT /srv/lm-echo/host/from-host.txt", "CAT /srv/lm-echo/cm/a.txt",
+               "CAT /srv/lm-echo/sec/greeting", "STAT /srv/lm-echo/sec/greeting",
+               "ENV FROM_CM", "ENV NS", "ENV FLAG") == [
+        "host file\n", "value a", "hello", "0o600", "value a", "test", "true"]
+    assert ask(a, "CAT /srv/lm-echo/scratch/nothing")[0].startswith("ERR")
