@@ -182,8 +182,6 @@ class RuntimeMixin:
         charm = self.charm(app)
         containers = []
         for c in spec["containers"]:
-            if c.get("init"):
-                continue
             env, env_error = self._env_for(spec, c, name, address)
             mounts = volumes.mounts(self.paths, app, spec, c, name, ordinal, charm["storage"])
             for m in mounts:
@@ -191,7 +189,8 @@ class RuntimeMixin:
                     self._note_created(path)
             image = (c.get("imageDetails") or {}).get("imagePath", c.get("image", ""))
             containers.append({
-                "name": c["name"], "image": image, "image-error": image_error(image),
+                "name": c["name"], "init": bool(c.get("init")),
+                "image": image, "image-error": image_error(image),
                 "env-error": env_error, "command": c.get("command") or [],
                 "args": c.get("args") or [], "workingDir": c.get("workingDir") or "/",
                 "env": env, "mounts": mounts, "probes": (c.get("kubernetes") or {})})

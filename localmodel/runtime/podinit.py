@@ -136,15 +136,25 @@ class Pod:
         # Kept in the model's logs, across pod re-creations and `down`, for post-mortems.
         logdir = os.path.join(self.paths.logs, "containers", name)
         os.makedirs(logdir, exist_ok=True)
-        self.containers = [Container(self.config, c, logdir) for c in self.config["containers"]]
+        every = [Container(self.config, c, logdir) for c in self.config["containers"]]
+        # Init containers run one after the other, each to success, before the others start.
+        self.inits = [c for c in every if c.spec.get("init")]
+        self.containers = [c for c in every if not c.spec.get("init")]
+        self.init_index = 0
         self.terminating = False
         self.kill_requested = False
         self.last_status = None
+
+    @property
+    def initialized(self):
+        return self.init_index >= len(self.inits)
 
     def write_status(self):
         cs = {c.name: c.status() for c in self.containers}
         if self.terminating:
             phase = "Terminating"
+        elif not self.initialized:
+            phase = "Init:%d/%d" % (self.init_index, len(self.inits))
         elif any(c.blocked for c in self.containers):
             phase = "Pending"
         elif all(c.state == "running" for c in self.containers):
@@ -152,14 +162,16 @@ class Pod:
         else:
             phase = "Pending" if all(c.restarts == 0 for c in self.containers) else "Running"
         st = {"phase": phase, "ready": all(c.ready for c in self.containers) and
-              not self.terminating, "containers": cs, "address": self.config["address"]}
+              self.initialized and not self.terminating, "containers": cs,
+              "init-containers": {c.name: c.status() for c in self.inits},
+              "address": self.config["address"]}
         if st != self.last_status:
             atomic_write(os.path.join(self.dir, "status.json"), json.dumps(st))
             self.last_status = st
 
     def handle_exits(self, now):
         for pid, status in nsinit.reap_all():
-            for c in self.containers:
+            for c in self.containers + self.inits:
                 if c.pid == pid:
                     c.exited(status, now)
                 for p in c.probes.values():
@@ -186,9 +198,13 @@ class Pod:
                 os.unlink(os.path.join(self.dir, "kill-request"))
             except OSError:
                 target = None
-            for c in self.containers:
+            for c in self.containers + self.inits:
                 if c.name == target:
                     self._kill(c)
+        if not self.initialized:
+            self.step_init(now)
+            self.write_status()
+            return
         for c in self.containers:
             if c.blocked:
                 continue
@@ -211,17 +227,34 @@ class Pod:
                     p.launch(c.pid, c.env, c.spec["workingDir"], self.config["address"])
         self.write_status()
 
+    def step_init(self, now):
+        c = self.inits[self.init_index]
+        for main in self.containers:
+            if not main.blocked:
+                main.reason = "PodInitializing"
+        if c.blocked:
+            return
+        if c.state == "terminated" and c.exit_code == 0:
+            c.reason = "Completed"
+            self.init_index += 1
+        elif c.state != "running" and now >= c.next_start:
+            if c.state == "terminated":
+                c.restarts += 1
+            c.start()
+        elif c.state == "terminated":
+            c.reason = "CrashLoopBackOff"
+
     def terminate(self):
         self.terminating = True
         self.write_status()
-        for c in self.containers:
+        for c in self.containers + self.inits:
             if c.pid:
                 try:
                     os.killpg(c.pid, signal.SIGTERM)
                 except OSError:
                     pass
         deadline = time.time() + self.config["grace"]
-        while time.time() < deadline and any(c.pid for c in self.containers):
+        while time.time() < deadline and any(c.pid for c in self.containers + self.inits):
             self.handle_exits(time.time())
             time.sleep(0.05)
         os.kill(-1, signal.SIGKILL)

@@ -6,6 +6,7 @@ import signal
 import time
 
 from conftest import ask, deploy_echo, hooks
+from localmodel import validate
 
 
 def pods(m):
@@ -178,3 +179,26 @@ def test_every_volume_kind_and_env_source(model, tmp_path):
                "ENV FROM_CM", "ENV NS", "ENV FLAG") == [
         "host file\n", "value a", "hello", "0o600", "value a", "test", "true"]
     assert ask(a, "CAT /srv/lm-echo/scratch/nothing")[0].startswith("ERR")
+
+
+def test_init_containers_run_first_and_share_empty_dirs(model, tmp_path):
+    deploy_echo(model)
+    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    spec = json.loads(out)
+    scratch = {"name": "scratch", "mountPath": "/srv/lm-echo/scratch", "emptyDir": {}}
+    spec["containers"][0]["volumeConfig"].append(scratch)
+    spec["containers"].insert(0, {
+        "name": "prepare", "init": True, "imageDetails": {"imagePath": "busybox:1"},
+        "command": ["/bin/sh", "-c", "sleep 0.5; echo prepared by $HOSTNAME > "
+                    "/srv/lm-echo/scratch/init.txt"],
+        "volumeConfig": [scratch]})
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    assert rc == 0, err
+    model.wait_for(lambda s: s["pods"]["echo-0"]["phase"].startswith("Init:"), timeout=30)
+    model.wait(60)
+    assert ask(model.pod_address("echo-0"), "CAT /srv/lm-echo/scratch/init.txt") == [
+        "prepared by echo-0\n"]
+    assert "initContainers" in model.manifests("echo")
+    assert validate.validate_text(model.manifests("echo")) == 5
