@@ -7,7 +7,8 @@
 #     storage holds data; when it came back empty, fail over first and replicate the new master,
 #     so an empty node never resyncs replicas that hold data.
 #  2. no sentinel knows a master: a peer redis that is master -> replica of it.
-#  3. otherwise the bootstrap rule: pod <app>-0 is master, every other pod replicates it.
+#  3. the master this pod's sentinel last saw (its persisted configuration, same storage).
+#  4. otherwise the bootstrap rule: pod <app>-0 is master, every other pod replicates it.
 set -u
 LOG_TAG="redis-start[${POD_NAME:-?}]"
 . "{{ scripts_dir }}/lib.sh"
@@ -35,7 +36,7 @@ ask_sentinels() {
             echo "$_answer"
             return 0
         fi
-        sleep 1
+        sleep 0.5
     done
 }
 
@@ -93,6 +94,27 @@ choose_role() {
         MASTER_HOST=$1
         MASTER_PORT=$2
         log "no sentinel knows a master; peer $1 is master: starting as replica"
+        return 0
+    fi
+    # This pod's sentinel shares the storage: its last known master still beats the bootstrap rule.
+    set -- $(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5 }' \
+        "$DATA_DIR/sentinel/sentinel.conf" 2>/dev/null)
+    if [ $# -eq 2 ]; then
+        if [ "$1" != "$ME" ]; then
+            MASTER_HOST=$1
+            MASTER_PORT=$2
+            log "no sentinel answers; this pod's sentinel last saw master $1:$2: starting as replica"
+        elif local_data_present; then
+            log "no sentinel answers; this pod was the last master and holds data: starting as master"
+        else
+            for _p in $PEERS; do
+                if holds_data "$_p"; then
+                    log "refusing to start empty as master while $_p holds data; exiting to retry"
+                    exit 1
+                fi
+            done
+            log "no sentinel answers; last master, empty, and no peer holds data: starting as master"
+        fi
         return 0
     fi
     _bootstrap=$(pod_fqdn 0)

@@ -236,3 +236,64 @@ def test_a_restarted_sentinel_keeps_its_identity_and_follows_the_current_master(
     assert pod.sentinel_client().execute_command("SENTINEL", "MYID") == myid
     for other in cluster.pods:
         assert sentinel_state(other, cluster.app)["num-other-sentinels"] == 2
+
+
+def test_after_every_pod_restarts_at_once_the_data_survives_and_no_pod_bootstraps(make_cluster):
+    # A realistic down-after: with 1 s the sentinels may fail over while the master's redis is
+    # still starting, which is allowed (the replicas hold the data) but not what this test is about.
+    cluster = make_cluster(3, down_after_milliseconds=3000)
+    wait_healthy(cluster, cluster.pods[0])
+    fqdns = [p.fqdn for p in cluster.pods]
+    s = cluster.settings
+    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
+                                       cluster.password, timeout=30, connect=cluster.connect)
+    master = wait_new_master(cluster, cluster.pods[0], timeout=30)
+    wait_healthy(cluster, master)
+    master.client().set("last", "words")
+    assert master.client().wait(2, 5000) == 2
+
+    # Every container killed at once (node loss), then all pods start again together: the
+    # bootstrap rule (pod 0) must not apply, the sentinels' persisted state wins.
+    for pod in cluster.pods:
+        for container in pod.containers.values():
+            container.kill_group(signal.SIGKILL)
+            container.wait(10)
+    log_sizes = {pod.name: len(pod.redis.log_text()) for pod in cluster.pods}
+    cluster.start()
+    now_master = wait_for(lambda: cluster.master_from_sentinels(), 60, what="a master")
+    wait_healthy(cluster, now_master, timeout=90)
+    for pod in cluster.pods:
+        assert pod.client().get("last") == "words"
+        restart_log = pod.redis.log_text()[log_sizes[pod.name]:]
+        assert "bootstrap" not in restart_log
+        assert "sentinels report" in restart_log
+
+
+def test_without_any_sentinel_the_redis_containers_follow_their_pods_last_known_master(make_cluster):
+    cluster = make_cluster(3)
+    wait_healthy(cluster, cluster.pods[0])
+    fqdns = [p.fqdn for p in cluster.pods]
+    s = cluster.settings
+    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
+                                       cluster.password, timeout=30, connect=cluster.connect)
+    master = wait_new_master(cluster, cluster.pods[0], timeout=30)
+    wait_healthy(cluster, master)
+    master.client().set("kept", "1")
+    assert master.client().wait(2, 5000) == 2
+    # Let every sentinel persist the new master before the crash.
+    wait_for(lambda: all(master.fqdn in open(p.storage + "/sentinel/sentinel.conf").read() for p in cluster.pods),
+             30, what="sentinel configurations rewritten")
+
+    for pod in cluster.pods:
+        for container in pod.containers.values():
+            container.kill_group(signal.SIGKILL)
+            container.wait(10)
+    for pod in cluster.pods:
+        pod.redis.start()
+    # No sentinel runs: after waiting for them, each pod uses what its own sentinel last saw.
+    wait_for(lambda: all(p.client().info("replication")["role"] == ("master" if p is master else "slave")
+                         for p in cluster.pods), 60, what="roles from the persisted sentinel state")
+    for pod in cluster.pods:
+        pod.sentinel.start()
+    wait_healthy(cluster, master, timeout=60)
+    assert cluster.pods[0].client().get("kept") == "1"
