@@ -1,4 +1,7 @@
-"""Follows sentinel ``+switch-master`` events and runs a trigger command at once.
+"""Follows sentinel events and runs a trigger command at once.
+
+``+switch-master`` (a failover) is what matters most; ``+sdown``/``-sdown`` (a pod went down or came
+back) also trigger, so that statuses do not wait for update-status either. Bursts are coalesced.
 
 Runs as a background process in the operator environment (started by the leader, see
 ``charms.layer.redis_k8s.ensure_watcher``). Consumers would otherwise learn about a failover only at
@@ -8,7 +11,11 @@ an event (``juju-run <leader unit> hooks/update-status``) comes from its setting
 Settings file (JSON, mode 0600, re-read whenever it changes)::
 
     {"sentinels": ["host", ...], "port": 26379, "password": "...", "master_name": "...",
-     "trigger": ["juju-run", "redis-k8s/0", "hooks/update-status"]}
+     "trigger": ["juju-run", "redis-k8s/0", "hooks/update-status"],
+     "settle": [["juju-run", "redis-k8s/1", "hooks/update-status"], ...]}
+
+``trigger`` runs at once on every burst of events; ``settle`` commands run once things have been
+quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a step on the way).
 
 Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
 """
@@ -24,7 +31,9 @@ import time
 import redis
 
 RECONNECT_DELAY_S = 1.0
-SETTLE_S = 0.2
+SETTLE_S = 0.3
+SETTLED_AFTER_S = 5.0
+CHANNELS = ('+switch-master', '+sdown', '-sdown')
 
 
 class Settings:
@@ -49,21 +58,37 @@ class Settings:
         return True
 
 
+def concerns(message, master_name):
+    """Whether a sentinel event is about our master group.
+
+    ``+switch-master`` says ``<name> <old-host> <old-port> <new-host> <new-port>``; the others say
+    ``master <name> <host> <port>`` or ``<type> <id> <host> <port> @ <name> <host> <port>``.
+    """
+    fields = message.split()
+    if not fields:
+        return False
+    if fields[0] == master_name:
+        return True
+    if fields[0] == 'master':
+        return len(fields) > 1 and fields[1] == master_name
+    return '@' in fields and fields[fields.index('@') + 1:][:1] == [master_name]
+
+
 def subscribe(host, data, events, stop):
-    """Relay one sentinel's ``+switch-master`` messages for our master group into ``events``."""
+    """Relay one sentinel's events about our master group into ``events``."""
     while not stop.is_set():
         client = redis.Redis(host=host, port=int(data['port']), password=data.get('password'),
                              socket_connect_timeout=2, socket_timeout=None)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe('+switch-master')
+            pubsub.subscribe(*CHANNELS)
             while not stop.is_set():
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:
                     continue
-                fields = message['data'].decode().split()
-                if fields and fields[0] == data['master_name']:
-                    events.put(' '.join(fields))
+                text = message['data'].decode()
+                if concerns(text, data['master_name']):
+                    events.put('{} {}'.format(message['channel'].decode(), text))
         except (redis.RedisError, OSError):
             pass  # the pod is gone or restarting: a switch is relayed by the other sentinels
         finally:
@@ -95,27 +120,42 @@ class Watcher:
         for thread in self.threads:
             thread.start()
 
-    def run_trigger(self, reason):
-        print('{} {}: running trigger'.format(time.strftime('%H:%M:%S'), reason), flush=True)
-        result = subprocess.run(self.settings.data['trigger'], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, timeout=300)
+    def run(self, command, reason):
+        print('{} {}: running {}'.format(time.strftime('%H:%M:%S'), reason, ' '.join(command)),
+              flush=True)
+        try:
+            result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            print('trigger failed: {}'.format(error), flush=True)
+            return
         if result.returncode != 0:
             print('trigger exited {}: {}'.format(result.returncode, result.stderr.decode()[-500:]),
                   flush=True)
 
+    def run_trigger(self, reason):
+        self.run(self.settings.data['trigger'], reason)
+
     def serve(self):
+        self.restart_subscribers()
+        settle_at = None
         while True:
             if self.settings.reload():
                 self.restart_subscribers()
             try:
-                event = self.events.get(timeout=1.0)
+                event = self.events.get(timeout=0.5)
             except queue.Empty:
+                if settle_at is not None and time.monotonic() >= settle_at:
+                    settle_at = None
+                    for command in self.settings.data.get('settle', []):
+                        self.run(command, 'settled')
                 continue
-            # Several sentinels announce the same switch: run the trigger once for the burst.
+            # Every sentinel announces the same event: run the trigger once for the burst.
             time.sleep(SETTLE_S)
             while not self.events.empty():
                 event = self.events.get_nowait()
-            self.run_trigger('+switch-master ' + event)
+            self.run_trigger(event)
+            settle_at = time.monotonic() + SETTLED_AFTER_S
 
 
 def main(argv):

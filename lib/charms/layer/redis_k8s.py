@@ -37,12 +37,17 @@ def sync_leadership():
 
 def unit_count():
     """How many units the application is meant to have (goal state), never less than one."""
+    return len(unit_names())
+
+
+def unit_names():
+    """The application's units that are not dying, by goal state (this unit at least)."""
     try:
         units = hookenv.goal_state().get('units', {})
-    except Exception:  # goal-state is missing on very old agents; this unit alone is a safe floor
-        return 1
-    alive = [name for name, unit in units.items() if unit.get('status') != 'dying']
-    return max(1, len(alive))
+    except Exception:  # goal-state is missing on very old agents
+        units = {}
+    names = sorted(name for name, unit in units.items() if unit.get('status') != 'dying')
+    return names or [hookenv.local_unit()]
 
 
 def current_settings():
@@ -187,11 +192,17 @@ def ensure_watcher():
     wanted = {
         'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'password': password(parsed),
         'master_name': parsed.master_name,
-        'trigger': ['juju-run', hookenv.local_unit(), 'hooks/update-status'],
+        'trigger': _refresh_command(hookenv.local_unit()),
+        'settle': [_refresh_command(unit) for unit in unit_names()],
     }
     _write_private_json(os.path.join(charm_dir, WATCHER_SETTINGS), wanted)
-    if _watcher_pid(charm_dir) is not None:
-        return
+    code = _watcher_code()
+    running = _watcher_process(charm_dir)
+    if running is not None:
+        pid, running_code = running
+        if running_code == code:
+            return
+        os.killpg(pid, signal.SIGTERM)  # an upgrade brought new watcher code
     env = {key: value for key, value in os.environ.items() if not key.startswith('JUJU_CONTEXT')}
     env['PYTHONPATH'] = os.path.join(charm_dir, 'lib')
     with open(os.path.join(charm_dir, WATCHER_LOG), 'ab') as log:
@@ -200,33 +211,44 @@ def ensure_watcher():
             cwd=charm_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True)
     with open(os.path.join(charm_dir, WATCHER_PID), 'w') as handle:
-        handle.write(str(process.pid))
+        handle.write('{} {}'.format(process.pid, code))
     hookenv.log('master watcher started (pid {})'.format(process.pid))
 
 
 def stop_watcher():
     """Stop the watcher when the unit it triggers goes away; the next leader starts its own."""
     charm_dir = hookenv.charm_dir()
-    pid = _watcher_pid(charm_dir)
+    running = _watcher_process(charm_dir)
     try:
         with open(os.path.join(charm_dir, WATCHER_SETTINGS)) as handle:
             aimed_at = json.load(handle)['trigger'][1]
     except (OSError, ValueError, KeyError, IndexError):
         aimed_at = None
-    if pid is not None and aimed_at == hookenv.local_unit():
-        os.killpg(pid, signal.SIGTERM)
+    if running is not None and aimed_at == hookenv.local_unit():
+        os.killpg(running[0], signal.SIGTERM)
 
 
-def _watcher_pid(charm_dir):
-    """The watcher's pid when it runs (checked by pid and command line), else None."""
+def _refresh_command(unit):
+    return ['juju-run', unit, 'hooks/update-status']
+
+
+def _watcher_code():
+    """A fingerprint of the watcher's code, so that an upgrade restarts it."""
+    from redis_k8s import master_watcher
+    with open(master_watcher.__file__, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()[:16]
+
+
+def _watcher_process(charm_dir):
+    """``(pid, code fingerprint)`` of the running watcher (checked by pid and command line)."""
     try:
         with open(os.path.join(charm_dir, WATCHER_PID)) as handle:
-            pid = int(handle.read().strip())
-        with open('/proc/{}/cmdline'.format(pid), 'rb') as handle:
+            pid, code = handle.read().split()
+        with open('/proc/{}/cmdline'.format(int(pid)), 'rb') as handle:
             running = b'redis_k8s.master_watcher' in handle.read()
     except (OSError, ValueError):
         return None
-    return pid if running else None
+    return (int(pid), code) if running else None
 
 
 def _write_private_json(path, data):
