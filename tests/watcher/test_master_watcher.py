@@ -1,0 +1,128 @@
+"""The master watcher, against a real redis-server that publishes sentinel-shaped events."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'lib'))
+
+from redis_k8s.master_watcher import concerns  # noqa: E402
+
+HOST = '127.81.0.1'
+PORT = 26390
+PASSWORD = 'watcher-test-password'
+
+
+@pytest.mark.parametrize('message, expected', [
+    ('mymaster a.example 6379 b.example 6379', True),
+    ('other a.example 6379 b.example 6379', False),
+    ('master mymaster a.example 6379', True),
+    ('master other a.example 6379', False),
+    ('slave b.example:6379 b.example 6379 @ mymaster a.example 6379', True),
+    ('sentinel 1dd2 c.example 26379 @ other a.example 6379', False),
+    ('', False),
+])
+def test_concerns_only_our_master_group(message, expected):
+    assert concerns(message, 'mymaster') is expected
+
+
+@pytest.fixture
+def publisher(tmp_path):
+    process = subprocess.Popen(
+        ['redis-server', '--bind', HOST, '--port', str(PORT), '--requirepass', PASSWORD,
+         '--save', '', '--appendonly', 'no', '--dir', str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    client = redis.Redis(host=HOST, port=PORT, password=PASSWORD, socket_timeout=2)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield client
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def start_watcher(tmp_path, record, monkeypatch_env=None):
+    settings = tmp_path / 'watcher.json'
+    write = [sys.executable, '-c', 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")']
+    settings.write_text(json.dumps({
+        'sentinels': [HOST], 'port': PORT, 'password': PASSWORD, 'master_name': 'mymaster',
+        'trigger': write + [str(record), 'trigger'],
+        'settle': [write + [str(record), 'settle-a'], write + [str(record), 'settle-b']],
+    }))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
+    return subprocess.Popen([sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def lines(path):
+    return path.read_text().split() if path.exists() else []
+
+
+def wait_for(predicate, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def subscribed(client):
+    return client.pubsub_numsub('+switch-master')[0][1] > 0
+
+
+def test_switch_master_runs_trigger_once_per_burst_then_settles(tmp_path, publisher):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish('+switch-master', 'other a 6379 b 6379')
+        for _ in range(3):  # every sentinel announces the same switch
+            publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
+        assert wait_for(lambda: 'trigger' in lines(record))
+        assert wait_for(lambda: 'settle-b' in lines(record))
+        assert lines(record) == ['trigger', 'settle-a', 'settle-b']
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+def test_events_of_other_master_groups_are_ignored(tmp_path, publisher):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish('+switch-master', 'other a 6379 b 6379')
+        publisher.publish('+sdown', 'master other a 6379')
+        publisher.publish('-sdown', 'slave b:6379 b 6379 @ mymaster a 6379')
+        assert wait_for(lambda: 'trigger' in lines(record))
+        time.sleep(0.5)
+        assert lines(record).count('trigger') == 1
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+def test_reconnects_when_the_sentinel_restarts(tmp_path, publisher):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.client_kill_filter(_type='pubsub')
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
+        assert wait_for(lambda: 'trigger' in lines(record))
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
