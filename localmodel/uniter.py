@@ -102,10 +102,23 @@ class UniterMixin:
                     ctx = self._prepare_hook(item)
                     self.current[item["unit"]] = item
                     self.busy.add(app)
-            if kind == "run":
-                self._execute_run(app, ctx, item)
-            else:
-                self._execute_hook(app, ctx, item)
+            try:
+                if kind == "run":
+                    self._execute_run(app, ctx, item)
+                else:
+                    self._execute_hook(app, ctx, item)
+            except Exception as e:  # a worker must outlive any bug in one job
+                with self.lock:
+                    self.log("ERROR", "localmodel.uniter", "%s of %s failed: %r"
+                             % (ctx.hook or "run", ctx.unit, e))
+                    self.busy.discard(app)
+                    self.current.pop(ctx.unit, None)
+                    self.contexts.pop(ctx.id, None)
+                    if kind == "run" and "result" not in item:
+                        item["result"] = (1, "", "ERROR %s\n" % e)
+                        self.runs_in_flight -= 1
+                    self.cond.notify_all()
+                time.sleep(0.5)
 
     def _new_context(self, app, unit, hook, **kw):
         self.context_seq += 1
@@ -186,7 +199,10 @@ class UniterMixin:
         path = os.path.join(self.paths.charm(app), "hooks", ctx.hook)
         rc, out, err, secs = 0, "", "", 0.0
         if os.access(path, os.X_OK):
-            rc, out, err, secs = self._spawn_in_operator(app, [path], self.hook_env(ctx))
+            try:
+                rc, out, err, secs = self._spawn_in_operator(app, [path], self.hook_env(ctx))
+            except OSError as e:
+                rc, err = 1, "cannot run hook: %s\n" % e
             with self.lock:
                 self.state["hook-durations"] = (self.state["hook-durations"] + [secs])[-500:]
         elif os.path.exists(path):
