@@ -104,6 +104,10 @@ def build_parser():
     s = sub.add_parser("kill")
     s.add_argument("pod")
     s.add_argument("container", nargs="?")
+    s = sub.add_parser("exec", help="run a command in a pod's container (kubectl exec)")
+    s.add_argument("pod")
+    s.add_argument("-c", "--container", default=None)
+    s.add_argument("cmd", nargs=argparse.REMAINDER)
     s = sub.add_parser("delete-pod")
     s.add_argument("pod")
     s = sub.add_parser("wait")
@@ -173,6 +177,14 @@ def run(args, m):
         sys.stdout.write(m.manifests(args.app))
     elif c == "kill":
         m.kill(args.pod, args.container)
+    elif c == "exec":
+        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        if not cmd:
+            raise ModelError("no command specified")
+        rc, out, err = m.exec(args.pod, cmd, args.container)
+        sys.stdout.write(out)
+        sys.stderr.write(err)
+        return rc
     elif c == "delete-pod":
         m.delete_pod(args.pod)
     elif c == "wait":

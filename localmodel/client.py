@@ -289,6 +289,37 @@ class Model:
             time.sleep(0.1)
         raise TimeoutError("model not settled after %ss" % timeout)
 
+    def exec(self, pod, command, container=None, timeout=60):
+        """Run ``command`` (shell string or argv) in a pod's container, like ``kubectl exec``.
+
+        The command sees the container's mounts, pid namespace, hostname and environment.
+        Returns ``(rc, stdout, stderr)``.
+        """
+        st = statelib.load(self.paths.state)
+        rec = st["pods"].get(pod)
+        if rec is None or not rec.get("pid"):
+            raise ModelError('pod "%s" not found' % pod)
+        with open(os.path.join(self.paths.pod(pod), "pod.json")) as f:
+            config = json.load(f)
+        with open(os.path.join(self.paths.pod(pod), "status.json")) as f:
+            status = json.load(f)
+        names = [c["name"] for c in config["containers"] if not c.get("init")]
+        container = container or names[0]
+        if container not in names:
+            raise ModelError('container "%s" not found in pod "%s"' % (container, pod))
+        nspid = status["containers"].get(container, {}).get("pid")
+        if not nspid:
+            raise ModelError('container "%s" of pod "%s" is not running' % (container, pod))
+        spec = next(c for c in config["containers"] if c["name"] == container)
+        env = dict(PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                   HOME="/root", HOSTNAME=pod, **spec["env"])
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        r = subprocess.run(["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
+                            "nsenter", "-t", str(nspid), "-m", "--wd=" + spec["workingDir"],
+                            "--"] + argv, env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
     # ---- helpers for tests ----------------------------------------------------------------
 
     def wait_for(self, predicate, timeout=60, interval=0.1):

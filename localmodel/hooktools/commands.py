@@ -157,8 +157,7 @@ def relation_set(ctl, ctx, args, stdin, files):
         changes.update({k: "" if v is None else str(v) for k, v in loaded.items()})
     changes.update(key_values(pos))
     if opts.get("app") and not ctl.is_leader(ctx.unit):
-        raise ToolError("cannot write relation settings: permission denied "
-                        "(only the leader can set application data)")
+        raise ToolError("permission denied")
     ctx.relation_set(rel["id"], "app" if opts.get("app") else "unit", changes)
     return ""
 

@@ -123,6 +123,7 @@ class Container:
 
     def status(self):
         return {"state": self.state, "ready": self.ready, "restarts": self.restarts,
+                "pid": self.pid,
                 "reason": self.reason, "exit-code": self.exit_code,
                 "image": self.spec["image"]}
 

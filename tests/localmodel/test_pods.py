@@ -97,8 +97,10 @@ def test_files_secrets_and_env_are_where_the_spec_says(model):
                "STAT /srv/lm-echo/conf/server.py", "HELLO", "ENV POD_IP", "ENV POD_NAME",
                "CAT /etc/hostname", port=7001) == [
         "port 7001\n", "0o600", "0o755", "bonjour from echo-0", a, "echo-0", "echo-0\n"]
-    # Read-only, as a ConfigMap volume is.
-    assert ask(a, "WRITE x", port=7001) == ["OK"]
+    rc, out, err = model.exec("echo-0", "hostname; cat /srv/lm-echo/conf/motd.txt; "
+                              "echo $POD_NAME $ECHO_PORT; touch /srv/lm-echo/conf/x")
+    assert rc == 1 and out == "echo-0\nport 7001\necho-0 7001\n"
+    assert "Read-only file system" in err
     rc, out, _ = model.run("echo/0", "test -e /srv/lm-echo/conf/motd.txt && echo host-sees-it"
                            " || echo private")
     assert out == "private\n"
