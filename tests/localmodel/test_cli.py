@@ -45,6 +45,7 @@ def test_cli_flow(tmp_path):
         assert lm("run", "web/1", "config-get", "greeting").stdout == "hello\n"
         assert json.loads(lm("pod-spec", "web").stdout)["version"] == 3
         assert "kind: StatefulSet" in lm("manifests", "web").stdout
+        lm("wait", "--timeout", "90")
         assert lm("exec", "web-1", "-c", "echo", "--", "hostname").stdout == "web-1\n"
         assert lm("exec", "web-1", "--", "sh", "-c", "exit 5", ok=False).returncode == 5
         assert "HOOK install" in lm("debug-log", "--lines", "1000").stdout
