@@ -178,10 +178,14 @@ def run(args, m):
     elif c == "kill":
         m.kill(args.pod, args.container)
     elif c == "exec":
-        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        cmd, container = list(args.cmd), args.container
+        # REMAINDER swallows options given after POD: take -c from its head.
+        while cmd[:1] in (["-c"], ["--container"]) and len(cmd) > 1:
+            container, cmd = cmd[1], cmd[2:]
+        cmd = cmd[1:] if cmd[:1] == ["--"] else cmd
         if not cmd:
             raise ModelError("no command specified")
-        rc, out, err = m.exec(args.pod, cmd, args.container)
+        rc, out, err = m.exec(args.pod, cmd, container)
         sys.stdout.write(out)
         sys.stderr.write(err)
         return rc
