@@ -47,6 +47,30 @@ def test_hook_environment_and_run(model):
     assert rc == 3
 
 
+def test_hook_tool_errors_and_formats(model):
+    deploy_echo(model)
+    cases = {
+        "config-get --bogus": (2, "", "ERROR flag provided but not defined: --bogus\n"),
+        "status-set happy": (2, "", 'ERROR invalid status "happy", expected one of '
+                                    '[maintenance blocked waiting active]\n'),
+        "relation-get": (1, "", "ERROR no relation id specified\n"),
+        "relation-list -r 99": (2, "", 'ERROR invalid value "99" for option -r: '
+                                       'relation not found\n'),
+        "network-get nowhere": (1, "", 'ERROR no network config found for binding '
+                                       '"nowhere"\n'),
+        "is-leader": (0, "True\n", ""),
+        "is-leader --format=json": (0, "true\n", ""),
+        "config-get port --format yaml": (0, "7000\n...\n", ""),
+        "leader-get --format=json": (0, '{"leader": "echo/0"}\n', ""),
+        "storage-get -s data/0 location": (0, "/srv/lm-echo/data\n", ""),
+        "application-version-set 1.2.3": (0, "", ""),
+        "relation-set --help | grep -c -- --file": (0, "1\n", ""),
+    }
+    for cmd, expected in cases.items():
+        assert model.run("echo/0", cmd) == expected, cmd
+    assert model.status()["applications"]["echo"]["version"] == "1.2.3"
+
+
 def test_charmhelpers_works_in_the_operator(model, tmp_path):
     import charmhelpers
     vendored = tmp_path / "lib"

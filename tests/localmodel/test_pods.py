@@ -204,3 +204,22 @@ def test_init_containers_run_first_and_share_empty_dirs(model, tmp_path):
         "prepared by echo-0\n"]
     assert "initContainers" in model.manifests("echo")
     assert validate.validate_text(model.manifests("echo")) == 5
+
+
+def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_path):
+    deploy_echo(model)
+    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    spec = json.loads(out)
+    spec["containers"].append({
+        "name": "stubborn", "imageDetails": {"imagePath": "busybox:1"},
+        "command": ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]})
+    spec["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"] = 1
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    assert model.run("echo/0", "pod-spec-set --file %s" % spec_file)[0] == 0
+    model.wait(60)
+    old = model.pod_address("echo-0")
+    model.delete_pod("echo-0")
+    model.wait_for(lambda s: s["pods"].get("echo-0", {}).get("ready")
+                   and s["pods"]["echo-0"]["address"] != old, timeout=30)
+    assert "Terminating" not in [p["phase"] for p in pods(model).values()]
