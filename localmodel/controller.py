@@ -26,6 +26,11 @@ SEVERITY = ["error", "blocked", "maintenance", "waiting", "active", "unknown"]
 
 
 class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
+    """The model's single writer: state, hook execution and process supervision.
+
+    Every mutation happens under ``lock``; ``cond`` wakes the uniter workers and waiters.
+    """
+
     def __init__(self, home):
         self.paths = Paths(home)
         self.state = statelib.load(self.paths.state)
@@ -152,10 +157,6 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
                                 "since": r["since"]}
         return {"units": units, "relations": rels}
 
-    @property
-    def model_uuid_short(self):
-        return self.model_uuid[:6]
-
     # ---- persistence ----------------------------------------------------------------------
 
     def save(self):
@@ -244,6 +245,7 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
         """Take over after a (re)start: requeue interrupted hooks, keep live processes."""
         with self.lock:
             for name, pod in list(self.state["pods"].items()):
+                self._resolve_init(pod)
                 if not (pod.get("pid") and linux.alive(pod["pid"], pod.get("start"))):
                     self.log("INFO", "localmodel.controller", "pod %s lost; recreating" % name)
                     self.stop_ns(pod)

@@ -47,7 +47,8 @@ class RuntimeMixin:
         return p.pid
 
     def _spawn_ns(self, module, name, logname):
-        argv = ["unshare", "--mount", "--pid", "--uts", "--fork", "--mount-proc",
+        # --kill-child: the namespace never outlives its unshare parent, whoever kills it.
+        argv = ["unshare", "--mount", "--pid", "--uts", "--fork", "--kill-child", "--mount-proc",
                 "--propagation", "private", sys.executable, "-m", module, self.paths.home, name]
         return self._spawn(argv, logname)
 

@@ -127,8 +127,7 @@ def _validate_container(c):
         if isinstance(v, dict):
             refs = [r for r in ENV_REFS if r in v]
             if len(refs) > 1:
-                raise SpecError("env %q can only have one of %s" .replace("%q", '"%s"')
-                                % (k, ", ".join(refs)))
+                raise SpecError('env "%s" can only have one of %s' % (k, ", ".join(refs)))
             if "field" in v and not (v["field"] or {}).get("path"):
                 raise SpecError('env "%s": field path is missing' % k)
             for r in ("secret", "config-map"):

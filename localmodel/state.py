@@ -1,4 +1,4 @@
-"""On-disk model state: one JSON document, replaced atomically so a crash never leaves half of it."""
+"""On-disk model state: one JSON document, replaced atomically (a crash never leaves half)."""
 
 import json
 import os

@@ -266,8 +266,8 @@ def main(home, name):
     paths = pod.paths
     hostname = os.path.join(pod.dir, "hostname")
     atomic_write(hostname, name + "\n")
-    nsinit.setup(name, {"/etc/hostname": hostname, "/etc/hosts": paths.hosts, "/etc/nsswitch.conf": paths.nsswitch,
-                        "/etc/resolv.conf": paths.resolv})
+    nsinit.setup(name, {"/etc/hostname": hostname, "/etc/hosts": paths.hosts,
+                        "/etc/nsswitch.conf": paths.nsswitch, "/etc/resolv.conf": paths.resolv})
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 
