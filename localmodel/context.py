@@ -16,6 +16,7 @@ class Context:
         self.pod_spec = None
         self.raw_spec = None
         self.version = None
+        self.missing = False
 
     def relation_set(self, rid, scope, changes):
         self.relation_sets.setdefault(rid, {"unit": {}, "app": {}})[scope].update(changes)

@@ -207,6 +207,8 @@ class UniterMixin:
                 self.state["hook-durations"] = (self.state["hook-durations"] + [secs])[-500:]
         elif os.path.exists(path):
             rc, err = 1, "fork/exec %s: permission denied\n" % path
+        else:
+            ctx.missing = True
         with self.lock:
             self.busy.discard(app)
             self.current.pop(ctx.unit, None)
@@ -236,6 +238,9 @@ class UniterMixin:
                  % (ctx.hook, rc), unit=ctx.unit)
 
     def _hook_succeeded(self, ctx, ev, rec):
+        self.log("INFO", "juju.worker.uniter.operation",
+                 ('skipped "%s" hook (missing)' if ctx.missing else
+                  'ran "%s" hook (via explicit, bespoke hook script)') % ctx.hook, unit=ctx.unit)
         if rec["queue"] and rec["queue"][0]["seq"] == ev["seq"]:
             rec["queue"].pop(0)
         rec.pop("error", None)
