@@ -1,0 +1,154 @@
+"""redis-k8s on the local model: real hooks, real redis-server and sentinel processes.
+
+The tests of this module share one deployment and run in order: each leaves the cluster healthy.
+"""
+
+import time
+
+import pytest
+import redis
+import yaml
+
+from conftest import APP, CONSUMER, IMAGE
+
+SUBNET = '127.91'
+
+
+def test_three_units_one_master_two_replicas_three_sentinels_agree(cluster):
+    master = cluster.wait_healthy(3)
+    assert master == 'redis-k8s-0'  # the bootstrap rule: pod 0 on first deploy
+    roles = cluster.roles()
+    assert sorted(info['role'] for info in roles.values()) == ['master', 'slave', 'slave']
+    assert set(cluster.sentinel_masters().values()) == {
+        ('redis-k8s-0.redis-k8s-endpoints.functional.svc.cluster.local', 6379)}
+    for unit in cluster.units().values():
+        assert unit['workload-status']['message'] == '3/3 pods, master redis-k8s-0'
+
+
+def test_replicas_hold_what_the_master_acknowledged(cluster):
+    master = cluster.client(cluster.master_pod())
+    for index in range(100):
+        master.set('sync:{}'.format(index), index)
+    assert master.wait(2, 5000) == 2
+    for pod in cluster.pods():
+        assert cluster.client(pod).get('sync:99') == b'99'
+
+
+def test_consumer_gets_current_master_with_password_and_sentinels(cluster):
+    master = cluster.master_pod()
+    for data in cluster.all_relation_data():  # every unit publishes the same
+        assert cluster.pod_of(data['host']) == master
+        assert data['hostname'] == data['host']
+        assert data['port'] == '6379'
+        assert data['password'] == cluster.password()
+        assert data['sentinel-port'] == '26379'
+        assert data['master-name'] == APP
+        assert [cluster.pod_of(host) for host in data['sentinel-hosts'].split(',')] == cluster.pods()
+    status = cluster.model.unit_status(CONSUMER + '/0')
+    assert status['workload-status']['current'] == 'active'
+    assert 'redis-k8s-0' in status['workload-status']['message']
+    # The key the legacy consumer wrote through the endpoint it was given is really there.
+    assert cluster.client(master).get('redis-consumer:redis-consumer/0') == \
+        b'written by redis-consumer/0'
+
+
+def test_client_without_password_is_refused(cluster):
+    master = cluster.master_pod()
+    with pytest.raises(redis.AuthenticationError):
+        cluster.client(master, password='').ping()
+    with pytest.raises(redis.AuthenticationError):
+        cluster.client(master, password='wrong-password').ping()
+    sentinel = cluster.client(master, port=26379, password='')
+    with pytest.raises(redis.AuthenticationError):
+        sentinel.ping()
+
+
+def test_password_is_in_a_secret_not_in_the_spec_or_config_maps(cluster):
+    secret = cluster.password()
+    assert len(secret) >= 16
+    spec = cluster.model.pod_spec(APP)
+    assert secret not in spec
+    documents = [doc for doc in yaml.safe_load_all(cluster.model.manifests(APP)) if doc]
+    for doc in documents:
+        if doc['kind'] == 'ConfigMap':
+            assert secret not in yaml.safe_dump(doc)
+    assert any(doc['kind'] == 'Secret' for doc in documents)
+    assert secret not in cluster.model.debug_log()
+
+
+def pods_identity(cluster):
+    status = cluster.model.status()['pods']
+    return {name: (pod['address'], sum(c['restarts'] for c in pod['containers'].values()))
+            for name, pod in status.items() if pod['application'] == APP}
+
+
+@pytest.mark.parametrize('option, value', [
+    ('port', '70000'),
+    ('port', '26379'),  # the sentinel port
+    ('down-after-milliseconds', '-5'),
+    ('maxmemory-policy', 'sometimes'),
+])
+def test_invalid_config_blocks_naming_the_option_and_keeps_everything(cluster, option, value):
+    spec_before = cluster.model.pod_spec(APP)
+    pods_before = pods_identity(cluster)
+    cluster.client(cluster.master_pod()).set('survives-bad-config', option)
+    cluster.model.config(APP, {option: value})
+    try:
+        def blocked(status):
+            units = status['applications'][APP]['units'].values()
+            return all(unit['workload-status']['current'] == 'blocked' for unit in units)
+        cluster.model.wait_for(blocked, timeout=60)
+        for unit in cluster.units().values():
+            assert option in unit['workload-status']['message']
+        cluster.model.wait(timeout=60)
+        assert cluster.model.pod_spec(APP) == spec_before
+        assert pods_identity(cluster) == pods_before
+    finally:
+        cluster.model.config(APP, reset=[option])
+    assert cluster.wait_healthy(3)
+    assert cluster.client(cluster.master_pod()).get('survives-bad-config') == option.encode()
+
+
+def test_port_change_moves_the_listener_end_to_end(cluster):
+    cluster.client(cluster.master_pod()).set('before-port-change', 'kept')
+    cluster.model.config(APP, {'port': '6380'})
+    try:
+        master = cluster.wait_healthy(3, timeout=240, port=6380)
+        assert master
+        assert cluster.model.wait_for(lambda status: cluster.relation_points_at(master, 6380),
+                                      timeout=60)
+        for pod in cluster.pods():
+            with pytest.raises(redis.ConnectionError):
+                cluster.client(pod, port=6379).ping()
+            assert cluster.client(pod, port=6380).get('before-port-change') == b'kept'
+        assert cluster.model.wait_for(
+            lambda status: ':6380' in status['applications'][CONSUMER]['units'][CONSUMER + '/0']
+            ['workload-status']['message'], timeout=60)
+    finally:
+        cluster.model.config(APP, reset=['port'])
+    assert cluster.wait_healthy(3, timeout=240)
+
+
+def test_scaling_keeps_a_known_master_and_the_data(cluster):
+    master = cluster.client(cluster.master_pod())
+    for index in range(50):
+        master.set('scale:{}'.format(index), index)
+    for count in (5, 3, 1, 3):
+        cluster.model.scale(APP, count)
+        pod = cluster.wait_healthy(count, timeout=300)
+        assert pod, 'not healthy at {} units: {}'.format(count, cluster.model.status())
+        assert cluster.model.wait_for(lambda status: cluster.relation_points_at(pod), timeout=60)
+        client = cluster.client(pod)
+        assert [client.get('scale:{}'.format(i)) for i in (0, 49)] == [b'0', b'49']
+        assert cluster.model.wait_for(lambda status: sentinels_know(cluster, count), timeout=90), \
+            [cluster.client(p, port=26379).sentinel_master(APP) for p in cluster.pods()]
+
+
+def sentinels_know(cluster, count):
+    """Every sentinel has the quorum for ``count`` units and knows exactly the live pods."""
+    try:
+        views = [cluster.client(pod, port=26379).sentinel_master(APP) for pod in cluster.pods()]
+    except redis.RedisError:
+        return False
+    return all(view['quorum'] == count // 2 + 1 and view['num-slaves'] == count - 1
+               and view['num-other-sentinels'] == count - 1 for view in views)
