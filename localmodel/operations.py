@@ -14,6 +14,40 @@ from localmodel import charm as charmlib
 from localmodel import manifests, state as statelib
 from localmodel.status import status_dict
 
+CHARM_FILES = ".localmodel-charm-files"
+
+
+def _files_under(top):
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in filenames:
+            found.add(os.path.relpath(os.path.join(dirpath, name), top))
+    return found
+
+
+def install_charm(source, target, previous=None):
+    """Copy a charm into an application's charm directory.
+
+    Like Juju's charm deployer, an upgrade replaces the old charm's files but keeps every file the
+    charm wrote itself (unit state, files of its background processes): ``previous`` is the old
+    directory, and the list of files it got from its charm is kept beside them.
+    """
+    shutil.copytree(source, target, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", "__pycache__"))
+    shipped = _files_under(target)
+    if previous is not None:
+        try:
+            with open(os.path.join(previous, CHARM_FILES)) as handle:
+                old_shipped = set(handle.read().splitlines())
+        except OSError:
+            old_shipped = set()
+        for relative in sorted(_files_under(previous) - old_shipped - shipped - {CHARM_FILES}):
+            destination = os.path.join(target, relative)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.copy2(os.path.join(previous, relative), destination, follow_symlinks=False)
+    with open(os.path.join(target, CHARM_FILES), "w") as handle:
+        handle.write("\n".join(sorted(shipped)))
+
 
 class OpError(Exception):
     """A refused operation; the message is shown to the user as Juju would word it."""
@@ -169,8 +203,7 @@ class OperationsMixin:
             except charmlib.CharmError as e:
                 raise OpError(str(e))
         shutil.rmtree(self.paths.app(app), ignore_errors=True)
-        shutil.copytree(charm_dir, self.paths.charm(app), symlinks=True,
-                        ignore=shutil.ignore_patterns(".git", "__pycache__", ".unit-state.db"))
+        install_charm(charm_dir, self.paths.charm(app))
         self.charms[app] = ch
         self.state["applications"][app] = {
             "charm": ch["name"], "charm-rev": 0, "charm-source": charm_dir,
@@ -349,12 +382,7 @@ class OperationsMixin:
                 self.cond.wait(0.5)
             new = self.paths.charm(app) + ".new"
             shutil.rmtree(new, ignore_errors=True)
-            shutil.copytree(charm_dir, new, symlinks=True,
-                            ignore=shutil.ignore_patterns(".git", "__pycache__",
-                                                          ".unit-state.db"))
-            state_db = os.path.join(self.paths.charm(app), ".unit-state.db")
-            if os.path.exists(state_db):
-                shutil.copy2(state_db, os.path.join(new, ".unit-state.db"))
+            install_charm(charm_dir, new, previous=self.paths.charm(app))
             old = self.paths.charm(app) + ".old"
             os.rename(self.paths.charm(app), old)
             os.rename(new, self.paths.charm(app))

@@ -125,10 +125,14 @@ def test_failed_hook_sets_error_and_is_retried(model):
 
 def test_upgrade_and_attach_resource_run_upgrade_charm(model):
     deploy_echo(model)
+    rc, _, err = model.run("echo/0", "mkdir -p state && echo kept > state/written-by-charm")
+    assert rc == 0, err
     before = len(hooks(model, "echo/0"))
     assert model.upgrade("echo", ECHO) == 1
     model.wait(60)
     assert hooks(model, "echo/0")[before:] == [("upgrade-charm", ""), ("config-changed", "")]
+    # As with Juju's charm deployer, files the charm wrote itself survive the upgrade.
+    assert model.run("echo/0", "cat state/written-by-charm")[1].strip() == "kept"
     before = len(hooks(model, "echo/0"))
     model.attach_resource("echo", "echo-image", "lm-echo:2.0")
     model.wait(60)
