@@ -1,0 +1,98 @@
+"""A steady write load that follows the relation data, the way a consumer would.
+
+Writes unique keys to the master named in the consumer's relation data (re-read in the background),
+records every write the server acknowledged, and afterwards counts which of them are missing.
+"""
+
+import threading
+import time
+
+import redis
+
+
+class WriteLoad:
+    """Background writer through the endpoint the consumer received.
+
+    Args:
+        cluster: a :class:`testbed.cluster.Cluster`.
+        prefix: key prefix, unique per scenario.
+        pause_s: pause between writes.
+        refresh_s: how often the relation data is re-read.
+    """
+
+    def __init__(self, cluster, prefix='load', pause_s=0.005, refresh_s=0.25):
+        self.cluster = cluster
+        self.prefix = prefix
+        self.pause_s = pause_s
+        self.refresh_s = refresh_s
+        self.password = cluster.password()
+        self.acknowledged = []  # (key, monotonic time)
+        self.failures = []  # monotonic times of failed writes
+        self.endpoint = None  # (pod, port) from the relation data
+        self._stop = threading.Event()
+        self._threads = []
+
+    def start(self):
+        self._refresh()
+        self._threads = [threading.Thread(target=self._follow, daemon=True),
+                         threading.Thread(target=self._write, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _refresh(self):
+        try:
+            data = self.cluster.relation_data()
+            self.endpoint = (self.cluster.pod_of(data['host']), int(data['port']))
+        except Exception:  # a hook context may be briefly unavailable; keep the last endpoint
+            pass
+
+    def _follow(self):
+        while not self._stop.wait(self.refresh_s):
+            self._refresh()
+
+    def _write(self):
+        client, target, index = None, None, 0
+        while not self._stop.is_set():
+            try:
+                if client is None or target != self.endpoint:
+                    target = self.endpoint
+                    client = redis.Redis(host=self.cluster.model.pod_address(target[0]),
+                                         port=target[1], password=self.password,
+                                         socket_timeout=1, socket_connect_timeout=1)
+                key = '{}:{}'.format(self.prefix, index)
+                client.set(key, index)
+                self.acknowledged.append((key, time.monotonic()))
+                index += 1
+            except Exception:  # connection refused, READONLY, NOREPLICAS, pod gone...
+                self.failures.append(time.monotonic())
+                client = None
+                time.sleep(0.05)
+            time.sleep(self.pause_s)
+
+    def first_success_after(self, moment):
+        """Monotonic time of the first acknowledged write after ``moment``, or None."""
+        return next((at for _, at in self.acknowledged if at > moment), None)
+
+    def lost(self, pod=None):
+        """Acknowledged keys missing from the master (``pod``, default: the current master)."""
+        pod = pod or self.cluster.master_pod()
+        client = self.cluster.client(pod)
+        keys = [key for key, _ in self.acknowledged]
+        missing = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            missing.extend(key for key, value in zip(chunk, client.mget(chunk)) if value is None)
+        return missing
