@@ -361,3 +361,11 @@ class Model:
             return statelib.load(self.paths.state).get("hook-durations", [])
         except (OSError, ValueError):
             return []
+
+    def hook_runs(self):
+        """The last 1000 hooks run, oldest first, as ``(hook, unit, seconds)`` tuples."""
+        try:
+            runs = statelib.load(self.paths.state).get("hook-runs", [])
+        except (OSError, ValueError):
+            return []
+        return [tuple(run) for run in runs]

@@ -54,4 +54,5 @@ def new_state(name, subnet, update_status_interval, retry_delay):
         "forwarders": {},
         "created-paths": [],
         "hook-durations": [],
+        "hook-runs": [],
     }
