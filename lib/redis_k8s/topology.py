@@ -107,15 +107,43 @@ def _as_dict(reply):
     return {}
 
 
+def stale_sentinels(hosts, settings, password, connect=None) -> list:
+    """Return the pods whose sentinel remembers instances that no longer exist.
+
+    An instance exists when it is one of ``hosts`` on the configured port (redis) or sentinel port.
+    Entries for removed pods (scale-down) or an old port (a port change) would otherwise stay
+    forever and skew what sentinels count; ``SENTINEL RESET`` makes a sentinel forget them.
+    """
+    hosts = list(hosts)
+    wanted_redis = {(host, int(settings.port)) for host in hosts}
+    wanted_sentinels = {(host, int(settings.sentinel_port)) for host in hosts}
+    stale = []
+    for host in hosts:
+        def views(client):
+            replicas = client.execute_command("SENTINEL", "REPLICAS", settings.master_name)
+            sentinels = client.execute_command("SENTINEL", "SENTINELS", settings.master_name)
+            return replicas, sentinels
+        answer = _try(connect, host, settings.sentinel_port, password, views)
+        if answer is None:
+            continue
+        replicas, sentinels = ([_as_dict(entry) for entry in group] for group in answer)
+        known_redis = {(r.get("ip", ""), int(r.get("port", 0))) for r in replicas}
+        known_sentinels = {(s.get("ip", ""), int(s.get("port", 0))) for s in sentinels}
+        if known_redis - wanted_redis or known_sentinels - wanted_sentinels:
+            stale.append(host)
+    return stale
+
+
 def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expected_replicas: int = None,
-                    timeout: float = 30.0, connect=None) -> list:
+                    timeout: float = 30.0, connect=None, targets=None) -> list:
     """``SENTINEL RESET`` each sentinel in turn, after a scale-down, so removed pods are forgotten.
 
     One at a time: each must see the master, ``expected_replicas`` replicas and the other
     sentinels that answered before the resets began, before the next is reset, so a majority
     always knows the topology. Sentinels that do not answer, or are failing over, are skipped.
     Returns the hosts reset and re-synchronised within ``timeout`` seconds each.
-    ``expected_replicas`` defaults to one less than the sentinels that answer.
+    ``expected_replicas`` defaults to one less than the sentinels that answer. ``targets`` limits
+    the resets to those hosts (default: every host).
     """
     states = {h: _as_dict(_sentinel_master_state(connect, h, sentinel_port, password, master_name)) for h in hosts}
     reachable = [h for h in hosts if states[h]]
@@ -123,6 +151,8 @@ def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expec
         expected_replicas = max(0, len(reachable) - 1)
     done = []
     for host in reachable:
+        if targets is not None and host not in targets:
+            continue
         if "failover_in_progress" in str(states[host].get("flags", "")):
             continue
         if _try(connect, host, sentinel_port, password,

@@ -154,22 +154,24 @@ def publish_master():
 # --- heal ------------------------------------------------------------------------------------------
 
 def heal_sentinels():
-    """Leader: after a scale change, set quorum and write safety live, then make sentinels forget
-    removed pods (one sentinel at a time)."""
+    """Leader: after a scale change, set quorum and write safety live; make sentinels that remember
+    removed pods or an old port forget them (one sentinel at a time)."""
     parsed = current_settings()
     if parsed is None:
         return
     count = unit_count()
-    applied = hookenv.leader_get('topology-for')
-    if applied == str(count):
-        return
     fqdns = pod_fqdns(count)
     secret = password(parsed)
-    if not topology.apply_live_settings(fqdns, parsed, secret):
-        return  # pods not reachable yet: try again on a later hook
-    if applied and int(applied) > count:
-        topology.reset_sentinels(fqdns, parsed.sentinel_port, parsed.master_name, secret)
-    hookenv.leader_set({'topology-for': str(count)})
+    if hookenv.leader_get('topology-for') != str(count):
+        if not topology.apply_live_settings(fqdns, parsed, secret):
+            return  # pods not reachable yet: try again on a later hook
+        hookenv.leader_set({'topology-for': str(count)})
+    stale = topology.stale_sentinels(fqdns, parsed, secret)
+    if stale:
+        hookenv.log('resetting sentinels that remember removed instances: {}'.format(
+            ', '.join(naming.pod_name_of(host) for host in stale)))
+        topology.reset_sentinels(fqdns, parsed.sentinel_port, parsed.master_name, secret,
+                                 targets=stale)
 
 
 # --- the master watcher (issue: consumers follow a failover at once) -------------------------------
