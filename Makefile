@@ -13,7 +13,7 @@ build: setup
 	bash scripts/build.sh
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	bash scripts/test.sh
 
 demo: setup
 	bash scripts/demo.sh
