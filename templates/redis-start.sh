@@ -20,6 +20,8 @@ trap 'log "stopped before redis-server started"; exit 143' TERM INT
 ME=$(own_fqdn)
 CONF="$DATA_DIR/redis.conf"
 mkdir -p "$STATE_DIR"
+# Left behind only if a previous stop was killed mid-handover.
+rm -f "$STATE_DIR/handover"
 # The liveness probe passes while this exists: deciding the role may wait for a failover.
 : > "$STATE_DIR/starting"
 

@@ -22,6 +22,10 @@ if [ "$role" != master ] || [ "${replicas:-0}" -eq 0 ]; then
     exit 0
 fi
 
+# Tells this pod's sentinel container, stopping at the same time, to stay until this is over.
+: > "$STATE_DIR/handover"
+trap 'rm -f "$STATE_DIR/handover"' EXIT
+
 # Writes block (not fail) while paused; clients blocked at shutdown see the connection drop,
 # so they never get an acknowledgement for a write the new master lacks.
 redis_cli CLIENT PAUSE {{ pause_ms }} WRITE >/dev/null

@@ -89,12 +89,17 @@ redis-server "$CONF" --sentinel &
 CHILD=$!
 
 on_term() {
-    # While this pod's redis is a master handing over, the sentinels are needed: stay a while.
-    _deadline=$(($(now) + {{ failover_wait_s }}))
-    while [ "$(redis_role "$LOCAL_ADDR")" = master ] && [ "$(now)" -lt "$_deadline" ]; do
-        _n=$(info_field "$LOCAL_ADDR" "$REDIS_PORT" replication connected_slaves)
-        [ "${_n:-0}" -gt 0 ] || break
-        sleep 0.5
+    # A pod deletion stops both containers at once: while this pod's redis hands the master role
+    # over (redis-stop.sh marks it), this sentinel is one of the voters, so it stays until then.
+    _deadline=$(($(now) + {{ failover_wait_s }} + {{ catch_up_wait_s }}))
+    _appear=$(($(now) + 2))
+    if [ "$(redis_role "$LOCAL_ADDR")" = master ]; then
+        while [ ! -e "$STATE_DIR/handover" ] && [ "$(now)" -lt "$_appear" ]; do
+            sleep 0.2
+        done
+    fi
+    while [ -e "$STATE_DIR/handover" ] && [ "$(now)" -lt "$_deadline" ]; do
+        sleep 0.2
     done
     kill -TERM "$CHILD" 2>/dev/null
 }

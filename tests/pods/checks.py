@@ -71,3 +71,26 @@ def refused(fn):
     except redis.ResponseError as e:
         return "NOAUTH" in str(e) or "WRONGPASS" in str(e)
     return False
+
+
+def wait_settled(cluster, timeout=90):
+    """Wait until the sentinels agree on a master and the cluster around it is healthy; return it.
+
+    On this shared two-core machine a sentinel can miss a 1 s down-after window and fail over
+    once more; what must hold is that the cluster settles, whichever pod ends up master.
+    """
+    reasons = []
+
+    def check():
+        master = cluster.master_from_sentinels()
+        if master is None:
+            reasons.append("no master known")
+            return None
+        reason = unhealthy_reason(cluster, master)
+        reasons.append(reason)
+        return master if reason is None else None
+
+    try:
+        return wait_for(check, timeout, what="a settled cluster")
+    except TimeoutError as e:
+        raise TimeoutError("{}; last state: {}".format(e, reasons[-1] if reasons else "unknown"))

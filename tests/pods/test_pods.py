@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from checks import healthy, refused, sentinel_state, wait_healthy, wait_new_master
+from checks import healthy, refused, sentinel_state, wait_healthy, wait_new_master, wait_settled
 from harness import wait_for
 from redis_k8s import topology
 
@@ -70,8 +70,10 @@ def test_sigkill_of_the_master_promotes_a_replica_and_the_old_master_rejoins_as_
     assert new.client().get("before") == "kill"
 
     old.redis.start()
-    wait_healthy(cluster, new)
-    assert old.client().info("replication")["master_host"] == new.fqdn
+    wait_for(lambda: old.client().info("replication").get("master_link_status") == "up", 60,
+             what="old master replicating")
+    assert old.client().info("replication")["role"] == "slave"
+    wait_settled(cluster)
     assert old.client().get("before") == "kill"
 
 
@@ -128,8 +130,10 @@ def test_sigterm_to_the_master_fails_over_gracefully_without_losing_acknowledged
     assert missing == []
 
     old.redis.start()
-    wait_healthy(cluster, new)
+    wait_for(lambda: old.client().info("replication").get("master_link_status") == "up", 60,
+             what="old master replicating")
     assert old.client().info("replication")["role"] == "slave"
+    wait_settled(cluster)
 
 
 def test_a_master_that_comes_back_empty_does_not_overwrite_replicas_holding_data(make_cluster):
@@ -145,10 +149,14 @@ def test_a_master_that_comes_back_empty_does_not_overwrite_replicas_holding_data
     # Restarted at once: the sentinels still name it master, but it has nothing.
     old.redis.start()
     new = wait_new_master(cluster, old, timeout=60)
-    wait_healthy(cluster, new)
-    assert new.client().get("precious") == "data"
-    assert old.client().get("precious") == "data"
+    wait_for(lambda: old.client().info("replication").get("master_link_status") == "up", 60,
+             what="emptied pod replicating")
     assert old.client().info("replication")["role"] == "slave"
+    settled = wait_settled(cluster)
+    assert new.client().get("precious") == "data"
+    for pod in cluster.pods:
+        assert pod.client().get("precious") == "data", pod.name
+    assert settled is not None
 
 
 def test_scale_down_and_up_with_topology_operations(make_cluster):
@@ -169,13 +177,14 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
     master = cluster.by_fqdn(topology.master_from_sentinels(fqdns, s.sentinel_port, name, cluster.password,
                                                             connect=cluster.connect)[0])
     assert master is not cluster.pods[0]
-    wait_healthy(cluster, master)
-    if master is cluster.pods[2]:
+    master = wait_settled(cluster)
+    for _ in range(3):
+        if master is not cluster.pods[2]:
+            break
         assert topology.failover_if_master(master.fqdn, s.port, fqdns, s.sentinel_port, name,
                                            cluster.password, timeout=30, connect=cluster.connect)
-        master = cluster.by_fqdn(topology.master_from_sentinels(
-            fqdns, s.sentinel_port, name, cluster.password, connect=cluster.connect)[0])
-        wait_healthy(cluster, master)
+        master = wait_settled(cluster)
+    assert master is not cluster.pods[2]
 
     cluster.remove_pod()
     remaining = sentinels()
@@ -230,9 +239,9 @@ def test_a_restarted_sentinel_keeps_its_identity_and_follows_the_current_master(
     assert topology.failover_if_master(master.fqdn, cluster.settings.port, [p.fqdn for p in cluster.pods],
                                        cluster.settings.sentinel_port, cluster.app, cluster.password,
                                        timeout=30, connect=cluster.connect)
-    new = wait_new_master(cluster, master, timeout=30)
+    wait_new_master(cluster, master, timeout=30)
     pod.sentinel.start()
-    wait_healthy(cluster, new)
+    wait_settled(cluster)
     assert pod.sentinel_client().execute_command("SENTINEL", "MYID") == myid
     for other in cluster.pods:
         assert sentinel_state(other, cluster.app)["num-other-sentinels"] == 2
@@ -247,8 +256,8 @@ def test_after_every_pod_restarts_at_once_the_data_survives_and_no_pod_bootstrap
     s = cluster.settings
     assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
                                        cluster.password, timeout=30, connect=cluster.connect)
-    master = wait_new_master(cluster, cluster.pods[0], timeout=30)
-    wait_healthy(cluster, master)
+    wait_new_master(cluster, cluster.pods[0], timeout=30)
+    master = wait_settled(cluster)
     master.client().set("last", "words")
     assert master.client().wait(2, 5000) == 2
 
@@ -260,8 +269,7 @@ def test_after_every_pod_restarts_at_once_the_data_survives_and_no_pod_bootstrap
             container.wait(10)
     log_sizes = {pod.name: len(pod.redis.log_text()) for pod in cluster.pods}
     cluster.start()
-    now_master = wait_for(lambda: cluster.master_from_sentinels(), 60, what="a master")
-    wait_healthy(cluster, now_master, timeout=90)
+    wait_settled(cluster)
     for pod in cluster.pods:
         assert pod.client().get("last") == "words"
         restart_log = pod.redis.log_text()[log_sizes[pod.name]:]
@@ -276,12 +284,12 @@ def test_without_any_sentinel_the_redis_containers_follow_their_pods_last_known_
     s = cluster.settings
     assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
                                        cluster.password, timeout=30, connect=cluster.connect)
-    master = wait_new_master(cluster, cluster.pods[0], timeout=30)
-    wait_healthy(cluster, master)
+    wait_new_master(cluster, cluster.pods[0], timeout=30)
+    master = wait_settled(cluster)
     master.client().set("kept", "1")
     assert master.client().wait(2, 5000) == 2
     # Let every sentinel persist the new master before the crash.
-    wait_for(lambda: all(master.fqdn in open(p.storage + "/sentinel/sentinel.conf").read() for p in cluster.pods),
+    wait_for(lambda: all(persisted_master(p, cluster.app) == master.fqdn for p in cluster.pods),
              30, what="sentinel configurations rewritten")
 
     for pod in cluster.pods:
@@ -295,5 +303,15 @@ def test_without_any_sentinel_the_redis_containers_follow_their_pods_last_known_
                          for p in cluster.pods), 60, what="roles from the persisted sentinel state")
     for pod in cluster.pods:
         pod.sentinel.start()
-    wait_healthy(cluster, master, timeout=60)
-    assert cluster.pods[0].client().get("kept") == "1"
+    wait_settled(cluster)
+    for pod in cluster.pods:
+        assert pod.client().get("kept") == "1"
+
+
+def persisted_master(pod, app):
+    with open(pod.storage + "/sentinel/sentinel.conf") as f:
+        for line in f:
+            words = line.split()
+            if words[:3] == ["sentinel", "monitor", app]:
+                return words[3]
+    return None
