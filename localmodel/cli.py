@@ -82,6 +82,9 @@ def build_parser():
     s = sub.add_parser("scale")
     s.add_argument("app")
     s.add_argument("n", type=int)
+    s = sub.add_parser("move-leader", help="not in Juju: move the leadership lease to a unit")
+    s.add_argument("app")
+    s.add_argument("unit")
     s = sub.add_parser("remove-application")
     s.add_argument("app")
     s = sub.add_parser("attach-resource")
@@ -143,6 +146,8 @@ def run(args, m):
         m.remove_relation(args.a, args.b)
     elif c == "scale":
         m.scale(args.app, args.n)
+    elif c == "move-leader":
+        m.move_leader(args.app, args.unit)
     elif c == "remove-application":
         m.remove_application(args.app)
         print("will remove application %s" % args.app)

@@ -239,6 +239,10 @@ class Model:
     def scale(self, app, n):
         return self._call("scale", app=app, n=int(n))
 
+    def move_leader(self, app, unit):
+        """Not in Juju: move the leadership lease to ``unit`` (as a lease expiry would)."""
+        return self._call("move-leader", app=app, unit=unit)
+
     def remove_application(self, app):
         return self._call("remove-application", app=app)
 

@@ -348,6 +348,22 @@ class OperationsMixin:
         for _, u in alive[n:][::-1]:
             self._unit_dying(u)
 
+    def op_move_leader(self, app, unit):
+        """Not a Juju command: the leadership lease moves to ``unit``, as it does when a lease
+        expires (an operator restart, a lost controller connection). The new leader gets
+        leader-elected; the others get leader-settings-changed."""
+        a = self._need_app(app)
+        rec = a["units"].get(unit)
+        if rec is None or rec.get("dying"):
+            raise OpError('unit "%s" not found' % unit)
+        if a.get("leader") == unit:
+            return
+        a["leader"] = unit
+        self.enqueue(unit, "leader-elected")
+        for other, orec in a["units"].items():
+            if other != unit and not orec.get("dying"):
+                self.enqueue(other, "leader-settings-changed")
+
     def op_remove_application(self, app):
         a = self._need_app(app)
         a["dying"] = True

@@ -164,3 +164,22 @@ def test_juju_run_from_a_background_watcher(model):
     # In the foreground it would wait for its own operator: refused, as Juju's lock would.
     rc, _, err = model.run("echo/0", "juju-run echo/1 true")
     assert rc != 0 and "lock" in err
+
+
+def test_moved_leadership_and_removing_the_leaders_unit_elect_a_new_leader(model):
+    deploy_echo(model, n=3)
+    model.move_leader("echo", "echo/2")
+    model.wait(60)
+    units = model.status()["applications"]["echo"]["units"]
+    assert [u for u, rec in units.items() if rec["leader"]] == ["echo/2"]
+    assert hooks(model, "echo/2")[-1] == ("leader-elected", "")
+    assert ("leader-settings-changed", "") in hooks(model, "echo/0")[-2:]
+    rc, out, _ = model.run("echo/2", "is-leader")
+    assert (rc, out.strip()) == (0, "True")
+    model.scale("echo", 2)  # removes echo/2, the leader
+    model.wait(60)
+    units = model.status()["applications"]["echo"]["units"]
+    assert sorted(units) == ["echo/0", "echo/1"]
+    leaders = [u for u, rec in units.items() if rec["leader"]]
+    assert len(leaders) == 1
+    assert hooks(model, leaders[0])[-1] == ("leader-elected", "")
