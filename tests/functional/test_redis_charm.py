@@ -152,3 +152,25 @@ def sentinels_know(cluster, count):
         return False
     return all(view['quorum'] == count // 2 + 1 and view['num-slaves'] == count - 1
                and view['num-other-sentinels'] == count - 1 for view in views)
+
+
+def test_removing_the_leaders_unit_keeps_the_service_and_the_relation(cluster):
+    cluster.model.move_leader(APP, APP + '/2')
+    cluster.model.wait(timeout=120)
+    assert cluster.leader() == APP + '/2'
+    cluster.client(cluster.master_pod()).set('before-leader-removal', 'kept')
+    cluster.model.scale(APP, 2)  # removes redis-k8s/2, the leader, and its pod
+    pod = cluster.wait_healthy(2, timeout=240)
+    assert pod, cluster.model.status()
+    assert cluster.leader() in (APP + '/0', APP + '/1')
+    assert cluster.model.wait_for(lambda status: cluster.relation_points_at(pod), timeout=60)
+    assert cluster.client(pod).get('before-leader-removal') == b'kept'
+    # The new leader follows failovers too: crash the master, the relation moves on.
+    cluster.model.config(APP, {'down-after-milliseconds': '2000'})
+    pod = cluster.wait_healthy(2, timeout=240)
+    cluster.model.kill(pod)
+    assert cluster.model.wait_for(
+        lambda status: not cluster.relation_points_at(pod) and cluster.healthy(2), timeout=120)
+    new_master = cluster.master_pod()
+    assert cluster.relation_points_at(new_master)
+    assert cluster.client(new_master).get('before-leader-removal') == b'kept'
