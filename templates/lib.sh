@@ -133,6 +133,31 @@ holds_data() {
     cli "$1" "$REDIS_PORT" INFO keyspace | grep -q '^db[0-9]*:keys='
 }
 
+# peers_empty HOSTS...: 0 when every one answers and holds no keys, 1 (and its name on stdout)
+# when one holds data or is still loading it, 2 when one does not answer yet.
+peers_empty() {
+    _unknown=0
+    for _p in "$@"; do
+        _reply=$(cli "$_p" "$REDIS_PORT" PING)
+        case "$_reply" in
+            PONG)
+                if holds_data "$_p"; then
+                    echo "$_p"
+                    return 1
+                fi
+                ;;
+            *LOADING*)
+                echo "$_p"
+                return 1
+                ;;
+            *)
+                _unknown=1
+                ;;
+        esac
+    done
+    return $((_unknown * 2))
+}
+
 # local_data_present: this pod's storage has a dataset written by a previous run.
 local_data_present() {
     [ -s "$DATA_DIR/dump.rdb" ] && return 0

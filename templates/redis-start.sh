@@ -42,6 +42,28 @@ ask_sentinels() {
     done
 }
 
+# Starting as master with empty storage is only safe when every peer answers and has no data
+# (a fresh deployment); a peer that does not answer yet may hold data, so wait, then give up and
+# let the container restart: the sentinels fail over to a replica with data meanwhile.
+ensure_peers_empty() {
+    _deadline=$(($(now) + {{ sentinel_wait_s }}))
+    while :; do
+        _holder=$(peers_empty $PEERS)
+        case $? in
+            0) return 0 ;;
+            1)
+                log "refusing to start empty as master while $_holder holds data; exiting to retry"
+                exit 1
+                ;;
+        esac
+        if [ "$(now)" -ge "$_deadline" ]; then
+            log "storage empty and some peers do not answer; not starting as master, exiting to retry"
+            exit 1
+        fi
+        sleep 1
+    done
+}
+
 # This pod is the master the sentinels know, but its storage is empty.
 recover_empty_master() {
     _asked=""
@@ -52,14 +74,10 @@ recover_empty_master() {
         esac
     done
     if [ -z "$_asked" ]; then
-        # No sentinel has a replica to promote: only refuse when a peer really holds data.
-        for _p in $PEERS; do
-            if holds_data "$_p"; then
-                log "refusing to start empty as master while $_p holds data and no sentinel can promote it"
-                exit 1
-            fi
-        done
-        log "storage empty and no replica to promote: starting as master"
+        # No sentinel has a replica to promote (yet: a replica restarting with this pod is not
+        # "good" for them until its link is up).
+        ensure_peers_empty
+        log "storage empty, no replica to promote and no peer holds data: starting as master"
         return 0
     fi
     log "storage empty: asked sentinel $_asked to fail over, waiting for a new master"
@@ -109,18 +127,16 @@ choose_role() {
         elif local_data_present; then
             log "no sentinel answers; this pod was the last master and holds data: starting as master"
         else
-            for _p in $PEERS; do
-                if holds_data "$_p"; then
-                    log "refusing to start empty as master while $_p holds data; exiting to retry"
-                    exit 1
-                fi
-            done
+            ensure_peers_empty
             log "no sentinel answers; last master, empty, and no peer holds data: starting as master"
         fi
         return 0
     fi
     _bootstrap=$(pod_fqdn 0)
     if [ "$_bootstrap" = "$ME" ]; then
+        if ! local_data_present; then
+            ensure_peers_empty
+        fi
         log "no master known anywhere: bootstrap master is this pod"
     else
         MASTER_HOST=$_bootstrap

@@ -2,6 +2,7 @@
 
 import dataclasses
 import signal
+import subprocess
 import threading
 import time
 
@@ -121,19 +122,18 @@ def test_sigterm_to_the_master_fails_over_gracefully_without_losing_acknowledged
 
     assert rc == 0
     assert new is not old
-    client = new.client()
+    old.redis.start()
+    wait_for(lambda: old.client().info("replication").get("master_link_status") == "up", 60,
+             what="old master replicating")
+    assert old.client().info("replication")["role"] == "slave"
+    final = wait_settled(cluster)
+    client = final.client()
     keys = ["key:{}".format(i) for i in acknowledged]
     values = []
     for start in range(0, len(keys), 1000):
         values.extend(client.mget(keys[start:start + 1000]))
     missing = [k for k, v in zip(keys, values) if v is None]
     assert missing == []
-
-    old.redis.start()
-    wait_for(lambda: old.client().info("replication").get("master_link_status") == "up", 60,
-             what="old master replicating")
-    assert old.client().info("replication")["role"] == "slave"
-    wait_settled(cluster)
 
 
 def test_a_master_that_comes_back_empty_does_not_overwrite_replicas_holding_data(make_cluster):
@@ -315,3 +315,42 @@ def persisted_master(pod, app):
             if words[:3] == ["sentinel", "monitor", app]:
                 return words[3]
     return None
+
+
+def test_a_master_that_lost_its_storage_in_a_full_restart_never_starts_empty_over_its_replicas(make_cluster):
+    cluster = make_cluster(3)
+    master = cluster.pods[0]
+    wait_healthy(cluster, master)
+    master.client().set("precious", "data")
+    assert master.client().wait(2, 5000) == 2
+    wait_for(lambda: all(persisted_master(p, cluster.app) == master.fqdn for p in cluster.pods),
+             30, what="sentinel configurations persisted")
+
+    for pod in cluster.pods:
+        for container in pod.containers.values():
+            container.kill_group(signal.SIGKILL)
+            container.wait(10)
+    master.wipe_storage()
+    # Redis containers first, sentinels not yet running: nobody can tell pod 0 what happened.
+    for pod in cluster.pods:
+        pod.redis.start()
+    assert master.redis.wait(60) == 1
+    assert "refusing to start empty as master" in master.redis.log_text()
+
+    for pod in cluster.pods:
+        pod.sentinel.start()
+    # The sentinels promote a replica that holds the data; pod 0 restarts (as the kubelet would)
+    # until it can join as a replica.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        master.redis.start()
+        try:
+            master.redis.wait(20)
+        except subprocess.TimeoutExpired:
+            break  # still running: it found a master to replicate
+        time.sleep(1)
+    new = wait_settled(cluster)
+    assert new is not master
+    assert master.client().info("replication")["role"] == "slave"
+    for pod in cluster.pods:
+        assert pod.client().get("precious") == "data", pod.name
