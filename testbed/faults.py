@@ -1,0 +1,180 @@
+"""Faults injected into a redis-k8s on the local model, and what must hold once it has recovered.
+
+Shared by the functional failover tests and the chaos soak: each fault function acts on a healthy
+cluster and returns a :class:`Fault`; :func:`recover` waits for the cluster to be whole again, checks
+the invariants every fault must leave behind and returns an :class:`Outcome` with what a client saw.
+"""
+
+import dataclasses
+import time
+
+import redis
+
+
+@dataclasses.dataclass
+class Fault:
+    """What was done, to which pod, when (monotonic), and who was master before."""
+
+    name: str
+    old_master: str
+    target: str
+    at: float
+    count: int  # units expected once recovered
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a client following the relation data saw across one fault."""
+
+    fault: Fault
+    new_master: str
+    lost: list
+    visible_s: float  # fault to the first acknowledged write after the first failed one
+    failed_writes: int
+    old_master_role: str  # role of the pod that was master before ("gone" when removed)
+
+
+def kill_master_redis(cluster):
+    """SIGKILL the master's redis container (a crash; it restarts at once)."""
+    master = cluster.master_pod()
+    at = time.monotonic()
+    cluster.model.kill(master, 'redis')
+    return Fault('kill-master-redis', master, master, at, len(cluster.pods()))
+
+
+def delete_master_pod(cluster):
+    """Delete the master's pod gracefully (SIGTERM, grace period); the pod is recreated."""
+    master = cluster.master_pod()
+    at = time.monotonic()
+    cluster.model.delete_pod(master)
+    return Fault('delete-master-pod', master, master, at, len(cluster.pods()))
+
+
+def kill_sentinel(cluster, pod=None):
+    """SIGKILL one sentinel container (the master pod's unless ``pod`` is given)."""
+    master = cluster.master_pod()
+    target = pod or master
+    at = time.monotonic()
+    cluster.model.kill(target, 'sentinel')
+    return Fault('kill-sentinel', master, target, at, len(cluster.pods()))
+
+
+def delete_all_pods(cluster):
+    """Delete every pod at once (a whole-application restart)."""
+    master = cluster.master_pod()
+    pods = cluster.pods()
+    at = time.monotonic()
+    for pod in pods:
+        cluster.model.delete_pod(pod)
+    return Fault('delete-all-pods', master, ','.join(pods), at, len(pods))
+
+
+def scale_down_master(cluster, timeout=90):
+    """Make the highest ordinal the master, then scale down by one so that the master goes."""
+    pods = cluster.pods()
+    target = pods[-1]
+    move_master(cluster, target, timeout=timeout)
+    at = time.monotonic()
+    cluster.model.scale(cluster.app, len(pods) - 1)
+    return Fault('scale-down-master', target, target, at, len(pods) - 1)
+
+
+def move_master(cluster, target, timeout=90):
+    """Fail over on purpose until ``target`` is the master every sentinel names.
+
+    Sentinel cannot be told whom to promote; the other replicas get ``replica-priority 0`` (never
+    promoted) for the time of the failover, then their priority back.
+    """
+    if cluster.master_pod() == target:
+        return
+    others = [pod for pod in cluster.pods() if pod != target]
+    try:
+        for pod in others:
+            cluster.client(pod).config_set('replica-priority', 0)
+        sentinel = cluster.client(target, port=26379)
+        deadline = time.monotonic() + timeout
+        while not _sentinel_sees_priorities(sentinel, cluster.app, target):
+            assert time.monotonic() < deadline, 'sentinel never saw the replica priorities'
+            time.sleep(0.5)
+        sentinel.execute_command('SENTINEL', 'FAILOVER', cluster.app)
+        master = cluster.wait_healthy(len(cluster.pods()), timeout=timeout)
+        assert master == target, (master, target)
+    finally:
+        for pod in others:
+            try:
+                cluster.client(pod).config_set('replica-priority', 100)
+            except redis.RedisError:
+                pass
+
+
+def _sentinel_sees_priorities(sentinel, app, target):
+    """The sentinel's replica list: ``target`` promotable, every other replica not."""
+    replicas = sentinel.execute_command('SENTINEL', 'REPLICAS', app)
+    seen = {}
+    for replica in replicas:
+        fields = dict(zip(replica[::2], replica[1::2])) if isinstance(replica, list) else replica
+        fields = {_text(k): _text(v) for k, v in fields.items()}
+        seen[fields['ip'].split('.')[0]] = int(fields['slave-priority'])
+    return bool(seen) and all((priority > 0) == (pod == target) for pod, priority in seen.items())
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeout=30):
+    """Wait until the cluster is whole again and check what every fault must leave behind.
+
+    Exactly one master, every replica linked to it, every sentinel naming it, every unit active
+    (``Cluster.healthy``); the relation data pointing at it within ``relation_timeout``; the load's
+    writes succeeding again. The load is stopped, then the acknowledged writes the master lacks are
+    counted (and the replicas must hold whatever the master holds).
+    """
+    master = cluster.wait_healthy(fault.count, timeout=timeout)
+    assert master, 'not healthy {}s after {}: {}'.format(
+        timeout, fault.name, cluster.model.status())
+    assert cluster.model.wait_for(lambda status: cluster.relation_points_at(master),
+                                  timeout=relation_timeout), \
+        'relation data {} does not name master {}'.format(cluster.relation_data(), master)
+    resumed = time.monotonic()
+    assert cluster.model.wait_for(lambda status: load.first_success_after(resumed),
+                                  timeout=writes_timeout), \
+        'no write acknowledged {}s after recovery from {}'.format(writes_timeout, fault.name)
+    load.stop()
+    assert load.endpoint[0] == master
+    lost = load.lost(master)
+    replicas = fault.count - 1
+    if replicas:
+        assert cluster.client(master).wait(replicas, 10000) == replicas
+        for pod in cluster.pods():
+            if pod != master:
+                assert load.lost(pod) == lost, 'replica {} lacks writes its master has'.format(pod)
+    return Outcome(fault, master, lost, visible_after(load, fault.at), failed_after(load, fault.at),
+                   old_master_role(cluster, fault.old_master))
+
+
+def visible_after(load, moment):
+    """Seconds from ``moment`` to the first acknowledged write after the first failed one."""
+    failed = next((at for at in list(load.failures) if at > moment), None)
+    if failed is None:
+        return 0.0
+    success = load.first_success_after(failed)
+    return (success - moment) if success is not None else float('inf')
+
+
+def failed_after(load, moment):
+    return sum(1 for at in list(load.failures) if at > moment)
+
+
+def old_master_role(cluster, pod):
+    if pod not in cluster.pods():
+        return 'gone'
+    return cluster.client(pod).info('replication')['role']
+
+
+def summary(outcome):
+    """One line for logs and reports."""
+    return '{}: master {} -> {}, old master now {}, {} acknowledged writes lost, ' \
+        '{} failed writes, writes back after {:.1f}s'.format(
+            outcome.fault.name, outcome.fault.old_master, outcome.new_master,
+            outcome.old_master_role, len(outcome.lost), outcome.failed_writes, outcome.visible_s)
