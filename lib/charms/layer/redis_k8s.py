@@ -14,8 +14,8 @@ import signal
 import subprocess
 import sys
 
-from charmhelpers.core import hookenv
-from charms.reactive import clear_flag, endpoint_from_flag, set_flag, toggle_flag
+from charmhelpers.core import hookenv, unitdata
+from charms.reactive import clear_flag, endpoint_from_flag, is_flag_set, set_flag, toggle_flag
 
 from charms import layer
 from redis_k8s import naming, passwords, podspec, relation, settings, topology
@@ -26,6 +26,25 @@ LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
 CONFIG_VALID = 'redis.config.valid'
 MASTER_KNOWN = 'redis.master.known'
+
+
+# --- leader data, read once per hook ---------------------------------------------------------------
+
+_leader_data = None
+
+
+def leader_get(key):
+    """One key of leader data; the whole of it is read once per hook (each read is a tool call)."""
+    global _leader_data
+    if _leader_data is None:
+        _leader_data = dict(hookenv.leader_get() or {})
+    return _leader_data.get(key)
+
+
+def leader_set(values):
+    hookenv.leader_set(values)
+    if _leader_data is not None:
+        _leader_data.update(values)
 
 
 # --- check -----------------------------------------------------------------------------------------
@@ -64,7 +83,7 @@ def current_settings():
 
 def password(parsed):
     """The password clients and replicas use: the configured one, else the leader's generated one."""
-    return parsed.password or hookenv.leader_get('password') or None
+    return parsed.password or leader_get('password') or None
 
 
 def pod_fqdns(count=None):
@@ -87,13 +106,13 @@ def mark_spec_stale():
 def ensure_leader_data():
     """Generate the password and fix the bootstrap master once, on the first leader."""
     wanted = {}
-    if not hookenv.leader_get('password'):
+    if not leader_get('password'):
         wanted['password'] = passwords.generate()
-    if not hookenv.leader_get('bootstrap-master'):
+    if not leader_get('bootstrap-master'):
         wanted['bootstrap-master'] = naming.pod_fqdn(hookenv.application_name(),
                                                      hookenv.model_name(), 0)
     if wanted:
-        hookenv.leader_set(wanted)
+        leader_set(wanted)
 
 
 def apply_pod_spec():
@@ -112,10 +131,10 @@ def apply_pod_spec():
     resources = podspec.merge_resources(rendered.k8s_resources,
                                         podspec.secret_resources(secret_name, password(parsed)))
     fingerprint = _fingerprint(rendered.spec, resources)
-    if hookenv.leader_get('spec-hash') != fingerprint:
+    if leader_get('spec-hash') != fingerprint:
         layer.status.maintenance('configuring pods')
         layer.caas_base.pod_spec_set(rendered.spec, k8s_resources=resources)
-        hookenv.leader_set({'spec-hash': fingerprint})
+        leader_set({'spec-hash': fingerprint})
         hookenv.log('pod spec set ({})'.format(fingerprint[:12]))
     set_flag(SPEC_CURRENT)
 
@@ -129,14 +148,14 @@ def record_master():
     if found is None:
         return
     host, port = found
-    if (hookenv.leader_get('master-host'), hookenv.leader_get('master-port')) != (host, str(port)):
-        hookenv.leader_set({'master-host': host, 'master-port': str(port)})
+    if (leader_get('master-host'), leader_get('master-port')) != (host, str(port)):
+        leader_set({'master-host': host, 'master-port': str(port)})
         hookenv.log('master is now {}:{}'.format(host, port))
 
 
 def publish_master():
     """Every unit publishes the same, current master on every ``redis`` relation."""
-    host, port = hookenv.leader_get('master-host'), hookenv.leader_get('master-port')
+    host, port = leader_get('master-host'), leader_get('master-port')
     parsed = current_settings()
     if not host or not port or parsed is None:
         return
@@ -162,10 +181,10 @@ def heal_sentinels():
     count = unit_count()
     fqdns = pod_fqdns(count)
     secret = password(parsed)
-    if hookenv.leader_get('topology-for') != str(count):
+    if leader_get('topology-for') != str(count):
         if not topology.apply_live_settings(fqdns, parsed, secret):
             return  # pods not reachable yet: try again on a later hook
-        hookenv.leader_set({'topology-for': str(count)})
+        leader_set({'topology-for': str(count)})
     stale = topology.stale_sentinels(fqdns, parsed, secret)
     if stale:
         hookenv.log('resetting sentinels that remember removed instances: {}'.format(
@@ -276,7 +295,7 @@ def assess_status():
     parsed = current_settings()
     if parsed is None:
         return
-    if not hookenv.leader_get('spec-hash'):
+    if not leader_get('spec-hash'):
         layer.status.waiting('waiting for the leader to set the pod spec')
         return
     count = unit_count()
@@ -290,8 +309,10 @@ def assess_status():
         layer.status.waiting('{}/{} pods ready, master {}'.format(health.ready, count, master_pod))
         return
     layer.status.active('{}/{} pods, master {}'.format(health.ready, count, master_pod))
-    if hookenv.is_leader():
-        hookenv.application_version_set(health.version or '')
+    if is_flag_set(LEADER) and health.version and \
+            unitdata.kv().get('redis-k8s.version') != health.version:
+        hookenv.application_version_set(health.version)
+        unitdata.kv().set('redis-k8s.version', health.version)
 
 
 def _fingerprint(spec, resources):
