@@ -42,6 +42,41 @@ def kill_master_redis(cluster):
     return Fault('kill-master-redis', master, master, at, len(cluster.pods()))
 
 
+def crash_loop_master_redis(cluster, timeout=60):
+    """SIGKILL the master's redis each time it is back, until the sentinels promote another pod.
+
+    The restart backoff grows with every crash, so the sentinels soon see the master down for
+    longer than down-after-milliseconds: the failover branch of a crash, made certain.
+    """
+    master = cluster.master_pod()
+    at = time.monotonic()
+    deadline = at + timeout
+    while not _sentinels_moved_from(cluster, master):
+        assert time.monotonic() < deadline, 'sentinels never failed {} over'.format(master)
+        restarts = _container(cluster, master, 'redis')['restarts']
+        cluster.model.kill(master, 'redis')
+        cluster.model.wait_for(
+            lambda status: _sentinels_moved_from(cluster, master) or (
+                _container(cluster, master, 'redis')['restarts'] > restarts
+                and _container(cluster, master, 'redis')['state'] == 'running'),
+            timeout=timeout)
+    return Fault('crash-loop-master-redis', master, master, at, len(cluster.pods()))
+
+
+def _container(cluster, pod, container):
+    return cluster.model.status()['pods'][pod]['containers'][container]
+
+
+def _sentinels_moved_from(cluster, pod):
+    """A majority of the sentinels names a master other than ``pod``."""
+    try:
+        views = cluster.sentinel_masters()
+    except (redis.RedisError, OSError):
+        return False
+    moved = [view for view in views.values() if view and cluster.pod_of(view[0]) != pod]
+    return len(moved) > len(views) // 2
+
+
 def delete_master_pod(cluster):
     """Delete the master's pod gracefully (SIGTERM, grace period); the pod is recreated."""
     master = cluster.master_pod()
@@ -130,16 +165,14 @@ def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeo
     writes succeeding again. The load is stopped, then the acknowledged writes the master lacks are
     counted (and the replicas must hold whatever the master holds).
     """
-    master = cluster.wait_healthy(fault.count, timeout=timeout)
-    assert master, 'not healthy {}s after {}: {}'.format(
-        timeout, fault.name, cluster.model.status())
-    assert cluster.model.wait_for(lambda status: cluster.relation_points_at(master),
-                                  timeout=relation_timeout), \
-        'relation data {} does not name master {}'.format(cluster.relation_data(), master)
+    master = eventually(cluster, lambda: cluster.healthy(fault.count), timeout,
+                        'not healthy {}s after {}'.format(timeout, fault.name))
+    eventually(cluster, lambda: cluster.relation_points_at(master), relation_timeout,
+               'relation data does not name master {} {}s after recovery from {}'.format(
+                   master, relation_timeout, fault.name))
     resumed = time.monotonic()
-    assert cluster.model.wait_for(lambda status: load.first_success_after(resumed),
-                                  timeout=writes_timeout), \
-        'no write acknowledged {}s after recovery from {}'.format(writes_timeout, fault.name)
+    eventually(cluster, lambda: load.first_success_after(resumed), writes_timeout,
+               'no write acknowledged {}s after recovery from {}'.format(writes_timeout, fault.name))
     load.stop()
     assert load.endpoint[0] == master
     lost = load.lost(master)
@@ -151,6 +184,32 @@ def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeo
                 assert load.lost(pod) == lost, 'replica {} lacks writes its master has'.format(pod)
     return Outcome(fault, master, lost, visible_after(load, fault.at), failed_after(load, fault.at),
                    old_master_role(cluster, fault.old_master))
+
+
+def eventually(cluster, predicate, timeout, message):
+    """``predicate()``'s first truthy value within ``timeout`` seconds, else AssertionError."""
+    def attempt(status):
+        try:
+            return predicate()
+        except (AssertionError, redis.RedisError, OSError, KeyError):  # a pod or hook context away
+            return None
+    try:
+        return cluster.model.wait_for(attempt, timeout=timeout)
+    except TimeoutError:
+        raise AssertionError('{}; pods: {}'.format(message, pod_summary(cluster))) from None
+
+
+def pod_summary(cluster):
+    """Role and link of every pod, for failure messages."""
+    lines = []
+    for pod in cluster.pods():
+        try:
+            info = cluster.client(pod).info('replication')
+            lines.append('{} {} {}'.format(pod, info['role'], info.get(
+                'master_host', 'replicas={}'.format(info.get('connected_slaves')))))
+        except (redis.RedisError, OSError) as error:
+            lines.append('{} unreachable ({})'.format(pod, error))
+    return '; '.join(lines)
 
 
 def visible_after(load, moment):
@@ -178,3 +237,29 @@ def summary(outcome):
         '{} failed writes, writes back after {:.1f}s'.format(
             outcome.fault.name, outcome.fault.old_master, outcome.new_master,
             outcome.old_master_role, len(outcome.lost), outcome.failed_writes, outcome.visible_s)
+
+
+# A crash may lose what the master acknowledged after its replicas last caught up; with
+# min-replicas-max-lag 10 s that is at most about 10 s of a WriteLoad (< 200 writes/s).
+CRASH_LOSS_BOUND = 2000
+
+# Planned stops hand the master role over (or save) before the process ends: nothing is lost.
+GRACEFUL = ('delete-master-pod', 'delete-all-pods', 'scale-down-master', 'kill-sentinel')
+
+
+def check(outcome, crash_loss_bound=CRASH_LOSS_BOUND):
+    """What each kind of fault must leave behind, beyond what :func:`recover` checks."""
+    fault = outcome.fault
+    if fault.name == 'kill-sentinel':
+        assert outcome.new_master == fault.old_master, 'a sentinel crash moved the master'
+    if fault.name == 'scale-down-master':
+        assert outcome.old_master_role == 'gone'
+    elif outcome.new_master != fault.old_master:
+        assert outcome.old_master_role == 'slave', 'the old master did not rejoin as a replica'
+    if fault.name in GRACEFUL or outcome.new_master == fault.old_master:
+        # Graceful, or a crashed master back before any failover: it restarts from its AOF, which
+        # the kernel had before the client got its reply.
+        assert outcome.lost == [], '{} lost {} acknowledged writes'.format(
+            fault.name, len(outcome.lost))
+    else:
+        assert len(outcome.lost) <= crash_loss_bound, len(outcome.lost)

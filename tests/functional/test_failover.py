@@ -35,9 +35,11 @@ def cluster(model, charms):
 @pytest.fixture
 def load(cluster, request):
     """A writer following the relation data, started on a healthy cluster."""
-    assert cluster.wait_healthy(3, timeout=120)
+    master = faults.eventually(cluster, lambda: cluster.healthy(3), 120, 'not healthy')
+    faults.eventually(cluster, lambda: cluster.relation_points_at(master), 60,
+                      'relation data does not name master {}'.format(master))
     writer = WriteLoad(cluster, prefix=request.node.name).start()
-    assert cluster.model.wait_for(lambda status: len(writer.acknowledged) >= 50, timeout=30)
+    faults.eventually(cluster, lambda: len(writer.acknowledged) >= 50, 30, 'writes do not succeed')
     yield writer
     writer.stop()
 
@@ -57,6 +59,15 @@ def test_master_redis_crash_recovers_with_bounded_loss(cluster, load):
     else:
         assert outcome.old_master_role == 'slave'  # an old master rejoins as a replica
         assert len(outcome.lost) <= CRASH_LOSS_BOUND
+
+
+def test_master_redis_crash_loop_fails_over_and_the_old_master_rejoins_as_replica(cluster, load):
+    fault = faults.crash_loop_master_redis(cluster)
+    outcome = faults.recover(cluster, load, fault)
+    report(outcome)
+    assert outcome.new_master != fault.old_master
+    assert outcome.old_master_role == 'slave'
+    assert len(outcome.lost) <= CRASH_LOSS_BOUND
 
 
 def test_graceful_delete_of_the_master_loses_no_acknowledged_write(cluster, load):
