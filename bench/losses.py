@@ -1,0 +1,108 @@
+"""Acknowledged writes lost per fault scenario, on one shared deployment."""
+
+import time
+
+from testbed.cluster import APP
+
+from bench.deployment import settle
+from bench.faults import killed, recreated, restarted, under_load
+
+# The issue's targets: zero for the graceful cases; a crash's loss is only bounded.
+TARGETS = {'kill-master': None, 'delete-master': 0, 'kill-sentinel': 0, 'delete-all-pods': 0,
+           'scale-down-master': 0}
+
+
+def delete_master(cluster, units):
+    master = settle(cluster, units)
+
+    def fault():
+        cluster.model.delete_pod(master)
+        return time.monotonic()
+    return under_load(cluster, 'delete-master', fault, recreated(master), units)
+
+
+def kill_sentinel(cluster, units):
+    # The master's own sentinel: the one most likely to be leading the others.
+    master = settle(cluster, units)
+    return under_load(cluster, 'kill-sentinel',
+                      lambda: killed(cluster.model, master, 'sentinel'),
+                      restarted(master), units)
+
+
+def delete_all_pods(cluster, units):
+    settle(cluster, units)
+    pods = cluster.pods()
+
+    def fault():
+        for pod in pods:
+            cluster.model.delete_pod(pod)
+        return time.monotonic()
+
+    def changed(before, now):
+        return all(pod in now and now[pod][0] != before[pod][0] for pod in pods)
+    return under_load(cluster, 'delete-all', fault, changed, units, timeout=300)
+
+
+def promote(cluster, target, units):
+    """Make ``target`` the master through a sentinel failover (the others at replica-priority 0
+    for the time of it), so a scale-down can remove the master."""
+    others = [pod for pod in cluster.pods() if pod != target]
+    try:
+        for pod in others:
+            cluster.client(pod).config_set('replica-priority', 0)
+        cluster.client(target, port=26379).execute_command('SENTINEL', 'FAILOVER', APP)
+        deadline = time.monotonic() + 120
+        while settle(cluster, units) != target:
+            if time.monotonic() > deadline:
+                raise TimeoutError('{} did not become the master'.format(target))
+            time.sleep(0.5)
+    finally:
+        for pod in others:
+            cluster.client(pod).config_set('replica-priority', 100)
+
+
+def scale_down_master(cluster, units):
+    """Scale to ``units + 1``, make the new highest pod the master, scale back to ``units``."""
+    cluster.model.scale(APP, units + 1)
+    settle(cluster, units + 1, timeout=300)
+    target = '{}-{}'.format(APP, units)
+    promote(cluster, target, units + 1)
+
+    def fault():
+        cluster.model.scale(APP, units)
+        return time.monotonic()
+
+    def changed(before, now):
+        return target not in now
+    return under_load(cluster, 'scale-down', fault, changed, units, timeout=300)
+
+
+SCENARIOS = [('delete-master', delete_master), ('kill-sentinel', kill_sentinel),
+             ('delete-all-pods', delete_all_pods), ('scale-down-master', scale_down_master)]
+
+
+def measure(session, cluster, crash_lost, units=3, min_left_s=150):
+    """Returns ``{'counts': {scenario: lost or None}, 'details': {...}}``."""
+    counts = {'kill-master': sum(crash_lost) if crash_lost else None}
+    details = {'kill-master': {'per_run': crash_lost,
+                               'fault': 'SIGKILL of the whole master pod (the failover runs)'}}
+    for name, scenario in SCENARIOS:
+        if session.left() < min_left_s:
+            counts[name] = None
+            details[name] = {'skipped': 'out of time budget'}
+            continue
+        started = time.monotonic()
+        try:
+            outcome = scenario(cluster, units)
+        except TimeoutError as error:
+            counts[name] = None
+            details[name] = {'error': 'no recovery: {}'.format(str(error).splitlines()[0])}
+            continue
+        counts[name] = outcome.lost
+        seconds = outcome.visible_s()
+        details[name] = {'acknowledged': len(outcome.load.acknowledged),
+                         'failed_writes': len(outcome.load.failures),
+                         'visible_s': None if seconds is None else round(seconds, 3),
+                         'master_after': outcome.master,
+                         'scenario_s': round(time.monotonic() - started, 1)}
+    return {'counts': counts, 'details': details, 'targets': TARGETS}

@@ -1,0 +1,96 @@
+"""Consumer-visible failover when the master stays down: its redis-server frozen (SIGSTOP).
+
+On the local model a killed pod is back in about a second, before the sentinels' down-after
+runs out, so the crash figure (:mod:`bench.failover`) may measure a restart rather than a
+promotion. A frozen master (a hung process or a partitioned node) stays unreachable until the
+sentinels promote a replica and the watcher moves the relation, which is the path the 5 s
+target is about.
+"""
+
+import os
+import signal
+import statistics
+import time
+
+from localmodel.runtime import linux
+from testbed.load import WriteLoad
+
+from bench.deployment import DOWN_AFTER_MS, settle
+from bench.faults import Outcome, wait_writes
+
+TARGET_S = 5.0
+
+
+def redis_server(model, pod, port=6379):
+    """``(pid, start time)`` of the pod's redis-server (its title names its address and port)."""
+    title = 'redis-server {}:{}'.format(model.pod_address(pod), port)
+    for pid in model.processes():
+        try:
+            with open('/proc/{}/cmdline'.format(pid), 'rb') as f:
+                command = f.read().replace(b'\0', b' ').decode(errors='replace').strip()
+        except OSError:
+            continue
+        if command == title:
+            return pid, linux.starttime(pid)
+    raise RuntimeError('no redis-server process found for {}'.format(pod))
+
+
+def resume(pid, start):
+    # The liveness probe may have replaced the frozen process; never signal a reused pid.
+    if linux.alive(pid, start):
+        os.kill(pid, signal.SIGCONT)
+
+
+def one_run(cluster, index, units, timeout=90):
+    master = settle(cluster, units)
+    pid, start = redis_server(cluster.model, master)
+    load = WriteLoad(cluster, prefix='freeze{}'.format(index)).start()
+    try:
+        if not wait_writes(load, 50, 30):
+            raise RuntimeError('the write load could not write before the fault')
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            moment = time.monotonic()
+            outcome = Outcome(moment, load, None, None)
+            deadline = moment + timeout
+            while outcome.visible_s() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            resume(pid, start)
+        outcome.master = settle(cluster, units)
+        wait_writes(load, 20, 10)
+    finally:
+        load.stop()
+    outcome.lost = len(load.lost(outcome.master))
+    return master, outcome
+
+
+def measure(session, cluster, units=3, runs=5, min_left_s=120):
+    """Returns ``failover_promotion_s``."""
+    visible, details = [], []
+    for index in range(runs):
+        if session.left() < min_left_s:
+            break
+        try:
+            frozen, outcome = one_run(cluster, index, units)
+        except TimeoutError as error:
+            details.append({'error': 'no recovery: {}'.format(str(error).splitlines()[0])})
+            break
+        seconds = outcome.visible_s()
+        details.append({'frozen': frozen, 'new_master': outcome.master,
+                        'visible_s': None if seconds is None else round(seconds, 3),
+                        'lost': outcome.lost, 'acknowledged': len(outcome.load.acknowledged)})
+        if seconds is not None:
+            visible.append(seconds)
+    return {
+        'median': round(statistics.median(visible), 3) if visible else None,
+        'max': round(max(visible), 3) if visible else None,
+        'runs': len(visible),
+        'samples': [round(value, 3) for value in visible],
+        'down_after_ms': DOWN_AFTER_MS,
+        'fault': 'SIGSTOP of the master\'s redis-server until a write succeeded elsewhere '
+                 '(then SIGCONT), 3 units',
+        'measured': 'as failover_visible_s, from the SIGSTOP',
+        'target_s': TARGET_S,
+        'details': details,
+    }

@@ -1,0 +1,60 @@
+"""The printed table: each figure next to the issue's target."""
+
+
+def _fmt(value, unit=''):
+    if value is None:
+        return 'n/a'
+    if isinstance(value, float):
+        return '{:.2f}{}'.format(value, unit)
+    return '{}{}'.format(value, unit)
+
+
+def rows(results):
+    out = []
+    failover = results.get('failover_visible_s') or {}
+    out.append(('failover visible, median (s)', _fmt(failover.get('median')), '<= 5 s'))
+    out.append(('failover visible, max (s)', _fmt(failover.get('max')),
+                '({} runs, {} promoted, down-after {} ms)'.format(
+                    failover.get('runs'), failover.get('runs_with_promotion'),
+                    failover.get('down_after_ms'))))
+    promotion = results.get('failover_promotion_s') or {}
+    out.append(('failover with promotion (frozen master), median (s)',
+                _fmt(promotion.get('median')), '<= 5 s'))
+    out.append(('failover with promotion (frozen master), max (s)', _fmt(promotion.get('max')),
+                '({} runs)'.format(promotion.get('runs'))))
+    targets = (results.get('writes_lost_detail') or {}).get('targets', {})
+    for scenario, count in (results.get('writes_lost') or {}).items():
+        target = targets.get(scenario)
+        out.append(('writes lost: ' + scenario, _fmt(count),
+                    'bounded (crash)' if target is None else str(target)))
+    for kind, figure in (results.get('hook_s') or {}).items():
+        out.append(('hook {} p50 / p95 (s)'.format(kind),
+                    '{} / {}  (n={})'.format(_fmt(figure['p50']), _fmt(figure['p95']),
+                                             figure.get('n')),
+                    'p50 <= 0.5 s'))
+    for units, seconds in (results.get('deploy_active_s') or {}).items():
+        out.append(('deploy to all active, {} unit(s) (s)'.format(units), _fmt(seconds), '-'))
+    build = results.get('build_s') or {}
+    out.append(('charm build cold / warm (s)', '{} / {}'.format(
+        _fmt(build.get('cold')), _fmt(build.get('warm'))), '-'))
+    out.append(('throughput ratio (deployed / bare)', _fmt(results.get('throughput_ratio')),
+                '>= 0.95'))
+    return out
+
+
+def table(results):
+    lines = rows(results)
+    widths = [max(len(row[i]) for row in lines + [('figure', 'measured', 'target')])
+              for i in range(3)]
+    text = []
+    for row in [('figure', 'measured', 'target'), tuple('-' * w for w in widths)] + lines:
+        text.append('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    machine = results.get('machine', {})
+    text.append('')
+    text.append('machine: {} cores ({}); other load present: {}; bench took {} s'.format(
+        machine.get('cores'), machine.get('cpu'), machine.get('other_load_present'),
+        results.get('bench_s')))
+    if results.get('errors'):
+        text.append('errors: {}'.format('; '.join('{}: {}'.format(k, v)
+                                                for k, v in results['errors'].items())))
+    return '\n'.join(text)
