@@ -6,6 +6,7 @@ Hosts are pod DNS names, ports integers; unreachable instances are skipped, neve
 unless a function says otherwise.
 """
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -197,18 +198,25 @@ def failover_if_master(host: str, port: int, sentinel_hosts, sentinel_port: int,
                 break
             time.sleep(0.1)
         asked = False
-        for sentinel in [h for h in sentinel_hosts if h != host] + [h for h in sentinel_hosts if h == host]:
-            try:
-                _call(connect, sentinel, sentinel_port, password,
-                      lambda c: c.execute_command("SENTINEL", "FAILOVER", master_name))
-                asked = True
-                break
-            except redis.ResponseError as e:
-                if "INPROG" in str(e):
+        order = [h for h in sentinel_hosts if h != host] + [h for h in sentinel_hosts if h == host]
+        # NOGOODSLAVE can be transient (a sentinel reconnecting, a replica's INFO being refreshed).
+        deadline = time.monotonic() + min(5.0, timeout)
+        while not asked:
+            for sentinel in order:
+                try:
+                    _call(connect, sentinel, sentinel_port, password,
+                          lambda c: c.execute_command("SENTINEL", "FAILOVER", master_name))
                     asked = True
                     break
-            except (redis.RedisError, OSError):
-                continue
+                except redis.ResponseError as e:
+                    if "INPROG" in str(e):
+                        asked = True
+                        break
+                except (redis.RedisError, OSError):
+                    continue
+            if asked or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         if not asked:
             raise RuntimeError("no sentinel accepted a failover of {}".format(master_name))
         deadline = time.monotonic() + timeout
@@ -280,3 +288,89 @@ def health(hosts, settings, password, connect=None) -> Health:
         if serving and sentinel_up:
             ready += 1
     return Health(master=master, ready=ready, version=version, roles=roles)
+
+
+def _authenticated(connect, host, port, candidates):
+    """A client to ``host:port`` logged in with the first of ``candidates`` that works, or None."""
+    for password in candidates:
+        client = (connect or default_connect)(host, port, password)
+        try:
+            client.ping()
+            return client
+        except redis.AuthenticationError:
+            client.close()
+        except (redis.RedisError, OSError):
+            client.close()
+            return None
+    return None
+
+
+def _each(connect, endpoints, candidates, action):
+    reached = 0
+    for host, port in endpoints:
+        client = _authenticated(connect, host, port, candidates)
+        if client is None:
+            continue
+        try:
+            action(client, port)
+            reached += 1
+        except (redis.RedisError, OSError):
+            pass
+        finally:
+            client.close()
+    return reached
+
+
+def rotate_password(hosts, settings, old_password: str, new_password: str, connect=None) -> bool:
+    """Change the password of every redis and sentinel live, without a restart or a failed link.
+
+    In three passes over all pods: the default user accepts both passwords; replicas
+    (``masterauth``) and sentinels (``auth-pass``, ``sentinel-pass``) switch to the new one; the
+    old one is removed. Update the Secret in the same hook, so that restarted containers come
+    back with the new password. Returns True when every redis and sentinel of ``hosts`` went
+    through all passes; False means some were unreachable: call again (it is idempotent, and a
+    pod already on the new password is recognised).
+    """
+    if old_password == new_password:
+        return True
+    hosts = list(hosts)
+    redises = [(h, settings.port) for h in hosts]
+    sentinels = [(h, settings.sentinel_port) for h in hosts]
+    both = [old_password, new_password]
+    new_only = [new_password]
+    total = len(redises) + len(sentinels)
+
+    def accept_new(client, port):
+        client.execute_command("ACL", "SETUSER", "default", "on", ">" + new_password)
+
+    def switch_outgoing(client, port):
+        if port == settings.sentinel_port:
+            client.execute_command("SENTINEL", "SET", settings.master_name, "auth-pass", new_password)
+            client.execute_command("SENTINEL", "CONFIG", "SET", "sentinel-pass", new_password)
+        else:
+            client.config_set("masterauth", new_password)
+
+    old_digest = hashlib.sha256(old_password.encode()).hexdigest()
+
+    def drop_old(client, port):
+        # Redis keeps SHA-256 digests; removing an absent password is an error that echoes it.
+        user = _as_dict(client.execute_command("ACL", "GETUSER", "default"))
+        digests = [d.decode() if isinstance(d, bytes) else d for d in user.get("passwords", [])]
+        if old_digest in digests:
+            client.execute_command("ACL", "SETUSER", "default", "<" + old_password)
+
+    done = [
+        _each(connect, redises + sentinels, both, accept_new),
+        _each(connect, redises + sentinels, new_only, switch_outgoing),
+        _each(connect, redises + sentinels, new_only, drop_old),
+    ]
+    # A new auth-pass makes each sentinel reconnect; until it has, it could not fail over.
+    deadline = time.monotonic() + 10
+    for host in hosts:
+        while time.monotonic() < deadline:
+            state = _as_dict(_sentinel_master_state(connect, host, settings.sentinel_port, new_password,
+                                                    settings.master_name))
+            if not state or "disconnected" not in str(state.get("flags", "")):
+                break
+            time.sleep(0.1)
+    return all(n == total for n in done)

@@ -354,3 +354,36 @@ def test_a_master_that_lost_its_storage_in_a_full_restart_never_starts_empty_ove
     assert master.client().info("replication")["role"] == "slave"
     for pod in cluster.pods:
         assert pod.client().get("precious") == "data", pod.name
+
+
+def test_password_rotation_is_live_and_survives_a_failover_and_restarts(make_cluster):
+    cluster = make_cluster(3)
+    wait_healthy(cluster, cluster.pods[0])
+    s = cluster.settings
+    old_password, new_password = cluster.password, "N3w-Password-after-rotation"
+    fqdns = [p.fqdn for p in cluster.pods]
+    cluster.pods[0].client().set("before", "rotation")
+
+    assert topology.rotate_password(fqdns, s, old_password, new_password, connect=cluster.connect) is True
+    # As the charm does in the same hook: the Secret holds the new password for later restarts.
+    cluster.password = new_password
+    cluster.secrets[next(iter(cluster.secrets))]["password"] = new_password
+    for pod in cluster.pods:
+        assert refused(lambda: cluster.client(pod.ip, s.port, password=old_password).ping())
+        assert refused(lambda: cluster.client(pod.ip, s.sentinel_port, password=old_password).ping())
+        assert pod.client().ping() and pod.sentinel_client().ping()
+    assert topology.rotate_password(fqdns, s, old_password, new_password, connect=cluster.connect) is True
+
+    # Sentinels still reach the redis and each other: a failover works with the new password.
+    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
+                                       new_password, timeout=30, connect=cluster.connect)
+    master = wait_settled(cluster)
+    # A restarted pod reads the new password from the Secret and rejoins.
+    pod = [p for p in cluster.pods if p is not master][0]
+    pod.redis.kill_group(signal.SIGKILL)
+    pod.redis.wait(10)
+    pod.redis.start()
+    wait_for(lambda: pod.client().info("replication").get("master_link_status") == "up", 60,
+             what="restarted pod replicating")
+    wait_settled(cluster)
+    assert pod.client().get("before") == "rotation"

@@ -205,3 +205,73 @@ def test_health_counts_serving_pods_and_reports_the_master_version():
     assert h.ready == 2
     assert h.version == "7.0.15"
     assert h.roles == {"a": "master", "b": "slave", "c": "slave", "d": None}
+
+
+class AclNode:
+    """A redis or sentinel whose default user holds a set of passwords (as SHA-256 digests)."""
+
+    def __init__(self):
+        self.passwords = {"old-password"}
+        self.outgoing = {}
+
+
+class AclClient:
+    def __init__(self, node, password):
+        self.node = node
+        self.password = password
+
+    def ping(self):
+        if self.password not in self.node.passwords:
+            raise redis.AuthenticationError("invalid username-password pair")
+        return True
+
+    def execute_command(self, *args):
+        import hashlib
+        if args[:2] == ("ACL", "SETUSER"):
+            for rule in args[3:]:
+                if rule.startswith(">"):
+                    self.node.passwords.add(rule[1:])
+                elif rule.startswith("<"):
+                    assert rule[1:] in self.node.passwords, "removing an absent password is an error"
+                    self.node.passwords.discard(rule[1:])
+            return "OK"
+        if args[:2] == ("ACL", "GETUSER"):
+            return {"passwords": [hashlib.sha256(p.encode()).hexdigest() for p in sorted(self.node.passwords)]}
+        if args[:2] == ("SENTINEL", "SET"):
+            self.node.outgoing["auth-pass"] = args[4]
+            return "OK"
+        if args[:3] == ("SENTINEL", "CONFIG", "SET"):
+            self.node.outgoing[args[3]] = args[4]
+            return "OK"
+        if args[:2] == ("SENTINEL", "MASTER"):
+            return {"flags": "master"}
+        raise AssertionError(args)
+
+    def config_set(self, name, value):
+        self.node.outgoing[name] = value
+        return True
+
+    def close(self):
+        pass
+
+
+def test_rotate_password_adds_switches_and_drops_and_is_idempotent():
+    s = settings.parse({}, 2, app_name="m")
+    nodes = {(h, p): AclNode() for h in ("a", "b") for p in (s.port, s.sentinel_port)}
+
+    def connect(host, port, password):
+        if (host, port) not in nodes:
+            raise redis.ConnectionError("refused")
+        return AclClient(nodes[(host, port)], password)
+
+    assert topology.rotate_password(["a", "b"], s, "old-password", "new-password", connect=connect) is True
+    for (host, port), node in nodes.items():
+        assert node.passwords == {"new-password"}
+        if port == s.port:
+            assert node.outgoing == {"masterauth": "new-password"}
+        else:
+            assert node.outgoing == {"auth-pass": "new-password", "sentinel-pass": "new-password"}
+    assert topology.rotate_password(["a", "b"], s, "old-password", "new-password", connect=connect) is True
+    assert topology.rotate_password(["a", "b", "gone"], s, "old-password", "new-password",
+                                    connect=connect) is False
+    assert topology.rotate_password(["a"], s, "same", "same", connect=connect) is True
