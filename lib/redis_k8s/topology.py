@@ -293,7 +293,10 @@ def health(hosts, settings, password, connect=None) -> Health:
 def _authenticated(connect, host, port, candidates):
     """A client to ``host:port`` logged in with the first of ``candidates`` that works, or None."""
     for password in candidates:
-        client = (connect or default_connect)(host, port, password)
+        try:
+            client = (connect or default_connect)(host, port, password)
+        except (redis.RedisError, OSError):
+            return None
         try:
             client.ping()
             return client
