@@ -64,9 +64,12 @@ def run(session, results, errors, runs):
                 crash_lost = []
             promoted = phase('failover with promotion',
                              lambda: promotion.measure(session, cluster, runs=runs))
+            freeze_lost = []
             if promoted:
                 results['failover_promotion_s'] = promoted
-            lost = phase('writes lost', lambda: losses.measure(session, cluster, crash_lost))
+                freeze_lost = [run['lost'] for run in promoted['details'] if 'lost' in run]
+            lost = phase('writes lost', lambda: losses.measure(session, cluster, crash_lost,
+                                                               freeze_lost))
             if lost:
                 results['writes_lost'] = lost['counts']
                 results['writes_lost_detail'] = lost

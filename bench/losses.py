@@ -2,13 +2,15 @@
 
 import time
 
+import redis
+
 from testbed.cluster import APP
 
 from bench.deployment import settle
 from bench.faults import killed, recreated, restarted, under_load
 
 # The issue's targets: zero for the graceful cases; a crash's loss is only bounded.
-TARGETS = {'kill-master': None, 'delete-master': 0, 'kill-sentinel': 0, 'delete-all-pods': 0,
+TARGETS = {'kill-master': None, 'freeze-master': None, 'delete-master': 0, 'kill-sentinel': 0, 'delete-all-pods': 0,
            'scale-down-master': 0}
 
 
@@ -43,19 +45,36 @@ def delete_all_pods(cluster, units):
     return under_load(cluster, 'delete-all', fault, changed, units, timeout=300)
 
 
-def promote(cluster, target, units):
+def promote(cluster, target, units, timeout=180):
     """Make ``target`` the master through a sentinel failover (the others at replica-priority 0
-    for the time of it), so a scale-down can remove the master."""
+    for the time of it), so a scale-down can remove the master.
+
+    A sentinel aborts a forced failover when its only candidate looks stale (its last INFO too
+    old on a loaded machine), so the request is repeated until ``target`` is the master.
+    """
     others = [pod for pod in cluster.pods() if pod != target]
+    sentinel = cluster.client(target, port=26379)
+    deadline = time.monotonic() + timeout
     try:
         for pod in others:
             cluster.client(pod).config_set('replica-priority', 0)
-        cluster.client(target, port=26379).execute_command('SENTINEL', 'FAILOVER', APP)
-        deadline = time.monotonic() + 120
-        while settle(cluster, units) != target:
-            if time.monotonic() > deadline:
-                raise TimeoutError('{} did not become the master'.format(target))
-            time.sleep(0.5)
+        while True:
+            try:
+                sentinel.execute_command('SENTINEL', 'FAILOVER', APP)
+            except redis.ResponseError:  # INPROG, NOGOODSLAVE: ask again below
+                pass
+            named = time.monotonic() + 20
+            while time.monotonic() < min(named, deadline):
+                reply = sentinel.execute_command('SENTINEL', 'get-master-addr-by-name', APP)
+                if reply and cluster.pod_of(reply[0].decode()) == target:
+                    break
+                time.sleep(0.5)
+            else:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError('{} did not become the master'.format(target))
+                continue
+            if settle(cluster, units, max(1, deadline - time.monotonic())) == target:
+                return
     finally:
         for pod in others:
             cluster.client(pod).config_set('replica-priority', 100)
@@ -81,11 +100,15 @@ SCENARIOS = [('delete-master', delete_master), ('kill-sentinel', kill_sentinel),
              ('delete-all-pods', delete_all_pods), ('scale-down-master', scale_down_master)]
 
 
-def measure(session, cluster, crash_lost, units=3, min_left_s=150):
+def measure(session, cluster, crash_lost, freeze_lost, units=3, min_left_s=150):
     """Returns ``{'counts': {scenario: lost or None}, 'details': {...}}``."""
-    counts = {'kill-master': sum(crash_lost) if crash_lost else None}
+    counts = {'kill-master': sum(crash_lost) if crash_lost else None,
+              'freeze-master': sum(freeze_lost) if freeze_lost else None}
     details = {'kill-master': {'per_run': crash_lost,
-                               'fault': 'SIGKILL of the whole master pod (the failover runs)'}}
+                               'fault': 'SIGKILL of the whole master pod (the failover runs)'},
+               'freeze-master': {'per_run': freeze_lost,
+                                 'fault': 'SIGSTOP of the master\'s redis-server until a replica '
+                                          'was promoted (the promotion runs)'}}
     for name, scenario in SCENARIOS:
         if session.left() < min_left_s:
             counts[name] = None

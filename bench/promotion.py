@@ -22,16 +22,22 @@ TARGET_S = 5.0
 
 
 def redis_server(model, pod, port=6379):
-    """``(pid, start time)`` of the pod's redis-server (its title names its address and port)."""
+    """``(pid, start time)`` of the pod's redis-server, by its title (its address and port).
+
+    Not through ``model.processes()``: redis-server's process title overwrites its environment,
+    and with it the model's marker.
+    """
     title = 'redis-server {}:{}'.format(model.pod_address(pod), port)
-    for pid in model.processes():
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
         try:
-            with open('/proc/{}/cmdline'.format(pid), 'rb') as f:
+            with open('/proc/{}/cmdline'.format(entry), 'rb') as f:
                 command = f.read().replace(b'\0', b' ').decode(errors='replace').strip()
         except OSError:
             continue
         if command == title:
-            return pid, linux.starttime(pid)
+            return int(entry), linux.starttime(int(entry))
     raise RuntimeError('no redis-server process found for {}'.format(pod))
 
 

@@ -54,7 +54,8 @@ def start_bare(session):
 
 def measure(session, cluster):
     """Interleaved rounds against both servers, so that other load on the machine hits both
-    alike; the figure is the ratio of the medians of SET+GET requests/s."""
+    alike. The figure is the ratio of the best rounds' SET+GET requests/s: other processes only
+    ever slow a round down, so the best round is the closest to what each server can do."""
     master = cluster.master_pod()
     host = cluster.model.pod_address(master)
     password = cluster.password()
@@ -69,14 +70,20 @@ def measure(session, cluster):
 
     def median(runs, test=None):
         return statistics.median(sum(run.values()) if test is None else run[test] for run in runs)
+
+    def best(runs):
+        return max(sum(run.values()) for run in runs)
     return {
-        'throughput_ratio': round(median(deployed_runs) / median(bare_runs), 3),
+        'throughput_ratio': round(best(deployed_runs) / best(bare_runs), 3),
         'detail': {
+            'figure': 'best round / best round, SET+GET requests/s',
+            'ratio_of_medians': round(median(deployed_runs) / median(bare_runs), 3),
             'deployed_master': master,
             'median_of_round_ratios': round(statistics.median(
                 sum(d.values()) / sum(b.values()) for d, b in zip(deployed_runs, bare_runs)), 3),
-            'per_command_ratio': {test: round(median(deployed_runs, test) / median(bare_runs, test),
-                                              3) for test in ('SET', 'GET')},
+            'per_command_ratio_of_medians': {
+                test: round(median(deployed_runs, test) / median(bare_runs, test), 3)
+                for test in ('SET', 'GET')},
             'deployed_rps': deployed_runs,
             'bare_rps': bare_runs,
             'command': 'redis-benchmark -t set,get -n {} --csv (-a for the deployed master), '
