@@ -38,11 +38,17 @@ done
 PODS=$(all_pods)
 # This pod's own sentinel is probably stopping too: ask the other pods' sentinels first.
 asked=""
-for s in $(echo "$PODS" | grep -v -x -F "$ME") "$ME"; do
-    reply=$(cli "$s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
-    case "$reply" in
-        OK*|*INPROG*) asked=$s; break ;;
-    esac
+# NOGOODSLAVE can be transient (a sentinel reconnecting, replica INFO being refreshed): retry briefly.
+deadline=$(($(now) + {{ catch_up_wait_s }}))
+while [ -z "$asked" ]; do
+    for s in $(echo "$PODS" | grep -v -x -F "$ME") "$ME"; do
+        reply=$(cli "$s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
+        case "$reply" in
+            OK*|*INPROG*) asked=$s; break ;;
+        esac
+    done
+    [ -n "$asked" ] || [ "$(now)" -ge "$deadline" ] && break
+    sleep 0.5
 done
 if [ -z "$asked" ]; then
     log "no sentinel accepted a failover; stopping as master"

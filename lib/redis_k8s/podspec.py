@@ -63,9 +63,11 @@ def timings(settings) -> dict:
         "resolve_wait_s": RESOLVE_WAIT_S,
         "sentinel_wait_s": max(10, 2 * down_after_s),
         "failover_wait_s": failover_wait_s,
-        # Writes stay paused until the handover is over; the pause then ends with the process.
-        "pause_ms": (CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
-        "grace_period_s": CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 15,
+        # The stop script waits for replicas to catch up, then up to as long again for a sentinel
+        # to accept the failover, then for the new master. Writes stay paused all along; the
+        # pause then ends with the process.
+        "pause_ms": (2 * CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
+        "grace_period_s": 2 * CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 10,
     }
 
 
