@@ -8,6 +8,10 @@ LOG_TAG="redis-stop[${POD_NAME:-?}]"
 
 ME=$(own_fqdn)
 
+# Sentinels never promote a replica whose priority is 0: a pod on its way out (a scale-down
+# stops several pods at once) must not become the new master.
+redis_cli CONFIG SET replica-priority 0 >/dev/null 2>&1 || true
+
 replicas_behind() {
     _info=$(redis_cli INFO replication)
     _moff=$(echo "$_info" | sed -n 's/^master_repl_offset://p')

@@ -377,3 +377,54 @@ def rotate_password(hosts, settings, old_password: str, new_password: str, conne
                 break
             time.sleep(0.1)
     return all(n == total for n in done)
+
+
+def _replica_offset(info: dict) -> int:
+    return int(info.get("slave_repl_offset", info.get("master_repl_offset", -1)))
+
+
+def recover_lost_master(hosts, settings, password, connect=None):
+    """Heal the state no sentinel can leave: the master they follow is gone with its pod.
+
+    After a scale-down that removed the master together with most sentinels, the sentinels that
+    remain cannot fail over (they still count the removed ones) and the replicas follow a master
+    that no longer resolves. When the master the sentinels name is not one of ``hosts`` and does not
+    answer, promote the most up-to-date replica among ``hosts``, re-point the other replicas, and
+    make every sentinel monitor the new master afresh.
+
+    Returns the new master host, or None when there was nothing to heal (or nothing to promote).
+    """
+    hosts = list(hosts)
+    followed = master_from_sentinels(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    if followed is None or followed[0] in hosts:
+        return None
+    if _try(connect, followed[0], followed[1], password, lambda c: c.ping()) is not None:
+        return None  # still alive: a graceful failover can still happen
+    infos = {h: _try(connect, h, settings.port, password, lambda c: c.info("replication")) for h in hosts}
+    replicas = [h for h in hosts if infos[h] and infos[h].get("role") == "slave"]
+    if not replicas:
+        return None
+    chosen = max(replicas, key=lambda h: (_replica_offset(infos[h]), -hosts.index(h)))
+    if _try(connect, chosen, settings.port, password,
+            lambda c: c.execute_command("REPLICAOF", "NO", "ONE")) is None:
+        return None
+    for host in replicas:
+        if host != chosen:
+            _try(connect, host, settings.port, password,
+                 lambda c: c.execute_command("REPLICAOF", chosen, settings.port))
+    for host in hosts:
+        def monitor(client):
+            try:
+                client.execute_command("SENTINEL", "REMOVE", settings.master_name)
+            except redis.ResponseError:
+                pass  # this sentinel did not monitor it
+            client.execute_command("SENTINEL", "MONITOR", settings.master_name, chosen, settings.port,
+                                   settings.quorum)
+            client.execute_command(
+                "SENTINEL", "SET", settings.master_name,
+                "auth-pass", password or "",
+                "down-after-milliseconds", settings.down_after_ms,
+                "failover-timeout", settings.failover_timeout_ms,
+                "parallel-syncs", 1)
+        _try(connect, host, settings.sentinel_port, password, monitor)
+    return chosen

@@ -185,6 +185,11 @@ def heal_sentinels():
         if not topology.apply_live_settings(fqdns, parsed, secret):
             return  # pods not reachable yet: try again on a later hook
         leader_set({'topology-for': str(count)})
+    promoted = topology.recover_lost_master(fqdns, parsed, secret)
+    if promoted:
+        hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
+            naming.pod_name_of(promoted)), hookenv.WARNING)
+        record_master()
     stale = topology.stale_sentinels(fqdns, parsed, secret)
     if stale:
         hookenv.log('resetting sentinels that remember removed instances: {}'.format(

@@ -1,0 +1,83 @@
+"""recover_lost_master: the master left with its pod and the sentinels that remain cannot fail over."""
+
+import redis
+
+from redis_k8s import settings as settings_mod
+from redis_k8s import topology
+
+PODS = ['r-0', 'r-1']
+GONE = 'r-2'
+
+
+class Node:
+    def __init__(self, role=None, offset=0, master=None):
+        self.role, self.offset, self.master = role, offset, master
+        self.calls = []
+
+
+class Client:
+    def __init__(self, node):
+        self.node = node
+
+    def execute_command(self, *args):
+        self.node.calls.append(tuple(str(a) for a in args))
+        command = ' '.join(str(a) for a in args[:2]).upper()
+        if command == 'SENTINEL GET-MASTER-ADDR-BY-NAME':
+            return list(self.node.master) if self.node.master else None
+        if command == 'SENTINEL REMOVE':
+            raise redis.ResponseError('ERR No such master with that name')
+        return 'OK'
+
+    def ping(self):
+        return True
+
+    def info(self, section=None):
+        return {'role': self.node.role, 'slave_repl_offset': self.node.offset}
+
+    def close(self):
+        pass
+
+
+def network(nodes):
+    def connect(host, port, password):
+        if (host, port) not in nodes:
+            raise redis.ConnectionError('Name or service not known')
+        return Client(nodes[(host, port)])
+    return connect
+
+
+def cluster(followed):
+    return {
+        ('r-0', 6379): Node(role='slave', offset=500),
+        ('r-1', 6379): Node(role='slave', offset=900),
+        ('r-0', 26379): Node(master=followed),
+        ('r-1', 26379): Node(master=followed),
+    }
+
+
+def parsed():
+    return settings_mod.parse({}, 2, app_name='r')
+
+
+def test_promotes_the_most_up_to_date_replica_and_repoints_everything():
+    nodes = cluster((GONE, '6379'))
+    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-1'
+    assert ('REPLICAOF', 'NO', 'ONE') in nodes[('r-1', 6379)].calls
+    assert ('REPLICAOF', 'r-1', '6379') in nodes[('r-0', 6379)].calls
+    for pod in PODS:
+        calls = nodes[(pod, 26379)].calls
+        assert ('SENTINEL', 'MONITOR', 'r', 'r-1', '6379', '2') in calls
+        assert any(call[:4] == ('SENTINEL', 'SET', 'r', 'auth-pass') and call[4] == 'pw'
+                   for call in calls)
+
+
+def test_nothing_to_do_while_the_followed_master_is_a_current_pod():
+    nodes = cluster(('r-0', '6379'))
+    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
+    assert not any(call[0] == 'REPLICAOF' for node in nodes.values() for call in node.calls)
+
+
+def test_nothing_to_do_while_the_departing_master_still_answers():
+    nodes = cluster((GONE, '6379'))
+    nodes[(GONE, 6379)] = Node(role='master')  # still shutting down: its own failover may run
+    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
