@@ -250,8 +250,10 @@ class Pod:
         self.write_status()
         for c in self.containers + self.inits:
             if c.pid:
+                # Like the kubelet: only the container's main process is told; it decides how
+                # its children stop (a start script may hand over before stopping its server).
                 try:
-                    os.killpg(c.pid, signal.SIGTERM)
+                    os.kill(c.pid, signal.SIGTERM)
                 except OSError:
                     pass
         deadline = time.time() + self.config["grace"]
