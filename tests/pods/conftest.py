@@ -30,35 +30,60 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("tests/pods need root, unshare and redis-server (run scripts/setup.sh)")
 
 
-@pytest.fixture
-def make_cluster(request):
-    """Return ``make(count, **options)`` building and starting a Cluster; all stopped at teardown."""
-    clusters = []
-    roots = []
+class Factory:
+    """Builds and starts Clusters, and kills every process of them in :meth:`finish`."""
 
-    def make(count=3, start=True, **options):
+    def __init__(self):
+        self.clusters = []
+        self.roots = []
+
+    def __call__(self, count=3, start=True, **options):
         raw = dict(FAST)
         raw.update({k.replace("_", "-"): v for k, v in options.items()})
         settings = settings_mod.parse(raw, count, app_name="redis-k8s")
         root = tempfile.mkdtemp(prefix="redis-k8s-pods-")
-        roots.append(root)
+        self.roots.append(root)
         cluster = harness.Cluster(root, settings, count, "127.70.{}".format(next(_subnets) % 250 + 1))
-        clusters.append(cluster)
+        self.clusters.append(cluster)
         if start:
             cluster.start()
         return cluster
 
-    def finish():
-        failed = getattr(request.node, "rep_call", None)
-        for cluster in clusters:
-            if failed is not None and failed.failed:
+    def finish(self, show_logs):
+        for cluster in self.clusters:
+            if show_logs:
                 sys.stderr.write(cluster.logs())
             cluster.close()
-        for root in roots:
+        for root in self.roots:
             shutil.rmtree(root, ignore_errors=True)
 
-    request.addfinalizer(finish)
-    return make
+
+@pytest.fixture
+def make_cluster(request):
+    """Return ``make(count, **options)`` building and starting a Cluster; all stopped at teardown."""
+    factory = Factory()
+    request.addfinalizer(lambda: factory.finish(getattr(getattr(request.node, "rep_call", None), "failed", False)))
+    return factory
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(request):
+    """One started 3-pod cluster for the tests of a module that leave it healthy."""
+    factory = Factory()
+    failed = []
+    request.addfinalizer(lambda: factory.finish(bool(failed)))
+    cluster = factory(3)
+    cluster.failed_tests = failed
+    return cluster
+
+
+@pytest.fixture
+def healthy_shared_cluster(shared_cluster, request):
+    """The module's shared cluster; a failing test gets its logs shown at module teardown."""
+    yield shared_cluster
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        shared_cluster.failed_tests.append(request.node.name)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

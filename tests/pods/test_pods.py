@@ -14,8 +14,8 @@ from harness import wait_for
 from redis_k8s import topology
 
 
-def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sentinels(make_cluster):
-    cluster = make_cluster(3)
+def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sentinels(healthy_shared_cluster):
+    cluster = healthy_shared_cluster
     master = cluster.pods[0]
     wait_healthy(cluster, master)
 
@@ -30,10 +30,21 @@ def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sen
     assert master.client().config_get("min-replicas-to-write")["min-replicas-to-write"] == "1"
 
 
-def test_probes_follow_the_processes(make_cluster):
-    cluster = make_cluster(3)
-    wait_healthy(cluster, cluster.pods[0])
-    pod = cluster.pods[1]
+def test_clients_without_the_password_are_refused(healthy_shared_cluster):
+    cluster = healthy_shared_cluster
+    pod = wait_settled(cluster)
+    settings = cluster.settings
+    assert refused(lambda: cluster.client(pod.ip, settings.port, password=None).set("k", "v"))
+    assert refused(lambda: cluster.client(pod.ip, settings.port, password="wrong-password").get("k"))
+    assert refused(lambda: cluster.client(pod.ip, settings.sentinel_port, password=None)
+                   .sentinel_get_master_addr_by_name(cluster.app))
+    assert pod.client().ping()
+
+
+def test_probes_follow_the_processes(healthy_shared_cluster):
+    cluster = healthy_shared_cluster
+    master = wait_settled(cluster)
+    pod = [p for p in cluster.pods if p is not master][0]
     assert pod.redis.probe("readiness") and pod.redis.probe("liveness")
     assert pod.sentinel.probe("readiness")
     pod.redis.kill_group(signal.SIGKILL)
@@ -41,18 +52,10 @@ def test_probes_follow_the_processes(make_cluster):
     assert not pod.redis.probe("readiness")
     assert not pod.redis.probe("liveness")
     assert pod.sentinel.probe("liveness")
-
-
-def test_clients_without_the_password_are_refused(make_cluster):
-    cluster = make_cluster(3)
-    wait_healthy(cluster, cluster.pods[0])
-    pod = cluster.pods[0]
-    settings = cluster.settings
-    assert refused(lambda: cluster.client(pod.ip, settings.port, password=None).set("k", "v"))
-    assert refused(lambda: cluster.client(pod.ip, settings.port, password="wrong-password").get("k"))
-    assert refused(lambda: cluster.client(pod.ip, settings.sentinel_port, password=None)
-                   .sentinel_get_master_addr_by_name(cluster.app))
-    assert pod.client().ping()
+    # Back as the kubelet would restart it, leaving the shared cluster healthy.
+    pod.redis.start()
+    wait_for(lambda: pod.redis.probe("readiness"), 60, what="readiness after restart")
+    wait_settled(cluster)
 
 
 def test_sigkill_of_the_master_promotes_a_replica_and_the_old_master_rejoins_as_replica(make_cluster):
