@@ -1,6 +1,7 @@
 """Real redis-server and sentinel processes running the rendered start scripts, without Juju."""
 
 import dataclasses
+import os
 import signal
 import subprocess
 import threading
@@ -39,6 +40,36 @@ def test_clients_without_the_password_are_refused(healthy_shared_cluster):
     assert refused(lambda: cluster.client(pod.ip, settings.sentinel_port, password=None)
                    .sentinel_get_master_addr_by_name(cluster.app))
     assert pod.client().ping()
+
+
+def test_the_password_shows_in_no_command_line_log_or_configmap_file(healthy_shared_cluster):
+    cluster = healthy_shared_cluster
+    secret = cluster.password.encode()
+    groups = {c.proc.pid for p in cluster.pods for c in p.containers.values() if c.running()}
+    seen = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) not in groups:
+                continue
+            with open("/proc/{}/cmdline".format(entry), "rb") as f:
+                cmdline = f.read()
+        except (OSError, ProcessLookupError):
+            continue
+        seen += 1
+        assert secret not in cmdline, cmdline
+    assert seen >= 4 * len(cluster.pods)  # start scripts and servers of both containers
+    for pod in cluster.pods:
+        for container in pod.containers.values():
+            assert cluster.password not in container.log_text()
+        for root, _, files in os.walk(os.path.join(pod.root, "volumes")):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    assert secret not in f.read()
+        # The generated configurations in the storage hold it, readable by their owner only.
+        for path in ("redis.conf", "sentinel/sentinel.conf"):
+            assert os.stat(os.path.join(pod.storage, path)).st_mode & 0o077 == 0
 
 
 def test_probes_follow_the_processes(healthy_shared_cluster):
