@@ -17,6 +17,9 @@ require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME R
 # Until redis-server runs there is nothing to hand over.
 trap 'log "stopped before redis-server started"; exit 143' TERM INT
 
+# Files holding the password (this conf, and redis' own CONFIG REWRITE of it after a failover)
+# are readable by their owner only.
+umask 077
 ME=$(own_fqdn)
 CONF="$DATA_DIR/redis.conf"
 mkdir -p "$STATE_DIR"
@@ -147,9 +150,6 @@ choose_role() {
 
 write_conf() {
     _n=$(count_words $PODS)
-    _old_umask=$(umask)
-    # The copy holds the password: readable by this container's user only, never a ConfigMap.
-    umask 077
     {
         cat "{{ scripts_dir }}/redis.conf"
         echo "bind ${POD_IP:-0.0.0.0}"
@@ -164,7 +164,6 @@ write_conf() {
         fi
     } > "$CONF.tmp"
     mv "$CONF.tmp" "$CONF"
-    umask "$_old_umask"
 }
 
 choose_role

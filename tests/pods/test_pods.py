@@ -421,3 +421,6 @@ def test_password_rotation_is_live_and_survives_a_failover_and_restarts(make_clu
              what="restarted pod replicating")
     wait_settled(cluster)
     assert pod.client().get("before") == "rotation"
+    # The failover made the sentinels CONFIG REWRITE the redis configurations: still private.
+    for p in cluster.pods:
+        assert os.stat(os.path.join(p.storage, "redis.conf")).st_mode & 0o077 == 0, p.name
