@@ -10,8 +10,8 @@ from bench.deployment import settle
 from bench.faults import killed, recreated, restarted, under_load
 
 # The targets: zero for the graceful cases; a crash's loss is only bounded.
-TARGETS = {'kill-master': None, 'freeze-master': None, 'delete-master': 0, 'kill-sentinel': 0, 'delete-all-pods': 0,
-           'scale-down-master': 0}
+TARGETS = {'kill-master': None, 'freeze-master': None, 'delete-master': 0, 'kill-sentinel': 0,
+           'delete-all-pods': 0, 'scale-down-master': 0}
 
 
 def delete_master(cluster, units):

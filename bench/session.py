@@ -1,4 +1,4 @@
-"""What one bench run owns: a scratch directory, local models and processes, all released at exit."""
+"""What one bench run owns: a scratch directory, local models and processes, all released."""
 
 import os
 import shutil
