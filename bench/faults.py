@@ -25,6 +25,12 @@ class Outcome:
         success = self.load.first_success_after(failed)
         return None if success is None else success - self.moment
 
+    def relation_moved_s(self):
+        """Seconds from the fault until the relation data named another endpoint, when the load
+        keeps that timeline (``WriteLoad.endpoints``); None otherwise."""
+        moves = [at for at, _ in getattr(self.load, 'endpoints', []) if at > self.moment]
+        return moves[0] - self.moment if moves else None
+
 
 def wait_writes(load, more, timeout):
     target = len(load.acknowledged) + more

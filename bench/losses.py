@@ -126,6 +126,8 @@ def measure(session, cluster, crash_lost, freeze_lost, units=3, min_left_s=150):
         details[name] = {'acknowledged': len(outcome.load.acknowledged),
                          'failed_writes': len(outcome.load.failures),
                          'visible_s': None if seconds is None else round(seconds, 3),
+                         'relation_moved_s': (None if outcome.relation_moved_s() is None
+                                              else round(outcome.relation_moved_s(), 3)),
                          'master_after': outcome.master,
                          'scenario_s': round(time.monotonic() - started, 1)}
     return {'counts': counts, 'details': details, 'targets': TARGETS}

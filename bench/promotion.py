@@ -82,9 +82,10 @@ def measure(session, cluster, units=3, runs=5, min_left_s=120):
         except TimeoutError as error:
             details.append({'error': 'no recovery: {}'.format(str(error).splitlines()[0])})
             break
-        seconds = outcome.visible_s()
+        seconds, moved = outcome.visible_s(), outcome.relation_moved_s()
         details.append({'frozen': frozen, 'new_master': outcome.master,
                         'visible_s': None if seconds is None else round(seconds, 3),
+                        'relation_moved_s': None if moved is None else round(moved, 3),
                         'lost': outcome.lost, 'acknowledged': len(outcome.load.acknowledged)})
         if seconds is not None:
             visible.append(seconds)
