@@ -20,6 +20,7 @@ class Fault:
     target: str
     at: float
     count: int  # units expected once recovered
+    applied: object = None  # callable: True once the fault has taken effect (a pod replaced...)
 
 
 @dataclasses.dataclass
@@ -37,9 +38,10 @@ class Outcome:
 def kill_master_redis(cluster):
     """SIGKILL the master's redis container (a crash; it restarts at once)."""
     master = cluster.master_pod()
+    restarted = _restarted(cluster, master, 'redis')
     at = time.monotonic()
     cluster.model.kill(master, 'redis')
-    return Fault('kill-master-redis', master, master, at, len(cluster.pods()))
+    return Fault('kill-master-redis', master, master, at, len(cluster.pods()), restarted)
 
 
 def crash_loop_master_redis(cluster, timeout=60):
@@ -60,7 +62,21 @@ def crash_loop_master_redis(cluster, timeout=60):
                 _container(cluster, master, 'redis')['restarts'] > restarts
                 and _container(cluster, master, 'redis')['state'] == 'running'),
             timeout=timeout)
-    return Fault('crash-loop-master-redis', master, master, at, len(cluster.pods()))
+    return Fault('crash-loop-master-redis', master, master, at, len(cluster.pods()),
+                 lambda: True)
+
+
+def _restarted(cluster, pod, container):
+    """A predicate: ``container`` of ``pod`` has restarted since now."""
+    before = _container(cluster, pod, container)['restarts']
+    return lambda: _container(cluster, pod, container)['restarts'] > before
+
+
+def _replaced(cluster, pods):
+    """A predicate: every pod of ``pods`` is a new pod (new address) since now."""
+    before = {pod: cluster.model.pod_address(pod) for pod in pods}
+    return lambda: all(cluster.model.pod_address(pod) not in (None, address)
+                       for pod, address in before.items())
 
 
 def _container(cluster, pod, container):
@@ -80,77 +96,89 @@ def _sentinels_moved_from(cluster, pod):
 def delete_master_pod(cluster):
     """Delete the master's pod gracefully (SIGTERM, grace period); the pod is recreated."""
     master = cluster.master_pod()
+    replaced = _replaced(cluster, [master])
     at = time.monotonic()
     cluster.model.delete_pod(master)
-    return Fault('delete-master-pod', master, master, at, len(cluster.pods()))
+    return Fault('delete-master-pod', master, master, at, len(cluster.pods()), replaced)
 
 
 def kill_sentinel(cluster, pod=None):
     """SIGKILL one sentinel container (the master pod's unless ``pod`` is given)."""
     master = cluster.master_pod()
     target = pod or master
+    restarted = _restarted(cluster, target, 'sentinel')
     at = time.monotonic()
     cluster.model.kill(target, 'sentinel')
-    return Fault('kill-sentinel', master, target, at, len(cluster.pods()))
+    return Fault('kill-sentinel', master, target, at, len(cluster.pods()), restarted)
 
 
 def delete_all_pods(cluster):
     """Delete every pod at once (a whole-application restart)."""
     master = cluster.master_pod()
     pods = cluster.pods()
+    replaced = _replaced(cluster, pods)
     at = time.monotonic()
     for pod in pods:
         cluster.model.delete_pod(pod)
-    return Fault('delete-all-pods', master, ','.join(pods), at, len(pods))
+    return Fault('delete-all-pods', master, ','.join(pods), at, len(pods), replaced)
 
 
-def scale_down_master(cluster, timeout=90):
-    """Make the highest ordinal the master, then scale down by one so that the master goes."""
+def scale_down_master(cluster):
+    """Scale down by one while the master is on the highest ordinal (see :func:`move_master`), so
+    that the master's pod is the one removed."""
     pods = cluster.pods()
     target = pods[-1]
-    move_master(cluster, target, timeout=timeout)
+    assert cluster.master_pod() == target, 'move the master to {} first'.format(target)
     at = time.monotonic()
     cluster.model.scale(cluster.app, len(pods) - 1)
-    return Fault('scale-down-master', target, target, at, len(pods) - 1)
+    return Fault('scale-down-master', target, target, at, len(pods) - 1,
+                 lambda: target not in cluster.model.status()['pods'])
 
 
 def move_master(cluster, target, timeout=90):
     """Fail over on purpose until ``target`` is the master every sentinel names.
 
-    Sentinel cannot be told whom to promote; the other replicas get ``replica-priority 0`` (never
-    promoted) for the time of the failover, then their priority back.
+    A plain SENTINEL FAILOVER does not pause the old master: call this with no client writing.
+    Sentinel cannot be told whom to promote, so the other replicas get ``replica-priority 0`` (never
+    promoted) for the time of the failover. Returns once every sentinel sees every replica
+    promotable again, so that the next failover may pick any of them.
     """
     if cluster.master_pod() == target:
         return
-    others = [pod for pod in cluster.pods() if pod != target]
+    pods = cluster.pods()
+    others = [pod for pod in pods if pod != target]
+    sentinel = cluster.client(target, port=26379)
     try:
         for pod in others:
             cluster.client(pod).config_set('replica-priority', 0)
-        sentinel = cluster.client(target, port=26379)
-        deadline = time.monotonic() + timeout
-        while not _sentinel_sees_priorities(sentinel, cluster.app, target):
-            assert time.monotonic() < deadline, 'sentinel never saw the replica priorities'
-            time.sleep(0.5)
+        eventually(cluster, lambda: _sentinel_sees_priorities(sentinel, cluster.app, target),
+                   timeout, 'sentinel never saw the replica priorities')
         sentinel.execute_command('SENTINEL', 'FAILOVER', cluster.app)
-        master = cluster.wait_healthy(len(cluster.pods()), timeout=timeout)
-        assert master == target, (master, target)
+        eventually(cluster, lambda: cluster.healthy(len(pods)) == target, timeout,
+                   'the failover towards {} did not happen'.format(target))
     finally:
         for pod in others:
             try:
                 cluster.client(pod).config_set('replica-priority', 100)
             except redis.RedisError:
                 pass
+    eventually(cluster, lambda: all(_sentinel_sees_priorities(cluster.client(pod, port=26379),
+                                                              cluster.app, None)
+                                    for pod in pods), timeout,
+               'sentinels still see replicas that cannot be promoted')
 
 
 def _sentinel_sees_priorities(sentinel, app, target):
-    """The sentinel's replica list: ``target`` promotable, every other replica not."""
+    """The sentinel's replica list: ``target`` promotable, every other replica not (every replica
+    promotable when ``target`` is None)."""
     replicas = sentinel.execute_command('SENTINEL', 'REPLICAS', app)
     seen = {}
     for replica in replicas:
         fields = dict(zip(replica[::2], replica[1::2])) if isinstance(replica, list) else replica
         fields = {_text(k): _text(v) for k, v in fields.items()}
         seen[fields['ip'].split('.')[0]] = int(fields['slave-priority'])
-    return bool(seen) and all((priority > 0) == (pod == target) for pod, priority in seen.items())
+    return bool(seen) and all((priority > 0) == (target is None or pod == target)
+                              for pod, priority in seen.items())
 
 
 def _text(value):
@@ -165,6 +193,8 @@ def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeo
     writes succeeding again. The load is stopped, then the acknowledged writes the master lacks are
     counted (and the replicas must hold whatever the master holds).
     """
+    # Right after the fault the cluster may still look healthy around the old master.
+    eventually(cluster, fault.applied, timeout, '{} never took effect'.format(fault.name))
     master = eventually(cluster, lambda: cluster.healthy(fault.count), timeout,
                         'not healthy {}s after {}'.format(timeout, fault.name))
     eventually(cluster, lambda: cluster.relation_points_at(master), relation_timeout,
@@ -174,7 +204,13 @@ def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeo
     eventually(cluster, lambda: load.first_success_after(resumed), writes_timeout,
                'no write acknowledged {}s after recovery from {}'.format(writes_timeout, fault.name))
     load.stop()
-    assert load.endpoint[0] == master
+    moves = relation_moves(load, fault.at)
+    assert load.endpoint[0] == master, 'relation data moved on from master {}: {}'.format(
+        master, moves)
+    # Once consumers are told about the new master, they are never sent anywhere else.
+    arrived = next(index for index, pod in enumerate(moves) if pod == master)
+    assert all(pod == master for pod in moves[arrived:]), \
+        'relation data flapped after naming {}: {}'.format(master, moves)
     lost = load.lost(master)
     replicas = fault.count - 1
     if replicas:
@@ -210,6 +246,12 @@ def pod_summary(cluster):
         except (redis.RedisError, OSError) as error:
             lines.append('{} unreachable ({})'.format(pod, error))
     return '; '.join(lines)
+
+
+def relation_moves(load, moment):
+    """The pods the relation data named from ``moment`` on, in order (the one it named then first)."""
+    before = [pod for at, (pod, port) in load.endpoints if at <= moment][-1:]
+    return before + [pod for at, (pod, port) in load.endpoints if at > moment]
 
 
 def visible_after(load, moment):

@@ -29,6 +29,7 @@ class WriteLoad:
         self.acknowledged = []  # (key, monotonic time)
         self.failures = []  # monotonic times of failed writes
         self.endpoint = None  # (pod, port) from the relation data
+        self.endpoints = []  # (monotonic time, (pod, port)) each time the relation data changed
         self._stop = threading.Event()
         self._threads = []
 
@@ -55,9 +56,12 @@ class WriteLoad:
     def _refresh(self):
         try:
             data = self.cluster.relation_data()
-            self.endpoint = (self.cluster.pod_of(data['host']), int(data['port']))
+            endpoint = (self.cluster.pod_of(data['host']), int(data['port']))
         except Exception:  # a hook context may be briefly unavailable; keep the last endpoint
-            pass
+            return
+        if endpoint != self.endpoint:
+            self.endpoints.append((time.monotonic(), endpoint))
+        self.endpoint = endpoint
 
     def _follow(self):
         while not self._stop.wait(self.refresh_s):
