@@ -33,7 +33,8 @@ class Cluster:
         return out.strip()
 
     def password(self):
-        return self.leader_get('password')
+        """The password in force: the configured one, else the generated one."""
+        return self.leader_get('active-password') or self.leader_get('password')
 
     def units(self):
         return self.model.status()['applications'][self.app]['units']

@@ -36,7 +36,12 @@ def test_replicas_hold_what_the_master_acknowledged(cluster):
 
 def test_consumer_gets_current_master_with_password_and_sentinels(cluster):
     master = cluster.master_pod()
-    for data in cluster.all_relation_data():  # every unit publishes the same
+    everyone = cluster.model.wait_for(
+        lambda status: [data for data in cluster.all_relation_data() if data.get('host')]
+        if len(cluster.all_relation_data()) == 3 and all(
+            data.get('host') for data in cluster.all_relation_data()) else None, timeout=60)
+    assert len(everyone) == 3
+    for data in everyone:  # every unit publishes the same
         assert cluster.pod_of(data['host']) == master
         assert data['hostname'] == data['host']
         assert data['port'] == '6379'
@@ -126,6 +131,30 @@ def test_port_change_moves_the_listener_end_to_end(cluster):
             ['workload-status']['message'], timeout=60)
     finally:
         cluster.model.config(APP, reset=['port'])
+    assert cluster.wait_healthy(3, timeout=240)
+
+
+def test_password_change_reaches_pods_and_consumers_without_losing_data(cluster):
+    generated = cluster.password()
+    cluster.client(cluster.master_pod()).set('before-password-change', 'kept')
+    cluster.model.config(APP, {'password': 'Configured-Pass-42'})
+    try:
+        assert cluster.model.wait_for(lambda status: cluster.password() == 'Configured-Pass-42',
+                                      timeout=120)
+        master = cluster.wait_healthy(3, timeout=240)
+        assert master
+        assert cluster.model.wait_for(
+            lambda status: cluster.relation_data().get('password') == 'Configured-Pass-42',
+            timeout=60)
+        assert cluster.client(master).get('before-password-change') == b'kept'
+        with pytest.raises(redis.AuthenticationError):
+            cluster.client(master, password=generated).ping()
+        assert cluster.model.wait_for(
+            lambda status: status['applications'][CONSUMER]['units'][CONSUMER + '/0']
+            ['workload-status']['current'] == 'active', timeout=60)
+    finally:
+        cluster.model.config(APP, reset=['password'])
+    assert cluster.model.wait_for(lambda status: cluster.password() == generated, timeout=120)
     assert cluster.wait_healthy(3, timeout=240)
 
 

@@ -132,11 +132,25 @@ def apply_pod_spec():
                                         podspec.secret_resources(secret_name, password(parsed)))
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
+        change_password_live(parsed)
         layer.status.maintenance('configuring pods')
         layer.caas_base.pod_spec_set(rendered.spec, k8s_resources=resources)
-        leader_set({'spec-hash': fingerprint})
+        leader_set({'spec-hash': fingerprint, 'active-password': password(parsed)})
         hookenv.log('pod spec set ({})'.format(fingerprint[:12]))
     set_flag(SPEC_CURRENT)
+
+
+def change_password_live(parsed):
+    """Move running pods to a new password before the Secret changes, so that replication and
+    sentinels never see a mix while the pods roll. Pods that cannot be reached now come back with
+    the new Secret when they restart."""
+    active, wanted = leader_get('active-password'), password(parsed)
+    if not active or active == wanted:
+        return
+    layer.status.maintenance('changing the password')
+    if not topology.rotate_password(pod_fqdns(), parsed, active, wanted):
+        hookenv.log('password change: some pods were unreachable; they get it on restart',
+                    hookenv.WARNING)
 
 
 def record_master():
