@@ -36,11 +36,12 @@ def test_replicas_hold_what_the_master_acknowledged(cluster):
 
 def test_consumer_gets_current_master_with_password_and_sentinels(cluster):
     master = cluster.master_pod()
-    everyone = cluster.model.wait_for(
-        lambda status: [data for data in cluster.all_relation_data() if data.get('host')]
-        if len(cluster.all_relation_data()) == 3 and all(
-            data.get('host') for data in cluster.all_relation_data()) else None, timeout=60)
-    assert len(everyone) == 3
+
+    def published_by_all(status):
+        data = cluster.all_relation_data()
+        return data if len(data) == 3 and all(unit.get('host') for unit in data) else None
+
+    everyone = cluster.model.wait_for(published_by_all, timeout=60)
     for data in everyone:  # every unit publishes the same
         assert cluster.pod_of(data['host']) == master
         assert data['hostname'] == data['host']
