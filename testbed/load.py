@@ -73,7 +73,12 @@ class WriteLoad:
             try:
                 if client is None or target != self.endpoint:
                     target = self.endpoint
-                    client = redis.Redis(host=self.cluster.model.pod_address(target[0]),
+                    address = self.cluster.model.pod_address(target[0])
+                    if address is None:
+                        # The pod is gone; redis-py would take None for localhost, where some
+                        # other redis may listen.
+                        raise ConnectionError('pod {} has no address'.format(target[0]))
+                    client = redis.Redis(host=address,
                                          port=target[1], password=self.password,
                                          socket_timeout=1, socket_connect_timeout=1)
                 key = '{}:{}'.format(self.prefix, index)
