@@ -20,7 +20,7 @@ SUBNET = '127.92'
 CONFIG = {'down-after-milliseconds': '2000', 'failover-timeout': '10000'}
 # A crash may lose what the master acknowledged after the replicas last caught up: with
 # min-replicas-max-lag 10 s that is bounded by about 10 s of this load (200 writes/s at most).
-CRASH_LOSS_BOUND = 2000
+CRASH_LOSS_BOUND = faults.CRASH_LOSS_BOUND
 
 
 @pytest.fixture(scope='module')
