@@ -33,13 +33,7 @@ def set_pod_spec():
 
 @when(charm.LEADER, charm.SPEC_CURRENT)
 def track_master():
-    before = hookenv.leader_get('master-host')
-    charm.record_master()
-    if hookenv.leader_get('master-host') == before:
-        # Relation data leaves only when the hook ends: after a failover, the new master goes out
-        # first and the slow sentinel reset (seconds per sentinel) waits for the next hook.
-        charm.heal_sentinels()
-    charm.ensure_watcher()
+    charm.track_master()
 
 
 @when('endpoint.redis.joined')

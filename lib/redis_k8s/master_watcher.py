@@ -1,7 +1,8 @@
 """Follows sentinel events and runs a trigger command at once.
 
 ``+switch-master`` (a failover) is what matters most; ``+sdown``/``-sdown`` (a pod went down or came
-back) also trigger, so that statuses do not wait for update-status either. Bursts are coalesced.
+back), role changes and new replicas also trigger, so that statuses do not wait for update-status
+either. Bursts are coalesced.
 
 Runs as a background process in the operator environment (started by the leader, see
 ``charms.layer.redis_k8s.ensure_watcher``). Consumers would otherwise learn about a failover only at
@@ -33,7 +34,7 @@ import redis
 RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.3
 SETTLED_AFTER_S = 5.0
-CHANNELS = ('+switch-master', '+sdown', '-sdown')
+CHANNELS = ('+switch-master', '+sdown', '-sdown', '+convert-to-slave', '+role-change', '+slave')
 
 
 class Settings:

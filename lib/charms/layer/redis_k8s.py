@@ -153,18 +153,35 @@ def change_password_live(parsed):
                     hookenv.WARNING)
 
 
+def track_master():
+    """Leader, every hook: check who the master is, then heal, then keep the watcher running.
+
+    Relation data leaves only when the hook ends: after a failover the new master goes out first,
+    and the slow healing (a sentinel reset takes seconds each) waits for the next hook, which the
+    watcher's settle pass brings a few seconds later.
+    """
+    if not record_master():
+        heal_sentinels()
+    ensure_watcher()
+
+
 def record_master():
-    """Leader: keep ``master-host``/``master-port`` in leader data equal to what the sentinels say."""
+    """Leader: keep ``master-host``/``master-port`` in leader data equal to what the sentinels say.
+
+    Returns True when the master changed.
+    """
     parsed = current_settings()
     if parsed is None:
-        return
+        return False
     found = observe_topology(parsed)
     if found is None:
-        return
+        return False
     host, port = found
-    if (leader_get('master-host'), leader_get('master-port')) != (host, str(port)):
-        leader_set({'master-host': host, 'master-port': str(port)})
-        hookenv.log('master is now {}:{}'.format(host, port))
+    if (leader_get('master-host'), leader_get('master-port')) == (host, str(port)):
+        return False
+    leader_set({'master-host': host, 'master-port': str(port)})
+    hookenv.log('master is now {}:{}'.format(host, port))
+    return True
 
 
 def publish_master():
