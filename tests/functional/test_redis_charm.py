@@ -132,7 +132,9 @@ def test_port_change_moves_the_listener_end_to_end(cluster):
             ['workload-status']['message'], timeout=60)
     finally:
         cluster.model.config(APP, reset=['port'])
-    if not cluster.wait_healthy(3, timeout=240):
+    try:
+        cluster.wait_healthy(3, timeout=240)
+    except TimeoutError:
         # Known bug, open: rolling back from 6380 to 6379 sometimes leaves one replica unlinked
         # (a pod that asked the sentinels mid-roll replicates the master at the old port).
         pytest.xfail('known bug: after the port goes back, one replica sometimes stays unlinked')
