@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
+from .naming import pod_name_of
 from .settings import expected_quorum  # noqa: F401  (part of this module's API)
 
 TIMEOUT_S = 2.0
@@ -263,12 +264,30 @@ class Health:
     version: str
     roles: dict  # host -> "master" / "slave" / None when unreachable
 
+    @property
+    def other_masters(self) -> list:
+        """Pods that act as master beside the one the sentinels name (a split brain), sorted."""
+        named = self.master[0] if self.master else None
+        return sorted(host for host, role in self.roles.items() if role == "master" and host != named)
+
+
+def _serves(info: dict, host: str, master) -> bool:
+    """Whether a redis serves under the sentinels' master: it is that master, or a replica of it
+    with the link up."""
+    if master is None:
+        return False
+    if info.get("role") == "master":
+        return host == master[0]
+    return (info.get("master_link_status") == "up"
+            and pod_name_of(str(info.get("master_host", ""))) == pod_name_of(master[0])
+            and int(info.get("master_port", 0)) == int(master[1]))
+
 
 def health(hosts, settings, password, connect=None) -> Health:
     """Return the :class:`Health` of the pods ``hosts``; never raises for unreachable pods.
 
-    A pod is ready when its redis answers and either is the master or replicates with the
-    link up, and its sentinel answers.
+    A pod is ready when its redis serves under the master the sentinels name (is it, or replicates
+    from it with the link up) and its sentinel answers.
     """
     hosts = list(hosts)
     master = master_from_sentinels(hosts, settings.sentinel_port, settings.master_name, password, connect)
@@ -283,9 +302,8 @@ def health(hosts, settings, password, connect=None) -> Health:
         roles[host] = info.get("role")
         if master is not None and host == master[0]:
             version = str(info.get("redis_version", ""))
-        serving = info.get("role") == "master" or info.get("master_link_status") == "up"
         sentinel_up = _try(connect, host, settings.sentinel_port, password, lambda c: c.ping())
-        if serving and sentinel_up:
+        if _serves(info, host, master) and sentinel_up:
             ready += 1
     return Health(master=master, ready=ready, version=version, roles=roles)
 
@@ -383,16 +401,35 @@ def _replica_offset(info: dict) -> int:
     return int(info.get("slave_repl_offset", info.get("master_repl_offset", -1)))
 
 
+def _choose_master(infos: dict, hosts: list):
+    """The pod to serve as master after its master left: a pod already master (the sentinels may
+    have promoted it before they lost track), else the most up-to-date replica; None when no pod answers.
+
+    Promoting a replica while another pod is master would make two masters, so a master always wins;
+    among several, the one with the most replicas linked, then the most data.
+    """
+    answering = [h for h in hosts if infos[h]]
+    masters = [h for h in answering if infos[h].get("role") == "master"]
+    if masters:
+        return max(masters, key=lambda h: (int(infos[h].get("connected_slaves", 0)),
+                                           int(infos[h].get("master_repl_offset", 0)), -hosts.index(h)))
+    replicas = [h for h in answering if infos[h].get("role") == "slave"]
+    if not replicas:
+        return None
+    return max(replicas, key=lambda h: (_replica_offset(infos[h]), -hosts.index(h)))
+
+
 def recover_lost_master(hosts, settings, password, connect=None):
     """Heal the state no sentinel can leave: the master they follow is gone with its pod.
 
     After a scale-down that removed the master together with most sentinels, the sentinels that
     remain cannot fail over (they still count the removed ones) and the replicas follow a master
     that no longer resolves. When the master the sentinels name is not one of ``hosts`` and does not
-    answer, promote the most up-to-date replica among ``hosts``, re-point the other replicas, and
-    make every sentinel monitor the new master afresh.
+    answer, keep the pod that is already master (a failover may have half-completed) or else promote
+    the most up-to-date replica, re-point every other pod to it, and make every sentinel monitor it
+    afresh.
 
-    Returns the new master host, or None when there was nothing to heal (or nothing to promote).
+    Returns the master host, or None when there was nothing to heal (or no pod to make master).
     """
     hosts = list(hosts)
     followed = master_from_sentinels(hosts, settings.sentinel_port, settings.master_name, password, connect)
@@ -401,15 +438,15 @@ def recover_lost_master(hosts, settings, password, connect=None):
     if _try(connect, followed[0], followed[1], password, lambda c: c.ping()) is not None:
         return None  # still alive: a graceful failover can still happen
     infos = {h: _try(connect, h, settings.port, password, lambda c: c.info("replication")) for h in hosts}
-    replicas = [h for h in hosts if infos[h] and infos[h].get("role") == "slave"]
-    if not replicas:
+    chosen = _choose_master(infos, hosts)
+    if chosen is None:
         return None
-    chosen = max(replicas, key=lambda h: (_replica_offset(infos[h]), -hosts.index(h)))
-    if _try(connect, chosen, settings.port, password,
+    if infos[chosen].get("role") != "master" and _try(
+            connect, chosen, settings.port, password,
             lambda c: c.execute_command("REPLICAOF", "NO", "ONE")) is None:
         return None
-    for host in replicas:
-        if host != chosen:
+    for host in hosts:
+        if host != chosen and infos[host]:  # a replica already linked to it takes this as a no-op
             _try(connect, host, settings.port, password,
                  lambda c: c.execute_command("REPLICAOF", chosen, settings.port))
     for host in hosts:
@@ -428,3 +465,39 @@ def recover_lost_master(hosts, settings, password, connect=None):
                 "parallel-syncs", 1)
         _try(connect, host, settings.sentinel_port, password, monitor)
     return chosen
+
+
+def demote_stray_masters(hosts, settings, password, connect=None) -> list:
+    """Make pods that act as master beside the sentinels' master its replicas; return them.
+
+    Only when every sentinel that answers (a majority of ``hosts``) names the same master, that
+    master is one of ``hosts`` and answers as master, and no failover is in progress: then the
+    sentinels would do the same to any pod they know, and a pod they do not know (forgotten by a
+    reset) would otherwise stay a second master forever.
+    """
+    hosts = list(hosts)
+    views = sentinel_views(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    if len(views) <= len(hosts) // 2 or len(set(views.values())) != 1:
+        return []
+    master_host, master_port = next(iter(views.values()))
+    if master_host not in hosts:
+        return []
+    for host in views:
+        state = _as_dict(_sentinel_master_state(connect, host, settings.sentinel_port, password,
+                                                settings.master_name))
+        flags = str(state.get("flags", "")) if state else "down"
+        if "failover" in flags or "down" in flags:
+            return []
+    master_info = _try(connect, master_host, master_port, password, lambda c: c.info("replication"))
+    if not master_info or master_info.get("role") != "master":
+        return []
+    demoted = []
+    for host in hosts:
+        if host == master_host:
+            continue
+        info = _try(connect, host, settings.port, password, lambda c: c.info("replication"))
+        if info and info.get("role") == "master" and _try(
+                connect, host, settings.port, password,
+                lambda c: c.execute_command("REPLICAOF", master_host, master_port)) is not None:
+            demoted.append(host)
+    return demoted

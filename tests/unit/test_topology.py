@@ -48,6 +48,8 @@ class FakeClient:
         info = {"role": self.node.role, "master_repl_offset": self.node.offset,
                 "connected_slaves": len(self.node.replicas), "redis_version": "7.0.15",
                 "master_link_status": getattr(self.node, "link", "up")}
+        if self.node.role == "slave":
+            info.update(master_host=getattr(self.node, "follows", "a"), master_port=6379)
         for i, r in enumerate(self.node.replicas):
             info["slave{}".format(i)] = {"ip": r, "port": 6379, "offset": self.node.offset}
         return info
@@ -199,12 +201,17 @@ def test_health_counts_serving_pods_and_reports_the_master_version():
     nodes[("b", 6379)] = FakeNode(role="slave")
     nodes[("c", 6379)] = lagging = FakeNode(role="slave")
     lagging.link = "down"
+    nodes[("e", 6379)] = FakeNode(role="master")  # a second master: not serving, named
+    nodes[("f", 6379)] = astray = FakeNode(role="slave")
+    astray.follows = "e"
     net = FakeNet(nodes)
-    h = topology.health(["a", "b", "c", "d"], settings.parse({}, 4, app_name="m"), "pw", connect=net.connect)
+    h = topology.health(["a", "b", "c", "d", "e", "f"], settings.parse({}, 6, app_name="m"), "pw",
+                        connect=net.connect)
     assert h.master == ("a", 6379)
     assert h.ready == 2
     assert h.version == "7.0.15"
-    assert h.roles == {"a": "master", "b": "slave", "c": "slave", "d": None}
+    assert h.roles == {"a": "master", "b": "slave", "c": "slave", "d": None, "e": "master", "f": "slave"}
+    assert h.other_masters == ["e"]
 
 
 class AclNode:
@@ -275,3 +282,36 @@ def test_rotate_password_adds_switches_and_drops_and_is_idempotent():
     assert topology.rotate_password(["a", "b", "gone"], s, "old-password", "new-password",
                                     connect=connect) is False
     assert topology.rotate_password(["a"], s, "same", "same", connect=connect) is True
+
+
+def stray_cluster():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379), "c": ("a", 6379)})
+    nodes[("a", 6379)] = FakeNode(role="master", replicas=["b"])
+    nodes[("b", 6379)] = FakeNode(role="slave")
+    nodes[("c", 6379)] = FakeNode(role="master")  # forgotten by the sentinels, still a master
+    return nodes
+
+
+def test_a_stray_master_becomes_a_replica_of_the_master_every_sentinel_names():
+    nodes = stray_cluster()
+    s = settings.parse({}, 3, app_name="m")
+    assert topology.demote_stray_masters(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == ["c"]
+    assert ("REPLICAOF", "a", 6379) in nodes[("c", 6379)].calls
+    assert not any(call[0] == "REPLICAOF" for call in nodes[("b", 6379)].calls + nodes[("a", 6379)].calls)
+
+
+@pytest.mark.parametrize("unsettled", ["views differ", "failover running", "master down", "no majority"])
+def test_no_stray_is_touched_while_the_sentinels_are_not_settled(unsettled):
+    nodes = stray_cluster()
+    if unsettled == "views differ":
+        nodes[("b", 26379)].master = ("c", 6379)
+    elif unsettled == "failover running":
+        nodes[("b", 26379)].state["flags"] = "master,failover_in_progress"
+    elif unsettled == "master down":
+        nodes[("a", 26379)].state["flags"] = "master,s_down"
+        del nodes[("a", 6379)]
+    else:
+        del nodes[("b", 26379)], nodes[("c", 26379)]
+    s = settings.parse({}, 3, app_name="m")
+    assert topology.demote_stray_masters(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == []
+    assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)

@@ -12,6 +12,7 @@ GONE = 'r-2'
 class Node:
     def __init__(self, role=None, offset=0, master=None):
         self.role, self.offset, self.master = role, offset, master
+        self.replicas = 0
         self.calls = []
 
 
@@ -32,6 +33,9 @@ class Client:
         return True
 
     def info(self, section=None):
+        if self.node.role == 'master':
+            return {'role': 'master', 'master_repl_offset': self.node.offset,
+                    'connected_slaves': self.node.replicas}
         return {'role': self.node.role, 'slave_repl_offset': self.node.offset}
 
     def close(self):
@@ -81,3 +85,24 @@ def test_nothing_to_do_while_the_departing_master_still_answers():
     nodes = cluster((GONE, '6379'))
     nodes[(GONE, 6379)] = Node(role='master')  # still shutting down: its own failover may run
     assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
+
+
+def test_a_pod_already_master_is_kept_and_no_replica_is_promoted_beside_it():
+    """The sentinels promoted r-0 just before the departing sentinel went; the rest still name r-2."""
+    nodes = cluster((GONE, '6379'))
+    nodes[('r-0', 6379)] = Node(role='master', offset=950)
+    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-0'
+    assert ('REPLICAOF', 'NO', 'ONE') not in nodes[('r-1', 6379)].calls
+    assert ('REPLICAOF', 'r-0', '6379') in nodes[('r-1', 6379)].calls
+    assert not any(call[0] == 'REPLICAOF' for call in nodes[('r-0', 6379)].calls)
+    for pod in PODS:
+        assert ('SENTINEL', 'MONITOR', 'r', 'r-0', '6379', '2') in nodes[(pod, 26379)].calls
+
+
+def test_of_two_masters_the_one_with_linked_replicas_stays():
+    nodes = cluster((GONE, '6379'))
+    nodes[('r-0', 6379)] = Node(role='master', offset=100)
+    nodes[('r-1', 6379)] = Node(role='master', offset=900)
+    nodes[('r-1', 6379)].replicas = 1
+    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-1'
+    assert ('REPLICAOF', 'r-1', '6379') in nodes[('r-0', 6379)].calls

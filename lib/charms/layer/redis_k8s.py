@@ -221,6 +221,11 @@ def heal_sentinels():
         hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
             naming.pod_name_of(promoted)), hookenv.WARNING)
         record_master()
+    strays = topology.demote_stray_masters(fqdns, parsed, secret)
+    if strays:
+        hookenv.log('pods acting as master beside {} made its replicas: {}'.format(
+            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in strays)),
+            hookenv.WARNING)
     stale = topology.stale_sentinels(fqdns, parsed, secret)
     if stale:
         hookenv.log('resetting sentinels that remember removed instances: {}'.format(
@@ -341,6 +346,10 @@ def assess_status():
             health.ready, count))
         return
     master_pod = naming.pod_name_of(health.master[0])
+    if health.other_masters:
+        layer.status.waiting('{} also acting as master beside {}: the leader demotes it'.format(
+            ', '.join(naming.pod_name_of(host) for host in health.other_masters), master_pod))
+        return
     if health.ready < count:
         layer.status.waiting('{}/{} pods ready, master {}'.format(health.ready, count, master_pod))
         return
