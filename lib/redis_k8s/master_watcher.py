@@ -2,7 +2,9 @@
 
 ``+switch-master`` (a failover) is what matters most; ``+sdown``/``-sdown`` (a pod went down or came
 back), role changes and new replicas also trigger, so that statuses do not wait for update-status
-either. Bursts are coalesced.
+either. Bursts are coalesced. Some changes raise no sentinel event (a restarted replica's link
+coming up, a pod coming back at the same role), so the watcher also polls every pod's replication
+state every ``POLL_S`` seconds and triggers when it changes.
 
 Runs as a background process in the operator environment (started by the leader, see
 ``charms.layer.redis_k8s.ensure_watcher``). Consumers would otherwise learn about a failover only at
@@ -11,7 +13,8 @@ an event (``juju-run <leader unit> hooks/update-status``) comes from its setting
 
 Settings file (JSON, mode 0600, re-read whenever it changes)::
 
-    {"sentinels": ["host", ...], "port": 26379, "password": "...", "master_name": "...",
+    {"sentinels": ["host", ...], "port": 26379, "redis_port": 6379, "password": "...",
+     "master_name": "...",
      "trigger": ["juju-run", "redis-k8s/0", "hooks/update-status"],
      "settle": [["juju-run", "redis-k8s/1", "hooks/update-status"], ...]}
 
@@ -34,6 +37,7 @@ import redis
 RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.3
 SETTLED_AFTER_S = 5.0
+POLL_S = 2.0
 CHANNELS = ('+switch-master', '+sdown', '-sdown', '+convert-to-slave', '+role-change', '+slave')
 
 
@@ -101,6 +105,36 @@ def subscribe(host, data, events, stop):
         stop.wait(RECONNECT_DELAY_S)
 
 
+def pod_state(host, data):
+    """What a status shows of one pod: its redis role and replication link, and whether its
+    sentinel answers; ``None`` parts when unreachable."""
+    def ask(port, question):
+        client = redis.Redis(host=host, port=int(port), password=data.get('password'),
+                             socket_connect_timeout=1, socket_timeout=1, decode_responses=True)
+        try:
+            return question(client)
+        except (redis.RedisError, OSError):
+            return None
+        finally:
+            client.close()
+    info = ask(data.get('redis_port', 6379), lambda c: c.info('replication')) or {}
+    return (info.get('role'), info.get('master_host'), info.get('master_link_status'),
+            ask(data['port'], lambda c: c.ping()))
+
+
+def poll_pods(data, events, stop):
+    """Put an event into ``events`` whenever the pods' states change (not for the first look)."""
+    previous = None
+    while not stop.is_set():
+        current = {host: pod_state(host, data) for host in data.get('sentinels', [])}
+        if previous is not None and current != previous:
+            changed = sorted(host.split('.', 1)[0] for host in current
+                             if current[host] != previous.get(host))
+            events.put('pods changed: {}'.format(', '.join(changed)))
+        previous = current
+        stop.wait(POLL_S)
+
+
 class Watcher:
     """One subscriber thread per sentinel; the main loop turns events into trigger runs."""
 
@@ -118,6 +152,8 @@ class Watcher:
         data = dict(self.settings.data)
         self.threads = [threading.Thread(target=subscribe, args=(host, data, self.events, self.stop),
                                          daemon=True) for host in data.get('sentinels', [])]
+        self.threads.append(threading.Thread(target=poll_pods, args=(data, self.events, self.stop),
+                                             daemon=True))
         for thread in self.threads:
             thread.start()
 

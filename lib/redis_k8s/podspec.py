@@ -183,7 +183,7 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
         "volumeConfig": [_files_volume(REDIS_SCRIPTS_VOLUME, SCRIPTS_DIR, files[REDIS_SCRIPTS_VOLUME])],
         "kubernetes": {
             "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-redis.sh", "readiness"],
-                                     5, 5, probe_timeout, 3),
+                                     1, 2, probe_timeout, 3),
             "livenessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-redis.sh", "liveness"],
                                     30, 10, probe_timeout, 6),
         },
@@ -200,7 +200,7 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
             _files_volume(SENTINEL_CONF_VOLUME, SENTINEL_CONF_DIR, files[SENTINEL_CONF_VOLUME]),
         ],
         "kubernetes": {
-            "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"], 5, 5, probe_timeout, 3),
+            "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"], 1, 2, probe_timeout, 3),
             # Sentinel may wait up to RESOLVE_WAIT_S for the master's name before it listens.
             "livenessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"],
                                     RESOLVE_WAIT_S + 10, 10, probe_timeout, 6),

@@ -33,29 +33,52 @@ def test_concerns_only_our_master_group(message, expected):
     assert concerns(message, 'mymaster') is expected
 
 
-@pytest.fixture
-def publisher(tmp_path):
+REDIS_PORT = 26391
+
+
+def redis_server(port, directory):
+    """A redis-server on HOST:port and a client to it; the process is returned for cleanup."""
     process = subprocess.Popen(
-        ['redis-server', '--bind', HOST, '--port', str(PORT), '--requirepass', PASSWORD,
-         '--save', '', '--appendonly', 'no', '--dir', str(tmp_path)],
+        ['redis-server', '--bind', HOST, '--port', str(port), '--requirepass', PASSWORD,
+         '--save', '', '--appendonly', 'no', '--dir', str(directory)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    client = redis.Redis(host=HOST, port=PORT, password=PASSWORD, socket_timeout=2)
+    client = redis.Redis(host=HOST, port=port, password=PASSWORD, socket_timeout=2)
     for _ in range(100):
         try:
             client.ping()
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    yield client
+    return process, client
+
+
+def stop(process):
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+@pytest.fixture
+def publisher(tmp_path):
+    """Plays the pod's sentinel: publishes events and answers PING."""
+    process, client = redis_server(PORT, tmp_path)
+    yield client
+    stop(process)
+
+
+@pytest.fixture
+def pod_redis(tmp_path):
+    """Plays the pod's redis, whose replication state the watcher polls."""
+    process, client = redis_server(REDIS_PORT, tmp_path)
+    yield client
+    stop(process)
 
 
 def start_watcher(tmp_path, record, monkeypatch_env=None):
     settings = tmp_path / 'watcher.json'
     write = [sys.executable, '-c', 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")']
     settings.write_text(json.dumps({
-        'sentinels': [HOST], 'port': PORT, 'password': PASSWORD, 'master_name': 'mymaster',
+        'sentinels': [HOST], 'port': PORT, 'redis_port': REDIS_PORT, 'password': PASSWORD,
+        'master_name': 'mymaster',
         'trigger': write + [str(record), 'trigger'],
         'settle': [write + [str(record), 'settle-a'], write + [str(record), 'settle-b']],
     }))
@@ -123,6 +146,21 @@ def test_reconnects_when_the_sentinel_restarts(tmp_path, publisher):
         assert wait_for(lambda: subscribed(publisher))
         publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
         assert wait_for(lambda: 'trigger' in lines(record))
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+def test_a_pod_state_change_without_any_sentinel_event_triggers(tmp_path, publisher, pod_redis):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        time.sleep(2.5)  # the first look is a baseline, never a trigger
+        assert lines(record) == []
+        pod_redis.execute_command('REPLICAOF', HOST, PORT)  # master -> replica, no event published
+        assert wait_for(lambda: 'trigger' in lines(record))
+        assert wait_for(lambda: 'settle-b' in lines(record))
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()

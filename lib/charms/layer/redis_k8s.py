@@ -252,7 +252,8 @@ def ensure_watcher():
         return
     charm_dir = hookenv.charm_dir()
     wanted = {
-        'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'password': password(parsed),
+        'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'redis_port': parsed.port,
+        'password': password(parsed),
         'master_name': parsed.master_name,
         'trigger': _refresh_command(hookenv.local_unit()),
         'settle': [_refresh_command(unit) for unit in unit_names()],
