@@ -163,7 +163,7 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
         image: the OCI image info, with ``registry_path``, ``username`` and ``password``
             (attributes or dict keys).
         settings: a :class:`redis_k8s.settings.Settings`.
-        secret_name: name of the Secret holding the Redis password (see :func:`secret_resources`).
+        secret_name: name of the Secret holding the Redis password (see :func:`with_secret`).
     """
     files = volume_files(app, settings)
     env = environment(app, model, settings, secret_name)
@@ -215,34 +215,15 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
     return PodSpec(spec=spec, k8s_resources=k8s_resources)
 
 
-def secret_resources(secret_name: str, password: str) -> dict:
-    """Return the ``kubernetesResources`` entries of the Secret holding the Redis password."""
-    return {
-        "secrets": [{
-            "name": secret_name,
-            "type": "Opaque",
-            "stringData": {SECRET_KEY: password},
-        }],
-    }
-
-
-def merge_resources(k8s_resources: dict, extra: dict) -> dict:
-    """Return a copy of ``k8s_resources`` (a PodSpec's) with ``extra`` kubernetesResources entries
-    (e.g. :func:`secret_resources`) added; lists are extended, entries of the same name replaced."""
+def with_secret(k8s_resources: dict, secret_name: str, password: str) -> dict:
+    """Return a copy of ``k8s_resources`` (a PodSpec's) with the Secret holding the Redis password
+    (replacing a Secret of the same name); the spec itself never carries the password."""
     merged = copy.deepcopy(k8s_resources)
     resources = merged.setdefault("kubernetesResources", {})
-    for key, value in extra.items():
-        if isinstance(value, list):
-            names = {item.get("name") for item in value if isinstance(item, dict)}
-            kept = [item for item in resources.get(key, []) if not (isinstance(item, dict) and item.get("name") in names)]
-            resources[key] = kept + copy.deepcopy(value)
-        elif isinstance(value, dict):
-            resources[key] = dict(resources.get(key, {}), **copy.deepcopy(value))
-        else:
-            resources[key] = value
+    secrets = [item for item in resources.get("secrets", []) if item.get("name") != secret_name]
+    resources["secrets"] = secrets + [{
+        "name": secret_name,
+        "type": "Opaque",
+        "stringData": {SECRET_KEY: password},
+    }]
     return merged
-
-
-def with_secret(k8s_resources: dict, secret_name: str, password: str) -> dict:
-    """Return a copy of ``k8s_resources`` (a PodSpec's) with the password Secret added."""
-    return merge_resources(k8s_resources, secret_resources(secret_name, password))

@@ -137,7 +137,7 @@ def stale_sentinels(hosts, settings, password, connect=None) -> list:
 
 
 def reset_sentinels(hosts, sentinel_port: int, master_name: str, password, expected_replicas: int = None,
-                    timeout: float = 30.0, connect=None, targets=None) -> list:
+                    timeout: float = 10.0, connect=None, targets=None) -> list:
     """``SENTINEL RESET`` each sentinel in turn, after a scale-down, so removed pods are forgotten.
 
     One at a time: each must see the master, ``expected_replicas`` replicas and the other
@@ -278,9 +278,7 @@ def _serves(info: dict, host: str, master) -> bool:
         return False
     if info.get("role") == "master":
         return host == master[0]
-    return (info.get("master_link_status") == "up"
-            and pod_name_of(str(info.get("master_host", ""))) == pod_name_of(master[0])
-            and int(info.get("master_port", 0)) == int(master[1]))
+    return info.get("master_link_status") == "up" and _follows(info, master)
 
 
 def health(hosts, settings, password, connect=None) -> Health:
@@ -467,13 +465,15 @@ def recover_lost_master(hosts, settings, password, connect=None):
     return chosen
 
 
-def demote_stray_masters(hosts, settings, password, connect=None) -> list:
-    """Make pods that act as master beside the sentinels' master its replicas; return them.
+def repoint_strays(hosts, settings, password, connect=None) -> list:
+    """Make every pod that does not serve under the sentinels' master its replica; return them.
 
-    Only when every sentinel that answers (a majority of ``hosts``) names the same master, that
-    master is one of ``hosts`` and answers as master, and no failover is in progress: then the
-    sentinels would do the same to any pod they know, and a pod they do not know (forgotten by a
-    reset) would otherwise stay a second master forever.
+    A stray is a pod acting as master beside the named one, or a replica following any other
+    address (a pod that asked the sentinels in the middle of a port change can follow the master at
+    its old port and never link). A sentinel repoints the replicas it knows, but never learns of a
+    pod that never linked, nor of one it was told to forget. Acts only when every sentinel that
+    answers (a majority of ``hosts``) names the same master, that master is one of ``hosts`` and
+    answers as master, and no sentinel sees it down or failing over.
     """
     hosts = list(hosts)
     views = sentinel_views(hosts, settings.sentinel_port, settings.master_name, password, connect)
@@ -491,13 +491,21 @@ def demote_stray_masters(hosts, settings, password, connect=None) -> list:
     master_info = _try(connect, master_host, master_port, password, lambda c: c.info("replication"))
     if not master_info or master_info.get("role") != "master":
         return []
-    demoted = []
+    strays = []
     for host in hosts:
         if host == master_host:
             continue
         info = _try(connect, host, settings.port, password, lambda c: c.info("replication"))
-        if info and info.get("role") == "master" and _try(
-                connect, host, settings.port, password,
+        if not info or _follows(info, (master_host, master_port)):
+            continue
+        if _try(connect, host, settings.port, password,
                 lambda c: c.execute_command("REPLICAOF", master_host, master_port)) is not None:
-            demoted.append(host)
-    return demoted
+            strays.append(host)
+    return strays
+
+
+def _follows(info: dict, master) -> bool:
+    """Whether a redis is configured as a replica of ``master`` (linked or not yet)."""
+    return (info.get("role") == "slave"
+            and pod_name_of(str(info.get("master_host", ""))) == pod_name_of(master[0])
+            and int(info.get("master_port", 0)) == int(master[1]))

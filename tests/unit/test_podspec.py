@@ -63,7 +63,6 @@ def test_with_secret_adds_the_secret_without_touching_the_spec():
     assert "secrets" not in spec.k8s_resources["kubernetesResources"]
     again = podspec.with_secret(merged, "redis-k8s-auth", "Other-Pw-123")
     assert len(again["kubernetesResources"]["secrets"]) == 1
-    assert podspec.secret_resources("s", "p")["secrets"][0]["stringData"] == {"password": "p"}
 
 
 def test_environment():
@@ -144,11 +143,13 @@ def test_spec_is_plain_yaml():
     assert yaml.safe_load(spec.text())["version"] == 3
 
 
-def test_merge_resources_adds_and_replaces_by_name():
-    base = {"kubernetesResources": {"pod": {"terminationGracePeriodSeconds": 60}}}
-    merged = podspec.merge_resources(base, podspec.secret_resources("s", "p1"))
-    merged = podspec.merge_resources(merged, podspec.secret_resources("s", "p2"))
+def test_with_secret_keeps_the_other_resources_and_replaces_by_name():
+    base = {"kubernetesResources": {"pod": {"terminationGracePeriodSeconds": 60},
+                                    "secrets": [{"name": "other", "type": "Opaque", "stringData": {}}]}}
+    merged = podspec.with_secret(base, "s", "p1")
+    merged = podspec.with_secret(merged, "s", "p2")
     assert merged["kubernetesResources"]["pod"] == {"terminationGracePeriodSeconds": 60}
-    assert merged["kubernetesResources"]["secrets"] == [{"name": "s", "type": "Opaque",
-                                                         "stringData": {"password": "p2"}}]
-    assert "secrets" not in base["kubernetesResources"]
+    assert merged["kubernetesResources"]["secrets"] == [
+        {"name": "other", "type": "Opaque", "stringData": {}},
+        {"name": "s", "type": "Opaque", "stringData": {"password": "p2"}}]
+    assert len(base["kubernetesResources"]["secrets"]) == 1

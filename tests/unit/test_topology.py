@@ -49,7 +49,7 @@ class FakeClient:
                 "connected_slaves": len(self.node.replicas), "redis_version": "7.0.15",
                 "master_link_status": getattr(self.node, "link", "up")}
         if self.node.role == "slave":
-            info.update(master_host=getattr(self.node, "follows", "a"), master_port=6379)
+            info.update(master_host=getattr(self.node, "follows", "a"), master_port=getattr(self.node, "port", 6379))
         for i, r in enumerate(self.node.replicas):
             info["slave{}".format(i)] = {"ip": r, "port": 6379, "offset": self.node.offset}
         return info
@@ -289,14 +289,18 @@ def stray_cluster():
     nodes[("a", 6379)] = FakeNode(role="master", replicas=["b"])
     nodes[("b", 6379)] = FakeNode(role="slave")
     nodes[("c", 6379)] = FakeNode(role="master")  # forgotten by the sentinels, still a master
+    nodes[("d", 26379)] = FakeNode(master=("a", 6379))
+    nodes[("d", 6379)] = old_port = FakeNode(role="slave")  # follows the master at its old port
+    old_port.port = 6380
     return nodes
 
 
-def test_a_stray_master_becomes_a_replica_of_the_master_every_sentinel_names():
+def test_stray_masters_and_replicas_of_another_address_follow_the_named_master():
     nodes = stray_cluster()
     s = settings.parse({}, 3, app_name="m")
-    assert topology.demote_stray_masters(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == ["c"]
+    assert topology.repoint_strays(["a", "b", "c", "d"], s, "pw", connect=FakeNet(nodes).connect) == ["c", "d"]
     assert ("REPLICAOF", "a", 6379) in nodes[("c", 6379)].calls
+    assert ("REPLICAOF", "a", 6379) in nodes[("d", 6379)].calls
     assert not any(call[0] == "REPLICAOF" for call in nodes[("b", 6379)].calls + nodes[("a", 6379)].calls)
 
 
@@ -311,7 +315,7 @@ def test_no_stray_is_touched_while_the_sentinels_are_not_settled(unsettled):
         nodes[("a", 26379)].state["flags"] = "master,s_down"
         del nodes[("a", 6379)]
     else:
-        del nodes[("b", 26379)], nodes[("c", 26379)]
+        del nodes[("b", 26379)], nodes[("c", 26379)], nodes[("d", 26379)]
     s = settings.parse({}, 3, app_name="m")
-    assert topology.demote_stray_masters(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == []
+    assert topology.repoint_strays(["a", "b", "c", "d"], s, "pw", connect=FakeNet(nodes).connect) == []
     assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)

@@ -7,6 +7,7 @@ status). The split follows the RedisFailover operator's loop: *check* (``observe
 (``apply_pod_spec``, ``record_master``, ``publish_master``) and *heal* (``heal_sentinels``).
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -59,18 +60,26 @@ def unit_count():
     return len(unit_names())
 
 
+@functools.lru_cache(maxsize=None)
 def unit_names():
-    """The application's units that are not dying, by goal state (this unit at least)."""
+    """The application's units that are not dying, by goal state (this unit at least).
+
+    Read once per hook: a hook is one process, and goal state does not move during it.
+    """
     try:
         units = hookenv.goal_state().get('units', {})
     except Exception:  # goal-state is missing on very old agents
         units = {}
     names = sorted(name for name, unit in units.items() if unit.get('status') != 'dying')
-    return names or [hookenv.local_unit()]
+    return tuple(names or [hookenv.local_unit()])
 
 
+@functools.lru_cache(maxsize=None)
 def current_settings():
-    """The validated configuration, or ``None`` (and a blocked status) when an option is invalid."""
+    """The validated configuration, or ``None`` (and a blocked status) when an option is invalid.
+
+    Parsed once per hook (config and goal state are fixed for the hook's life).
+    """
     try:
         parsed = settings.parse(dict(hookenv.config()), unit_count())
     except settings.ConfigError as error:
@@ -128,8 +137,7 @@ def apply_pod_spec():
     secret_name = naming.secret_name(hookenv.application_name())
     rendered = podspec.render(hookenv.application_name(), hookenv.model_name(), image, parsed,
                               secret_name)
-    resources = podspec.merge_resources(rendered.k8s_resources,
-                                        podspec.secret_resources(secret_name, password(parsed)))
+    resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed))
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
         change_password_live(parsed)
@@ -221,9 +229,9 @@ def heal_sentinels():
         hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
             naming.pod_name_of(promoted)), hookenv.WARNING)
         record_master()
-    strays = topology.demote_stray_masters(fqdns, parsed, secret)
+    strays = topology.repoint_strays(fqdns, parsed, secret)
     if strays:
-        hookenv.log('pods acting as master beside {} made its replicas: {}'.format(
+        hookenv.log('pods not serving under {} made its replicas: {}'.format(
             leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in strays)),
             hookenv.WARNING)
     stale = topology.stale_sentinels(fqdns, parsed, secret)
