@@ -4,7 +4,10 @@
 back), role changes and new replicas also trigger, so that statuses do not wait for update-status
 either. Bursts are coalesced. Some changes raise no sentinel event (a restarted replica's link
 coming up, a pod coming back at the same role), so the watcher also polls every pod's replication
-state every ``POLL_S`` seconds and triggers when it changes.
+state and its sentinel's master every ``POLL_S`` seconds and triggers when they change. While they
+look unsettled (a replica not linked, sentinels that disagree, a pod not answering) it triggers
+again after ``RETRY_FIRST_S``, doubling up to ``RETRY_MAX_S``, so that the charm's heal step gets
+another look at a state that no event will change.
 
 Runs as a background process in the operator environment (started by the leader, see
 ``charms.layer.redis_k8s.ensure_watcher``). Consumers would otherwise learn about a failover only at
@@ -38,6 +41,8 @@ RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.3
 SETTLED_AFTER_S = 5.0
 POLL_S = 2.0
+RETRY_FIRST_S = 10.0
+RETRY_MAX_S = 300.0
 CHANNELS = ('+switch-master', '+sdown', '-sdown', '+convert-to-slave', '+role-change', '+slave')
 
 
@@ -106,8 +111,8 @@ def subscribe(host, data, events, stop):
 
 
 def pod_state(host, data):
-    """What a status shows of one pod: its redis role and replication link, and whether its
-    sentinel answers; ``None`` parts when unreachable."""
+    """What a status shows of one pod: its redis role, master and replication link, and the
+    master its sentinel names; ``None`` parts when unreachable."""
     def ask(port, question):
         client = redis.Redis(host=host, port=int(port), password=data.get('password'),
                              socket_connect_timeout=1, socket_timeout=1, decode_responses=True)
@@ -118,19 +123,43 @@ def pod_state(host, data):
         finally:
             client.close()
     info = ask(data.get('redis_port', 6379), lambda c: c.info('replication')) or {}
+    named = ask(data['port'], lambda c: c.execute_command(
+        'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', data['master_name']))
     return (info.get('role'), info.get('master_host'), info.get('master_link_status'),
-            ask(data['port'], lambda c: c.ping()))
+            tuple(named) if named else None)
+
+
+def settled(states):
+    """Whether pod states look final: every pod answers, replicas are linked, sentinels agree."""
+    if not states:
+        return True
+    named = {state[3] for state in states.values()}
+    return (len(named) == 1 and None not in named
+            and all(state[0] == 'master' or (state[0] == 'slave' and state[2] == 'up')
+                    for state in states.values()))
 
 
 def poll_pods(data, events, stop):
-    """Put an event into ``events`` whenever the pods' states change (not for the first look)."""
+    """Put an event into ``events`` whenever the pods' states change (not for the first look),
+    and again, with a growing delay, while they stay unsettled."""
     previous = None
+    retry_after, retry_at = RETRY_FIRST_S, None
     while not stop.is_set():
         current = {host: pod_state(host, data) for host in data.get('sentinels', [])}
+        now = time.monotonic()
         if previous is not None and current != previous:
             changed = sorted(host.split('.', 1)[0] for host in current
                              if current[host] != previous.get(host))
             events.put('pods changed: {}'.format(', '.join(changed)))
+            retry_after, retry_at = RETRY_FIRST_S, now + RETRY_FIRST_S
+        elif settled(current):
+            retry_at = None
+        elif retry_at is None:
+            retry_at = now + retry_after
+        elif now >= retry_at:
+            events.put('pods still unsettled')
+            retry_after = min(retry_after * 2, RETRY_MAX_S)
+            retry_at = now + retry_after
         previous = current
         stop.wait(POLL_S)
 

@@ -112,11 +112,17 @@ def _as_dict(reply):
 def stale_sentinels(hosts, settings, password, connect=None) -> list:
     """Return the pods whose sentinel remembers instances that no longer exist.
 
-    An instance exists when it is one of ``hosts`` on the configured port (redis) or sentinel port.
-    Entries for removed pods (scale-down) or an old port (a port change) would otherwise stay
-    forever and skew what sentinels count; ``SENTINEL RESET`` makes a sentinel forget them.
+    An instance exists when it is one of ``hosts`` on the configured port (redis) or sentinel port,
+    or still answers: in the middle of a port change the pods not restarted yet serve at the old
+    port, and forgetting them then would only unsettle the sentinels. Entries for removed pods
+    (scale-down) or a port no longer served would otherwise stay forever and skew what sentinels
+    count; ``SENTINEL RESET`` makes a sentinel forget them. Nothing is stale while some pod's
+    redis does not answer on the configured port yet.
     """
     hosts = list(hosts)
+    if any(_try(connect, host, settings.port, password, lambda c: c.ping()) is None for host in hosts):
+        return []  # a pod is (re)starting: the roll is not over, and a reset now only unsettles
+    answers = {}
     wanted_redis = {(host, int(settings.port)) for host in hosts}
     wanted_sentinels = {(host, int(settings.sentinel_port)) for host in hosts}
     stale = []
@@ -131,7 +137,10 @@ def stale_sentinels(hosts, settings, password, connect=None) -> list:
         replicas, sentinels = ([_as_dict(entry) for entry in group] for group in answer)
         known_redis = {(r.get("ip", ""), int(r.get("port", 0))) for r in replicas}
         known_sentinels = {(s.get("ip", ""), int(s.get("port", 0))) for s in sentinels}
-        if known_redis - wanted_redis or known_sentinels - wanted_sentinels:
+        unknown = (known_redis - wanted_redis) | (known_sentinels - wanted_sentinels)
+        for address in unknown - set(answers):
+            answers[address] = _try(connect, address[0], address[1], password, lambda c: c.ping())
+        if any(answers[address] is None for address in unknown):
             stale.append(host)
     return stale
 
@@ -448,21 +457,27 @@ def recover_lost_master(hosts, settings, password, connect=None):
             _try(connect, host, settings.port, password,
                  lambda c: c.execute_command("REPLICAOF", chosen, settings.port))
     for host in hosts:
-        def monitor(client):
-            try:
-                client.execute_command("SENTINEL", "REMOVE", settings.master_name)
-            except redis.ResponseError:
-                pass  # this sentinel did not monitor it
-            client.execute_command("SENTINEL", "MONITOR", settings.master_name, chosen, settings.port,
-                                   settings.quorum)
-            client.execute_command(
-                "SENTINEL", "SET", settings.master_name,
-                "auth-pass", password or "",
-                "down-after-milliseconds", settings.down_after_ms,
-                "failover-timeout", settings.failover_timeout_ms,
-                "parallel-syncs", 1)
-        _try(connect, host, settings.sentinel_port, password, monitor)
+        _monitor_afresh(connect, host, settings, password, (chosen, settings.port))
     return chosen
+
+
+def _monitor_afresh(connect, host, settings, password, master):
+    """Make the sentinel of ``host`` forget what it knew and monitor ``master``; False if unreachable."""
+    def monitor(client):
+        try:
+            client.execute_command("SENTINEL", "REMOVE", settings.master_name)
+        except redis.ResponseError:
+            pass  # this sentinel did not monitor it
+        client.execute_command("SENTINEL", "MONITOR", settings.master_name, master[0], master[1],
+                               settings.quorum)
+        client.execute_command(
+            "SENTINEL", "SET", settings.master_name,
+            "auth-pass", password or "",
+            "down-after-milliseconds", settings.down_after_ms,
+            "failover-timeout", settings.failover_timeout_ms,
+            "parallel-syncs", 1)
+        return True
+    return _try(connect, host, settings.sentinel_port, password, monitor) is not None
 
 
 def repoint_strays(hosts, settings, password, connect=None) -> list:
@@ -480,16 +495,7 @@ def repoint_strays(hosts, settings, password, connect=None) -> list:
     if len(views) <= len(hosts) // 2 or len(set(views.values())) != 1:
         return []
     master_host, master_port = next(iter(views.values()))
-    if master_host not in hosts:
-        return []
-    for host in views:
-        state = _as_dict(_sentinel_master_state(connect, host, settings.sentinel_port, password,
-                                                settings.master_name))
-        flags = str(state.get("flags", "")) if state else "down"
-        if "failover" in flags or "down" in flags:
-            return []
-    master_info = _try(connect, master_host, master_port, password, lambda c: c.info("replication"))
-    if not master_info or master_info.get("role") != "master":
+    if not _settled_master(connect, hosts, views, settings, password, (master_host, master_port)):
         return []
     strays = []
     for host in hosts:
@@ -509,3 +515,74 @@ def _follows(info: dict, master) -> bool:
     return (info.get("role") == "slave"
             and pod_name_of(str(info.get("master_host", ""))) == pod_name_of(master[0])
             and int(info.get("master_port", 0)) == int(master[1]))
+
+
+def _settled_master(connect, hosts, views, settings, password, master) -> bool:
+    """Whether ``master`` is one of ``hosts``, answers as master, and no sentinel of ``views``
+    sees it down or is failing over: the moment to align stragglers with it is safe."""
+    if master[0] not in hosts:
+        return False
+    for host in views:
+        state = _as_dict(_sentinel_master_state(connect, host, settings.sentinel_port, password,
+                                                settings.master_name))
+        flags = str(state.get("flags", "")) if state else "down"
+        if "failover" in flags or "down" in flags:
+            return False
+    info = _try(connect, master[0], master[1], password, lambda c: c.info("replication"))
+    return bool(info) and info.get("role") == "master"
+
+
+def realign_sentinels(hosts, settings, password, connect=None) -> list:
+    """Make sentinels that name a master the others left behind monitor the current one; return them.
+
+    A sentinel whose master address went away with a port change or a restart, while it missed the
+    failover, hears no more announcements (they travel through the instances it monitors) and
+    would follow that address forever. When a majority of ``hosts``' sentinels name a settled
+    master (see :func:`repoint_strays`) and a straggler's master does not answer as master, the
+    straggler monitors the majority's master afresh.
+    """
+    hosts = list(hosts)
+    views = sentinel_views(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    if not views:
+        return []
+    counts = Counter(views.values())
+    master, votes = counts.most_common(1)[0]
+    if votes <= len(hosts) // 2 or votes == len(views):
+        return []
+    majority = {host: named for host, named in views.items() if named == master}
+    if not _settled_master(connect, hosts, majority, settings, password, master):
+        return []
+    realigned = []
+    for host, named in sorted(views.items()):
+        if named == master:
+            continue
+        info = _try(connect, named[0], named[1], password, lambda c: c.info("replication"))
+        if info and info.get("role") == "master":
+            continue  # a second live master is not a straggler's mistake to undo here
+        if _monitor_afresh(connect, host, settings, password, master):
+            realigned.append(host)
+    return realigned
+
+
+def follow_moved_master(hosts, settings, password, connect=None):
+    """Make the sentinels follow a master that restarted on the configured port; return it or None.
+
+    A master that stopped without handing over (no replica was ready) comes back on its pod as
+    master with its data, but a port change moved it: the sentinels still watch the old port, see
+    it down and have no replica to promote. When the master most sentinels name is one of
+    ``hosts`` on another port that no longer answers as master, and that pod's redis is master on
+    the configured port, every sentinel monitors it there afresh.
+    """
+    hosts = list(hosts)
+    followed = master_from_sentinels(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    if followed is None or followed[0] not in hosts or int(followed[1]) == int(settings.port):
+        return None
+    old = _try(connect, followed[0], followed[1], password, lambda c: c.info("replication"))
+    if old and old.get("role") == "master":
+        return None
+    new = _try(connect, followed[0], settings.port, password, lambda c: c.info("replication"))
+    if not new or new.get("role") != "master":
+        return None
+    for host in hosts:
+        _monitor_afresh(connect, host, settings, password, (followed[0], settings.port))
+    return followed[0]

@@ -34,7 +34,8 @@ class FakeClient:
             if isinstance(node.failover_reply, Exception):
                 raise node.failover_reply
             return node.failover_reply
-        if cmd in ("SENTINEL SET", "SENTINEL RESET", "CLIENT PAUSE", "CLIENT UNPAUSE") or args[0] == "REPLICAOF":
+        if cmd in ("SENTINEL SET", "SENTINEL RESET", "SENTINEL REMOVE", "SENTINEL MONITOR", "CLIENT PAUSE",
+                   "CLIENT UNPAUSE") or args[0] == "REPLICAOF":
             return True
         if cmd == "SENTINEL MASTER":
             return dict(node.state)
@@ -319,3 +320,61 @@ def test_no_stray_is_touched_while_the_sentinels_are_not_settled(unsettled):
     s = settings.parse({}, 3, app_name="m")
     assert topology.repoint_strays(["a", "b", "c", "d"], s, "pw", connect=FakeNet(nodes).connect) == []
     assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)
+
+
+def straggler_cluster():
+    """b's sentinel still names a's redis at its old port, where nothing listens any more."""
+    nodes = sentinels({"a": ("c", 6380), "b": ("a", 6379), "c": ("c", 6380)})
+    nodes[("b", 26379)].state["flags"] = "master,s_down"
+    nodes[("c", 6380)] = FakeNode(role="master", replicas=["a"])
+    return nodes
+
+
+def test_a_sentinel_following_a_gone_master_monitors_the_majoritys_master_afresh():
+    nodes = straggler_cluster()
+    s = settings.parse({"port": 6380}, 3, app_name="m")
+    assert topology.realign_sentinels(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == ["b"]
+    calls = nodes[("b", 26379)].calls
+    assert ("SENTINEL", "MONITOR", "m", "c", 6380, 2) in calls
+    assert not any("MONITOR" in call for host in "ac" for call in nodes[(host, 26379)].calls)
+
+
+@pytest.mark.parametrize("case", ["unanimous", "majority failing over", "old master alive", "no majority"])
+def test_sentinels_are_left_alone_unless_a_straggler_follows_a_gone_master(case):
+    nodes = straggler_cluster()
+    if case == "unanimous":
+        nodes[("b", 26379)].master = ("c", 6380)
+    elif case == "majority failing over":
+        nodes[("a", 26379)].state["flags"] = "master,failover_in_progress"
+    elif case == "old master alive":
+        nodes[("a", 6379)] = FakeNode(role="master")
+    else:
+        nodes[("c", 26379)].master = ("b", 6380)
+    s = settings.parse({"port": 6380}, 3, app_name="m")
+    assert topology.realign_sentinels(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == []
+    assert not any("MONITOR" in call for node in nodes.values() for call in node.calls)
+
+
+def test_sentinels_follow_a_master_that_came_back_on_the_new_port():
+    nodes = sentinels({"a": ("a", 6380), "b": ("a", 6380), "c": ("a", 6380)})
+    nodes[("a", 6379)] = FakeNode(role="master")
+    s = settings.parse({}, 3, app_name="m")
+    assert topology.follow_moved_master(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) == "a"
+    for host in "abc":
+        assert ("SENTINEL", "MONITOR", "m", "a", 6379, 2) in nodes[(host, 26379)].calls
+
+
+@pytest.mark.parametrize("case", ["same port", "old port still master", "not master on the new port"])
+def test_sentinels_stay_unless_their_master_moved_port(case):
+    nodes = sentinels({"a": ("a", 6380), "b": ("a", 6380), "c": ("a", 6380)})
+    nodes[("a", 6379)] = FakeNode(role="master")
+    if case == "same port":
+        for host in "abc":
+            nodes[(host, 26379)].master = ("a", 6379)
+    elif case == "old port still master":
+        nodes[("a", 6380)] = FakeNode(role="master")
+    else:
+        nodes[("a", 6379)].role = "slave"
+    s = settings.parse({}, 3, app_name="m")
+    assert topology.follow_moved_master(["a", "b", "c"], s, "pw", connect=FakeNet(nodes).connect) is None
+    assert not any("MONITOR" in call for node in nodes.values() for call in node.calls)

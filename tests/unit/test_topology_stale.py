@@ -1,6 +1,7 @@
 """Which sentinels remember instances that are gone (removed pods, an old port)."""
 
 import pytest
+import redis
 
 from redis_k8s import settings as settings_mod
 from redis_k8s import topology
@@ -33,9 +34,24 @@ def parsed():
     return settings_mod.parse({}, 2, app_name='r')
 
 
-def views(per_host):
+class Answering:
+    def ping(self):
+        return True
+
+    def close(self):
+        pass
+
+
+def views(per_host, answering=()):
+    """Sentinels per host on 26379; ``answering`` (host, port) pairs answer PING; nothing else does."""
     def connect(host, port, password):
-        return per_host[host]
+        if port == 26379 and host in per_host:
+            return per_host[host]
+        if port == 6379 and host in per_host:
+            return Answering()  # every pod's redis is up on the configured port
+        if (host, port) in answering:
+            return Answering()
+        raise redis.ConnectionError('connection refused')
     return connect
 
 
@@ -54,3 +70,27 @@ def test_old_port_and_removed_pods_are_stale(parsed):
         HOSTS[1]: FakeSentinel([], [flat(ip=gone, port=26379)]),      # sentinel of a removed pod
     }
     assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=views(remembered)) == HOSTS
+
+
+def test_an_old_port_still_served_mid_roll_is_not_stale(parsed):
+    remembered = {
+        HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6380)], []),
+        HOSTS[1]: FakeSentinel([], []),
+    }
+    connect = views(remembered, answering={(HOSTS[1], 6380)})
+    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=connect) == []
+
+
+def test_nothing_is_stale_while_a_pod_does_not_answer_on_the_configured_port(parsed):
+    remembered = {
+        HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6380)], []),
+        HOSTS[1]: FakeSentinel([], []),
+    }
+    connect = views(remembered)
+
+    def restarting(host, port, password):
+        if host == HOSTS[1] and port == 6379:
+            raise redis.ConnectionError('connection refused')
+        return connect(host, port, password)
+    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=connect) == [HOSTS[0]]
+    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=restarting) == []

@@ -164,3 +164,13 @@ def test_a_pod_state_change_without_any_sentinel_event_triggers(tmp_path, publis
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
+
+
+def test_settled_means_linked_replicas_and_agreeing_sentinels():
+    from redis_k8s.master_watcher import settled
+    master = ('a', '6379')
+    good = {'a': ('master', None, None, master), 'b': ('slave', 'a', 'up', master)}
+    assert settled(good)
+    assert not settled(dict(good, b=('slave', 'a', 'down', master)))
+    assert not settled(dict(good, b=('slave', 'a', 'up', ('a', '6380'))))
+    assert not settled(dict(good, b=(None, None, None, None)))

@@ -229,6 +229,16 @@ def heal_sentinels():
         hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
             naming.pod_name_of(promoted)), hookenv.WARNING)
         record_master()
+    moved = topology.follow_moved_master(fqdns, parsed, secret)
+    if moved:
+        hookenv.log('the master {} came back on port {}: sentinels follow it there'.format(
+            naming.pod_name_of(moved), parsed.port), hookenv.WARNING)
+        record_master()
+    realigned = topology.realign_sentinels(fqdns, parsed, secret)
+    if realigned:
+        hookenv.log('sentinels that followed a gone master now monitor {}: {}'.format(
+            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in realigned)),
+            hookenv.WARNING)
     strays = topology.repoint_strays(fqdns, parsed, secret)
     if strays:
         hookenv.log('pods not serving under {} made its replicas: {}'.format(
