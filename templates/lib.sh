@@ -181,3 +181,15 @@ min_replicas_for() {
         echo 0
     fi
 }
+
+# Waits for the server started as $CHILD (a signal interrupts `wait`, so wait again while it
+# runs), logs how it ended and exits with its status. Usage: wait_child_and_exit NAME
+wait_child_and_exit() {
+    _rc=0
+    while kill -0 "$CHILD" 2>/dev/null; do
+        wait "$CHILD"
+        _rc=$?
+    done
+    log "$1 exited with status $_rc"
+    exit "$_rc"
+}

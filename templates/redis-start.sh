@@ -180,10 +180,4 @@ on_term() {
 }
 trap on_term TERM INT
 
-RC=0
-while kill -0 "$CHILD" 2>/dev/null; do
-    wait "$CHILD"
-    RC=$?
-done
-log "redis-server exited with status $RC"
-exit "$RC"
+wait_child_and_exit redis-server

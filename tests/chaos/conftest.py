@@ -6,7 +6,6 @@ a run of the whole suite (``pytest tests``, ``make test``) does not collect it.
 
 import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -15,13 +14,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'lib'))
 
-from localmodel.client import Model  # noqa: E402
-from testbed.cluster import APP, CONSUMER, Cluster  # noqa: E402
+from testbed import deploy  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 SUBNET = '127.94'
-IMAGE = 'redis:7.0'
-CONFIG = {'down-after-milliseconds': '2000', 'failover-timeout': '10000'}
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -38,27 +34,15 @@ def pytest_ignore_collect(collection_path, config):
 
 @pytest.fixture(scope='session')
 def charms():
-    for source in ([], ['tests/charms/redis-consumer']):
-        subprocess.run(['bash', 'scripts/build.sh'] + source, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-    return {APP: os.path.join(ROOT, 'build', APP), CONSUMER: os.path.join(ROOT, 'build', CONSUMER)}
+    return deploy.build_charms()
 
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
-    lm = Model(str(tmp_path_factory.mktemp('chaos-model')))
-    lm.up(model='chaos', subnet=SUBNET, update_status_interval=60, retry_delay=2)
-    try:
+    with deploy.local_model(tmp_path_factory.mktemp('chaos-model'), 'chaos', SUBNET) as lm:
         yield lm
-    finally:
-        lm.down()
 
 
 @pytest.fixture(scope='module')
 def cluster(model, charms):
-    model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE}, config=CONFIG)
-    model.deploy(charms[CONSUMER], CONSUMER)
-    model.relate(APP, CONSUMER)
-    result = Cluster(model)
-    assert result.wait_healthy(3, timeout=240), model.status()
-    return result
+    return deploy.deploy_cluster(model, charms, config=deploy.FAST_FAILOVER)

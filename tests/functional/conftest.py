@@ -1,7 +1,6 @@
 """Fixtures for functional tests: the built charms deployed on a local model, real processes."""
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -10,40 +9,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'lib'))
 
-from localmodel.client import Model  # noqa: E402
-from testbed.cluster import APP, CONSUMER, Cluster  # noqa: E402
+from testbed import deploy  # noqa: E402
+from testbed.cluster import APP, CONSUMER  # noqa: E402,F401  (re-exported for the test modules)
 
 MODEL = 'functional'
-IMAGE = 'redis:7.0'
+IMAGE = deploy.IMAGE
 
 
 @pytest.fixture(scope='session')
 def charms():
     """Build redis-k8s and the consumer once per session with the real `charm build`."""
-    for source in ([], ['tests/charms/redis-consumer']):
-        subprocess.run(['bash', 'scripts/build.sh'] + source, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-    return {APP: os.path.join(ROOT, 'build', APP), CONSUMER: os.path.join(ROOT, 'build', CONSUMER)}
+    return deploy.build_charms()
 
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory, request):
-    """A fresh local model per test module; every process it started is gone afterwards."""
+    """A fresh local model per test module (on the module's ``SUBNET``)."""
     subnet = getattr(request.module, 'SUBNET', '127.90')
-    lm = Model(str(tmp_path_factory.mktemp('model')))
-    lm.up(model=MODEL, subnet=subnet, update_status_interval=60, retry_delay=2)
-    try:
+    with deploy.local_model(tmp_path_factory.mktemp('model'), MODEL, subnet) as lm:
         yield lm
-    finally:
-        lm.down()
 
 
 @pytest.fixture(scope='module')
-def cluster(model, charms):
-    """redis-k8s with 3 units and the consumer, related, all active."""
-    model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE})
-    model.deploy(charms[CONSUMER], CONSUMER)
-    model.relate(APP, CONSUMER)
-    result = Cluster(model)
-    assert result.wait_healthy(3, timeout=240), model.status()
-    return result
+def cluster(model, charms, request):
+    """redis-k8s with 3 units (the module's ``CONFIG``) and the consumer, related, all active."""
+    return deploy.deploy_cluster(model, charms, config=getattr(request.module, 'CONFIG', None))

@@ -10,28 +10,15 @@ import contextlib
 
 import pytest
 
-from conftest import APP, CONSUMER, IMAGE
-from testbed import faults
-from testbed.cluster import Cluster
+from conftest import APP, CONSUMER
+from testbed import deploy, faults
 from testbed.load import WriteLoad
 
 SUBNET = '127.92'
-# Faster crash detection than the default (5000), as the issue's failover figures use.
-CONFIG = {'down-after-milliseconds': '2000', 'failover-timeout': '10000'}
+CONFIG = deploy.FAST_FAILOVER  # the cluster fixture deploys with it
 # A crash may lose what the master acknowledged after the replicas last caught up: with
 # min-replicas-max-lag 10 s that is bounded by about 10 s of this load (200 writes/s at most).
 CRASH_LOSS_BOUND = faults.CRASH_LOSS_BOUND
-
-
-@pytest.fixture(scope='module')
-def cluster(model, charms):
-    """Three units deployed with fast failure detection, and the consumer, all active."""
-    model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE}, config=CONFIG)
-    model.deploy(charms[CONSUMER], CONSUMER)
-    model.relate(APP, CONSUMER)
-    result = Cluster(model)
-    assert result.wait_healthy(3, timeout=240), model.status()
-    return result
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import os
 import re
 import subprocess
+import sys
 import tempfile
 
 import yaml
@@ -35,8 +36,13 @@ def prepare_python():
 
     charmhelpers imports ``distutils``, which Python 3.12 dropped; the vendored
     setuptools provides a replacement that is normally activated by a ``.pth`` file,
-    which the charm's ``lib/`` (not a site directory) never processes.
+    which the charm's ``lib/`` (not a site directory) never processes. Where the standard library
+    still has ``distutils`` (up to 3.11) it is used even if a system setuptools shim would swap in
+    its own copy: that copy takes about 0.12 s to import, in every hook.
     """
+    shim = sys.modules.get('_distutils_hack')
+    if shim is not None and sys.version_info < (3, 12) and 'distutils' not in sys.modules:
+        shim.remove_shim()
     try:
         import distutils.version  # noqa: F401
     except ImportError:
