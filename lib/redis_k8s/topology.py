@@ -117,11 +117,15 @@ def stale_sentinels(hosts, settings, password, connect=None) -> list:
     port, and forgetting them then would only unsettle the sentinels. Entries for removed pods
     (scale-down) or a port no longer served would otherwise stay forever and skew what sentinels
     count; ``SENTINEL RESET`` makes a sentinel forget them. Nothing is stale while some pod's
-    redis does not answer on the configured port yet.
+    redis does not answer on the configured port yet, or while the sentinels follow a master that
+    is not one of ``hosts`` (its failover needs the replicas they know).
     """
     hosts = list(hosts)
     if any(_try(connect, host, settings.port, password, lambda c: c.ping()) is None for host in hosts):
         return []  # a pod is (re)starting: the roll is not over, and a reset now only unsettles
+    followed = master_from_sentinels(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    if followed is None or followed[0] not in hosts:
+        return []  # the master left: a reset now would make the sentinels forget whom to promote
     answers = {}
     wanted_redis = {(host, int(settings.port)) for host in hosts}
     wanted_sentinels = {(host, int(settings.sentinel_port)) for host in hosts}
@@ -426,13 +430,34 @@ def _choose_master(infos: dict, hosts: list):
     return max(replicas, key=lambda h: (_replica_offset(infos[h]), -hosts.index(h)))
 
 
+def _sentinels_gave_up(connect, hosts, settings, password, followed) -> bool:
+    """Whether every sentinel that answers still names ``followed``, has seen it down for a whole
+    ``failover-timeout`` and is not failing over: only then can no failover of theirs be on the way.
+
+    A departing master hands over on its way out; promoting a replica beside the sentinels' own
+    choice would make two masters, and writes to one of them would be lost.
+    """
+    views = sentinel_views(hosts, settings.sentinel_port, settings.master_name, password, connect)
+    if not views or any(view != followed for view in views.values()):
+        return False
+    for host in views:
+        state = _as_dict(_sentinel_master_state(connect, host, settings.sentinel_port, password,
+                                                settings.master_name))
+        flags = str(state.get("flags", ""))
+        if "failover" in flags or "s_down" not in flags:
+            return False
+        if int(state.get("s-down-time", 0)) < int(settings.failover_timeout_ms):
+            return False
+    return True
+
+
 def recover_lost_master(hosts, settings, password, connect=None):
     """Heal the state no sentinel can leave: the master they follow is gone with its pod.
 
     After a scale-down that removed the master together with most sentinels, the sentinels that
     remain cannot fail over (they still count the removed ones) and the replicas follow a master
-    that no longer resolves. When the master the sentinels name is not one of ``hosts`` and does not
-    answer, keep the pod that is already master (a failover may have half-completed) or else promote
+    that no longer resolves. When the master the sentinels name is not one of ``hosts``, does not
+    answer, and the sentinels have given up on it (see :func:`_sentinels_gave_up`), keep the pod that is already master (a failover may have half-completed) or else promote
     the most up-to-date replica, re-point every other pod to it, and make every sentinel monitor it
     afresh.
 
@@ -444,6 +469,8 @@ def recover_lost_master(hosts, settings, password, connect=None):
         return None
     if _try(connect, followed[0], followed[1], password, lambda c: c.ping()) is not None:
         return None  # still alive: a graceful failover can still happen
+    if not _sentinels_gave_up(connect, hosts, settings, password, followed):
+        return None
     infos = {h: _try(connect, h, settings.port, password, lambda c: c.info("replication")) for h in hosts}
     chosen = _choose_master(infos, hosts)
     if chosen is None:

@@ -1,5 +1,6 @@
 """recover_lost_master: the master left with its pod and the sentinels that remain cannot fail over."""
 
+import pytest
 import redis
 
 from redis_k8s import settings as settings_mod
@@ -14,6 +15,8 @@ class Node:
         self.role, self.offset, self.master = role, offset, master
         self.replicas = 0
         self.calls = []
+        # What a sentinel says of a master it has seen down for a minute, with no failover running.
+        self.state = {'flags': 'master,s_down,o_down', 's-down-time': '60000'}
 
 
 class Client:
@@ -25,6 +28,8 @@ class Client:
         command = ' '.join(str(a) for a in args[:2]).upper()
         if command == 'SENTINEL GET-MASTER-ADDR-BY-NAME':
             return list(self.node.master) if self.node.master else None
+        if command == 'SENTINEL MASTER':
+            return dict(self.node.state)
         if command == 'SENTINEL REMOVE':
             raise redis.ResponseError('ERR No such master with that name')
         return 'OK'
@@ -106,3 +111,17 @@ def test_of_two_masters_the_one_with_linked_replicas_stays():
     nodes[('r-1', 6379)].replicas = 1
     assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-1'
     assert ('REPLICAOF', 'r-1', '6379') in nodes[('r-0', 6379)].calls
+
+
+@pytest.mark.parametrize('sentinels', ['failing over', 'down too briefly', 'one names another master'])
+def test_nothing_is_promoted_while_the_sentinels_may_still_fail_over(sentinels):
+    """A departing master hands over on its way out: the sentinels' own failover must not be raced."""
+    nodes = cluster((GONE, '6379'))
+    if sentinels == 'failing over':
+        nodes[('r-0', 26379)].state['flags'] = 'master,s_down,o_down,failover_in_progress'
+    elif sentinels == 'down too briefly':
+        nodes[('r-1', 26379)].state['s-down-time'] = '900'
+    else:
+        nodes[('r-1', 26379)].master = ('r-0', '6379')
+    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
+    assert not any(call[0] == 'REPLICAOF' for node in nodes.values() for call in node.calls)

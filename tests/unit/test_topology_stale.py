@@ -18,11 +18,13 @@ def flat(**fields):
 
 
 class FakeSentinel:
-    def __init__(self, replicas, sentinels):
-        self.replicas, self.sentinels = replicas, sentinels
+    def __init__(self, replicas, sentinels, master=HOSTS[0]):
+        self.replicas, self.sentinels, self.master = replicas, sentinels, master
 
     def execute_command(self, *args):
         assert args[0] == 'SENTINEL' and args[2] == 'r'
+        if args[1] == 'GET-MASTER-ADDR-BY-NAME':
+            return [self.master, '6379']
         return {'REPLICAS': self.replicas, 'SENTINELS': self.sentinels}[args[1]]
 
     def close(self):
@@ -94,3 +96,12 @@ def test_nothing_is_stale_while_a_pod_does_not_answer_on_the_configured_port(par
         return connect(host, port, password)
     assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=connect) == [HOSTS[0]]
     assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=restarting) == []
+
+
+def test_nothing_is_stale_while_the_sentinels_follow_a_departed_master(parsed):
+    gone = 'r-2.r-endpoints.m.svc.cluster.local'
+    remembered = {
+        HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6379)], [flat(ip=gone, port=26379)], master=gone),
+        HOSTS[1]: FakeSentinel([flat(ip=HOSTS[0], port=6379)], [flat(ip=gone, port=26379)], master=gone),
+    }
+    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=views(remembered)) == []
