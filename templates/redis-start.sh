@@ -157,6 +157,7 @@ write_conf() {
         echo "replica-announce-ip $ME"
         echo "replica-announce-port $REDIS_PORT"
         echo "min-replicas-to-write $(min_replicas_for "$_n")"
+        echo "repl-diskless-sync-max-replicas $((_n - 1))"
         echo "requirepass \"$REDIS_PASSWORD\""
         echo "masterauth \"$REDIS_PASSWORD\""
         if [ -n "$MASTER_HOST" ]; then

@@ -9,6 +9,8 @@ import time
 
 import redis
 
+WRITE_TIMEOUT_S = 0.25  # the resolution of the failover figures
+
 
 class WriteLoad:
     """Background writer through the endpoint the consumer received.
@@ -78,9 +80,12 @@ class WriteLoad:
                         # The pod is gone; redis-py would take None for localhost, where some
                         # other redis may listen.
                         raise ConnectionError('pod {} has no address'.format(target[0]))
+                    # A consumer reconnects when its relation data changes; a long timeout would
+                    # keep this loop on a frozen master after the relation has moved on.
                     client = redis.Redis(host=address,
                                          port=target[1], password=self.password,
-                                         socket_timeout=1, socket_connect_timeout=1)
+                                         socket_timeout=WRITE_TIMEOUT_S,
+                                         socket_connect_timeout=WRITE_TIMEOUT_S)
                 key = '{}:{}'.format(self.prefix, index)
                 client.set(key, index)
                 self.acknowledged.append((key, time.monotonic()))

@@ -17,12 +17,19 @@ an event (``juju-run <leader unit> hooks/update-status``) comes from its setting
 Settings file (JSON, mode 0600, re-read whenever it changes)::
 
     {"sentinels": ["host", ...], "port": 26379, "redis_port": 6379, "password": "...",
-     "master_name": "...",
+     "master_name": "...", "down_after_ms": 5000,
      "trigger": ["juju-run", "redis-k8s/0", "hooks/update-status"],
      "settle": [["juju-run", "redis-k8s/1", "hooks/update-status"], ...]}
 
 ``trigger`` runs at once on every burst of events; ``settle`` commands run once things have been
 quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a step on the way).
+
+A master that stops answering is the sentinels' to fail over: a hook run then would only spend
+its time on timeouts against the dead master while the promotion it should publish waits behind
+it. So after a master went down the watcher holds every trigger for ``down_after_ms`` plus
+``HOLD_MARGIN_S``, until the sentinels promote a replica (``+failover-state-wait-promotion``, a
+second or two before ``+switch-master``: the promoted replica takes writes at once) or the master
+answers again; what was held runs when the hold ends.
 
 Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
 """
@@ -38,12 +45,20 @@ import time
 import redis
 
 RECONNECT_DELAY_S = 1.0
-SETTLE_S = 0.3
+SETTLE_S = 0.1
 SETTLED_AFTER_S = 5.0
 POLL_S = 2.0
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
-CHANNELS = ('+switch-master', '+sdown', '-sdown', '+convert-to-slave', '+role-change', '+slave')
+HOLD_MARGIN_S = 5.0
+CHANNELS = ('+switch-master', '+promoted-slave', '+failover-state-wait-promotion', '+sdown',
+            '+odown', '-sdown', '+convert-to-slave', '+role-change', '+slave')
+
+# What an event asks of the watcher (see ``kind_of``).
+URGENT = 'urgent'  # a new master: trigger now, whatever is held
+MASTER_DOWN = 'master-down'  # the sentinels are about to fail over: hold triggers
+MASTER_UP = 'master-up'  # the master answers again: no failover is coming
+CHANGE = 'change'  # anything else: trigger, unless held
 
 
 class Settings:
@@ -84,6 +99,35 @@ def concerns(message, master_name):
     return '@' in fields and fields[fields.index('@') + 1:][:1] == [master_name]
 
 
+def kind_of(channel, message):
+    """What a sentinel event about our master group asks of the watcher: a replica being promoted
+    (``+failover-state-wait-promotion``: it was just told to become master), ``+promoted-slave``
+    or ``+switch-master`` is URGENT; the master subjectively or objectively down is MASTER_DOWN; the
+    master no longer down is MASTER_UP; the rest is a CHANGE."""
+    about_master = message.split()[:1] == ['master']
+    if channel in ('+switch-master', '+promoted-slave', '+failover-state-wait-promotion'):
+        return URGENT
+    if channel in ('+sdown', '+odown') and about_master:
+        return MASTER_DOWN
+    if channel == '-sdown' and about_master:
+        return MASTER_UP
+    return CHANGE
+
+
+def poll_kind(previous, current):
+    """The kind of a change between two looks at the pods: MASTER_DOWN when the only change is
+    that the pod the sentinels named as master stopped answering, MASTER_UP when a pod that did
+    not answer is back as master, else CHANGE."""
+    changed = [host for host in current if current[host] != previous.get(host)]
+    named = {state[3][0] for state in previous.values() if state[3]}
+    if changed and all(host in named and current[host][0] is None for host in changed):
+        return MASTER_DOWN
+    if any(previous.get(host, (None,))[0] is None and current[host][0] == 'master'
+           for host in changed):
+        return MASTER_UP
+    return CHANGE
+
+
 def subscribe(host, data, events, stop):
     """Relay one sentinel's events about our master group into ``events``."""
     while not stop.is_set():
@@ -97,8 +141,9 @@ def subscribe(host, data, events, stop):
                 if message is None:
                     continue
                 text = message['data'].decode()
+                channel = message['channel'].decode()
                 if concerns(text, data['master_name']):
-                    events.put('{} {}'.format(message['channel'].decode(), text))
+                    events.put((kind_of(channel, text), '{} {}'.format(channel, text)))
         except (redis.RedisError, OSError):
             pass  # the pod is gone or restarting: a switch is relayed by the other sentinels
         finally:
@@ -150,14 +195,14 @@ def poll_pods(data, events, stop):
         if previous is not None and current != previous:
             changed = sorted(host.split('.', 1)[0] for host in current
                              if current[host] != previous.get(host))
-            events.put('pods changed: {}'.format(', '.join(changed)))
+            events.put((poll_kind(previous, current), 'pods changed: {}'.format(', '.join(changed))))
             retry_after, retry_at = RETRY_FIRST_S, now + RETRY_FIRST_S
         elif settled(current):
             retry_at = None
         elif retry_at is None:
             retry_at = now + retry_after
         elif now >= retry_at:
-            events.put('pods still unsettled')
+            events.put((CHANGE, 'pods still unsettled'))
             retry_after = min(retry_after * 2, RETRY_MAX_S)
             retry_at = now + retry_after
         previous = current
@@ -202,26 +247,75 @@ class Watcher:
     def run_trigger(self, reason):
         self.run(self.settings.data['trigger'], reason)
 
+    def hold_s(self):
+        return int(self.settings.data.get('down_after_ms', 5000)) / 1000.0 + HOLD_MARGIN_S
+
+    def next_burst(self):
+        """The events of one burst (every sentinel announces the same event), or [] after a
+        quiet half second."""
+        try:
+            burst = [self.events.get(timeout=0.5)]
+        except queue.Empty:
+            return []
+        time.sleep(SETTLE_S)
+        while not self.events.empty():
+            burst.append(self.events.get_nowait())
+        return burst
+
     def serve(self):
         self.restart_subscribers()
         settle_at = None
+        hold = Hold(self.hold_s())
         while True:
             if self.settings.reload():
                 self.restart_subscribers()
-            try:
-                event = self.events.get(timeout=0.5)
-            except queue.Empty:
-                if settle_at is not None and time.monotonic() >= settle_at:
-                    settle_at = None
-                    for command in self.settings.data.get('settle', []):
-                        self.run(command, 'settled')
-                continue
-            # Every sentinel announces the same event: run the trigger once for the burst.
-            time.sleep(SETTLE_S)
-            while not self.events.empty():
-                event = self.events.get_nowait()
-            self.run_trigger(event)
-            settle_at = time.monotonic() + SETTLED_AFTER_S
+                hold.hold_s = self.hold_s()
+            burst = self.next_burst()
+            now = time.monotonic()
+            holding = hold.until is not None
+            reason = hold.reason(burst, now)
+            if hold.until is not None and not holding:
+                print('{} master down: triggers held for {:.1f} s while the sentinels fail '
+                      'over'.format(time.strftime('%H:%M:%S'), hold.hold_s), flush=True)
+            if reason is not None:
+                self.run_trigger(reason)
+                settle_at = time.monotonic() + SETTLED_AFTER_S
+            elif not burst and settle_at is not None and hold.until is None and now >= settle_at:
+                settle_at = None
+                for command in self.settings.data.get('settle', []):
+                    self.run(command, 'settled')
+
+
+class Hold:
+    """Decides which burst of events runs the trigger, holding them while a failover is under way.
+
+    Args:
+        hold_s: how long to hold after the master went down, at most.
+    """
+
+    def __init__(self, hold_s):
+        self.hold_s = hold_s
+        self.until = None  # monotonic time the hold ends, None when not holding
+        self.held = None  # the first event held
+
+    def reason(self, burst, now):
+        """The reason to run the trigger now for ``burst`` (``[(kind, text), ...]``, maybe
+        empty) at monotonic time ``now``, or None."""
+        reason = next((text for kind, text in burst if kind == URGENT),
+                      next((text for kind, text in burst if kind == MASTER_UP), None))
+        if reason is not None:
+            self.until, self.held = None, None
+            return reason
+        if any(kind == MASTER_DOWN for kind, _ in burst) or (burst and self.until is not None):
+            if self.until is None:
+                self.until = now + self.hold_s
+            self.held = self.held or burst[0][1]
+        elif burst:
+            return burst[-1][1]
+        if self.until is not None and now >= self.until:
+            reason, self.until, self.held = '{} (held)'.format(self.held), None, None
+            return reason
+        return None
 
 
 def main(argv):

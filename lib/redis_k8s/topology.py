@@ -17,6 +17,8 @@ from .naming import pod_name_of
 from .settings import expected_quorum  # noqa: F401  (part of this module's API)
 
 TIMEOUT_S = 2.0
+UNANSWERED_S = 10.0
+_unanswered = {}  # (host, port) -> monotonic time it last timed out
 
 
 def default_connect(host: str, port: int, password) -> redis.Redis:
@@ -34,10 +36,24 @@ def _call(connect, host, port, password, fn):
 
 
 def _try(connect, host, port, password, fn):
+    """``fn(client)``, or None when the instance does not answer.
+
+    An instance that timed out is not asked again for ``UNANSWERED_S``: a frozen master (or a
+    partitioned pod) must cost a hook one timeout, not one per question.
+    """
+    key = (host, int(port))
+    since = _unanswered.get(key)
+    if since is not None and time.monotonic() - since < UNANSWERED_S:
+        return None
     try:
-        return _call(connect, host, port, password, fn)
+        result = _call(connect, host, port, password, fn)
+    except redis.TimeoutError:
+        _unanswered[key] = time.monotonic()
+        return None
     except (redis.RedisError, OSError):
         return None
+    _unanswered.pop(key, None)
+    return result
 
 
 def sentinel_views(hosts, sentinel_port: int, master_name: str, password, connect=None) -> dict:
@@ -64,6 +80,31 @@ def master_from_sentinels(hosts, sentinel_port: int, master_name: str, password,
     return max(order, key=lambda addr: (counts[addr], -order.index(addr)))
 
 
+def promoted_replica(hosts, sentinel_port: int, master_name: str, password, connect=None):
+    """Return ``(host, port)`` of the replica a sentinel is promoting in a failover it has not
+    announced yet, once that replica acts as master; else None.
+
+    The leading sentinel flags the replica it selected ``promoted`` and sends it ``REPLICAOF NO
+    ONE``; it notices the new role only at its next ``INFO`` (up to a second later), then points
+    the other replicas at it, and announces ``+switch-master`` only when they all follow (another
+    second or more). The promoted replica takes writes from the moment it is master, and a
+    failover that got this far ends with the switch to it unless the sentinel loses sight of it
+    for a whole failover-timeout.
+    """
+    for host in hosts:
+        replicas = _try(connect, host, sentinel_port, password,
+                        lambda c: c.execute_command("SENTINEL", "REPLICAS", master_name))
+        for entry in map(_as_dict, replicas or []):
+            if "promoted" not in str(entry.get("flags", "")).split(","):
+                continue
+            address = (entry.get("ip"), int(entry.get("port", 0)))
+            if entry.get("role-reported") == "master" or (_try(
+                    connect, address[0], address[1], password,
+                    lambda c: c.info("replication")) or {}).get("role") == "master":
+                return address
+    return None
+
+
 def replication_info(host: str, port: int, password, connect=None) -> dict:
     """Return ``INFO replication`` of one redis as a dict (raises when unreachable)."""
     return _call(connect, host, port, password, lambda c: c.info("replication"))
@@ -80,17 +121,23 @@ def set_quorum(hosts, sentinel_port: int, master_name: str, password, quorum: in
     return done
 
 
-def set_min_replicas(hosts, port: int, password, to_write: int, max_lag: int, connect=None) -> list:
-    """Apply ``min-replicas-to-write`` / ``min-replicas-max-lag`` live on every reachable redis.
+def set_min_replicas(hosts, port: int, password, to_write: int, max_lag: int, connect=None,
+                     replicas: int = None) -> list:
+    """Apply ``min-replicas-to-write`` / ``min-replicas-max-lag`` live on every reachable redis,
+    and ``repl-diskless-sync-max-replicas`` (``replicas``, default one less than ``hosts``: a full
+    sync starts once every other pod asked for it).
 
     Every node gets them, not only the master, so a replica promoted later enforces them too.
     Returns the hosts updated.
     """
+    hosts = list(hosts)
+    replicas = len(hosts) - 1 if replicas is None else replicas
     done = []
     for host in hosts:
         ok = _try(connect, host, port, password,
                   lambda c: c.config_set("min-replicas-to-write", to_write)
-                  and c.config_set("min-replicas-max-lag", max_lag))
+                  and c.config_set("min-replicas-max-lag", max_lag)
+                  and c.config_set("repl-diskless-sync-max-replicas", max(0, replicas)))
         if ok:
             done.append(host)
     return done
@@ -264,7 +311,8 @@ def apply_live_settings(hosts, settings, password, connect=None) -> bool:
     quorum_set = set_quorum(hosts, settings.sentinel_port, settings.master_name, password,
                             settings.quorum, connect)
     replicas_set = set_min_replicas(hosts, settings.port, password, settings.min_replicas_to_write,
-                                    settings.min_replicas_max_lag, connect)
+                                    settings.min_replicas_max_lag, connect,
+                                    replicas=settings.unit_count - 1)
     return len(quorum_set) == len(hosts) and len(replicas_set) == len(hosts)
 
 

@@ -27,8 +27,10 @@ def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sen
     for pod in cluster.pods:
         state = sentinel_state(pod, cluster.app)
         assert state["ip"] == master.fqdn and state["quorum"] == 2
-    # Auto min-replicas-to-write with 3 pods: 1.
+    # Auto min-replicas-to-write with 3 pods: 1; a full sync starts once the 2 others ask.
     assert master.client().config_get("min-replicas-to-write")["min-replicas-to-write"] == "1"
+    assert master.client().config_get("repl-diskless-sync-*") == {
+        "repl-diskless-sync-delay": "1", "repl-diskless-sync-max-replicas": "2"}
 
 
 def test_clients_without_the_password_are_refused(healthy_shared_cluster):
@@ -232,6 +234,8 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
         state = sentinel_state(pod, name)
         assert state["num-slaves"] == 1 and state["num-other-sentinels"] == 1 and state["quorum"] == 2
         assert pod.client().config_get("min-replicas-to-write")["min-replicas-to-write"] == "0"
+        assert pod.client().config_get("repl-diskless-sync-max-replicas") == {
+            "repl-diskless-sync-max-replicas": "1"}
     info = topology.replication_info(master.fqdn, s.port, cluster.password, connect=cluster.connect)
     assert info["connected_slaves"] == 1
     h = topology.health(remaining, two, cluster.password, connect=cluster.connect)

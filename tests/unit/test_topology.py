@@ -105,7 +105,8 @@ def test_set_quorum_and_min_replicas_report_what_they_reached():
     assert ("SENTINEL", "SET", "m", "quorum", "2") in net.nodes[("a", 26379)].calls
     redises = FakeNet({("a", 6379): FakeNode(), ("b", 6379): FakeNode()})
     assert topology.set_min_replicas(["a", "b", "c"], 6379, "pw", 1, 10, connect=redises.connect) == ["a", "b"]
-    assert redises.nodes[("a", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10}
+    assert redises.nodes[("a", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10,
+                                                 "repl-diskless-sync-max-replicas": 2}
 
 
 def test_replication_info_raises_when_unreachable():
@@ -191,7 +192,8 @@ def test_apply_live_settings_uses_the_unit_count_of_the_settings():
     s = settings.parse({}, 3, app_name="m")
     assert topology.apply_live_settings(["a", "b", "c"], s, "pw", connect=net.connect) is True
     assert ("SENTINEL", "SET", "m", "quorum", "2") in nodes[("c", 26379)].calls
-    assert nodes[("b", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10}
+    assert nodes[("b", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10,
+                                         "repl-diskless-sync-max-replicas": 2}
     del nodes[("c", 6379)]
     assert topology.apply_live_settings(["a", "b", "c"], s, "pw", connect=net.connect) is False
 

@@ -174,3 +174,44 @@ def test_settled_means_linked_replicas_and_agreeing_sentinels():
     assert not settled(dict(good, b=('slave', 'a', 'down', master)))
     assert not settled(dict(good, b=('slave', 'a', 'up', ('a', '6380'))))
     assert not settled(dict(good, b=(None, None, None, None)))
+
+
+def test_a_promotion_or_switch_is_urgent_and_a_master_down_holds():
+    from redis_k8s.master_watcher import CHANGE, MASTER_DOWN, MASTER_UP, URGENT, kind_of
+    assert kind_of('+promoted-slave', 'slave b:6379 b 6379 @ mymaster a 6379') == URGENT
+    assert kind_of('+switch-master', 'mymaster a 6379 b 6379') == URGENT
+    assert kind_of('+sdown', 'master mymaster a 6379') == MASTER_DOWN
+    assert kind_of('+odown', 'master mymaster a 6379 #quorum 2/2') == MASTER_DOWN
+    assert kind_of('-sdown', 'master mymaster a 6379') == MASTER_UP
+    assert kind_of('+sdown', 'slave b:6379 b 6379 @ mymaster a 6379') == CHANGE
+
+
+def test_a_poll_that_only_lost_the_named_master_is_a_master_down():
+    from redis_k8s.master_watcher import CHANGE, MASTER_DOWN, MASTER_UP, poll_kind
+    master = ('a', '6379')
+    before = {'a': ('master', None, None, master), 'b': ('slave', 'a', 'up', master)}
+    frozen = dict(before, a=(None, None, None, master))
+    assert poll_kind(before, frozen) == MASTER_DOWN
+    assert poll_kind(frozen, before) == MASTER_UP
+    assert poll_kind(before, dict(before, b=(None, None, None, master))) == CHANGE
+    assert poll_kind(before, dict(frozen, b=('master', None, None, ('b', '6379')))) == CHANGE
+
+
+def test_the_hold_keeps_triggers_back_until_a_promotion_or_its_end():
+    from redis_k8s.master_watcher import CHANGE, MASTER_DOWN, MASTER_UP, URGENT, Hold
+    hold = Hold(7.0)
+    assert hold.reason([(CHANGE, 'pods changed: a')], 0.0) == 'pods changed: a'
+    assert hold.reason([(MASTER_DOWN, '+sdown master mymaster a 6379')], 1.0) is None
+    assert hold.reason([(CHANGE, 'pods changed: a')], 2.0) is None
+    assert hold.reason([], 3.0) is None
+    assert hold.reason([(URGENT, '+promoted-slave b')], 4.0) == '+promoted-slave b'
+    assert hold.reason([(CHANGE, 'pods changed: b')], 5.0) == 'pods changed: b'
+    # No failover comes (no quorum): what was held runs when the hold ends, events or not.
+    assert hold.reason([(MASTER_DOWN, '+sdown master mymaster b 6379')], 10.0) is None
+    assert hold.reason([(CHANGE, 'pods still unsettled')], 16.0) is None
+    assert hold.reason([(CHANGE, 'pods still unsettled')], 17.5) == \
+        '+sdown master mymaster b 6379 (held)'
+    # The master answers again before the sentinels act: no failover is coming.
+    assert hold.reason([(MASTER_DOWN, '+sdown master mymaster b 6379')], 20.0) is None
+    assert hold.reason([(MASTER_UP, '-sdown master mymaster b 6379')], 21.0) == \
+        '-sdown master mymaster b 6379'

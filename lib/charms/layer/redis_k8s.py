@@ -32,6 +32,7 @@ MASTER_KNOWN = 'redis.master.known'
 # --- leader data, read once per hook ---------------------------------------------------------------
 
 _leader_data = None
+_master_moved = False  # this hook recorded a new master
 
 
 def leader_get(key):
@@ -174,14 +175,19 @@ def track_master():
 
 
 def record_master():
-    """Leader: keep ``master-host``/``master-port`` in leader data equal to what the sentinels say.
+    """Leader: keep ``master-host``/``master-port`` in leader data equal to the master the sentinels
+    follow, or to the replica they have just promoted (it takes writes a second before they
+    announce the switch).
 
     Returns True when the master changed.
     """
+    global _master_moved
     parsed = current_settings()
     if parsed is None:
         return False
-    found = observe_topology(parsed)
+    found = (topology.promoted_replica(pod_fqdns(), parsed.sentinel_port, parsed.master_name,
+                                       password(parsed))
+             or observe_topology(parsed))
     if found is None:
         return False
     host, port = found
@@ -189,6 +195,7 @@ def record_master():
         return False
     leader_set({'master-host': host, 'master-port': str(port)})
     hookenv.log('master is now {}:{}'.format(host, port))
+    _master_moved = True
     return True
 
 
@@ -272,7 +279,7 @@ def ensure_watcher():
     wanted = {
         'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'redis_port': parsed.port,
         'password': password(parsed),
-        'master_name': parsed.master_name,
+        'master_name': parsed.master_name, 'down_after_ms': parsed.down_after_ms,
         'trigger': _refresh_command(hookenv.local_unit()),
         'settle': [_refresh_command(unit) for unit in unit_names()],
     }
@@ -359,6 +366,12 @@ def assess_status():
         layer.status.waiting('waiting for the leader to set the pod spec')
         return
     count = unit_count()
+    if _master_moved:
+        # The old master is likely down: asking it would hold the new master's relation data
+        # back by a timeout. The watcher's settle pass brings the full status seconds later.
+        layer.status.waiting('master moved to {}; checking the other pods'.format(
+            naming.pod_name_of(leader_get('master-host'))))
+        return
     health = topology.health(pod_fqdns(count), parsed, password(parsed))
     if health.master is None:
         layer.status.waiting('waiting for pods: {}/{} ready, no master yet'.format(
