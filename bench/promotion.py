@@ -12,39 +12,13 @@ import signal
 import statistics
 import time
 
-from localmodel.runtime import linux
+from testbed.faults import redis_server, resume
 from testbed.load import WriteLoad
 
 from bench.deployment import DOWN_AFTER_MS, settle
 from bench.faults import Outcome, wait_writes
 
 TARGET_S = 5.0
-
-
-def redis_server(model, pod, port=6379):
-    """``(pid, start time)`` of the pod's redis-server, by its title (its address and port).
-
-    Not through ``model.processes()``: redis-server's process title overwrites its environment,
-    and with it the model's marker.
-    """
-    title = 'redis-server {}:{}'.format(model.pod_address(pod), port)
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/{}/cmdline'.format(entry), 'rb') as f:
-                command = f.read().replace(b'\0', b' ').decode(errors='replace').strip()
-        except OSError:
-            continue
-        if command == title:
-            return int(entry), linux.starttime(int(entry))
-    raise RuntimeError('no redis-server process found for {}'.format(pod))
-
-
-def resume(pid, start):
-    # The liveness probe may have replaced the frozen process; never signal a reused pid.
-    if linux.alive(pid, start):
-        os.kill(pid, signal.SIGCONT)
 
 
 def one_run(cluster, index, units, timeout=90):

@@ -6,9 +6,13 @@ the invariants every fault must leave behind and returns an :class:`Outcome` wit
 """
 
 import dataclasses
+import os
+import signal
 import time
 
 import redis
+
+from localmodel.runtime import linux
 
 
 @dataclasses.dataclass
@@ -64,6 +68,52 @@ def crash_loop_master_redis(cluster, timeout=60):
             timeout=timeout)
     return Fault('crash-loop-master-redis', master, master, at, len(cluster.pods()),
                  lambda: True)
+
+
+def freeze_master_redis(cluster, timeout=60):
+    """SIGSTOP the master's redis-server (a hung process or a partitioned node: it stays
+    unreachable, unlike a crash) until the sentinels have promoted another pod, then SIGCONT it.
+
+    The old master wakes up still believing it is master; the sentinels must turn it into a
+    replica of the promoted one.
+    """
+    master = cluster.master_pod()
+    pid, start = redis_server(cluster.model, master)
+    os.kill(pid, signal.SIGSTOP)
+    at = time.monotonic()
+    try:
+        cluster.model.wait_for(lambda status: _sentinels_moved_from(cluster, master),
+                               timeout=timeout)
+    finally:
+        resume(pid, start)
+    return Fault('freeze-master-redis', master, master, at, len(cluster.pods()), lambda: True)
+
+
+def redis_server(model, pod, port=6379):
+    """``(pid, start time)`` of the pod's redis-server, found by its title (address and port).
+
+    Not through ``model.processes()``: redis-server's process title overwrites its environment,
+    and with it the model's marker.
+    """
+    title = 'redis-server {}:{}'.format(model.pod_address(pod), port)
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/{}/cmdline'.format(entry), 'rb') as handle:
+                command = handle.read().replace(b'\0', b' ').decode(errors='replace').strip()
+        except OSError:
+            continue
+        if command == title:
+            return int(entry), linux.starttime(int(entry))
+    raise RuntimeError('no redis-server process found for {}'.format(pod))
+
+
+def resume(pid, start):
+    """SIGCONT a process stopped earlier, unless it is gone (the liveness probe may have
+    replaced it): never signal a reused pid."""
+    if linux.alive(pid, start):
+        os.kill(pid, signal.SIGCONT)
 
 
 def _restarted(cluster, pod, container):

@@ -1,7 +1,7 @@
 """A soak: many rounds of random faults under a steady write load following the relation data.
 
 Each round injects one fault from issue 5: a crash of the master's redis (once, or in a loop until
-the sentinels fail over), a graceful delete of the master pod, a crash of a sentinel, every pod
+the sentinels fail over), the master's redis frozen until they do, a graceful delete of the master pod, a crash of a sentinel, every pod
 deleted at once, a scale-down that removes the master. It then waits for recovery and checks the
 same invariants as the functional failover tests. The rounds and the seed come from
 ``CHAOS_ROUNDS`` (default 20) and ``CHAOS_SEED`` (default: random, printed), so a failing sequence
@@ -25,6 +25,7 @@ def kill_any_sentinel(cluster, chooser):
 FAULTS = {
     'kill-master-redis': lambda cluster, chooser: faults.kill_master_redis(cluster),
     'crash-loop-master-redis': lambda cluster, chooser: faults.crash_loop_master_redis(cluster),
+    'freeze-master-redis': lambda cluster, chooser: faults.freeze_master_redis(cluster),
     'delete-master-pod': lambda cluster, chooser: faults.delete_master_pod(cluster),
     'kill-sentinel': kill_any_sentinel,
     'delete-all-pods': lambda cluster, chooser: faults.delete_all_pods(cluster),

@@ -68,6 +68,16 @@ def test_master_redis_crash_loop_fails_over_and_the_old_master_rejoins_as_replic
     assert len(outcome.lost) <= CRASH_LOSS_BOUND
 
 
+def test_a_frozen_master_is_failed_over_and_rejoins_as_replica_when_it_wakes(cluster, load):
+    fault = faults.freeze_master_redis(cluster)
+    outcome = faults.recover(cluster, load, fault)
+    report(outcome)
+    assert outcome.new_master != fault.old_master
+    # It acknowledged nothing while frozen; what it acknowledged just before and had not yet
+    # replicated is a crash's bounded loss. Awake, it must have become a replica.
+    faults.check(outcome)
+
+
 def test_graceful_delete_of_the_master_loses_no_acknowledged_write(cluster, load):
     fault = faults.delete_master_pod(cluster)
     outcome = faults.recover(cluster, load, fault)
