@@ -37,6 +37,10 @@ class Outcome:
     visible_s: float  # fault to the first acknowledged write after the first failed one
     failed_writes: int
     old_master_role: str  # role of the pod that was master before ("gone" when removed)
+    # When writes were lost: the seconds (from the fault) their acknowledgements span, and the
+    # endpoints the relation data named from the fault on, with the seconds they arrived.
+    lost_window: tuple = ()
+    relation_moves: tuple = ()
 
 
 def kill_master_redis(cluster):
@@ -268,8 +272,13 @@ def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeo
         for pod in cluster.pods():
             if pod != master:
                 assert load.lost(pod) == lost, 'replica {} lacks writes its master has'.format(pod)
+    lost_keys = set(lost)
+    acknowledged = [at - fault.at for key, at in load.acknowledged if key in lost_keys]
+    window = (round(min(acknowledged), 2), round(max(acknowledged), 2)) if acknowledged else ()
+    timeline = tuple((round(at - fault.at, 2), pod) for at, (pod, port) in load.endpoints
+                     if at > fault.at)
     return Outcome(fault, master, lost, visible_after(load, fault.at), failed_after(load, fault.at),
-                   old_master_role(cluster, fault.old_master))
+                   old_master_role(cluster, fault.old_master), window, timeline)
 
 
 def eventually(cluster, predicate, timeout, message):
@@ -325,10 +334,14 @@ def old_master_role(cluster, pod):
 
 def summary(outcome):
     """One line for logs and reports."""
-    return '{}: master {} -> {}, old master now {}, {} acknowledged writes lost, ' \
+    line = '{}: master {} -> {}, old master now {}, {} acknowledged writes lost, ' \
         '{} failed writes, writes back after {:.1f}s'.format(
             outcome.fault.name, outcome.fault.old_master, outcome.new_master,
             outcome.old_master_role, len(outcome.lost), outcome.failed_writes, outcome.visible_s)
+    if outcome.lost:
+        line += ' (lost writes acknowledged {}..{}s from the fault; relation moves {})'.format(
+            outcome.lost_window[0], outcome.lost_window[1], list(outcome.relation_moves))
+    return line
 
 
 # A crash may lose what the master acknowledged after its replicas last caught up; with
