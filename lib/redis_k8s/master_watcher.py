@@ -281,9 +281,16 @@ class Watcher:
                 self.run_trigger(reason)
                 settle_at = time.monotonic() + SETTLED_AFTER_S
             elif not burst and settle_at is not None and hold.until is None and now >= settle_at:
-                settle_at = None
-                for command in self.settings.data.get('settle', []):
-                    self.run(command, 'settled')
+                settle_at = None if self.settle_pass() else time.monotonic() + SETTLED_AFTER_S
+
+    def settle_pass(self):
+        """Run the settle commands one by one; stop early (False) when an event arrives, so a
+        failover that starts during the pass is not kept waiting behind the other units' hooks."""
+        for command in self.settings.data.get('settle', []):
+            if not self.events.empty():
+                return False
+            self.run(command, 'settled')
+        return True
 
 
 class Hold:

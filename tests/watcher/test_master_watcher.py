@@ -73,14 +73,16 @@ def pod_redis(tmp_path):
     stop(process)
 
 
-def start_watcher(tmp_path, record, monkeypatch_env=None):
+def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0):
     settings = tmp_path / 'watcher.json'
     write = [sys.executable, '-c', 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")']
+    slow = [sys.executable, '-c', 'import sys, time; open(sys.argv[1], "a").write(sys.argv[2] + '
+            '"\\n"); time.sleep({})'.format(settle_s)]
     settings.write_text(json.dumps({
         'sentinels': [HOST], 'port': PORT, 'redis_port': REDIS_PORT, 'password': PASSWORD,
         'master_name': 'mymaster',
         'trigger': write + [str(record), 'trigger'],
-        'settle': [write + [str(record), 'settle-a'], write + [str(record), 'settle-b']],
+        'settle': [slow + [str(record), 'settle-a'], slow + [str(record), 'settle-b']],
     }))
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
     return subprocess.Popen([sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)],
@@ -116,6 +118,23 @@ def test_switch_master_runs_trigger_once_per_burst_then_settles(tmp_path, publis
         assert wait_for(lambda: 'trigger' in lines(record))
         assert wait_for(lambda: 'settle-b' in lines(record))
         assert lines(record) == ['trigger', 'settle-a', 'settle-b']
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+def test_a_promotion_during_the_settle_pass_is_not_kept_waiting_behind_it(tmp_path, publisher):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record, settle_s=2)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
+        assert wait_for(lambda: 'settle-a' in lines(record))
+        publisher.publish('+promoted-slave', 'slave c:6379 c 6379 @ mymaster b 6379')
+        assert wait_for(lambda: lines(record).count('trigger') == 2)
+        # The pass stopped after the hook that was running; it comes again once things are quiet.
+        assert lines(record) == ['trigger', 'settle-a', 'trigger']
+        assert wait_for(lambda: 'settle-b' in lines(record), timeout=20)
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
