@@ -27,9 +27,9 @@ quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a
 A master that stops answering is the sentinels' to fail over: a hook run then would only spend
 its time on timeouts against the dead master while the promotion it should publish waits behind
 it. So after a master went down the watcher holds every trigger for ``down_after_ms`` plus
-``HOLD_MARGIN_S``, until the sentinels promote a replica (``+failover-state-wait-promotion``, a
-second or two before ``+switch-master``: the promoted replica takes writes at once) or the master
-answers again; what was held runs when the hold ends.
+``HOLD_MARGIN_S``, until the sentinels promote a replica (``+promoted-slave``, a second or more
+before ``+switch-master``: the promoted replica already takes writes) or the master answers
+again; what was held runs when the hold ends.
 
 Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
 """
@@ -51,8 +51,8 @@ POLL_S = 2.0
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
 HOLD_MARGIN_S = 5.0
-CHANNELS = ('+switch-master', '+promoted-slave', '+failover-state-wait-promotion', '+sdown',
-            '+odown', '-sdown', '+convert-to-slave', '+role-change', '+slave')
+CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
+            '+role-change', '+slave')
 
 # What an event asks of the watcher (see ``kind_of``).
 URGENT = 'urgent'  # a new master: trigger now, whatever is held
@@ -100,12 +100,11 @@ def concerns(message, master_name):
 
 
 def kind_of(channel, message):
-    """What a sentinel event about our master group asks of the watcher: a replica being promoted
-    (``+failover-state-wait-promotion``: it was just told to become master), ``+promoted-slave``
-    or ``+switch-master`` is URGENT; the master subjectively or objectively down is MASTER_DOWN; the
+    """What a sentinel event about our master group asks of the watcher: a replica promoted
+    (``+promoted-slave``) or ``+switch-master`` is URGENT; the master subjectively or objectively down is MASTER_DOWN; the
     master no longer down is MASTER_UP; the rest is a CHANGE."""
     about_master = message.split()[:1] == ['master']
-    if channel in ('+switch-master', '+promoted-slave', '+failover-state-wait-promotion'):
+    if channel in ('+switch-master', '+promoted-slave'):
         return URGENT
     if channel in ('+sdown', '+odown') and about_master:
         return MASTER_DOWN

@@ -81,27 +81,23 @@ def master_from_sentinels(hosts, sentinel_port: int, master_name: str, password,
 
 
 def promoted_replica(hosts, sentinel_port: int, master_name: str, password, connect=None):
-    """Return ``(host, port)`` of the replica a sentinel is promoting in a failover it has not
-    announced yet, once that replica acts as master; else None.
+    """Return ``(host, port)`` of the replica a sentinel has promoted in a failover it has not
+    announced yet, or None.
 
-    The leading sentinel flags the replica it selected ``promoted`` and sends it ``REPLICAOF NO
-    ONE``; it notices the new role only at its next ``INFO`` (up to a second later), then points
-    the other replicas at it, and announces ``+switch-master`` only when they all follow (another
-    second or more). The promoted replica takes writes from the moment it is master, and a
-    failover that got this far ends with the switch to it unless the sentinel loses sight of it
-    for a whole failover-timeout.
+    Between ``+promoted-slave`` and ``+switch-master`` (a second or more: the leading sentinel
+    first points the other replicas at it) the promoted replica already takes writes, and a
+    failover that got this far always ends with the switch to it. Only the leading sentinel
+    knows: its entry for the replica is flagged ``promoted`` and reports the role ``master``.
+    Before that (the replica selected, told to become master, not yet seen as master) the
+    failover may still be aborted, so the replica's own answer is not enough.
     """
     for host in hosts:
         replicas = _try(connect, host, sentinel_port, password,
                         lambda c: c.execute_command("SENTINEL", "REPLICAS", master_name))
         for entry in map(_as_dict, replicas or []):
-            if "promoted" not in str(entry.get("flags", "")).split(","):
-                continue
-            address = (entry.get("ip"), int(entry.get("port", 0)))
-            if entry.get("role-reported") == "master" or (_try(
-                    connect, address[0], address[1], password,
-                    lambda c: c.info("replication")) or {}).get("role") == "master":
-                return address
+            if ("promoted" in str(entry.get("flags", "")).split(",")
+                    and entry.get("role-reported") == "master"):
+                return entry.get("ip"), int(entry.get("port", 0))
     return None
 
 

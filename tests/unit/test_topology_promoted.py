@@ -60,9 +60,9 @@ def test_a_replica_selected_but_not_yet_master_is_not_promoted():
     assert topology.promoted_replica(["a"], 26379, "mymaster", "pw", connect_to(nodes)) is None
 
 
-def test_a_selected_replica_that_already_acts_as_master_is_promoted_before_the_sentinel_sees_it():
+def test_a_selected_replica_is_not_published_on_its_own_word_the_failover_may_still_abort():
     nodes = {"a": Sentinel([replica("b", "slave,promoted", "slave")]), "b": Redis("master")}
-    assert topology.promoted_replica(["a"], 26379, "mymaster", "pw", connect_to(nodes)) == ("b", 6379)
+    assert topology.promoted_replica(["a"], 26379, "mymaster", "pw", connect_to(nodes)) is None
 
 
 def test_no_failover_means_no_promoted_replica():

@@ -199,6 +199,8 @@ def test_a_promotion_or_switch_is_urgent_and_a_master_down_holds():
     from redis_k8s.master_watcher import CHANGE, MASTER_DOWN, MASTER_UP, URGENT, kind_of
     assert kind_of('+promoted-slave', 'slave b:6379 b 6379 @ mymaster a 6379') == URGENT
     assert kind_of('+switch-master', 'mymaster a 6379 b 6379') == URGENT
+    assert kind_of('+failover-state-wait-promotion', 'slave b:6379 b 6379 @ mymaster a 6379') \
+        == CHANGE
     assert kind_of('+sdown', 'master mymaster a 6379') == MASTER_DOWN
     assert kind_of('+odown', 'master mymaster a 6379 #quorum 2/2') == MASTER_DOWN
     assert kind_of('-sdown', 'master mymaster a 6379') == MASTER_UP
