@@ -101,8 +101,8 @@ def concerns(message, master_name):
 
 def kind_of(channel, message):
     """What a sentinel event about our master group asks of the watcher: a replica promoted
-    (``+promoted-slave``) or ``+switch-master`` is URGENT; the master subjectively or objectively down is MASTER_DOWN; the
-    master no longer down is MASTER_UP; the rest is a CHANGE."""
+    (``+promoted-slave``) or ``+switch-master`` is URGENT; the master subjectively or objectively
+    down is MASTER_DOWN; the master no longer down is MASTER_UP; the rest is a CHANGE."""
     about_master = message.split()[:1] == ['master']
     if channel in ('+switch-master', '+promoted-slave'):
         return URGENT

@@ -117,17 +117,15 @@ def set_quorum(hosts, sentinel_port: int, master_name: str, password, quorum: in
     return done
 
 
-def set_min_replicas(hosts, port: int, password, to_write: int, max_lag: int, connect=None,
-                     replicas: int = None) -> list:
+def set_min_replicas(hosts, port: int, password, to_write: int, max_lag: int, replicas: int,
+                     connect=None) -> list:
     """Apply ``min-replicas-to-write`` / ``min-replicas-max-lag`` live on every reachable redis,
-    and ``repl-diskless-sync-max-replicas`` (``replicas``, default one less than ``hosts``: a full
-    sync starts once every other pod asked for it).
+    and ``repl-diskless-sync-max-replicas`` = ``replicas`` (the other pods: a full sync starts
+    once they all asked for it).
 
     Every node gets them, not only the master, so a replica promoted later enforces them too.
     Returns the hosts updated.
     """
-    hosts = list(hosts)
-    replicas = len(hosts) - 1 if replicas is None else replicas
     done = []
     for host in hosts:
         ok = _try(connect, host, port, password,
@@ -307,8 +305,8 @@ def apply_live_settings(hosts, settings, password, connect=None) -> bool:
     quorum_set = set_quorum(hosts, settings.sentinel_port, settings.master_name, password,
                             settings.quorum, connect)
     replicas_set = set_min_replicas(hosts, settings.port, password, settings.min_replicas_to_write,
-                                    settings.min_replicas_max_lag, connect,
-                                    replicas=settings.unit_count - 1)
+                                    settings.min_replicas_max_lag, settings.unit_count - 1,
+                                    connect)
     return len(quorum_set) == len(hosts) and len(replicas_set) == len(hosts)
 
 
@@ -501,7 +499,8 @@ def recover_lost_master(hosts, settings, password, connect=None):
     After a scale-down that removed the master together with most sentinels, the sentinels that
     remain cannot fail over (they still count the removed ones) and the replicas follow a master
     that no longer resolves. When the master the sentinels name is not one of ``hosts``, does not
-    answer, and the sentinels have given up on it (see :func:`_sentinels_gave_up`), keep the pod that is already master (a failover may have half-completed) or else promote
+    answer, and the sentinels have given up on it (see :func:`_sentinels_gave_up`), keep the pod
+    that is already master (a failover may have half-completed) or else promote
     the most up-to-date replica, re-point every other pod to it, and make every sentinel monitor it
     afresh.
 

@@ -1,8 +1,8 @@
 """A soak: many rounds of random faults under a steady write load following the relation data.
 
 Each round injects one fault from issue 5: a crash of the master's redis (once, or in a loop until
-the sentinels fail over), the master's redis frozen until they do, a graceful delete of the master pod, a crash of a sentinel, every pod
-deleted at once, a scale-down that removes the master. It then waits for recovery and checks the
+the sentinels fail over), the master's redis frozen until they do, a graceful delete of the master
+pod, a crash of a sentinel, every pod deleted at once, a scale-down that removes the master. It then waits for recovery and checks the
 same invariants as the functional failover tests. The rounds and the seed come from
 ``CHAOS_ROUNDS`` (default 20) and ``CHAOS_SEED`` (default: random, printed), so a failing sequence
 can be replayed.

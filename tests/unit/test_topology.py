@@ -104,7 +104,7 @@ def test_set_quorum_and_min_replicas_report_what_they_reached():
     assert topology.set_quorum(["a", "b", "gone"], 26379, "m", "pw", 2, connect=net.connect) == ["a", "b"]
     assert ("SENTINEL", "SET", "m", "quorum", "2") in net.nodes[("a", 26379)].calls
     redises = FakeNet({("a", 6379): FakeNode(), ("b", 6379): FakeNode()})
-    assert topology.set_min_replicas(["a", "b", "c"], 6379, "pw", 1, 10, connect=redises.connect) == ["a", "b"]
+    assert topology.set_min_replicas(["a", "b", "c"], 6379, "pw", 1, 10, 2, connect=redises.connect) == ["a", "b"]
     assert redises.nodes[("a", 6379)].config == {"min-replicas-to-write": 1, "min-replicas-max-lag": 10,
                                                  "repl-diskless-sync-max-replicas": 2}
 
