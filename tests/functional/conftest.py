@@ -26,6 +26,8 @@ def charms():
 def model(tmp_path_factory, request):
     """A fresh local model per test module (on the module's ``SUBNET``)."""
     subnet = getattr(request.module, 'SUBNET', '127.90')
+    if os.environ.get('TEST_SUBNET_BASE'):  # a second run on this machine: its own addresses
+        subnet = '127.{}'.format(int(os.environ['TEST_SUBNET_BASE']) + int(subnet.split('.')[1]) - 60)
     with deploy.local_model(tmp_path_factory.mktemp('model'), MODEL, subnet) as lm:
         yield lm
 

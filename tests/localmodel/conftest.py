@@ -11,7 +11,10 @@ import pytest
 from localmodel.client import Model
 
 ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "charms", "echo")
-_subnets = itertools.cycle(range(60, 70))
+# TEST_SUBNET_BASE moves every subnet of a run (e.g. 160 -> 127.160-127.169), so that two runs on
+# one machine (two worktrees) never share an address.
+_BASE = int(os.environ.get("TEST_SUBNET_BASE", "60"))
+_subnets = itertools.cycle(range(_BASE, _BASE + 10))
 
 
 @pytest.fixture
