@@ -133,10 +133,13 @@ class OperationsMixin:
             return
         rec["dying"] = True
         app = unit.split("/")[0]
+        # What the others have not yet heard of this unit is moot; a departure already queued
+        # (remove-relation or remove-application came first) is not: Juju runs it.
         for other_app in self.state["applications"].values():
             for other, orec in other_app["units"].items():
                 orec["queue"] = [e for i, e in enumerate(orec["queue"])
                                  if e.get("remote-unit") != unit or
+                                 e["hook"] not in ("relation-joined", "relation-changed") or
                                  (i == 0 and (self.current.get(other) or orec.get("error")))]
         rec["queue"] = [e for i, e in enumerate(rec["queue"])
                         if e["hook"] not in ("relation-joined", "relation-changed") or

@@ -95,10 +95,28 @@ def relation_ids(ctl, ctx, args, stdin, files):
     name = pos[0] if pos else None
     if name is None:
         if ctx.relation_id is None:
-            raise ToolError("no endpoint name specified")
+            raise ToolError("no relation name specified")
         name = ctl.local_endpoint(ctl.relation(ctx.relation_id), ctx.app)
-    ids = ["%s:%d" % (name, r["id"]) for r in ctl.relations_of(ctx.app, name)]
-    return out(ids, opts)
+    ids = ["%s:%d" % (name, r["id"]) for r in _context_relations(ctl, ctx.unit, name)]
+    return out(sorted(ids), opts)
+
+
+def _context_relations(ctl, unit, endpoint):
+    """The relations in ``unit``'s hook context: Juju's uniter keeps a relation there until
+    the unit's relation-broken hook is committed (worker/uniter/relation/statetracker.go,
+    CommitHook), so a removed relation is still listed while its departed and broken hooks
+    run. A relation the unit is leaving is one it has a relation-broken hook queued for."""
+    app = unit.split("/")[0]
+    rec = ctl.unit(unit) or {}
+    leaving = {e["relation-id"] for e in rec.get("queue", []) if e["hook"] == "relation-broken"}
+    out = []
+    for rid in sorted(int(k) for k in ctl.state["relations"]):
+        rel = ctl.relation(rid)
+        if ctl.local_endpoint(rel, app) != endpoint:
+            continue
+        if rid in leaving or not (rel.get("dying") or rec.get("dying")):
+            out.append(rel)
+    return out
 
 
 @tool("relation-list")

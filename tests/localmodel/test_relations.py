@@ -1,5 +1,7 @@
 """Relations between applications: hooks, unit and application data, removal."""
 
+import re
+
 import pytest
 
 from conftest import deploy_echo, hooks
@@ -54,3 +56,63 @@ def test_relation_set_changes_reach_the_other_side(model):
     assert "UPSTREAM host=10.0.0.1-not-used" in model.debug_log()
     rc, out, _ = model.run("front/0", "relation-get -r $(relation-ids upstream) extra back/0")
     assert out == "1\n"
+
+
+def leaving(m, unit):
+    """(hook, remote unit, relation-ids, relation-list) as the echo charm logged them in its
+    departed and broken hooks."""
+    return [found.groups() for found in re.finditer(
+        r"unit\.%s\.juju-log LEAVING (\S+) remote=(\S*) ids=(\S*) members=(\S*)"
+        % re.escape(unit), m.debug_log())]
+
+
+def _relation_hooks(m, unit):
+    return [h for h in hooks(m, unit) if "-relation-" in h[0] and not h[0].startswith("cluster")]
+
+
+def test_remove_relation_keeps_the_relation_listed_until_broken(model):
+    deploy_echo(model, "front")
+    deploy_echo(model, "back", n=2)
+    model.relate("front:upstream", "back:echo")
+    model.wait(90)
+    rc, rid, _ = model.run("front/0", "relation-ids upstream")
+    rid = rid.strip()
+    assert rid.startswith("upstream:")
+    model.remove_relation("front", "back")
+    model.wait(60)
+    seen = leaving(model, "front/0")
+    # Each departed hook: the departing unit is gone from relation-list already, the relation is
+    # still in relation-ids; so it is in relation-broken, with no member left.
+    assert sorted(s[:2] for s in seen[:2]) == [("upstream-relation-departed", "back/0"),
+                                               ("upstream-relation-departed", "back/1")]
+    for hook, remote, ids, members in seen[:2]:
+        assert ids == rid and remote not in members.split(",")
+    assert seen[1][3] == ""
+    assert seen[2:] == [("upstream-relation-broken", "", rid, "")]
+    for unit in ("back/0", "back/1"):
+        assert leaving(model, unit)[-1] == ("echo-relation-broken", "",
+                                            "echo:" + rid.split(":")[1], "")
+    rc, out, _ = model.run("front/0", "relation-ids upstream")
+    assert (rc, out) == (0, "")
+    assert all(u["juju-status"]["current"] == "idle"
+               for a in model.status()["applications"].values() for u in a["units"].values())
+
+
+def test_remove_application_departs_each_unit_before_broken(model):
+    deploy_echo(model, "front")
+    deploy_echo(model, "back", n=2)
+    model.relate("front:upstream", "back:echo")
+    model.wait(90)
+    rid = model.run("front/0", "relation-ids upstream")[1].strip()
+    model.remove_application("back")
+    model.wait(60)
+    assert "back" not in model.status()["applications"]
+    tail = _relation_hooks(model, "front/0")[-3:]
+    assert sorted(tail[:2]) == [("upstream-relation-departed", "back/0"),
+                                ("upstream-relation-departed", "back/1")]
+    assert tail[2] == ("upstream-relation-broken", "")
+    seen = leaving(model, "front/0")
+    assert [(h, ids) for h, _, ids, _ in seen] == [("upstream-relation-departed", rid),
+                                                ("upstream-relation-departed", rid),
+                                                ("upstream-relation-broken", rid)]
+    assert model.unit_status("front/0")["juju-status"]["current"] == "idle"

@@ -78,6 +78,11 @@ def main():
     log("HOOK %s unit=%s rel=%s remote=%s app=%s departing=%s" % (
         hook, unit, ENV.get("JUJU_RELATION_ID", ""), ENV.get("JUJU_REMOTE_UNIT", ""),
         ENV.get("JUJU_REMOTE_APP", ""), ENV.get("JUJU_DEPARTING_UNIT", "")))
+    if hook.endswith(("-relation-departed", "-relation-broken")):
+        # What a charm sees of a relation that is going away (charms.reactive looks it up).
+        log("LEAVING %s remote=%s ids=%s members=%s" % (
+            hook, ENV.get("JUJU_REMOTE_UNIT", ""), ",".join(json.loads(tool("relation-ids", "--format=json"))),
+            ",".join(json.loads(tool("relation-list", "--format=json")))))
     cfg = json.loads(tool("config-get", "--format=json"))
     if cfg["fail-hook"] == hook:
         log("failing %s on purpose" % hook)
