@@ -15,52 +15,85 @@ class SpecError(Exception):
     pass
 
 
-ANY = object()
+ANY = object()  # free-form in Juju too (unstructured custom resources) or not realized here
 SCALAR = (str, int, float, bool)
+INT_OR_STRING = (int, str)  # Kubernetes intstr.IntOrString
 
-PROBE = {"exec": {"command": [str]}, "httpGet": ANY, "tcpSocket": ANY,
+# Kubernetes core/v1 types the spec embeds: Go structs, decoded as strictly as Juju's own.
+SE_LINUX = {"user": str, "role": str, "type": str, "level": str}
+WINDOWS = {"gmsaCredentialSpecName": str, "gmsaCredentialSpec": str, "runAsUserName": str,
+           "hostProcess": bool}
+SECCOMP = {"type": str, "localhostProfile": str}
+SECURITY_CONTEXT = {
+    "capabilities": {"add": [str], "drop": [str]}, "privileged": bool,
+    "seLinuxOptions": SE_LINUX, "windowsOptions": WINDOWS, "runAsUser": int, "runAsGroup": int,
+    "runAsNonRoot": bool, "readOnlyRootFilesystem": bool, "allowPrivilegeEscalation": bool,
+    "procMount": str, "seccompProfile": SECCOMP}
+POD_SECURITY_CONTEXT = {
+    "seLinuxOptions": SE_LINUX, "windowsOptions": WINDOWS, "runAsUser": int, "runAsGroup": int,
+    "runAsNonRoot": bool, "supplementalGroups": [int], "fsGroup": int,
+    "sysctls": [{"name": str, "value": str}], "fsGroupChangePolicy": str,
+    "seccompProfile": SECCOMP}
+PROBE = {"exec": {"command": [str]},
+         "httpGet": {"path": str, "port": INT_OR_STRING, "host": str, "scheme": str,
+                     "httpHeaders": [{"name": str, "value": str}]},
+         "tcpSocket": {"port": INT_OR_STRING, "host": str},
          "initialDelaySeconds": int, "timeoutSeconds": int, "periodSeconds": int,
          "successThreshold": int, "failureThreshold": int,
          "terminationGracePeriodSeconds": int}
+# caas/specs/filesets.go
 FILE = {"path": str, "content": str, "mode": int}
 KEY_FILE = {"key": str, "path": str, "mode": int}
 VOLUME = {"name": str, "mountPath": str, "files": [FILE],
-          "emptyDir": {"medium": str, "sizeLimit": ANY},
+          "emptyDir": {"medium": str, "sizeLimit": INT_OR_STRING},
           "hostPath": {"path": str, "type": str},
           "configMap": {"name": str, "defaultMode": int, "files": [KEY_FILE]},
           "secret": {"name": str, "defaultMode": int, "files": [KEY_FILE]}}
+# caas/kubernetes/provider/specs/container_env.go: a map value of envConfig is one reference.
+ENV_REF = {"field": {"api-version": str, "path": str},
+           "resource": {"container-name": str, "resource": str, "divisor": INT_OR_STRING},
+           "secret": {"name": str, "key": str, "optional": bool},
+           "config-map": {"name": str, "key": str, "optional": bool}}
 CONTAINER = {
     "name": str, "init": bool, "image": str,
     "imageDetails": {"imagePath": str, "username": str, "password": str},
     "imagePullPolicy": str,
     "ports": [{"name": str, "containerPort": int, "protocol": str}],
     "command": [str], "args": [str], "workingDir": str,
-    "envConfig": ANY, "volumeConfig": [VOLUME],
+    "envConfig": {str: ANY}, "volumeConfig": [VOLUME],
     "kubernetes": {"livenessProbe": PROBE, "readinessProbe": PROBE, "startupProbe": PROBE,
-                   "securityContext": ANY},
+                   "securityContext": SECURITY_CONTEXT},
 }
 CONTAINER_V2 = dict(CONTAINER)
 del CONTAINER_V2["envConfig"], CONTAINER_V2["volumeConfig"]
-CONTAINER_V2.update({"config": ANY,
+CONTAINER_V2.update({"config": {str: ANY},
                      "files": [{"name": str, "mountPath": str, "files": {str: str}}]})
+# caas/kubernetes/provider/specs/secrets.go
 SECRET = {"name": str, "type": str, "labels": {str: str}, "annotations": {str: str},
-          "data": {str: str}, "stringData": {str: SCALAR}}
+          "data": {str: str}, "stringData": {str: str}}
+# caas/kubernetes/provider/specs/types.go, PodSpec
 POD = {"annotations": {str: str}, "labels": {str: str}, "activeDeadlineSeconds": int,
-       "terminationGracePeriodSeconds": int, "dnsPolicy": str, "securityContext": ANY,
-       "priority": int, "priorityClassName": str, "readinessGates": ANY, "restartPolicy": str,
-       "hostNetwork": bool, "hostPID": bool, "serviceAccountName": ANY}
+       "terminationGracePeriodSeconds": int, "dnsPolicy": str,
+       "securityContext": POD_SECURITY_CONTEXT, "priority": int, "priorityClassName": str,
+       "readinessGates": [{"conditionType": str}], "restartPolicy": str,
+       "hostNetwork": bool, "hostPID": bool}
+# Kinds the model does not realize stay free-form (ANY): Kubernetes would check them, not us.
 K8S_RESOURCES = {"pod": POD, "secrets": [SECRET], "services": ANY,
                  "customResourceDefinitions": ANY, "customResources": ANY,
                  "mutatingWebhookConfigurations": ANY, "validatingWebhookConfigurations": ANY,
                  "ingressResources": ANY, "serviceAccounts": ANY}
-SERVICE = {"annotations": {str: str}, "scalePolicy": str, "updateStrategy": ANY}
-SERVICE_ACCOUNT = {"automountServiceAccountToken": bool, "global": bool, "roles": ANY}
+SERVICE = {"annotations": {str: str}, "scalePolicy": str,
+           "updateStrategy": {"type": str, "rollingUpdate": {
+               "partition": int, "maxSurge": INT_OR_STRING, "maxUnavailable": INT_OR_STRING}}}
+POLICY_RULE = {"apiGroups": [str], "resources": [str], "resourceNames": [str],
+               "nonResourceURLs": [str], "verbs": [str]}
+SERVICE_ACCOUNT = {"automountServiceAccountToken": bool, "global": bool,
+                   "roles": [{"name": str, "global": bool, "rules": [POLICY_RULE]}]}
 TOP = {"version": int, "containers": [CONTAINER], "serviceAccount": SERVICE_ACCOUNT,
-       "service": SERVICE, "configMaps": {str: {str: SCALAR}},
+       "service": SERVICE, "configMaps": {str: {str: str}}, "omitServiceFrontend": bool,
        "kubernetesResources": K8S_RESOURCES}
 TOP_V2 = dict(TOP, containers=[CONTAINER_V2],
               kubernetesResources=dict(K8S_RESOURCES))
-ENV_REFS = ("field", "secret", "config-map", "resource")
 
 
 def _type_name(t):
@@ -79,11 +112,17 @@ def _check(value, schema, where):
             for k, v in value.items():
                 _check(v, vtype, "%s.%s" % (where, k))
             return
-        for k, v in value.items():
-            if k not in schema:
+        for k in list(value):
+            # Go's decoder matches struct fields case-insensitively; the spec keeps the
+            # canonical spelling so that the rest of the model finds the field.
+            name = k if k in schema else next(
+                (f for f in schema if isinstance(f, str) and f.lower() == str(k).lower()), None)
+            if name is None:
                 raise SpecError('json: unknown field "%s"' % k)
-            if v is not None:
-                _check(v, schema[k], "%s.%s" % (where, k) if where else k)
+            if name != k:
+                value[name] = value.pop(k)
+            if value[name] is not None:
+                _check(value[name], schema[name], "%s.%s" % (where, name) if where else name)
         return
     if isinstance(schema, list):
         if not isinstance(value, list):
@@ -117,42 +156,101 @@ def _v2_to_v3(spec):
     return spec
 
 
+def _go_type(v):
+    return "<nil>" if v is None else "[]interface {}" if isinstance(v, list) else type(v).__name__
+
+
+def _validate_env(c):
+    """caas/kubernetes/provider/specs/container_env.go: a scalar is the value as text; a map is
+    decoded strictly and must make exactly one reference; anything else is refused."""
+    for k, v in (c.get("envConfig") or {}).items():
+        if isinstance(v, SCALAR):
+            continue
+        if not isinstance(v, dict):
+            raise SpecError('config "%s" with type %s not supported' % (k, _go_type(v)))
+        _check(v, ENV_REF, "envConfig.%s" % k)
+        made = [r for r, need in (("field", "path"), ("resource", "resource"),
+                                  ("secret", "name"), ("config-map", "name"))
+                if (v.get(r) or {}).get(need)]
+        if len(made) != 1:
+            raise SpecError('config format of "%s" not supported' % k)
+
+
+def _validate_volume(vol):
+    """caas/specs/filesets.go, FileSet.Validate and VolumeSource.Validate."""
+    name = vol.get("name")
+    if not name:
+        raise SpecError("file set name is missing")
+    if not vol.get("mountPath"):
+        raise SpecError('mount path is missing for file set "%s"' % name)
+    sources = 0
+    if vol.get("files"):
+        sources += 1
+        for f in vol["files"]:
+            if not f.get("path"):
+                raise SpecError('Path is missing for "%s"' % name)
+            if not f.get("content"):
+                raise SpecError('Content is missing for "%s"' % name)
+    if vol.get("hostPath") is not None:
+        sources += 1
+        if not vol["hostPath"].get("path"):
+            raise SpecError('Path is missing for "%s"' % name)
+    if vol.get("emptyDir") is not None:
+        sources += 1
+    for kind in ("secret", "configMap"):
+        if vol.get(kind) is not None:
+            sources += 1
+            if not vol[kind].get("name"):
+                raise SpecError('Name is missing for "%s"' % name)
+            for f in vol[kind].get("files") or []:
+                if not f.get("key"):
+                    raise SpecError('Key is missing for "%s"' % name)
+                if not f.get("path"):
+                    raise SpecError('Path is missing for "%s"' % name)
+    if sources == 0:
+        raise SpecError('file set "%s" requires volume source' % name)
+    if sources > 1:
+        raise SpecError('file set "%s" can only have one volume source' % name)
+
+
 def _validate_container(c):
     if not c.get("name"):
         raise SpecError("spec name is missing")
     details = c.get("imageDetails") or {}
-    if "imagePath" not in details and "image" not in c:
+    if not details.get("imagePath") and not c.get("image"):
         raise SpecError("spec image details is missing")
-    for k, v in (c.get("envConfig") or {}).items():
-        if isinstance(v, dict):
-            refs = [r for r in ENV_REFS if r in v]
-            if len(refs) > 1:
-                raise SpecError('env "%s" can only have one of %s' % (k, ", ".join(refs)))
-            if "field" in v and not (v["field"] or {}).get("path"):
-                raise SpecError('env "%s": field path is missing' % k)
-            for r in ("secret", "config-map"):
-                if r in v and not (v[r] or {}).get("name"):
-                    raise SpecError('env "%s": %s name is missing' % (k, r))
-    names = set()
     for vol in c.get("volumeConfig") or []:
-        if not vol.get("name"):
-            raise SpecError("volume name is missing")
-        if vol["name"] in names:
-            raise SpecError('duplicated volume name "%s"' % vol["name"])
-        names.add(vol["name"])
-        if not vol.get("mountPath"):
-            raise SpecError('mount path is missing for volume "%s"' % vol["name"])
-        kinds = [k for k in ("files", "emptyDir", "hostPath", "configMap", "secret") if k in vol]
-        if len(kinds) != 1:
-            raise SpecError('volume "%s": exactly one of files, emptyDir, hostPath, configMap, '
-                            'secret is required' % vol["name"])
-        for f in vol.get("files") or []:
-            if not f.get("path"):
-                raise SpecError('file set "%s": file path is missing' % vol["name"])
+        _validate_volume(vol)
+    _validate_env(c)
     for p in ("livenessProbe", "readinessProbe", "startupProbe"):
         probe = (c.get("kubernetes") or {}).get(p)
         if probe and not (probe.get("exec") or probe.get("tcpSocket") or probe.get("httpGet")):
             raise SpecError("%s: a handler (exec, tcpSocket or httpGet) is required" % p)
+
+
+def _volume_source(vol):
+    return {k: v for k, v in vol.items() if k not in ("name", "mountPath")}
+
+
+def _validate_volumes_across(containers):
+    """caas/specs/types.go, caasContainers.Validate: containers may share a volume by naming
+    the same file set, which must then be the same volume."""
+    volumes = {}
+    for c in containers:
+        seen, paths = [], set()
+        for vol in c.get("volumeConfig") or []:
+            first = volumes.setdefault(vol["name"], vol)
+            if _volume_source(first) != _volume_source(vol):
+                raise SpecError('duplicated file "%s" with different volume spec not valid'
+                                % vol["name"])
+            if vol in seen:
+                raise SpecError('duplicated file "%s" in container "%s" not valid'
+                                % (vol["name"], c["name"]))
+            seen.append(vol)
+            if vol["mountPath"] in paths:
+                raise SpecError('duplicated mount path "%s" in container "%s" not valid'
+                                % (vol["mountPath"], c["name"]))
+            paths.add(vol["mountPath"])
 
 
 def parse(text, k8s_resources=None):
@@ -176,7 +274,7 @@ def parse(text, k8s_resources=None):
         _check(spec, TOP_V2, "")
         spec = _v2_to_v3(spec)
     else:
-        raise SpecError("version %s not supported" % version)
+        raise SpecError("latest supported version 3, but got podspec version %s" % version)
     containers = spec.get("containers") or []
     if not containers:
         raise SpecError("require at least one container spec")
@@ -186,6 +284,7 @@ def parse(text, k8s_resources=None):
         if c["name"] in seen:
             raise SpecError('duplicate name "%s" for container' % c["name"])
         seen.add(c["name"])
+    _validate_volumes_across(containers)
     for s in (spec.get("kubernetesResources") or {}).get("secrets") or []:
         if not s.get("name"):
             raise SpecError("secret name is missing")

@@ -81,15 +81,80 @@ def test_broken_image_makes_the_pod_fail(model, tmp_path):
     assert out == yaml_file.read_text()
 
 
+def _c(extra):
+    """V3 with ``extra`` (YAML flow text) added to the container's map."""
+    return V3 + "".join("  %s\n" % line for line in extra.splitlines())
+
+
 @pytest.mark.parametrize("text,message", [
     (V3 + "bogus: 1\n", 'json: unknown field "bogus"'),
     (V3 + "  bogus: 1\n", 'json: unknown field "bogus"'),
     ("version: 3\ncontainers:\n- imageDetails: {imagePath: x}\n", "spec name is missing"),
     ("version: 3\ncontainers:\n- name: c\n", "spec image details is missing"),
-    ("version: 4\ncontainers: []\n", "version 4 not supported"),
-    (V3 + "  ports: [{containerPort: x}]\n", "cannot unmarshal str"),
-    (V3 + "  envConfig: {A: {field: {path: status.podIP}, secret: {name: s}}}\n",
-     "can only have one of"),
+    ("version: 4\ncontainers: []\n", "latest supported version 3, but got podspec version 4"),
+    (_c("ports: [{containerPort: x}]"), "cannot unmarshal str"),
+    # Unknown keys in every nested map: probes and their handlers, the security context ...
+    (_c("kubernetes: {readinessProbe: {exec: {command: [a]}, periodSecond: 1}}"),
+     'json: unknown field "periodSecond"'),
+    (_c("kubernetes: {livenessProbe: {httpGet: {port: 80, pth: /}}}"),
+     'json: unknown field "pth"'),
+    (_c("kubernetes: {startupProbe: {tcpSocket: {port: x, hots: y}}}"),
+     'json: unknown field "hots"'),
+    (_c("kubernetes: {securityContext: {runAsUser: 1, capabilities: {ad: [X]}}}"),
+     'json: unknown field "ad"'),
+    (_c("kubernetes: {securityContext: {fsGroup: 1}}"), 'json: unknown field "fsGroup"'),
+    (_c("kubernetes: {resources: {}}"), 'json: unknown field "resources"'),
+    # ... envConfig's references ...
+    (_c("envConfig: {A: {secret: {name: s, key: k, default: x}}}"),
+     'json: unknown field "default"'),
+    (_c("envConfig: {A: {field: {path: status.podIP, apiVersion: v1}}}"),
+     'json: unknown field "apiVersion"'),
+    (_c("envConfig: {A: {config-map: {name: c, ky: k}}}"), 'json: unknown field "ky"'),
+    (_c("envConfig: {A: {secretKeyRef: {name: s, key: k}}}"),
+     'json: unknown field "secretKeyRef"'),
+    # ... volume sources and files ...
+    (_c("volumeConfig: [{name: v, mountPath: /v, emptyDir: {medium: Memory, size: 1}}]"),
+     'json: unknown field "size"'),
+    (_c("volumeConfig: [{name: v, mountPath: /v, files: [{path: a, content: b, owner: 0}]}]"),
+     'json: unknown field "owner"'),
+    (_c("volumeConfig: [{name: v, mountPath: /v, secret: {name: s, items: []}}]"),
+     'json: unknown field "items"'),
+    (_c("volumeConfig: [{name: v, mountPath: /v, hostPath: {path: /x, kind: y}}]"),
+     'json: unknown field "kind"'),
+    # ... the pod, its security context, and the secrets.
+    (V3 + "kubernetesResources: {pod: {nodeSelector: {a: b}}}\n",
+     'json: unknown field "nodeSelector"'),
+    (V3 + "kubernetesResources: {pod: {securityContext: {fsgroup: 1, runAsUsr: 1}}}\n",
+     'json: unknown field "runAsUsr"'),
+    (V3 + "kubernetesResources: {secrets: [{name: s, stringdata: {a: b}, kind: x}]}\n",
+     'json: unknown field "kind"'),
+    (V3 + "service: {scalePolicy: serial, replicas: 2}\n", 'json: unknown field "replicas"'),
+    # Typed values: Go maps of strings take no numbers.
+    (V3 + "kubernetesResources: {secrets: [{name: s, stringData: {a: 1}}]}\n",
+     "cannot unmarshal int"),
+    (V3 + "configMaps: {cm: {a: 1}}\n", "cannot unmarshal int"),
+    # Env values: a scalar, or a map making exactly one reference.
+    (_c("envConfig: {A: [1, 2]}"), 'config "A" with type []interface {} not supported'),
+    (_c("envConfig: {A: null}"), 'config "A" with type <nil> not supported'),
+    (_c("envConfig: {A: {field: {path: status.podIP}, secret: {name: s}}}"),
+     'config format of "A" not supported'),
+    (_c("envConfig: {A: {field: {api-version: v1}}}"), 'config format of "A" not supported'),
+    (_c("envConfig: {A: {}}"), 'config format of "A" not supported'),
+    # Volumes, as caas/specs/filesets.go validates them.
+    (_c("volumeConfig: [{mountPath: /v, emptyDir: {}}]"), "file set name is missing"),
+    (_c("volumeConfig: [{name: v, emptyDir: {}}]"), 'mount path is missing for file set "v"'),
+    (_c("volumeConfig: [{name: v, mountPath: /v}]"), 'file set "v" requires volume source'),
+    (_c("volumeConfig: [{name: v, mountPath: /v, emptyDir: {}, hostPath: {path: /x}}]"),
+     'file set "v" can only have one volume source'),
+    (_c("volumeConfig: [{name: v, mountPath: /v, files: [{path: a, content: ''}]}]"),
+     'Content is missing for "v"'),
+    (_c("volumeConfig: [{name: v, mountPath: /v, emptyDir: {}}, "
+        "{name: w, mountPath: /v, emptyDir: {}}]"),
+     'duplicated mount path "/v" in container "c" not valid'),
+    (V3 + "- name: d\n  image: x\n  volumeConfig: [{name: v, mountPath: /v, emptyDir: {}}]\n"
+     "- name: e\n  image: x\n  volumeConfig: [{name: v, mountPath: /v, "
+     "emptyDir: {medium: Memory}}]\n",
+     'duplicated file "v" with different volume spec not valid'),
 ])
 def test_spec_validation_messages(text, message):
     with pytest.raises(podspec.SpecError) as e:
@@ -106,3 +171,25 @@ def test_spec_v2_is_normalized_and_k8s_resources_appended():
     assert c["volumeConfig"] == [{"name": "f", "mountPath": "/m",
                                   "files": [{"path": "a.conf", "content": "hi"}]}]
     assert podspec.grace_period(spec) == 7
+
+
+def test_spec_accepts_what_juju_accepts():
+    """Go's decoder matches field names case-insensitively; env scalars of every JSON type;
+    one volume shared by two containers; secret and config-map references without a key."""
+    spec = podspec.parse(
+        "version: 3\nconfigmaps: {cm: {a: b}}\ncontainers:\n"
+        "- name: c\n  imageDetails: {imagePath: x}\n"
+        "  envConfig: {A: 1, B: true, C: 1.5, D: s, E: {secret: {name: s}},"
+        " F: {config-map: {name: cm, key: a, optional: true}},"
+        " G: {field: {path: metadata.name, api-version: v1}},"
+        " H: {resource: {resource: limits.memory, divisor: 1Mi}}}\n"
+        "  volumeConfig: [{name: shared, mountPath: /s, emptyDir: {medium: Memory}}]\n"
+        "  kubernetes:\n"
+        "    readinessProbe: {httpGet: {path: /, port: http, httpHeaders: [{name: a, value: b}]}}\n"
+        "    securityContext: {runAsUser: 0, capabilities: {add: [NET_ADMIN]}}\n"
+        "- name: d\n  image: x\n"
+        "  volumeConfig: [{name: shared, mountPath: /t, emptyDir: {medium: Memory}}]\n"
+        "kubernetesResources:\n"
+        "  pod: {securityContext: {fsGroup: 1}, readinessGates: [{conditionType: x}]}\n")
+    assert spec["configMaps"] == {"cm": {"a": "b"}}
+    assert len(spec["containers"]) == 2
