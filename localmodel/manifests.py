@@ -21,85 +21,145 @@ def _probe(p):
     return out
 
 
-def _env(spec, c):
-    env = []
+def _selector(ref, key_field):
+    out = {"name": ref["name"], key_field: ref["key"]}
+    if "optional" in ref:
+        out["optional"] = ref["optional"]
+    return out
+
+
+def _env(c):
+    """envConfig as caas/kubernetes/provider/specs/container_env.go turns it into env and
+    envFrom (a secret or config map without a key is imported whole), sorted by name."""
+    env, env_from = [], []
     for k, v in (c.get("envConfig") or {}).items():
-        if isinstance(v, dict) and "field" in v:
-            env.append({"name": k, "valueFrom": {"fieldRef": {"fieldPath": v["field"]["path"]}}})
-        elif isinstance(v, dict) and "secret" in v:
-            env.append({"name": k, "valueFrom": {"secretKeyRef": {
-                "name": v["secret"]["name"], "key": v["secret"].get("key", "")}}})
-        elif isinstance(v, dict) and "config-map" in v:
-            env.append({"name": k, "valueFrom": {"configMapKeyRef": {
-                "name": v["config-map"]["name"], "key": v["config-map"].get("key", "")}}})
-        elif isinstance(v, bool):
-            env.append({"name": k, "value": "true" if v else "false"})
-        elif isinstance(v, (dict, list)):
-            env.append({"name": k, "value": yaml.safe_dump(v, default_flow_style=True).strip()})
+        if not isinstance(v, dict):
+            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
+            env.append({"name": k, "value": text})
+        elif (v.get("field") or {}).get("path"):
+            ref = {"fieldPath": v["field"]["path"]}
+            if v["field"].get("api-version"):
+                ref["apiVersion"] = v["field"]["api-version"]
+            env.append({"name": k, "valueFrom": {"fieldRef": ref}})
+        elif (v.get("resource") or {}).get("resource"):
+            r = v["resource"]
+            ref = {"resource": r["resource"]}
+            if r.get("container-name"):
+                ref["containerName"] = r["container-name"]
+            if r.get("divisor") is not None:
+                ref["divisor"] = r["divisor"]
+            env.append({"name": k, "valueFrom": {"resourceFieldRef": ref}})
         else:
-            env.append({"name": k, "value": "" if v is None else str(v)})
-    return env
+            kind, ref = ("secret", v["secret"]) if v.get("secret") else \
+                ("configMap", v["config-map"])
+            if ref.get("key"):
+                env.append({"name": k, "valueFrom": {
+                    kind + "KeyRef": _selector(ref, "key")}})
+            else:
+                source = {"name": ref["name"]}
+                if "optional" in ref:
+                    source["optional"] = ref["optional"]
+                env_from.append({kind + "Ref": source})
+    env.sort(key=lambda e: e["name"])
+    env_from.sort(key=lambda e: next(iter(e.values()))["name"])
+    return env, env_from
+
+
+# caas/kubernetes/provider/k8s.go, ensureJujuInitContainer: every workload pod gets Juju's
+# init container, which copies the agent into an emptyDir that every container mounts.
+JUJU_DATA_DIR = "/var/lib/juju"
+JUJU_DATA_VOLUME = "juju-data-dir"
+JUJU_RUN = "/usr/bin/juju-run"
+JUJU_INIT_SCRIPT = """export JUJU_DATA_DIR=%s
+export JUJU_TOOLS_DIR=$JUJU_DATA_DIR/tools
+
+mkdir -p $JUJU_TOOLS_DIR
+cp /opt/jujud $JUJU_TOOLS_DIR/jujud
+
+initCmd=$($JUJU_TOOLS_DIR/jujud help commands | grep caas-unit-init)
+if test -n "$initCmd"; then
+exec $JUJU_TOOLS_DIR/jujud caas-unit-init --debug --wait;
+else
+exit 0
+fi""" % JUJU_DATA_DIR
+
+
+def _juju_init_container(operator_image):
+    return {"name": "juju-pod-init", "image": operator_image,
+            "imagePullPolicy": "IfNotPresent", "workingDir": JUJU_DATA_DIR,
+            "command": ["/bin/sh"], "args": ["-c", JUJU_INIT_SCRIPT],
+            "volumeMounts": [{"name": JUJU_DATA_VOLUME, "mountPath": JUJU_DATA_DIR}]}
+
+
+def _juju_mounts():
+    return [{"name": JUJU_DATA_VOLUME, "mountPath": JUJU_DATA_DIR},
+            {"name": JUJU_DATA_VOLUME, "mountPath": JUJU_RUN, "subPath": "tools/jujud"}]
 
 
 def _key(path):
     return SAFE.sub("-", path.strip("/")) or "file"
 
 
-def render_objects(model, app, spec, storage, scale, kind):
+def _volume(app, vol, configmaps):
+    """The pod volume of a file set (caas/specs/filesets.go); containers naming the same file
+    set share it."""
+    name = vol["name"]
+    if vol.get("files"):
+        cm = "%s-%s-config" % (app, name)
+        configmaps.append({"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": cm, "labels": _labels(app)},
+                           "data": {_key(f["path"]): f.get("content", "")
+                                    for f in vol["files"]}})
+        items = [{"key": _key(f["path"]), "path": f["path"],
+                  **({"mode": f["mode"]} if "mode" in f else {})} for f in vol["files"]]
+        return {"name": name, "configMap": {"name": cm, "items": items}}
+    for kind, ref_field in (("configMap", "name"), ("secret", "secretName")):
+        if vol.get(kind) is not None:
+            src = vol[kind]
+            kv = {ref_field: src["name"]}
+            if "defaultMode" in src:
+                kv["defaultMode"] = src["defaultMode"]
+            if src.get("files"):
+                kv["items"] = [dict(f) for f in src["files"]]
+            return {"name": name, kind: kv}
+    if vol.get("emptyDir") is not None:
+        return {"name": name, "emptyDir": dict(vol["emptyDir"])}
+    return {"name": name, "hostPath": dict(vol["hostPath"])}
+
+
+def render_objects(model, app, spec, storage, scale, kind, operator_image="jujud-operator:2.9"):
     objs, volumes, configmaps = [], [], []
     containers, init_containers = [], []
     for c in spec["containers"]:
         details = c.get("imageDetails") or {}
         kc = {"name": c["name"], "image": details.get("imagePath") or c.get("image", ""),
-              "imagePullPolicy": c.get("imagePullPolicy", "IfNotPresent")}
+              "imagePullPolicy": c.get("imagePullPolicy") or "IfNotPresent"}
         for k in ("command", "args", "workingDir"):
             if c.get(k):
                 kc[k] = c[k]
         if c.get("ports"):
             kc["ports"] = [{"containerPort": p["containerPort"],
-                            "protocol": p.get("protocol", "TCP"),
+                            "protocol": p.get("protocol") or "TCP",
                             **({"name": p["name"]} if p.get("name") else {})}
                            for p in c["ports"]]
-        env = _env(spec, c)
+        env, env_from = _env(c)
         if env:
             kc["env"] = env
+        if env_from:
+            kc["envFrom"] = env_from
         mounts = []
         for vol in c.get("volumeConfig") or []:
-            vname = "%s-%s" % (c["name"], SAFE.sub("-", vol["name"]))[:63]
-            mounts.append({"name": vname, "mountPath": vol["mountPath"]})
-            if "files" in vol:
-                cm = "%s-%s-config" % (app, vol["name"])
-                configmaps.append({"apiVersion": "v1", "kind": "ConfigMap",
-                                   "metadata": {"name": cm, "labels": _labels(app)},
-                                   "data": {_key(f["path"]): f.get("content", "")
-                                            for f in vol["files"]}})
-                items = [{"key": _key(f["path"]), "path": f["path"],
-                          **({"mode": f["mode"]} if "mode" in f else {})} for f in vol["files"]]
-                volumes.append({"name": vname, "configMap": {"name": cm, "items": items}})
-                mounts[-1]["readOnly"] = True
-            elif "configMap" in vol:
-                src = vol["configMap"]
-                kv = {"name": src["name"]}
-                if "defaultMode" in src:
-                    kv["defaultMode"] = src["defaultMode"]
-                if src.get("files"):
-                    kv["items"] = [dict(f) for f in src["files"]]
-                volumes.append({"name": vname, "configMap": kv})
-            elif "secret" in vol:
-                src = vol["secret"]
-                kv = {"secretName": src["name"]}
-                if "defaultMode" in src:
-                    kv["defaultMode"] = src["defaultMode"]
-                if src.get("files"):
-                    kv["items"] = [dict(f) for f in src["files"]]
-                volumes.append({"name": vname, "secret": kv})
-            elif "emptyDir" in vol:
-                volumes.append({"name": vname, "emptyDir": dict(vol["emptyDir"] or {})})
-            elif "hostPath" in vol:
-                volumes.append({"name": vname, "hostPath": dict(vol["hostPath"])})
-        for sname, decl in storage.items():
-            if (decl or {}).get("location"):
-                mounts.append({"name": "%s-%s" % (app, sname), "mountPath": decl["location"]})
+            mounts.append({"name": vol["name"], "mountPath": vol["mountPath"]})
+            if all(v["name"] != vol["name"] for v in volumes):
+                volumes.append(_volume(app, vol, configmaps))
+        # Storage is mounted in the first workload container only (k8s.go, configureStorage).
+        if not c.get("init") and not containers:
+            for sname, decl in storage.items():
+                if (decl or {}).get("location"):
+                    mounts.append({"name": "%s-%s" % (app, sname),
+                                   "mountPath": decl["location"]})
+        if not c.get("init"):
+            mounts += _juju_mounts()
         if mounts:
             kc["volumeMounts"] = mounts
         for p in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -108,6 +168,8 @@ def render_objects(model, app, spec, storage, scale, kind):
         if (c.get("kubernetes") or {}).get("securityContext"):
             kc["securityContext"] = c["kubernetes"]["securityContext"]
         (init_containers if c.get("init") else containers).append(kc)
+    init_containers.append(_juju_init_container(operator_image))
+    volumes.append({"name": JUJU_DATA_VOLUME, "emptyDir": {}})
     pod = (spec.get("kubernetesResources") or {}).get("pod") or {}
     pod_spec = {"containers": containers,
                 "terminationGracePeriodSeconds": podspec.grace_period(spec)}
@@ -116,14 +178,20 @@ def render_objects(model, app, spec, storage, scale, kind):
     if volumes:
         pod_spec["volumes"] = volumes
     for k in ("dnsPolicy", "restartPolicy", "priorityClassName", "priority",
-              "activeDeadlineSeconds", "hostNetwork", "hostPID", "securityContext"):
+              "activeDeadlineSeconds", "hostNetwork", "hostPID", "securityContext",
+              "readinessGates"):
         if k in pod:
             pod_spec[k] = pod[k]
     if spec.get("serviceAccount"):
         pod_spec["serviceAccountName"] = app
+    # k8s.go, podAnnotations: Juju adds its security annotations to every pod.
     template = {"metadata": {"labels": dict(_labels(app), **(pod.get("labels") or {})),
-                             "annotations": dict({"juju.io/controller": "localmodel"},
-                                                 **(pod.get("annotations") or {}))},
+                             "annotations": dict({"juju.io/controller": "localmodel",
+                                     "apparmor.security.beta.kubernetes.io/pod":
+                                         "runtime/default",
+                                     "seccomp.security.beta.kubernetes.io/pod":
+                                         "docker/default"},
+                                    **(pod.get("annotations") or {}))},
                 "spec": pod_spec}
     workload = {"apiVersion": "apps/v1", "kind": kind,
                 "metadata": {"name": app, "labels": _labels(app),

@@ -5,10 +5,11 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from conftest import ask, deploy_echo
-from localmodel import validate
+from localmodel import manifests, podspec, validate
 from localmodel.client import Model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -17,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_manifests_validate(model):
     deploy_echo(model, n=2)
     text = model.manifests("echo")
-    assert validate.validate_text(text) == 5
+    assert validate.validate_text(text, strict=True) == 5
     objs = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(text)}
     sts = objs[("StatefulSet", "echo")]
     assert sts["spec"]["replicas"] == 2
@@ -29,6 +30,105 @@ def test_manifests_validate(model):
     assert objs[("Service", "echo")]["spec"]["ports"][0]["port"] == 7000
     assert ("ConfigMap", "echo-conf-config") in objs
     assert ("Secret", "echo-secret") in objs
+
+
+# Shaped like redis-k8s's: two containers, files volumes, an emptyDir both mount, env from
+# fields and a Secret, probes, a grace period, a Secret in kubernetesResources, and storage.
+TWO_CONTAINERS = """version: 3
+containers:
+- name: main
+  imageDetails: {imagePath: "img:7", username: u, password: p}
+  imagePullPolicy: IfNotPresent
+  command: [/bin/sh, /scripts/main.sh]
+  ports: [{name: main, containerPort: 6379, protocol: TCP}]
+  envConfig:
+    POD_IP: {field: {path: status.podIP, api-version: v1}}
+    PORT: "6379"
+    PASSWORD: {secret: {name: app-secret, key: password}}
+    ALL: {secret: {name: app-secret}}
+  volumeConfig:
+  - {name: scripts, mountPath: /scripts, files: [{path: main.sh, content: "echo", mode: 0755}]}
+  - {name: shared, mountPath: /shared, emptyDir: {}}
+  kubernetes:
+    readinessProbe: {exec: {command: [/bin/sh, /scripts/main.sh]}, periodSeconds: 2}
+    livenessProbe: {exec: {command: [/bin/sh, /scripts/main.sh]}, initialDelaySeconds: 30}
+- name: side
+  imageDetails: {imagePath: "img:7"}
+  command: [/bin/sh, /scripts/side.sh]
+  ports: [{name: side, containerPort: 26379, protocol: TCP}]
+  envConfig: {PASSWORD: {secret: {name: app-secret, key: password}}}
+  volumeConfig:
+  - {name: side-scripts, mountPath: /scripts, files: [{path: side.sh, content: "echo"}]}
+  - {name: shared, mountPath: /shared, emptyDir: {}}
+  kubernetes:
+    readinessProbe: {tcpSocket: {port: 26379}}
+"""
+K8S_RESOURCES = """kubernetesResources:
+  pod: {terminationGracePeriodSeconds: 45}
+  secrets: [{name: app-secret, type: Opaque, stringData: {password: pw}}]
+"""
+
+
+def _objects(kind):
+    spec = podspec.parse(TWO_CONTAINERS, K8S_RESOURCES)
+    storage = {"data": {"type": "filesystem", "location": "/data"}} if kind == "StatefulSet" \
+        else {}
+    objs = manifests.render_objects("m", "app", spec, storage, 3, kind)
+    for o in objs:
+        validate.validate(o, strict=True)
+    return {(o["kind"], o["metadata"]["name"]): o for o in objs}
+
+
+def test_manifests_of_a_two_container_spec_are_what_juju_creates():
+    objs = _objects("StatefulSet")
+    assert set(objs) == {("StatefulSet", "app"), ("Service", "app"),
+                         ("Service", "app-endpoints"), ("ConfigMap", "app-scripts-config"),
+                         ("ConfigMap", "app-side-scripts-config"), ("Secret", "app-secret")}
+    sts = objs[("StatefulSet", "app")]["spec"]
+    assert sts["serviceName"] == "app-endpoints"
+    pod = sts["template"]["spec"]
+    main, side = pod["containers"]
+    mounts = {c["name"]: [m["mountPath"] for m in c["volumeMounts"]] for c in (main, side)}
+    # Storage in the first container only; the emptyDir in both; Juju's agent in every one.
+    assert mounts == {"main": ["/scripts", "/shared", "/data", "/var/lib/juju",
+                               "/usr/bin/juju-run"],
+                      "side": ["/scripts", "/shared", "/var/lib/juju", "/usr/bin/juju-run"]}
+    assert [c["metadata"]["name"] for c in sts["volumeClaimTemplates"]] == ["app-data"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert set(volumes) == {"scripts", "side-scripts", "shared", "juju-data-dir"}
+    assert volumes["shared"] == {"name": "shared", "emptyDir": {}}
+    assert volumes["scripts"]["configMap"]["name"] == "app-scripts-config"
+    assert [c["name"] for c in pod["initContainers"]] == ["juju-pod-init"]
+    assert main["env"] == [
+        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "app-secret",
+                                                            "key": "password"}}},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP",
+                                                      "apiVersion": "v1"}}},
+        {"name": "PORT", "value": "6379"}]
+    assert main["envFrom"] == [{"secretRef": {"name": "app-secret"}}]
+    assert pod["terminationGracePeriodSeconds"] == 45
+    assert side["readinessProbe"] == {"tcpSocket": {"port": 26379}}
+    headless = objs[("Service", "app-endpoints")]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    assert [p["port"] for p in objs[("Service", "app")]["spec"]["ports"]] == [6379, 26379]
+    secret = objs[("Secret", "app-secret")]
+    assert secret["type"] == "Opaque" and set(secret["data"]) == {"password"}
+
+
+def test_manifests_without_storage_are_a_deployment():
+    objs = _objects("Deployment")
+    dep = objs[("Deployment", "app")]["spec"]
+    assert "volumeClaimTemplates" not in dep and "serviceName" not in dep
+    assert all("/data" not in [m["mountPath"] for m in c["volumeMounts"]]
+               for c in dep["template"]["spec"]["containers"])
+
+
+def test_strict_validation_refuses_an_unknown_field():
+    objs = _objects("Deployment")
+    bad = objs[("Deployment", "app")]
+    bad["spec"]["template"]["spec"]["containers"][0]["bogus"] = 1
+    with pytest.raises(Exception):
+        validate.validate(bad, strict=True)
 
 
 def test_cli_status_json_shape_and_run_exit_code(model):
