@@ -67,7 +67,13 @@ def test_missing_resource_blocks_and_attach_resource_recovers(model):
 
 def test_broken_image_makes_the_pod_fail(model, tmp_path):
     deploy_echo(model)
+    # An empty image path is refused by pod-spec-set (caas/specs/types.go); a malformed one
+    # passes and fails the pod.
     model.attach_resource("echo", "echo-image", "")
+    model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/0"]["juju-status"]
+                   ["current"] == "error", timeout=30)
+    assert "ERROR spec image details is missing" in model.debug_log()
+    model.attach_resource("echo", "echo-image", "Not//A:valid image")
     pod = model.wait_for(lambda st: st["pods"].get("echo-0", {}).get("containers", {})
                          .get("echo", {}).get("reason") == "InvalidImageName"
                          and st["pods"]["echo-0"], timeout=60)
