@@ -313,8 +313,10 @@ class Model:
         if not nspid:
             raise ModelError('container "%s" of pod "%s" is not running' % (container, pod))
         spec = next(c for c in config["containers"] if c["name"] == container)
-        env = dict(PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                   HOME="/root", HOSTNAME=pod, **spec["env"])
+        # The container's environment as it started (env from a Secret is read at start).
+        env = linux.environ_of_nspid(rec["pid"], nspid) or dict(
+            PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            HOME="/root", HOSTNAME=pod, **spec["env"])
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
         r = subprocess.run(["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
                             "nsenter", "-t", str(nspid), "-m", "--wd=" + spec["workingDir"],
