@@ -10,6 +10,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,9 @@ from localmodel import debuglog, hooktools
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
 from localmodel.runtime import linux
+
+LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DOMAIN_RE = re.compile(r"^%s(\.%s)*$" % (LABEL, LABEL))
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -135,6 +139,8 @@ class Model:
             if len(parts) != 2 or parts[0] != "127" or not parts[1].isdigit() or \
                     not 1 <= int(parts[1]) <= 254:
                 raise ModelError('invalid subnet "%s": expected 127.N' % subnet)
+            if not DOMAIN_RE.match(cluster_domain or ""):
+                raise ModelError('invalid cluster domain "%s"' % cluster_domain)
             statelib.save(self.paths.state, statelib.new_state(
                 model, subnet, float(update_status_interval), float(retry_delay),
                 cluster_domain, float(volume_sync_delay)))

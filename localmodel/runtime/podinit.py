@@ -90,6 +90,8 @@ class Container:
                 os.setsid()
                 linux.unshare_mount_ns()
                 for m in self.spec["mounts"]:
+                    # The one place a mount point is created, on the host's filesystem, until
+                    # each container has its own root (it then belongs there).
                     linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"]))
                     linux.bind(m["src"], m["dst"], m["ro"])
                 fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

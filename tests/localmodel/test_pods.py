@@ -5,8 +5,11 @@ import os
 import signal
 import time
 
+import pytest
+
 from conftest import ask, deploy_echo, hooks
 from localmodel import validate
+from localmodel.client import Model, ModelError
 
 
 def pods(m):
@@ -276,6 +279,13 @@ def test_a_crash_looping_container_restarts_at_once_then_after_10s(model, tmp_pa
     assert 7 <= time.time() - waiting_since <= 13
     assert crasher(model.status())["reason"] == "CrashLoopBackOff"
     assert model.status()["pods"]["echo-0"]["containers"]["echo"]["restarts"] == 0
+
+
+def test_an_invalid_cluster_domain_is_refused(tmp_path):
+    with pytest.raises(ModelError, match='invalid cluster domain "Not_A.Domain"'):
+        Model(str(tmp_path)).up("test", "127.%d" % (int(os.environ.get("TEST_SUBNET_BASE", 60))),
+                                cluster_domain="Not_A.Domain")
+    assert not os.path.exists(tmp_path / "state.json")
 
 
 def test_cluster_domain_names_and_resolv_conf(make_model):
