@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from localmodel import dns, podspec, volumes
+from localmodel import dns, images, podspec, volumes
 from localmodel.runtime import linux
 from localmodel.state import atomic_write, write_in_place
 
@@ -168,10 +168,6 @@ class RuntimeMixin:
                 env[k] = "" if v is None else str(v)
         return env, error
 
-    def _note_created(self, path):
-        if path not in self.state["created-paths"]:
-            self.state["created-paths"].append(path)
-
     def create_pod(self, app, ordinal):
         a = self.state["applications"][app]
         spec = a["spec"]
@@ -184,10 +180,8 @@ class RuntimeMixin:
         containers = []
         for c in spec["containers"]:
             env, env_error = self._env_for(spec, c, name, address)
+            # Mount points are made inside each container's own root (runtime/rootfs.py).
             mounts = volumes.mounts(self.paths, app, spec, c, name, ordinal, charm["storage"])
-            for m in mounts:
-                for path in linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"])):
-                    self._note_created(path)
             image = (c.get("imageDetails") or {}).get("imagePath", c.get("image", ""))
             containers.append({
                 "name": c["name"], "init": bool(c.get("init")),
@@ -198,7 +192,9 @@ class RuntimeMixin:
         config = {"name": name, "app": app, "address": address, "model": self.model_name,
                   "grace": podspec.grace_period(spec), "containers": containers,
                   "marker": self.paths.home, "hosts": self.paths.hosts,
-                  "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv}
+                  "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv,
+                  "dir": pdir, "hostname": os.path.join(pdir, "hostname"),
+                  "images": images.store_dir()}
         atomic_write(os.path.join(pdir, "pod.json"), json.dumps(config), 0o600)
         pid = self._spawn_ns("localmodel.runtime.podinit", name, "pod-%s.log" % name)
         self.state["pods"][name] = {
@@ -291,7 +287,8 @@ class RuntimeMixin:
                 if st.get("ready"):
                     continue
                 waiting = [c for c in st.get("containers", {}).values()
-                           if c.get("reason") in ("InvalidImageName",
+                           if c.get("reason") in ("InvalidImageName", "ErrImagePull",
+                                                  "ImagePullBackOff",
                                                   "CreateContainerConfigError")]
                 if not waiting:
                     return False

@@ -1,10 +1,11 @@
 """Init (pid 1) of a pod: runs its containers, restarts them, runs their probes.
 
-Each container gets its own mount namespace with its volumes bind-mounted; all share the pod's
-pid and uts namespaces (hostname = pod name) and the host's loopback network, where the pod has
-its own address. Status goes to ``status.json`` for the controller. SIGTERM deletes the pod:
-containers get SIGTERM, then SIGKILL after the grace period. SIGUSR1 kills the container named
-in ``kill-request`` (a crash, for tests).
+Each container gets its own mount namespace whose root is its image (rootfs.py), with its
+volumes bind-mounted inside; all share the pod's pid and uts namespaces (hostname = pod name)
+and the host's loopback network, where the pod has its own address. Status goes to
+``status.json`` for the controller. SIGTERM deletes the pod: containers get SIGTERM, then SIGKILL
+after the grace period. SIGUSR1 kills the container named in ``kill-request`` (a crash, for
+tests).
 """
 
 import json
@@ -13,14 +14,19 @@ import signal
 import sys
 import time
 
+from localmodel import images
 from localmodel.paths import Paths
-from localmodel.runtime import linux, nsinit
+from localmodel.runtime import linux, nsinit, rootfs
 from localmodel.runtime.probes import Probe
 from localmodel.state import atomic_write
 
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root"}
 MAX_BACKOFF = 5.0
+# pkg/kubelet/kubelet.go: the image backoff is flowcontrol.NewBackOff(backOffPeriod = 10 s,
+# MaxContainerBackOff = 300 s).
+PULL_BACKOFF = 10.0
+MAX_PULL_BACKOFF = 300.0
 
 
 class Container:
@@ -40,6 +46,8 @@ class Container:
         self.exit_code = None
         self.probes = {}
         self.backoff = 0.2
+        self.pull_backoff = PULL_BACKOFF
+        self.pull_failed_at = None
         argv = list(spec["command"]) + list(spec["args"])
         self.argv = argv
         if not argv:
@@ -49,7 +57,28 @@ class Container:
     def blocked(self):
         return bool(self.spec.get("image-error") or self.spec.get("env-error") or not self.argv)
 
+    def pull(self, now):
+        """Find the container's image in the store, as the kubelet ensures an image exists.
+
+        A missing image is looked for again after a backoff (10 s doubling to 300 s, the
+        kubelet's image backoff); meanwhile the reason is ErrImagePull, then ImagePullBackOff.
+        """
+        root = images.lookup(self.spec["image"], self.pod["images"])
+        if root:
+            self.pull_failed_at = None
+            self.pull_backoff = PULL_BACKOFF
+            return root
+        self.state = "waiting"
+        self.reason = "ErrImagePull"
+        self.pull_failed_at = now
+        self.next_start = now + self.pull_backoff
+        self.pull_backoff = min(self.pull_backoff * 2, MAX_PULL_BACKOFF)
+        return None
+
     def start(self):
+        image_root = self.pull(time.time())
+        if image_root is None:
+            return
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -57,11 +86,15 @@ class Container:
             try:
                 os.setsid()
                 linux.unshare_mount_ns()
-                for m in self.spec["mounts"]:
-                    linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"]))
-                    linux.bind(m["src"], m["dst"], m["ro"])
                 fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 devnull = os.open(os.devnull, os.O_RDONLY)
+                # The container sees its image, its volumes and the files Kubernetes manages,
+                # nothing else of the host (rootfs.py).
+                rootfs.build(image_root, rootfs.layer_dir(self.pod["dir"], self.name),
+                             self.spec["mounts"], {"/etc/hosts": self.pod["hosts"],
+                                                   "/etc/hostname": self.pod["hostname"],
+                                                   "/etc/resolv.conf": self.pod["resolv"]},
+                             self.spec["workingDir"])
                 os.dup2(devnull, 0)
                 os.dup2(fd, 1)
                 os.dup2(fd, 2)
@@ -122,9 +155,13 @@ class Container:
         self.probes = {}
 
     def status(self):
+        reason = self.reason
+        if reason == "ErrImagePull" and time.time() - self.pull_failed_at >= 1:
+            # The kubelet's next sync finds the pull in backoff (images.ErrImagePullBackOff).
+            reason = "ImagePullBackOff"
         return {"state": self.state, "ready": self.ready, "restarts": self.restarts,
                 "pid": self.pid,
-                "reason": self.reason, "exit-code": self.exit_code,
+                "reason": reason, "exit-code": self.exit_code,
                 "image": self.spec["image"]}
 
 
