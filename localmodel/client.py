@@ -20,7 +20,7 @@ import time
 from localmodel import debuglog, hooktools
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
-from localmodel.runtime import linux
+from localmodel.runtime import enter, linux
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -296,7 +296,8 @@ class Model:
     def exec(self, pod, command, container=None, timeout=60):
         """Run ``command`` (shell string or argv) in a pod's container, like ``kubectl exec``.
 
-        The command sees the container's mounts, pid namespace, hostname and environment.
+        The command runs in the container's root (its image) and sees its mounts, pid
+        namespace, hostname and environment.
         Returns ``(rc, stdout, stderr)``.
         """
         st = statelib.load(self.paths.state)
@@ -318,10 +319,13 @@ class Model:
         env = dict(PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                    HOME="/root", HOSTNAME=pod, **spec["env"])
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        # Into the pod's namespaces, then the container's mount namespace, whose root is its
+        # image (runtime/enter.py).
         r = subprocess.run(["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
-                            "nsenter", "-t", str(nspid), "-m", "--wd=" + spec["workingDir"],
-                            "--"] + argv, env=env, capture_output=True, text=True,
-                           timeout=timeout)
+                            sys.executable, "-m", "localmodel.runtime.enter", str(nspid),
+                            spec["workingDir"]] + argv,
+                           env=dict(env, PYTHONPATH=PKG_ROOT, **enter.helper_env(env)),
+                           capture_output=True, text=True, timeout=timeout)
         return r.returncode, r.stdout, r.stderr
 
     # ---- helpers for tests ----------------------------------------------------------------

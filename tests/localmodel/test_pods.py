@@ -190,7 +190,7 @@ def test_init_containers_run_first_and_share_empty_dirs(model, tmp_path):
     scratch = {"name": "scratch", "mountPath": "/srv/lm-echo/scratch", "emptyDir": {}}
     spec["containers"][0]["volumeConfig"].append(scratch)
     spec["containers"].insert(0, {
-        "name": "prepare", "init": True, "imageDetails": {"imagePath": "busybox:1"},
+        "name": "prepare", "init": True, "imageDetails": {"imagePath": "redis:7.0"},
         "command": ["/bin/sh", "-c", "sleep 0.5; echo prepared by $HOSTNAME > "
                     "/srv/lm-echo/scratch/init.txt"],
         "volumeConfig": [scratch]})
@@ -211,7 +211,7 @@ def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_
     rc, out, _ = model.run("echo/0", "pod-spec-get")
     spec = json.loads(out)
     spec["containers"].append({
-        "name": "stubborn", "imageDetails": {"imagePath": "busybox:1"},
+        "name": "stubborn", "imageDetails": {"imagePath": "redis:7.0"},
         "command": ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]})
     spec["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"] = 1
     spec_file = tmp_path / "spec.json"

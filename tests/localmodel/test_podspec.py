@@ -73,7 +73,7 @@ def test_broken_image_makes_the_pod_fail(model, tmp_path):
                          and st["pods"]["echo-0"], timeout=60)
     assert pod["phase"] == "Pending" and not pod["ready"]
     yaml_file = tmp_path / "image.yaml"
-    yaml_file.write_text("registrypath: lm-echo:3.0\nusername: u\npassword: p\n")
+    yaml_file.write_text("registrypath: localhost:32000/lm-echo:1.0\nusername: u\npassword: p\n")
     model.attach_resource("echo", "echo-image", "@%s" % yaml_file)
     model.wait(60)
     assert model.status()["pods"]["echo-0"]["ready"]
