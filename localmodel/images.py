@@ -3,7 +3,7 @@
 A Kubernetes node pulls an image from a registry; the local model has no registry, so each image
 it can run is a recipe (Debian packages installed by ``mmdebstrap``) built once into a directory
 tree. The store lives outside every model home (``$LOCALMODEL_IMAGES``, default
-``<repo>/.cache/localmodel-images``) and is shared by all the models of the machine. A build is
+``/var/cache/localmodel-images``) and is shared by all the models of the machine. A build is
 keyed by a hash of its recipe, so changing a recipe builds it again and an unchanged one is reused.
 
 Image references map to recipes by the last element of the repository path and the tag
@@ -26,7 +26,6 @@ import time
 from localmodel.runtime import rootfs
 from localmodel.state import atomic_write
 
-PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORE_ENV = "LOCALMODEL_IMAGES"
 SUITE = "bookworm"
 # Bumped when the build procedure (not a recipe) changes, so every image is built again.
@@ -74,9 +73,13 @@ class ImageError(Exception):
     pass
 
 
+# Machine-wide, not in the clone: every clone and worktree on the machine (and CI's fresh clone,
+# run on the session's machine) reuses one build.
+DEFAULT_STORE = "/var/cache/localmodel-images"
+
+
 def store_dir():
-    return os.path.abspath(os.environ.get(STORE_ENV) or
-                           os.path.join(PKG_ROOT, ".cache", "localmodel-images"))
+    return os.path.abspath(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
 def parse_reference(ref):

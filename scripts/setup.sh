@@ -2,7 +2,7 @@
 # Installs everything the build, the local model and the tests need: Debian packages
 # (redis-server, redis-sentinel, util-linux for namespaces, mmdebstrap for the container images),
 # a virtual environment, and the local model's images (built once, then reused: see
-# localmodel/images.py; $LOCALMODEL_IMAGES, default .cache/localmodel-images).
+# localmodel/images.py; $LOCALMODEL_IMAGES, default /var/cache/localmodel-images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
