@@ -6,6 +6,7 @@ import sys
 
 import yaml
 
+from localmodel import images
 from localmodel.client import Model, ModelError, default_subnet
 from localmodel.paths import home_from_env
 
@@ -125,6 +126,9 @@ def build_parser():
     s = sub.add_parser("wait")
     s.add_argument("--timeout", type=float, default=300)
     sub.add_parser("down")
+    s = sub.add_parser("image", help="the image store shared by the models of this machine")
+    s.add_argument("action", choices=["build", "list"])
+    s.add_argument("names", nargs="*", help="recipe names or image references (default: all)")
     return p
 
 
@@ -225,6 +229,22 @@ def run(args, m):
     elif c == "down":
         m.down()
         print("model at %s destroyed" % m.home)
+    elif c == "image":
+        return image_command(args)
+    return 0
+
+
+def image_command(args):
+    try:
+        if args.action == "build":
+            for name in args.names or [r.name for r in images.RECIPES]:
+                print("%s %s" % (name, images.build(name)))
+        else:
+            for ref, root in images.listing():
+                print("%s %s" % (ref, root or "(not built)"))
+    except images.ImageError as e:
+        print("ERROR %s" % e, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -21,7 +21,7 @@ import time
 from localmodel import debuglog, hooktools, podexec
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
-from localmodel.runtime import linux
+from localmodel.runtime import enter, linux
 
 LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DOMAIN_RE = re.compile(r"^%s(\.%s)*$" % (LABEL, LABEL))
@@ -306,7 +306,8 @@ class Model:
     def exec(self, pod, command, container=None, timeout=60):
         """Run ``command`` (shell string or argv) in a pod's container, like ``kubectl exec``.
 
-        The command sees the container's mounts, pid namespace, hostname and environment.
+        The command runs in the container's root (its image) and sees its mounts, pid
+        namespace, hostname and environment.
         Returns ``(rc, stdout, stderr)``.
         """
         st = statelib.load(self.paths.state)

@@ -6,8 +6,11 @@ and uts namespaces, and the container's environment; it runs in the container's 
 
 import json
 import os
+import sys
 
-from localmodel.runtime import linux
+from localmodel.runtime import enter, linux
+
+PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -47,6 +50,8 @@ def target(paths, pods, pod, container=None):
     # The container's environment as it started (env from a Secret is read at start).
     env = linux.environ_of_nspid(rec["pid"], nspid) or dict(
         PATH=PATH, HOME="/root", HOSTNAME=pod, LOCALMODEL_OWNER=paths.home, **spec["env"])
+    # Into the pod's namespaces, then the container's mount namespace, whose root is its image;
+    # the working directory is entered inside it (runtime/enter.py), not in the host's tree.
     argv = ["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
-            "nsenter", "-t", str(nspid), "-m", "--wd=" + spec["workingDir"], "--"]
-    return argv, env, container
+            sys.executable, "-m", "localmodel.runtime.enter", str(nspid), spec["workingDir"]]
+    return argv, dict(env, PYTHONPATH=PKG_ROOT, **enter.helper_env(env)), container

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from localmodel import dns, podspec, volumes
+from localmodel import dns, images, podspec, volumes
 from localmodel.runtime import linux
 from localmodel.state import atomic_write, write_in_place
 
@@ -190,8 +190,7 @@ class RuntimeMixin:
         for c in spec["containers"]:
             env, refs = self._env_for(c, name, address)
             storage = charm["storage"] if c["name"] == first else {}
-            # No mount point is created here: a container's mounts are made in its own view
-            # of the filesystem (podinit), never in the host's.
+            # Mount points are made inside each container's own root (runtime/rootfs.py).
             mounts = volumes.mounts(self.paths, app, spec, c, name, ordinal, storage)
             image = (c.get("imageDetails") or {}).get("imagePath", c.get("image", ""))
             containers.append({
@@ -205,7 +204,9 @@ class RuntimeMixin:
                   "grace": podspec.grace_period(spec), "containers": containers,
                   "marker": self.paths.home, "hosts": self.paths.hosts,
                   "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv,
-                  "env-sources": self._env_sources_path(app)}
+                  "env-sources": self._env_sources_path(app),
+                  "dir": pdir, "hostname": os.path.join(pdir, "hostname"),
+                  "images": images.store_dir()}
         atomic_write(os.path.join(pdir, "pod.json"), json.dumps(config), 0o600)
         pid = self._spawn_ns("localmodel.runtime.podinit", name, "pod-%s.log" % name)
         self.state["pods"][name] = {
@@ -331,7 +332,8 @@ class RuntimeMixin:
                 if st.get("ready"):
                     continue
                 waiting = [c for c in st.get("containers", {}).values()
-                           if c.get("reason") in ("InvalidImageName",
+                           if c.get("reason") in ("InvalidImageName", "ErrImagePull",
+                                                  "ImagePullBackOff",
                                                   "CreateContainerConfigError")]
                 if not waiting:
                     return False

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build, the local model and the tests need: Debian packages
-# (redis-server, redis-sentinel, util-linux for namespaces) and a virtual environment.
+# (redis-server, redis-sentinel, util-linux for namespaces, mmdebstrap for the container images),
+# a virtual environment, and the local model's images (built once, then reused: see
+# localmodel/images.py; $LOCALMODEL_IMAGES, default /var/cache/localmodel-images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v unshare >/dev/null || need_apt+=(util-linux)
+command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get)" >&2
@@ -27,3 +30,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi
+
+# Every image the model knows; a recipe already built is only checked (its stamp).
+PYTHONPATH=. .venv/bin/python -m localmodel image build

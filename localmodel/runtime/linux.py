@@ -2,9 +2,14 @@
 
 import ctypes
 import os
+import platform
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MNT_DETACH = 2
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
@@ -13,6 +18,10 @@ MS_PRIVATE = 1 << 18
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                         ctypes.c_void_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+# glibc has no pivot_root wrapper: the raw system call, by architecture.
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217,
+                  "riscv64": 41}.get(platform.machine())
 
 
 def _check(rc, what):
@@ -35,22 +44,19 @@ def bind(src, dst, readonly=False):
                "remount ro %s" % dst)
 
 
-def ensure_mountpoint(path, is_dir=True):
-    """Create a missing mount point; returns what had to be created, outermost first."""
-    created = []
-    parent = os.path.dirname(path) if not is_dir else path
-    probe = parent
-    missing = []
-    while probe and probe != "/" and not os.path.lexists(probe):
-        missing.append(probe)
-        probe = os.path.dirname(probe)
-    for d in reversed(missing):
-        os.makedirs(d, exist_ok=True)
-        created.append(d)
-    if not is_dir and not os.path.lexists(path):
-        open(path, "a").close()
-        created.append(path)
-    return created
+def mount(source, target, fstype, flags=0, data=None):
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode(), flags,
+                       data.encode() if data else None), "mount %s on %s" % (fstype, target))
+
+
+def umount(target, flags=0):
+    _check(_libc.umount2(target.encode(), flags), "umount %s" % target)
+
+
+def pivot_root(new_root, put_old):
+    if SYS_PIVOT_ROOT is None:
+        raise OSError("pivot_root: unsupported architecture %s" % platform.machine())
+    _check(_libc.syscall(SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), "pivot_root")
 
 
 def starttime(pid):

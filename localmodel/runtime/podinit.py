@@ -1,10 +1,11 @@
 """Init (pid 1) of a pod: runs its containers, restarts them, runs their probes.
 
-Each container gets its own mount namespace with its volumes bind-mounted; all share the pod's
-pid and uts namespaces (hostname = pod name) and the host's loopback network, where the pod has
-its own address. Status goes to ``status.json`` for the controller. SIGTERM deletes the pod:
-containers get SIGTERM, then SIGKILL after the grace period. SIGUSR1 kills the container named
-in ``kill-request`` (a crash, for tests).
+Each container gets its own mount namespace whose root is its image (rootfs.py), with its
+volumes bind-mounted inside; all share the pod's pid and uts namespaces (hostname = pod name)
+and the host's loopback network, where the pod has its own address. Status goes to
+``status.json`` for the controller. SIGTERM deletes the pod: containers get SIGTERM, then SIGKILL
+after the grace period. SIGUSR1 kills the container named in ``kill-request`` (a crash, for
+tests).
 
 A container that exits is restarted under the kubelet's crash backoff (runtime/backoff.py).
 Its environment variables from Secrets and ConfigMaps are read each time it starts.
@@ -16,8 +17,9 @@ import signal
 import sys
 import time
 
+from localmodel import images
 from localmodel.paths import Paths
-from localmodel.runtime import linux, nsinit
+from localmodel.runtime import linux, nsinit, rootfs
 from localmodel.runtime.backoff import CrashBackoff
 from localmodel.runtime.probes import Probe
 from localmodel.state import atomic_write
@@ -38,6 +40,12 @@ def env_from_sources(refs, sources):
     return env
 
 
+# pkg/kubelet/kubelet.go: the image backoff is flowcontrol.NewBackOff(backOffPeriod = 10 s,
+# MaxContainerBackOff = 300 s).
+PULL_BACKOFF = 10.0
+MAX_PULL_BACKOFF = 300.0
+
+
 class Container:
     def __init__(self, pod, spec, logdir):
         self.pod = pod
@@ -56,6 +64,9 @@ class Container:
         self.reason = spec.get("image-error") or "ContainerCreating"
         self.exit_code = None
         self.probes = {}
+        self.pull_backoff = PULL_BACKOFF
+        self.pull_failed_at = None
+        self.pull_retry_at = None
         argv = list(spec["command"]) + list(spec["args"])
         self.argv = argv
         if not argv:
@@ -81,7 +92,25 @@ class Container:
         self.env = dict(self.base_env, **values)
         return True
 
-    def start(self):
+    def pull(self, now):
+        """Find the container's image in the store, as the kubelet ensures an image exists.
+
+        A missing image is looked for again after a backoff (10 s doubling to 300 s, the
+        kubelet's image backoff); meanwhile the reason is ErrImagePull, then ImagePullBackOff.
+        """
+        root = images.lookup(self.spec["image"], self.pod["images"])
+        if root:
+            self.pull_failed_at = self.pull_retry_at = None
+            self.pull_backoff = PULL_BACKOFF
+            return root
+        self.state = "waiting"
+        self.reason = "ErrImagePull"
+        self.pull_failed_at = now
+        self.pull_retry_at = now + self.pull_backoff
+        self.pull_backoff = min(self.pull_backoff * 2, MAX_PULL_BACKOFF)
+        return None
+
+    def start(self, image_root):
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -89,13 +118,15 @@ class Container:
             try:
                 os.setsid()
                 linux.unshare_mount_ns()
-                for m in self.spec["mounts"]:
-                    # The one place a mount point is created, on the host's filesystem, until
-                    # each container has its own root (it then belongs there).
-                    linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"]))
-                    linux.bind(m["src"], m["dst"], m["ro"])
                 fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 devnull = os.open(os.devnull, os.O_RDONLY)
+                # The container sees its image, its volumes and the files Kubernetes manages,
+                # nothing else of the host (rootfs.py).
+                rootfs.build(image_root, rootfs.layer_dir(self.pod["dir"], self.name),
+                             self.spec["mounts"], {"/etc/hosts": self.pod["hosts"],
+                                                   "/etc/hostname": self.pod["hostname"],
+                                                   "/etc/resolv.conf": self.pod["resolv"]},
+                             self.spec["workingDir"])
                 os.dup2(devnull, 0)
                 os.dup2(fd, 1)
                 os.dup2(fd, 2)
@@ -153,9 +184,13 @@ class Container:
         self.probes = {}
 
     def status(self):
+        reason = self.reason
+        if reason == "ErrImagePull" and time.time() - self.pull_failed_at >= 1:
+            # The kubelet's next sync finds the pull in backoff (images.ErrImagePullBackOff).
+            reason = "ImagePullBackOff"
         return {"state": self.state, "ready": self.ready, "restarts": self.restarts,
                 "pid": self.pid,
-                "reason": self.reason, "exit-code": self.exit_code,
+                "reason": reason, "exit-code": self.exit_code,
                 "image": self.spec["image"]}
 
 
@@ -271,6 +306,8 @@ class Pod:
     def try_start(self, c):
         """Start a container that is not running, or restart it as the kubelet would: the
         first restart at once, later ones after the crash backoff (``CrashLoopBackOff``)."""
+        if c.pull_retry_at is not None and time.time() < c.pull_retry_at:
+            return
         if c.finished_at is not None:
             if c.crash.in_backoff_since(c.finished_at):
                 c.state, c.reason = "waiting", "CrashLoopBackOff"
@@ -279,9 +316,12 @@ class Pod:
         if not c.refresh_env(self.config["env-sources"]):
             c.state, c.reason = "waiting", "CreateContainerConfigError"
             return
+        image_root = c.pull(time.time())
+        if image_root is None:
+            return
         if c.finished_at is not None:
             c.restarts += 1
-        c.start()
+        c.start(image_root)
 
     def terminate(self):
         self.terminating = True

@@ -1,6 +1,7 @@
 """Kubernetes probes (exec, tcpSocket, httpGet), each run in a forked child of the pod init.
 
-The child enters the container's mount namespace so exec probes see what the container sees.
+The child enters the container's mount namespace, and so its root (the image), so exec probes
+see what the container sees.
 """
 
 import os

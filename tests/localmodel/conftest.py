@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from localmodel import images
 from localmodel.client import Model
 
 ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "charms", "echo")
@@ -15,6 +16,12 @@ ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "charms", "echo"
 # one machine (two worktrees) never share an address.
 _BASE = int(os.environ.get("TEST_SUBNET_BASE", "60"))
 _subnets = itertools.cycle(range(_BASE, _BASE + 10))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built_images():
+    """The images pods run in: built once per machine (scripts/setup.sh), checked here."""
+    images.build_all()
 
 
 @pytest.fixture

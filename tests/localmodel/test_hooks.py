@@ -139,10 +139,10 @@ def test_upgrade_and_attach_resource_run_upgrade_charm(model):
     # As with Juju's charm deployer, files the charm wrote itself survive the upgrade.
     assert model.run("echo/0", "cat state/written-by-charm", operator=True)[1].strip() == "kept"
     before = len(hooks(model, "echo/0"))
-    model.attach_resource("echo", "echo-image", "lm-echo:2.0")
+    model.attach_resource("echo", "echo-image", "localhost:32000/lm-echo:1.0")
     model.wait(60)
     assert hooks(model, "echo/0")[before:] == [("upgrade-charm", ""), ("config-changed", "")]
-    assert "lm-echo:2.0" in model.pod_spec("echo")
+    assert "localhost:32000/lm-echo:1.0" in model.pod_spec("echo")
 
 
 def test_update_status_runs_on_the_interval(make_model):

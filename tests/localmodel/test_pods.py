@@ -48,7 +48,7 @@ def test_killed_pod_is_recreated_with_a_new_address_and_dns_follows(model):
     new = model.pod_address("echo-1")
     fqdn = "echo-1.echo-endpoints.test.svc.cluster.local"
     assert ask(model.pod_address("echo-0"), "RESOLVE " + fqdn, "RESOLVE echo-1") == [new, new]
-    rc, out, _ = model.run("echo/0", "getent hosts %s" % fqdn)
+    rc, out, _ = model.run("echo/0", "getent hosts %s" % fqdn, operator=True)
     assert out.split()[0] == new
     assert ask(new, "PING") == ["PONG echo-1"]
 
@@ -85,7 +85,7 @@ def test_scale_up_and_down(model):
     assert ("cluster-relation-departed", "echo/2") in hooks(model, "echo/0")
     assert hooks(model, "echo/2")[-3:] == [("data-storage-detaching", ""), ("stop", ""),
                                            ("remove", "")]
-    rc, out, _ = model.run("echo/0", "getent hosts echo-2 || echo gone")
+    rc, out, _ = model.run("echo/0", "getent hosts echo-2 || echo gone", operator=True)
     assert out == "gone\n"
     model.scale("echo", 3)
     model.wait(90)
@@ -105,7 +105,7 @@ def test_files_secrets_and_env_are_where_the_spec_says(model):
     assert rc == 1 and out == "echo-0\nport 7001\necho-0 7001\n"
     assert "Read-only file system" in err
     rc, out, _ = model.run("echo/0", "test -e /srv/lm-echo/conf/motd.txt && echo host-sees-it"
-                           " || echo private")
+                           " || echo private", operator=True)
     assert out == "private\n"
 
 
@@ -115,7 +115,7 @@ def test_service_forwards_to_ready_pods(model):
     seen = {ask(svc, "PING")[0] for _ in range(6)}
     assert seen == {"PONG echo-0", "PONG echo-1"}
     rc, out, _ = model.run("echo/0", "unit-get private-address; network-get cluster "
-                           "--bind-address")
+                           "--bind-address", operator=True)
     assert out.split() == [svc, svc]
 
 
@@ -162,7 +162,7 @@ def test_every_volume_kind_and_env_source(model, tmp_path):
     host_dir = tmp_path / "host"
     host_dir.mkdir()
     (host_dir / "from-host.txt").write_text("host file\n")
-    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     c = spec["containers"][0]
     c["volumeConfig"] += [
@@ -177,7 +177,7 @@ def test_every_volume_kind_and_env_source(model, tmp_path):
     spec["configMaps"] = {"echo-cm": {"a": "value a"}}
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
     assert rc == 0, err
     model.wait(60)
     a = model.pod_address("echo-0")
@@ -190,18 +190,18 @@ def test_every_volume_kind_and_env_source(model, tmp_path):
 
 def test_init_containers_run_first_and_share_empty_dirs(model, tmp_path):
     deploy_echo(model)
-    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     scratch = {"name": "scratch", "mountPath": "/srv/lm-echo/scratch", "emptyDir": {}}
     spec["containers"][0]["volumeConfig"].append(scratch)
     spec["containers"].insert(0, {
-        "name": "prepare", "init": True, "imageDetails": {"imagePath": "busybox:1"},
+        "name": "prepare", "init": True, "imageDetails": {"imagePath": "redis:7.0"},
         "command": ["/bin/sh", "-c", "sleep 0.5; echo prepared by $HOSTNAME > "
                     "/srv/lm-echo/scratch/init.txt"],
         "volumeConfig": [scratch]})
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
     assert rc == 0, err
     model.wait_for(lambda s: s["pods"]["echo-0"]["phase"].startswith("Init:"), timeout=30)
     model.wait(60)
@@ -213,15 +213,15 @@ def test_init_containers_run_first_and_share_empty_dirs(model, tmp_path):
 
 def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_path):
     deploy_echo(model)
-    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     spec["containers"].append({
-        "name": "stubborn", "imageDetails": {"imagePath": "busybox:1"},
+        "name": "stubborn", "imageDetails": {"imagePath": "redis:7.0"},
         "command": ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]})
     spec["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"] = 1
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
-    assert model.run("echo/0", "pod-spec-set --file %s" % spec_file)[0] == 0
+    assert model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)[0] == 0
     model.wait(60)
     old = model.pod_address("echo-0")
     model.delete_pod("echo-0")
@@ -231,12 +231,12 @@ def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_
 
 
 def set_spec(model, tmp_path, change):
-    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     change(spec)
     spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
     spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
     assert rc == 0, err
 
 
@@ -297,9 +297,9 @@ def test_cluster_domain_names_and_resolv_conf(make_model):
     assert ask(model.pod_address("echo-0"), "RESOLVE " + fqdn) == [a1]
     assert ask(model.pod_address("echo-0"),
                "RESOLVE echo-1.echo-endpoints.test.svc.cluster.local")[0].startswith("ERR")
-    rc, out, _ = model.run("echo/0", "getent hosts echo.test.svc.k8s.example")
+    rc, out, _ = model.run("echo/0", "getent hosts echo.test.svc.k8s.example", operator=True)
     assert out.split()[0] == model.service_address("echo")
     resolv = ("nameserver 127.0.0.1\nsearch test.svc.k8s.example svc.k8s.example k8s.example\n"
               "options ndots:5\n")
     assert model.exec("echo-0", "cat /etc/resolv.conf")[1] == resolv
-    assert model.run("echo/0", "cat /etc/resolv.conf")[1] == resolv
+    assert model.run("echo/0", "cat /etc/resolv.conf", operator=True)[1] == resolv

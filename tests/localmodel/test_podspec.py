@@ -14,14 +14,14 @@ containers:
 
 def test_pod_spec_set_is_leader_only(model):
     deploy_echo(model, n=2)
-    rc, _, err = model.run("echo/1", "pod-spec-get | pod-spec-set")
+    rc, _, err = model.run("echo/1", "pod-spec-get | pod-spec-set", operator=True)
     assert rc == 1 and err == "ERROR this unit is not the leader\n"
-    rc, _, err = model.run("echo/1", "leader-set x=y")
+    rc, _, err = model.run("echo/1", "leader-set x=y", operator=True)
     assert err == "ERROR cannot write leadership settings: cannot write settings: " \
                   "not the leader\n"
-    rc, _, err = model.run("echo/1", "status-set --application active hi")
+    rc, _, err = model.run("echo/1", "status-set --application active hi", operator=True)
     assert rc == 1 and "not the leader" in err
-    rc, out, err = model.run("echo/0", "pod-spec-get | pod-spec-set && echo ok")
+    rc, out, err = model.run("echo/0", "pod-spec-get | pod-spec-set && echo ok", operator=True)
     assert out == "ok\n", err
 
 
@@ -33,7 +33,7 @@ def test_invalid_spec_fails_the_hook_and_keeps_the_previous_spec(model):
                    ["current"] == "error", timeout=30)
     assert 'ERROR json: unknown field "bogusKey"' in model.debug_log()
     assert model.pod_spec("echo") == before
-    rc, _, err = model.run("echo/0", "echo 'version: 3' | pod-spec-set")
+    rc, _, err = model.run("echo/0", "echo 'version: 3' | pod-spec-set", operator=True)
     assert (rc, err) == (1, "ERROR require at least one container spec\n")
     model.config("echo", {"bad-spec": False})
     model.wait(60)
@@ -44,10 +44,11 @@ def test_spec_set_in_a_failed_hook_is_not_committed(model):
     deploy_echo(model)
     before = model.pod_spec("echo")
     rc, _, _ = model.run("echo/0", "pod-spec-get | sed s/lm-echo:1.0/other:2/ | pod-spec-set;"
-                         " exit 1")
+                         " exit 1", operator=True)
     assert rc == 1
     assert model.pod_spec("echo") == before
-    rc, _, _ = model.run("echo/0", "pod-spec-get | sed s/lm-echo:1.0/other:2/ | pod-spec-set")
+    rc, _, _ = model.run("echo/0", "pod-spec-get | sed s/lm-echo:1.0/other:2/ | pod-spec-set",
+                         operator=True)
     assert "other:2" in model.pod_spec("echo")
 
 
@@ -58,7 +59,7 @@ def test_missing_resource_blocks_and_attach_resource_recovers(model):
     assert st["applications"]["echo"]["units"]["echo/0"]["workload-status"] == {
         "current": "blocked", "message": "missing echo-image resource"}
     assert st["pods"] == {}
-    rc, _, err = model.run("echo/0", "resource-get echo-image")
+    rc, _, err = model.run("echo/0", "resource-get echo-image", operator=True)
     assert rc == 1 and "resource#echo/echo-image not found" in err
     model.attach_resource("echo", "echo-image", "lm-echo:1.0")
     model.wait(60)
@@ -79,11 +80,11 @@ def test_broken_image_makes_the_pod_fail(model, tmp_path):
                          and st["pods"]["echo-0"], timeout=60)
     assert pod["phase"] == "Pending" and not pod["ready"]
     yaml_file = tmp_path / "image.yaml"
-    yaml_file.write_text("registrypath: lm-echo:3.0\nusername: u\npassword: p\n")
+    yaml_file.write_text("registrypath: localhost:32000/lm-echo:1.0\nusername: u\npassword: p\n")
     model.attach_resource("echo", "echo-image", "@%s" % yaml_file)
     model.wait(60)
     assert model.status()["pods"]["echo-0"]["ready"]
-    rc, out, _ = model.run("echo/0", "cat $(resource-get echo-image)")
+    rc, out, _ = model.run("echo/0", "cat $(resource-get echo-image)", operator=True)
     assert out == yaml_file.read_text()
 
 
