@@ -69,9 +69,9 @@ def test_the_password_shows_in_no_command_line_log_or_configmap_file(healthy_sha
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
                     assert secret not in f.read()
-        # The generated configurations in the storage hold it, readable by their owner only.
-        for path in ("redis.conf", "sentinel/sentinel.conf"):
-            assert os.stat(os.path.join(pod.storage, path)).st_mode & 0o077 == 0
+        # The generated configurations hold it, readable by their owner only.
+        for path in (os.path.join(pod.storage, "redis.conf"), sentinel_conf_path(pod)):
+            assert os.stat(path).st_mode & 0o077 == 0
 
 
 def test_probes_follow_the_processes(healthy_shared_cluster):
@@ -346,8 +346,13 @@ def test_without_any_sentinel_the_redis_containers_follow_their_pods_last_known_
         assert pod.client().get("kept") == "1"
 
 
+def sentinel_conf_path(pod):
+    """The sentinel's live configuration: in the pod's emptyDir (the storage is redis' only)."""
+    return os.path.join(pod.root, "emptydir", "shared", "sentinel", "sentinel.conf")
+
+
 def persisted_master(pod, app):
-    with open(pod.storage + "/sentinel/sentinel.conf") as f:
+    with open(sentinel_conf_path(pod)) as f:
         for line in f:
             words = line.split()
             if words[:3] == ["sentinel", "monitor", app]:
