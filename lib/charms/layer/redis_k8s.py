@@ -166,7 +166,7 @@ def change_password_live(parsed):
     now = time.time()
     leader_set({'retired-passwords': json.dumps(retired), 'retired-since': repr(now)})
     layer.status.maintenance('changing the password')
-    live.rotate(pod_fqdns(), parsed, wanted, retired, now)
+    live.rotate(pod_fqdns(), parsed, wanted, retired, now, now)
 
 
 def continue_password_change(parsed):
