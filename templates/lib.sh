@@ -1,14 +1,18 @@
 # Shell functions shared by the redis-k8s start, stop and probe scripts (POSIX sh, sourced).
 # Environment (from the pod spec): POD_IP POD_NAME APP_NAME MODEL_NAME PEER_DOMAIN REDIS_PORT
-# SENTINEL_PORT MASTER_NAME REDIS_PASSWORD.
+# SENTINEL_PORT MASTER_NAME. Commands come from PATH (the image decides where they are).
 
+# The storage: mounted in the `redis` container only.
 DATA_DIR="{{ data_dir }}"
 SCRIPTS_DIR="{{ scripts_dir }}"
-STATE_DIR="$DATA_DIR/.redis-k8s"
+# Both containers of the pod mount this (an emptyDir): the handover and start markers and the
+# sentinel's live configuration. It lasts as long as the pod, not beyond.
+STATE_DIR="{{ shared_dir }}"
+# The Secret's volume. Kubernetes updates the file in place after a password change, so every
+# use reads it again: a value read at start would go stale.
+PASSWORD_FILE="{{ password_file }}"
 # Without a pod IP (tests, odd runtimes) listen everywhere and talk to ourselves on loopback.
 LOCAL_ADDR="${POD_IP:-127.0.0.1}"
-# redis-cli reads the password from here, so it never shows on a command line.
-export REDISCLI_AUTH="${REDIS_PASSWORD:-}"
 if command -v timeout >/dev/null 2>&1; then
     # An unreachable pod IP would otherwise hang a TCP connect for minutes.
     CLI_TIMEOUT="timeout {{ cli_timeout_s }}"
@@ -22,6 +26,20 @@ log() {
 
 now() {
     date +%s
+}
+
+# The current password (the Secret's file; `read` is a builtin: no process per call).
+password() {
+    _pw=""
+    IFS= read -r _pw < "$PASSWORD_FILE" 2>/dev/null || true
+    printf '%s' "$_pw"
+}
+
+require_password() {
+    if [ -z "$(password)" ]; then
+        log "no password in $PASSWORD_FILE; the pod spec must mount the Secret there"
+        exit 2
+    fi
 }
 
 require_env() {
@@ -76,12 +94,14 @@ count_words() {
     echo "$@" | wc -w | tr -d ' '
 }
 
-# cli HOST PORT ARGS...: one redis-cli call, raw output.
+# cli HOST PORT ARGS...: one redis-cli call, raw output. redis-cli takes the password from
+# REDISCLI_AUTH, so it never shows on a command line; it is read afresh for every call.
 cli() {
     _host=$1
     _port=$2
     shift 2
-    $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_host" -p "$_port" "$@" 2>/dev/null | tr -d '\r'
+    REDISCLI_AUTH=$(password) $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_host" -p "$_port" "$@" \
+        2>/dev/null | tr -d '\r'
 }
 
 redis_cli() {

@@ -7,12 +7,14 @@
 #     storage holds data; when it came back empty, fail over first and replicate the new master,
 #     so an empty node never resyncs replicas that hold data.
 #  2. no sentinel knows a master: a peer redis that is master -> replica of it.
-#  3. the master this pod's sentinel last saw (its persisted configuration, same storage).
+#  3. the master this pod's sentinel last saw (its live configuration, in the pod's shared
+#     volume: there after a container restart, gone with the pod).
 #  4. otherwise the bootstrap rule: pod <app>-0 is master, every other pod replicates it.
 set -u
 LOG_TAG="redis-start[${POD_NAME:-?}]"
 . "{{ scripts_dir }}/lib.sh"
-require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME REDIS_PASSWORD
+require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME
+require_password
 
 # Until redis-server runs there is nothing to hand over.
 trap 'log "stopped before redis-server started"; exit 143' TERM INT
@@ -119,9 +121,9 @@ choose_role() {
         log "no sentinel knows a master; peer $1 is master: starting as replica"
         return 0
     fi
-    # This pod's sentinel shares the storage: its last known master still beats the bootstrap rule.
+    # This pod's sentinel shares the pod's volume: its last known master still beats the bootstrap rule.
     set -- $(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5 }' \
-        "$DATA_DIR/sentinel/sentinel.conf" 2>/dev/null)
+        "$STATE_DIR/sentinel/sentinel.conf" 2>/dev/null)
     if [ $# -eq 2 ]; then
         if [ "$1" != "$ME" ]; then
             MASTER_HOST=$1
@@ -150,6 +152,7 @@ choose_role() {
 
 write_conf() {
     _n=$(count_words $PODS)
+    _password=$(password)
     {
         cat "{{ scripts_dir }}/redis.conf"
         echo "bind ${POD_IP:-0.0.0.0}"
@@ -158,8 +161,8 @@ write_conf() {
         echo "replica-announce-port $REDIS_PORT"
         echo "min-replicas-to-write $(min_replicas_for "$_n")"
         echo "repl-diskless-sync-max-replicas $((_n - 1))"
-        echo "requirepass \"$REDIS_PASSWORD\""
-        echo "masterauth \"$REDIS_PASSWORD\""
+        echo "requirepass \"$_password\""
+        echo "masterauth \"$_password\""
         if [ -n "$MASTER_HOST" ]; then
             echo "replicaof $MASTER_HOST $MASTER_PORT"
         fi

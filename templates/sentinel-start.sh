@@ -1,16 +1,17 @@
 #!/bin/sh
-# Container command of `sentinel`: writes the live sentinel configuration in the storage and
-# runs redis-sentinel. The master to monitor comes from the other sentinels, else from this
+# Container command of `sentinel`: writes the live sentinel configuration in the pod's shared
+# volume (the storage is not mounted in this container) and runs redis-sentinel. The master to monitor comes from the other sentinels, else from this
 # sentinel's persisted configuration, else from a peer redis that is master, else pod <app>-0.
 set -u
 LOG_TAG="sentinel-start[${POD_NAME:-?}]"
 . "{{ scripts_dir }}/lib.sh"
-require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME REDIS_PASSWORD
+require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME
+require_password
 
 trap 'log "stopped before sentinel started"; exit 143' TERM INT
 
 ME=$(own_fqdn)
-SDIR="$DATA_DIR/sentinel"
+SDIR="$STATE_DIR/sentinel"
 CONF="$SDIR/sentinel.conf"
 PREV="$SDIR/sentinel.conf.previous"
 umask 077
@@ -62,18 +63,19 @@ until resolves "$MASTER_HOST"; do
 done
 
 QUORUM=$(quorum_for "$(count_words $PODS)")
+PASSWORD=$(password)
 {
     cat "{{ sentinel_conf_dir }}/sentinel.conf"
     echo "bind ${POD_IP:-0.0.0.0}"
     echo "sentinel announce-ip $ME"
     echo "sentinel announce-port $SENTINEL_PORT"
-    echo "requirepass \"$REDIS_PASSWORD\""
-    echo "sentinel sentinel-pass \"$REDIS_PASSWORD\""
+    echo "requirepass \"$PASSWORD\""
+    echo "sentinel sentinel-pass \"$PASSWORD\""
     # Keeping the id and epoch makes a restarted sentinel the same voter, not a new stranger.
     grep -E '^sentinel (myid|current-epoch) ' "$PREV"
     echo "sentinel monitor $MASTER_NAME $MASTER_HOST $MASTER_PORT $QUORUM"
     cat "{{ sentinel_conf_dir }}/sentinel-master.conf"
-    echo "sentinel auth-pass $MASTER_NAME \"$REDIS_PASSWORD\""
+    echo "sentinel auth-pass $MASTER_NAME \"$PASSWORD\""
     if [ "$PERSISTED" = "$MASTER_HOST $MASTER_PORT" ]; then
         # Same master as before: what this sentinel knew about replicas and other sentinels
         # still holds, and it lets a failover promote a replica while the master is down.

@@ -1,12 +1,20 @@
 """The Kubernetes pod spec (Juju pod spec version 3) of redis-k8s.
 
 Nothing in the spec depends on the unit count, so scaling never rolls the pods; nothing in it
-holds the Redis password, which only reaches the containers through a Secret reference.
+holds the Redis password, which only reaches the containers as a file of the Secret's volume.
+
+Kubernetes replaces pods only when the pod template changes (image, command, env, ports, probes,
+volume list, pod fields); new ConfigMap or Secret contents reach running pods as files, in place,
+after the kubelet's sync. So the template holds only what must roll the pods: the ports, the
+termination grace period (in steps, see :func:`grace_period`) and a digest of the raw template
+sources (an upgrade bringing new scripts rolls the pods). Every option the leader can apply live
+(``redis_k8s.live``) is only in the ConfigMap files, which the containers read when they start.
 """
 
 import copy
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 
 import yaml
@@ -16,10 +24,17 @@ from . import naming, templating
 SCRIPTS_DIR = "/etc/redis-k8s"
 SENTINEL_CONF_DIR = "/etc/redis-sentinel"
 DATA_DIR = "/var/lib/redis"
+# Shared by both containers of a pod (an emptyDir: survives container restarts, not the pod):
+# the markers the containers use to coordinate and the sentinel's live configuration.
+SHARED_DIR = "/run/redis-k8s"
+# The Secret's volume: the password as a file, re-read by every script and probe call.
+AUTH_DIR = "/etc/redis-k8s-auth"
 
 REDIS_SCRIPTS_VOLUME = "redis-k8s-scripts"
 SENTINEL_SCRIPTS_VOLUME = "sentinel-scripts"
 SENTINEL_CONF_VOLUME = "sentinel-conf"
+SHARED_VOLUME = "shared"
+AUTH_VOLUME = "auth"
 
 SECRET_KEY = "password"
 CLI_TIMEOUT_S = 3
@@ -27,6 +42,9 @@ CATCH_UP_WAIT_S = 5
 RESOLVE_WAIT_S = 120
 # redis.conf shutdown-timeout: how long a stopping master waits for lagging replicas.
 SHUTDOWN_TIMEOUT_S = 10
+# The grace period is rounded up to one of these, so that most failover-timeout changes (applied
+# live) leave the pod template alone; one that needs a longer grace rolls the pods.
+GRACE_STEP_S = 60
 
 REDIS_FILES = ("lib.sh", "redis-start.sh", "redis-stop.sh", "probe-redis.sh", "redis.conf")
 SENTINEL_SCRIPT_FILES = ("lib.sh", "sentinel-start.sh", "probe-sentinel.sh")
@@ -67,8 +85,27 @@ def timings(settings) -> dict:
         # to accept the failover, then for the new master. Writes stay paused all along; the
         # pause then ends with the process.
         "pause_ms": (2 * CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
-        "grace_period_s": 2 * CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 10,
+        "grace_period_s": grace_period(2 * CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 10),
     }
+
+
+def grace_period(needed_s: int) -> int:
+    """The termination grace period for a stop that needs ``needed_s``: the next of 60, 120, 240,
+    480... seconds, so the pod template changes (and the pods roll) only when the need crosses a step."""
+    grace = GRACE_STEP_S
+    while grace < needed_s:
+        grace *= 2
+    return grace
+
+
+def sources_digest() -> str:
+    """A digest of the raw template sources (not the rendered files): an upgrade that brings new
+    scripts or base configuration changes it, so the pods roll and run them; option values do not."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(templating.TEMPLATES_DIR)):
+        with open(os.path.join(templating.TEMPLATES_DIR, name), "rb") as handle:
+            digest.update(name.encode() + b"\0" + handle.read() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def template_context(app: str, settings) -> dict:
@@ -76,6 +113,8 @@ def template_context(app: str, settings) -> dict:
     context = {
         "data_dir": DATA_DIR,
         "scripts_dir": SCRIPTS_DIR,
+        "shared_dir": SHARED_DIR,
+        "password_file": AUTH_DIR + "/" + SECRET_KEY,
         "sentinel_conf_dir": SENTINEL_CONF_DIR,
         "master_name": naming.master_name(app),
         "port": settings.port,
@@ -112,11 +151,14 @@ def mount_paths() -> dict:
         REDIS_SCRIPTS_VOLUME: SCRIPTS_DIR,
         SENTINEL_SCRIPTS_VOLUME: SCRIPTS_DIR,
         SENTINEL_CONF_VOLUME: SENTINEL_CONF_DIR,
+        SHARED_VOLUME: SHARED_DIR,
+        AUTH_VOLUME: AUTH_DIR,
     }
 
 
-def environment(app: str, model: str, settings, secret_name: str) -> dict:
-    """Return the ``envConfig`` of both containers (the password as a Secret reference)."""
+def environment(app: str, model: str, settings) -> dict:
+    """Return the ``envConfig`` of both containers: no password (env from a Secret is read only when
+    a container starts; the scripts read the Secret's file instead)."""
     return {
         "POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
         "POD_NAME": {"field": {"path": "metadata.name", "api-version": "v1"}},
@@ -126,7 +168,8 @@ def environment(app: str, model: str, settings, secret_name: str) -> dict:
         "REDIS_PORT": str(settings.port),
         "SENTINEL_PORT": str(settings.sentinel_port),
         "MASTER_NAME": naming.master_name(app),
-        "REDIS_PASSWORD": {"secret": {"name": secret_name, "key": SECRET_KEY}},
+        # Changes with the scripts' sources only: an upgrade rolls the pods, an option does not.
+        "REDIS_K8S_SOURCES": sources_digest(),
     }
 
 
@@ -154,6 +197,15 @@ def _files_volume(name, mount_path, files):
     }
 
 
+def _shared_volumes(secret_name):
+    """The volumes both containers mount, identical in each (Juju makes one pod volume of them)."""
+    return [
+        {"name": SHARED_VOLUME, "mountPath": SHARED_DIR, "emptyDir": {}},
+        {"name": AUTH_VOLUME, "mountPath": AUTH_DIR,
+         "secret": {"name": secret_name, "defaultMode": 0o400}},
+    ]
+
+
 def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
     """Return the pod spec of the application.
 
@@ -166,7 +218,7 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
         secret_name: name of the Secret holding the Redis password (see :func:`with_secret`).
     """
     files = volume_files(app, settings)
-    env = environment(app, model, settings, secret_name)
+    env = environment(app, model, settings)
     image_details = {
         "imagePath": _image_field(image, "registry_path"),
         "username": _image_field(image, "username"),
@@ -180,7 +232,8 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
         "command": ["/bin/sh", SCRIPTS_DIR + "/redis-start.sh"],
         "ports": [{"name": "redis", "containerPort": settings.port, "protocol": "TCP"}],
         "envConfig": copy.deepcopy(env),
-        "volumeConfig": [_files_volume(REDIS_SCRIPTS_VOLUME, SCRIPTS_DIR, files[REDIS_SCRIPTS_VOLUME])],
+        "volumeConfig": [_files_volume(REDIS_SCRIPTS_VOLUME, SCRIPTS_DIR, files[REDIS_SCRIPTS_VOLUME])]
+        + _shared_volumes(secret_name),
         "kubernetes": {
             "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-redis.sh", "readiness"],
                                      1, 2, probe_timeout, 3),
@@ -198,7 +251,7 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
         "volumeConfig": [
             _files_volume(SENTINEL_SCRIPTS_VOLUME, SCRIPTS_DIR, files[SENTINEL_SCRIPTS_VOLUME]),
             _files_volume(SENTINEL_CONF_VOLUME, SENTINEL_CONF_DIR, files[SENTINEL_CONF_VOLUME]),
-        ],
+        ] + _shared_volumes(secret_name),
         "kubernetes": {
             "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"], 1, 2, probe_timeout, 3),
             # Sentinel may wait up to RESOLVE_WAIT_S for the master's name before it listens.
@@ -206,6 +259,8 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
                                     RESOLVE_WAIT_S + 10, 10, probe_timeout, 6),
         },
     }
+    # Juju mounts the storage (/var/lib/redis) in the first container only: `redis` stays first,
+    # and nothing the sentinel container needs is on the storage.
     spec = {"version": 3, "containers": [redis, sentinel]}
     k8s_resources = {
         "kubernetesResources": {

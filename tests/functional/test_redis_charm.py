@@ -148,8 +148,15 @@ def test_password_change_reaches_pods_and_consumers_without_losing_data(cluster)
             lambda status: cluster.relation_data().get('password') == 'Configured-Pass-42',
             timeout=60)
         assert cluster.client(master).get('before-password-change') == b'kept'
-        with pytest.raises(redis.AuthenticationError):
-            cluster.client(master, password=generated).ping()
+        # The old password stays accepted until every pod's Secret file has synced (live.SECRET_SYNC_S),
+        # then the next leader hook refuses it (tests/functional/test_options.py pins the details).
+        def old_refused(status):
+            try:
+                cluster.client(master, password=generated).ping()
+            except redis.AuthenticationError:
+                return True
+            return False
+        assert cluster.model.wait_for(old_refused, timeout=420)
         assert cluster.model.wait_for(
             lambda status: status['applications'][CONSUMER]['units'][CONSUMER + '/0']
             ['workload-status']['current'] == 'active', timeout=60)

@@ -2,8 +2,12 @@
 
 Each pod gets its own 127.70.x.y address, storage directory and, through a private mount
 namespace (``unshare --mount``), its own view of ``/etc/hosts``, ``/etc/nsswitch.conf`` (files
-only, so no name lookup leaves the machine), the storage at ``/var/lib/redis`` and the ConfigMap
-files at their mount paths. Every container is a process group; :meth:`Cluster.close` kills them.
+only, so no name lookup leaves the machine) and of the spec's volumes, as Juju 2.9 and Kubernetes
+mount them: the storage at ``/var/lib/redis`` in the first container only, the ConfigMap files,
+the pod's emptyDir (one directory both containers share, gone with the pod) and the Secret's
+files (updated in place by :meth:`Cluster.set_password`, as the kubelet does). The directories
+holding the mount points are overlays in the namespace, so nothing is created on the host.
+Every container is a process group; :meth:`Cluster.close` kills them.
 """
 
 import os
@@ -11,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import redis
@@ -20,7 +25,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
 
 from redis_k8s import naming, podspec  # noqa: E402
 
-MOUNT_POINTS = (podspec.SCRIPTS_DIR, podspec.SENTINEL_CONF_DIR, podspec.DATA_DIR)
+# Mount points live below these; each namespace overlays them so mkdir stays private.
+OVERLAID = ("/etc", "/var/lib", "/run")
 
 
 def wait_for(predicate, timeout, interval=0.1, what="condition"):
@@ -61,18 +67,38 @@ class Container:
                 env[key] = str(value)
         return env
 
-    def start(self):
-        assert self.proc is None or self.proc.poll() is not None, "already running"
+    def mounts(self):
+        """``[(source, mount point)]`` of this container, as Juju 2.9 builds the pod."""
         mounts = [
             (self.pod.cluster.hosts_path, "/etc/hosts"),
             (self.pod.cluster.nsswitch_path, "/etc/nsswitch.conf"),
-            (self.pod.storage, podspec.DATA_DIR),
         ]
+        if self.spec is self.pod.cluster.spec["containers"][0]:
+            mounts.append((self.pod.storage, podspec.DATA_DIR))  # storage: first container only
         for volume in self.spec["volumeConfig"]:
-            mounts.append((self.pod.volume_dir(volume["name"]), volume["mountPath"]))
-        script = " && ".join("mount --bind {} {}".format(shlex.quote(src), shlex.quote(dst))
-                             for src, dst in mounts)
-        script += " && exec " + " ".join(shlex.quote(c) for c in self.spec["command"])
+            mounts.append((self.pod.volume_source(volume), volume["mountPath"]))
+        return mounts
+
+    def namespace_script(self, command):
+        """A /bin/sh script that builds this container's mounts in a fresh namespace, then execs."""
+        work = tempfile.mkdtemp(prefix="ns-", dir=self.pod.root)
+        lines = []
+        for i, top in enumerate(OVERLAID):
+            upper, lower = os.path.join(work, str(i), "u"), os.path.join(work, str(i), "w")
+            os.makedirs(upper)
+            os.makedirs(lower)
+            lines.append("mount -t overlay overlay -o lowerdir={},upperdir={},workdir={} {}".format(
+                top, upper, lower, top))
+        for src, dst in self.mounts():
+            make = "mkdir -p" if os.path.isdir(src) else "touch"
+            lines.append("{} {}".format(make, shlex.quote(dst)))
+            lines.append("mount --bind {} {}".format(shlex.quote(src), shlex.quote(dst)))
+        lines.append("exec " + " ".join(shlex.quote(c) for c in command))
+        return " && ".join(lines)
+
+    def start(self):
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        script = self.namespace_script(self.spec["command"])
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
@@ -118,12 +144,7 @@ class Container:
     def probe(self, kind):
         """Run the spec's readiness or liveness probe inside the container's view; True on success."""
         command = self.spec["kubernetes"][kind + "Probe"]["exec"]["command"]
-        mounts = [(self.pod.cluster.hosts_path, "/etc/hosts"),
-                  (self.pod.cluster.nsswitch_path, "/etc/nsswitch.conf"),
-                  (self.pod.storage, podspec.DATA_DIR)]
-        mounts += [(self.pod.volume_dir(v["name"]), v["mountPath"]) for v in self.spec["volumeConfig"]]
-        script = " && ".join("mount --bind {} {}".format(shlex.quote(s), shlex.quote(d)) for s, d in mounts)
-        script += " && exec " + " ".join(shlex.quote(c) for c in command)
+        script = self.namespace_script(command)
         result = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
                                 env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 timeout=30)
@@ -155,9 +176,22 @@ class Pod:
     def volume_dir(self, name):
         return os.path.join(self.root, "volumes", name)
 
+    def volume_source(self, volume):
+        """The directory a volume of the spec is mounted from."""
+        if "secret" in volume:
+            return self.cluster.secret_dir(volume["secret"]["name"])
+        if "emptyDir" in volume:
+            return os.path.join(self.root, "emptydir", volume["name"])
+        return self.volume_dir(volume["name"])
+
     def write_volumes(self):
+        os.makedirs(os.path.join(self.root, "emptydir"), exist_ok=True)
         for container in self.cluster.spec["containers"]:
             for volume in container["volumeConfig"]:
+                if "emptyDir" in volume:
+                    os.makedirs(self.volume_source(volume), exist_ok=True)
+                if "files" not in volume:
+                    continue
                 directory = self.volume_dir(volume["name"])
                 os.makedirs(directory, exist_ok=True)
                 for f in volume["files"]:
@@ -199,6 +233,12 @@ class Pod:
         subprocess.run(["rm", "-rf", self.storage], check=True)
         os.makedirs(self.storage)
 
+    def recreate(self):
+        """What a pod deleted and created again gets: an empty emptyDir (the storage stays)."""
+        shared = os.path.join(self.root, "emptydir")
+        subprocess.run(["rm", "-rf", shared], check=True)
+        self.write_volumes()
+
     def client(self, **kwargs):
         return self.cluster.client(self.ip, self.cluster.settings.port, **kwargs)
 
@@ -210,8 +250,6 @@ class Cluster:
     """N pods of one application, with the Secret, the DNS (a hosts file) and the spec."""
 
     def __init__(self, root, settings, count, subnet, app="redis-k8s", model="pods", password="s3cret-Pods-pw"):
-        for path in MOUNT_POINTS:
-            os.makedirs(path, exist_ok=True)
         self.root = root
         self.settings = settings
         self.app = app
@@ -223,6 +261,8 @@ class Cluster:
         self.spec = rendered.spec
         self.k8s_resources = podspec.with_secret(rendered.k8s_resources, secret, password)
         self.secrets = {s["name"]: s["stringData"] for s in self.k8s_resources["kubernetesResources"]["secrets"]}
+        for name in self.secrets:
+            self.write_secret(name)
         self.hosts_path = os.path.join(root, "hosts")
         self.nsswitch_path = os.path.join(root, "nsswitch.conf")
         with open(self.nsswitch_path, "w") as f:
@@ -232,6 +272,28 @@ class Cluster:
         self.clients = []
         for ordinal in range(count):
             self.add_pod()
+
+    def secret_dir(self, name):
+        return os.path.join(self.root, "secrets", name)
+
+    def write_secret(self, name):
+        """Write a Secret's keys as files, each replaced atomically (as the kubelet swaps them)."""
+        directory = self.secret_dir(name)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        for key, value in self.secrets[name].items():
+            temporary = os.path.join(directory, "." + key + ".new")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(str(value))
+            os.replace(temporary, os.path.join(directory, key))
+
+    def set_password(self, password):
+        """Change the Secret's password as Kubernetes does: the files in running pods change in
+        place, nothing restarts. The clients of this harness use it from now on."""
+        name = naming.secret_name(self.app)
+        self.secrets[name] = dict(self.secrets[name], password=password)
+        self.write_secret(name)
+        self.password = password
 
     def add_pod(self):
         pod = Pod(self, len(self.pods))

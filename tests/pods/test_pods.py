@@ -12,7 +12,8 @@ import redis
 
 from checks import healthy, refused, sentinel_state, wait_healthy, wait_new_master, wait_settled
 from harness import wait_for
-from redis_k8s import topology
+from conftest import FAST
+from redis_k8s import live, settings as settings_mod, topology
 
 
 def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sentinels(healthy_shared_cluster):
@@ -69,9 +70,9 @@ def test_the_password_shows_in_no_command_line_log_or_configmap_file(healthy_sha
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
                     assert secret not in f.read()
-        # The generated configurations in the storage hold it, readable by their owner only.
-        for path in ("redis.conf", "sentinel/sentinel.conf"):
-            assert os.stat(os.path.join(pod.storage, path)).st_mode & 0o077 == 0
+        # The generated configurations hold it, readable by their owner only.
+        for path in (os.path.join(pod.storage, "redis.conf"), sentinel_conf_path(pod)):
+            assert os.stat(path).st_mode & 0o077 == 0
 
 
 def test_probes_follow_the_processes(healthy_shared_cluster):
@@ -346,8 +347,13 @@ def test_without_any_sentinel_the_redis_containers_follow_their_pods_last_known_
         assert pod.client().get("kept") == "1"
 
 
+def sentinel_conf_path(pod):
+    """The sentinel's live configuration: in the pod's emptyDir (the storage is redis' only)."""
+    return os.path.join(pod.root, "emptydir", "shared", "sentinel", "sentinel.conf")
+
+
 def persisted_master(pod, app):
-    with open(pod.storage + "/sentinel/sentinel.conf") as f:
+    with open(sentinel_conf_path(pod)) as f:
         for line in f:
             words = line.split()
             if words[:3] == ["sentinel", "monitor", app]:
@@ -394,7 +400,7 @@ def test_a_master_that_lost_its_storage_in_a_full_restart_never_starts_empty_ove
         assert pod.client().get("precious") == "data", pod.name
 
 
-def test_password_rotation_is_live_and_survives_a_failover_and_restarts(make_cluster):
+def test_password_rotation_is_live_keeps_probes_green_and_survives_a_failover_and_restarts(make_cluster):
     cluster = make_cluster(3)
     wait_healthy(cluster, cluster.pods[0])
     s = cluster.settings
@@ -402,21 +408,47 @@ def test_password_rotation_is_live_and_survives_a_failover_and_restarts(make_clu
     fqdns = [p.fqdn for p in cluster.pods]
     cluster.pods[0].client().set("before", "rotation")
 
-    assert topology.rotate_password(fqdns, s, old_password, new_password, connect=cluster.connect) is True
-    # As the charm does in the same hook: the Secret holds the new password for later restarts.
-    cluster.password = new_password
-    cluster.secrets[next(iter(cluster.secrets))]["password"] = new_password
+    def probes_green():
+        return all(pod.redis.probe("readiness") and pod.sentinel.probe("readiness") for pod in cluster.pods)
+
+    # The leader's first step, in the hook that changes the Secret: both passwords are accepted,
+    # replicas and sentinels use the new one. The pods' Secret files still hold the old one.
+    assert live.rotate(fqdns, s, new_password, [old_password], retired_since=0, now=1,
+                       connect=cluster.connect) is False
+    assert probes_green()
+    for pod in cluster.pods:
+        for port in (s.port, s.sentinel_port):
+            assert cluster.client(pod.ip, port, password=old_password).ping()
+            assert cluster.client(pod.ip, port, password=new_password).ping()
+        assert pod.client(password=new_password).config_get("masterauth")["masterauth"] == new_password
+    # The kubelet syncs the file: nothing restarts, probes stay green.
+    cluster.set_password(new_password)
+    assert probes_green()
+    # A container restarted meanwhile comes back with the new file and rejoins.
+    replica = cluster.pods[2]
+    replica.sentinel.kill_group(signal.SIGKILL)
+    replica.sentinel.wait(10)
+    replica.sentinel.start()
+    wait_settled(cluster)
+    # Later hooks: nothing is refused before the sync delay has passed; then the old one is.
+    assert live.rotate(fqdns, s, new_password, [old_password], retired_since=0,
+                       now=live.SECRET_SYNC_S - 1, connect=cluster.connect) is False
+    assert cluster.client(cluster.pods[0].ip, s.port, password=old_password).ping()
+    assert live.rotate(fqdns, s, new_password, [old_password], retired_since=0,
+                       now=live.SECRET_SYNC_S, connect=cluster.connect) is True
     for pod in cluster.pods:
         assert refused(lambda: cluster.client(pod.ip, s.port, password=old_password).ping())
         assert refused(lambda: cluster.client(pod.ip, s.sentinel_port, password=old_password).ping())
         assert pod.client().ping() and pod.sentinel_client().ping()
-    assert topology.rotate_password(fqdns, s, old_password, new_password, connect=cluster.connect) is True
+    assert probes_green()
+    assert live.rotate(fqdns, s, new_password, [old_password], 0, live.SECRET_SYNC_S,
+                       connect=cluster.connect) is True
 
     # Sentinels still reach the redis and each other: a failover works with the new password.
     assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
                                        new_password, timeout=30, connect=cluster.connect)
     master = wait_settled(cluster)
-    # A restarted pod reads the new password from the Secret and rejoins.
+    # A restarted pod reads the new password from the Secret's file and rejoins.
     pod = [p for p in cluster.pods if p is not master][0]
     pod.redis.kill_group(signal.SIGKILL)
     pod.redis.wait(10)
@@ -425,6 +457,57 @@ def test_password_rotation_is_live_and_survives_a_failover_and_restarts(make_clu
              what="restarted pod replicating")
     wait_settled(cluster)
     assert pod.client().get("before") == "rotation"
+    assert probes_green()
     # The failover made the sentinels CONFIG REWRITE the redis configurations: still private.
     for p in cluster.pods:
         assert os.stat(os.path.join(p.storage, "redis.conf")).st_mode & 0o077 == 0, p.name
+
+
+def test_options_apply_live_on_every_redis_and_sentinel_and_stay_after_a_restart(make_cluster):
+    cluster = make_cluster(3)
+    master = cluster.pods[0]
+    wait_healthy(cluster, master)
+    fqdns = [p.fqdn for p in cluster.pods]
+    changed = settings_mod.parse(dict(FAST, **{
+        "maxmemory": "64mb", "maxmemory-policy": "allkeys-lru", "appendonly": False,
+        "min-replicas-to-write": 2, "min-replicas-max-lag": 3, "down-after-milliseconds": 1500,
+        "failover-timeout": 7000}), 3, app_name=cluster.app)
+    assert live.apply_settings(fqdns, changed, cluster.password, connect=cluster.connect) == []
+    for pod in cluster.pods:
+        got = pod.client().config_get("*")
+        assert {k: got[k] for k in live.redis_settings(changed)} == live.redis_settings(changed)
+        assert got["maxmemory"] == str(64 * 1024 * 1024)
+        state = sentinel_state(pod, cluster.app)
+        assert (state["down-after-milliseconds"], state["failover-timeout"], state["quorum"]) == (1500, 7000, 2)
+    # Nothing left to do; an unreachable pod is reported, to be retried.
+    assert live.apply_settings(fqdns, changed, cluster.password, connect=cluster.connect) == []
+    replica = cluster.pods[1]
+    replica.redis.kill_group(signal.SIGKILL)
+    replica.redis.wait(10)
+    assert live.apply_settings(fqdns, changed, cluster.password, connect=cluster.connect) == [
+        (replica.fqdn, changed.port)]
+    # Restarted with the old ConfigMap files (the kubelet had not synced them): the next pass
+    # puts it right.
+    replica.redis.start()
+    wait_for(lambda: replica.client().ping(), 60, what="replica back")
+    assert replica.client().config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    assert live.apply_settings(fqdns, changed, cluster.password, connect=cluster.connect) == []
+    assert replica.client().config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru"
+
+
+def test_a_recreated_pod_without_its_sentinel_state_rejoins_under_the_current_master(make_cluster):
+    # The sentinel's state is in the pod's emptyDir: a pod deleted and created again starts with
+    # a new sentinel identity; the others replace its old entry and the pod follows the master.
+    cluster = make_cluster(3)
+    master = cluster.pods[0]
+    wait_healthy(cluster, master)
+    master.client().set("kept", "yes")
+    pod = cluster.pods[2]
+    assert pod.terminate(timeout=60) == {"redis": 0, "sentinel": 0}
+    assert not os.path.exists(os.path.join(pod.storage, "sentinel"))  # nothing of sentinel's on storage
+    pod.recreate()
+    pod.start()
+    wait_healthy(cluster, master)
+    assert pod.client().get("kept") == "yes"
+    for other in cluster.pods:
+        assert sentinel_state(other, cluster.app)["num-other-sentinels"] == 2

@@ -1,6 +1,8 @@
+import os
+
 import yaml
 
-from redis_k8s import naming, podspec, settings
+from redis_k8s import naming, podspec, settings, templating
 
 PASSWORD = "Sup3r-Secret-Pw"
 IMAGE = {"registry_path": "registry.example/redis:7.0", "username": "puller", "password": "registry-pw"}
@@ -46,13 +48,27 @@ def test_the_password_appears_nowhere_in_the_spec_or_its_configmap_files():
     assert PASSWORD not in yaml.safe_dump(spec.spec) + yaml.safe_dump(spec.k8s_resources)
     for container in spec.spec["containers"]:
         for volume in container["volumeConfig"]:
-            for f in volume["files"]:
+            for f in volume.get("files", []):
                 assert PASSWORD not in f["content"]
 
 
-def test_the_password_comes_from_a_secret_reference():
+def test_the_password_is_a_file_of_the_secret_volume_not_env_read_once_at_start():
     for container in render().spec["containers"]:
-        assert container["envConfig"]["REDIS_PASSWORD"] == {"secret": {"name": "redis-k8s-auth", "key": "password"}}
+        volumes = {v["name"]: v for v in container["volumeConfig"]}
+        assert volumes["auth"] == {"name": "auth", "mountPath": "/etc/redis-k8s-auth",
+                                   "secret": {"name": "redis-k8s-auth", "defaultMode": 0o400}}
+        assert not any(isinstance(v, dict) and "secret" in v for v in container["envConfig"].values())
+    assert podspec.template_context("redis-k8s", settings.parse({}, 3))["password_file"] == \
+        "/etc/redis-k8s-auth/password"
+
+
+def test_both_containers_share_an_empty_dir_and_redis_comes_first_for_the_storage():
+    c = render().spec["containers"]
+    assert [x["name"] for x in c] == ["redis", "sentinel"]  # Juju mounts storage in container 0
+    for container in c:
+        volumes = {v["name"]: v for v in container["volumeConfig"]}
+        assert volumes["shared"] == {"name": "shared", "mountPath": "/run/redis-k8s", "emptyDir": {}}
+        assert not any(v["mountPath"].startswith("/var/lib/redis") for v in volumes.values())
 
 
 def test_with_secret_adds_the_secret_without_touching_the_spec():
@@ -83,7 +99,7 @@ def test_ports_follow_config():
     assert c["sentinel"]["ports"] == [{"name": "sentinel", "containerPort": 27000, "protocol": "TCP"}]
     assert c["redis"]["envConfig"]["REDIS_PORT"] == "7000"
     assert c["sentinel"]["envConfig"]["SENTINEL_PORT"] == "27000"
-    sentinel_conf = [f for v in c["sentinel"]["volumeConfig"] for f in v["files"] if f["path"] == "sentinel.conf"]
+    sentinel_conf = [f for v in c["sentinel"]["volumeConfig"] for f in v.get("files", []) if f["path"] == "sentinel.conf"]
     assert "port 27000" in sentinel_conf[0]["content"]
 
 
@@ -97,6 +113,47 @@ def test_spec_changes_with_config():
     assert render().digest() != render(**{"down-after-milliseconds": 1000}).digest()
 
 
+def template(spec):
+    """What Kubernetes compares to decide a roll: the pod template (no ConfigMap contents)."""
+    containers = []
+    for c in spec.spec["containers"]:
+        c = dict(c, volumeConfig=[{k: v for k, v in vol.items() if k != "files"} for vol in c["volumeConfig"]])
+        containers.append(c)
+    return containers, spec.k8s_resources["kubernetesResources"]["pod"]
+
+
+LIVE_CHANGES = {"down-after-milliseconds": 1000, "failover-timeout": 60000, "min-replicas-to-write": 2,
+                "min-replicas-max-lag": 3, "appendonly": False, "maxmemory": "64mb",
+                "maxmemory-policy": "allkeys-lru"}
+
+
+def test_options_applied_live_leave_the_pod_template_alone_ports_change_it():
+    base = template(render())
+    for option, value in LIVE_CHANGES.items():
+        assert template(render(**{option: value})) == base, option
+    assert template(render(port=7000)) != base
+    assert template(render(**{"sentinel-port": 27000})) != base
+    # A failover-timeout that needs a longer grace period rolls the pods (the grace is in steps).
+    assert template(render(**{"failover-timeout": 400000})) != base
+
+
+def test_the_template_carries_a_digest_of_the_raw_template_sources(tmp_path, monkeypatch):
+    env = containers(render())["redis"]["envConfig"]
+    assert env["REDIS_K8S_SOURCES"] == podspec.sources_digest()
+    assert containers(render(maxmemory="1gb"))["redis"]["envConfig"]["REDIS_K8S_SOURCES"] == env["REDIS_K8S_SOURCES"]
+    for name in os.listdir(templating.TEMPLATES_DIR):
+        (tmp_path / name).write_bytes(open(os.path.join(templating.TEMPLATES_DIR, name), "rb").read())
+    monkeypatch.setattr(templating, "TEMPLATES_DIR", str(tmp_path))
+    assert podspec.sources_digest() == env["REDIS_K8S_SOURCES"]
+    with open(tmp_path / "redis-stop.sh", "a") as handle:
+        handle.write("# an upgrade\n")
+    assert podspec.sources_digest() != env["REDIS_K8S_SOURCES"]
+
+
+def test_grace_period_steps():
+    assert [podspec.grace_period(n) for n in (1, 60, 61, 121, 300)] == [60, 60, 120, 240, 480]
+
+
 def test_volumes_and_mount_paths():
     c = containers(render())
     redis_volumes = {v["name"]: v for v in c["redis"]["volumeConfig"]}
@@ -108,9 +165,11 @@ def test_volumes_and_mount_paths():
     assert {f["path"] for f in sentinel_volumes["sentinel-conf"]["files"]} == {"sentinel.conf",
                                                                               "sentinel-master.conf"}
     # Juju makes one ConfigMap per files volume: names must be unique across containers.
-    names = [v["name"] for container in c.values() for v in container["volumeConfig"]]
+    names = [v["name"] for container in c.values() for v in container["volumeConfig"] if "files" in v]
     assert len(names) == len(set(names))
     for volume in redis_volumes.values():
+        if "files" not in volume:
+            continue
         assert set(volume) == {"name", "mountPath", "files"}
         for f in volume["files"]:
             assert set(f) == {"path", "content"}

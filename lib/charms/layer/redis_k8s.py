@@ -14,12 +14,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from charmhelpers.core import hookenv, unitdata
 from charms.reactive import clear_flag, endpoint_from_flag, is_flag_set, set_flag, toggle_flag
 
 from charms import layer
-from redis_k8s import naming, passwords, podspec, relation, settings, topology
+from redis_k8s import live, naming, passwords, podspec, relation, settings, topology
 
 IMAGE_RESOURCE = 'redis-image'
 
@@ -150,16 +151,52 @@ def apply_pod_spec():
 
 
 def change_password_live(parsed):
-    """Move running pods to a new password before the Secret changes, so that replication and
-    sentinels never see a mix while the pods roll. Pods that cannot be reached now come back with
-    the new Secret when they restart."""
+    """Start a password rotation, in the hook that puts the new password in the Secret.
+
+    No pod restarts: the scripts and probes read the Secret's file, which Kubernetes updates in
+    place within ``live.SECRET_SYNC_S``. Until then a pod may still read the old password, so every
+    redis and sentinel accepts both, and replicas and sentinels switch to the new one at once; the
+    old one is refused on the first leader hook after that delay (:func:`continue_password_change`),
+    once every instance was reached. Several changes in a row retire every previous password.
+    """
     active, wanted = leader_get('active-password'), password(parsed)
     if not active or active == wanted:
         return
+    retired = [p for p in _retired_passwords() + [active] if p != wanted]
+    now = time.time()
+    leader_set({'retired-passwords': json.dumps(retired), 'retired-since': repr(now)})
     layer.status.maintenance('changing the password')
-    if not topology.rotate_password(pod_fqdns(), parsed, active, wanted):
-        hookenv.log('password change: some pods were unreachable; they get it on restart',
-                    hookenv.WARNING)
+    live.rotate(pod_fqdns(), parsed, wanted, retired, now, now)
+
+
+def continue_password_change(parsed):
+    """Leader, every hook: carry a password rotation on (pods unreachable before are retried) and
+    end it once the old passwords can be refused everywhere."""
+    retired = _retired_passwords()
+    if not retired:
+        return
+    since = float(leader_get('retired-since') or 0)
+    if live.rotate(pod_fqdns(), parsed, password(parsed), retired, since, time.time()):
+        leader_set({'retired-passwords': '', 'retired-since': ''})
+        hookenv.log('password change complete: previous passwords are refused')
+
+
+def _retired_passwords():
+    try:
+        return list(json.loads(leader_get('retired-passwords') or '[]'))
+    except ValueError:
+        return []
+
+
+def apply_live_settings(parsed, fqdns=None):
+    """Leader: make every running redis and sentinel use the options and the unit count's quorum
+    and min-replicas-to-write (only what differs is set); pods not reached are retried on the
+    next hook."""
+    missed = live.apply_settings(pod_fqdns() if fqdns is None else fqdns, parsed, password(parsed))
+    if missed:
+        hookenv.log('settings not applied yet on {} (retried on a later hook)'.format(
+            ', '.join('{}:{}'.format(naming.pod_name_of(h), p) for h, p in missed)))
+    return not missed
 
 
 def track_master():
@@ -219,18 +256,17 @@ def publish_master():
 # --- heal ------------------------------------------------------------------------------------------
 
 def heal_sentinels():
-    """Leader: after a scale change, set quorum and write safety live; make sentinels that remember
-    removed pods or an old port forget them (one sentinel at a time)."""
+    """Leader: carry a password change on; make every running pod use the options, quorum and
+    write safety (live: Kubernetes does not restart pods for new ConfigMap contents); make
+    sentinels that remember removed pods or an old port forget them (one sentinel at a time)."""
     parsed = current_settings()
     if parsed is None:
         return
     count = unit_count()
     fqdns = pod_fqdns(count)
     secret = password(parsed)
-    if leader_get('topology-for') != str(count):
-        if not topology.apply_live_settings(fqdns, parsed, secret):
-            return  # pods not reachable yet: try again on a later hook
-        leader_set({'topology-for': str(count)})
+    continue_password_change(parsed)
+    apply_live_settings(parsed, fqdns)
     promoted = topology.recover_lost_master(fqdns, parsed, secret)
     if promoted:
         hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
