@@ -15,12 +15,12 @@ DIGEST = "@sha256:" + "0" * 64
 
 
 def set_spec(model, tmp_path, change):
-    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     change(spec)
     spec_file = tmp_path / ("spec-%s.json" % uuid.uuid4().hex[:6])
     spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
     assert rc == 0, err
     model.wait(90)
 
@@ -94,13 +94,13 @@ def test_pull_backs_off_like_the_kubelet_and_finds_the_image_once_built(tmp_path
     c = podinit.Container(pod, spec, str(tmp_path))
     t = time.time()
     assert c.pull(t) is None
-    assert (c.state, c.next_start, c.status()["reason"]) == ("waiting", t + 10, "ErrImagePull")
+    assert (c.state, c.pull_retry_at, c.status()["reason"]) == ("waiting", t + 10, "ErrImagePull")
     c.pull_failed_at -= 2  # the next sync, still in backoff
     assert c.status()["reason"] == "ImagePullBackOff"
-    assert c.pull(t + 10) is None and c.next_start == t + 30
+    assert c.pull(t + 10) is None and c.pull_retry_at == t + 30
     for delay in (30, 70, 150, 310):
         c.pull(t + delay)
-    assert c.next_start == t + 310 + 300
+    assert c.pull_retry_at == t + 310 + 300
     built = tmp_path / ("redis-" + images.recipe_for("redis:7.0").key())
     (built / "rootfs").mkdir(parents=True)
     (built / "stamp.json").write_text("{}")

@@ -29,8 +29,9 @@ def test_juju_run_without_a_pod_fails_with_jujus_message(model):
 
 
 def test_juju_run_when_the_container_does_not_run(model):
-    # An empty image name: the pod exists but its container never starts.
-    model.deploy(ECHO, "badimg", resources={"echo-image": ""})
+    # An image the store does not have: the pod exists but its container never starts
+    # (ErrImagePull).
+    model.deploy(ECHO, "badimg", resources={"echo-image": "not-in-the-store:1.0"})
     model.wait_for(lambda st: st["applications"]["badimg"]["units"]["badimg/0"]
                    .get("provider-id") == "badimg-0", timeout=60)
     assert model.run("badimg/0", "true") == (1, "", 'ERROR container "echo" not running\n')

@@ -79,7 +79,7 @@ def test_remove_relation_keeps_the_relation_listed_until_broken(model):
     deploy_echo(model, "back", n=2)
     model.relate("front:upstream", "back:echo")
     model.wait(90)
-    rc, rid, _ = model.run("front/0", "relation-ids upstream")
+    rc, rid, _ = model.run("front/0", "relation-ids upstream", operator=True)
     rid = rid.strip()
     assert rid.startswith("upstream:")
     model.remove_relation("front", "back")
@@ -96,7 +96,7 @@ def test_remove_relation_keeps_the_relation_listed_until_broken(model):
     for unit in ("back/0", "back/1"):
         assert leaving(model, unit)[-1] == ("echo-relation-broken", "",
                                             "echo:" + rid.split(":")[1], "")
-    rc, out, _ = model.run("front/0", "relation-ids upstream")
+    rc, out, _ = model.run("front/0", "relation-ids upstream", operator=True)
     assert (rc, out) == (0, "")
     assert all(u["juju-status"]["current"] == "idle"
                for a in model.status()["applications"].values() for u in a["units"].values())
@@ -107,7 +107,7 @@ def test_remove_application_departs_each_unit_before_broken(model):
     deploy_echo(model, "back", n=2)
     model.relate("front:upstream", "back:echo")
     model.wait(90)
-    rid = model.run("front/0", "relation-ids upstream")[1].strip()
+    rid = model.run("front/0", "relation-ids upstream", operator=True)[1].strip()
     model.remove_application("back")
     model.wait(60)
     assert "back" not in model.status()["applications"]

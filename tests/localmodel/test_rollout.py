@@ -14,12 +14,12 @@ DELAY = 4.0
 
 
 def set_spec(model, tmp_path, change):
-    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     change(spec)
     spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
     spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
     assert rc == 0, err
 
 
