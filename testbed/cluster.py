@@ -5,6 +5,7 @@ Juju-side facts (leader data, relation data) come from hook contexts through ``M
 """
 
 import json
+import os
 
 import redis
 
@@ -114,6 +115,39 @@ class Cluster:
 
     def wait_healthy(self, count, timeout=180, **ports):
         return self.model.wait_for(lambda status: self.healthy(count, **ports), timeout=timeout)
+
+    # --- operator side (the test process sees the operator's processes in /proc) ---
+
+    def watchers(self):
+        """``{pid: settings}`` of the master watchers running in this model: processes whose
+        command line runs ``redis_k8s.master_watcher`` and whose environment carries the
+        model's marker; ``settings`` is the watcher's settings file (in its working directory,
+        the charm directory of the unit that started it), ``{}`` when unreadable."""
+        marker = self.model.paths.marker.encode()
+        found = {}
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                with open('/proc/{}/cmdline'.format(entry), 'rb') as handle:
+                    if b'redis_k8s.master_watcher' not in handle.read().split(b'\0'):
+                        continue
+                with open('/proc/{}/environ'.format(entry), 'rb') as handle:
+                    if marker not in handle.read().split(b'\0'):
+                        continue
+            except OSError:
+                continue
+            found[int(entry)] = self._watcher_settings(int(entry))
+        return found
+
+    @staticmethod
+    def _watcher_settings(pid):
+        # /proc/<pid>/cwd resolves in the process's own mount namespace (the operator's).
+        try:
+            with open('/proc/{}/cwd/.master-watcher.json'.format(pid)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {}
 
     def relation_points_at(self, pod, port=6379):
         data = self.relation_data()

@@ -25,10 +25,13 @@ def build_charms():
 
 
 @contextlib.contextmanager
-def local_model(home, name, subnet):
-    """A fresh local model in ``home``; every process it started is gone on exit."""
+def local_model(home, name, subnet, **options):
+    """A fresh local model in ``home``; every process it started is gone on exit.
+
+    ``options``: more of ``Model.up``'s arguments (``cluster_domain=...``).
+    """
     model = Model(str(home))
-    model.up(model=name, subnet=subnet, update_status_interval=60, retry_delay=2)
+    model.up(model=name, subnet=subnet, update_status_interval=60, retry_delay=2, **options)
     try:
         yield model
     finally:
