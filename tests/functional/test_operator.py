@@ -70,13 +70,22 @@ def wait_for_one_watcher(cluster, timeout=90, not_pid=None):
     return one
 
 
+def published_by_all(cluster, master, count=3):
+    """The relation data of every unit, once each names ``master`` by its name in ``DOMAIN``."""
+    def published():
+        data = cluster.all_relation_data()
+        return data if len(data) == count and all(
+            unit.get('host') == master + '.' + APP + fqdn_domain() for unit in data) else None
+    return faults.eventually(cluster, published, 60,
+                             'not every unit publishes master {}'.format(master))
+
+
 def test_core_checks_on_a_cluster_domain_that_is_not_cluster_local(cluster):
     master = cluster.wait_healthy(3)
     assert 'svc.{}'.format(DOMAIN) in cluster.model.pod_spec(APP)  # PEER_DOMAIN
     assert {view[0] for view in cluster.sentinel_masters().values()} == {master + '.' + APP +
                                                                           fqdn_domain()}
-    for data in cluster.all_relation_data():
-        assert data['host'] == master + '.' + APP + fqdn_domain()
+    for data in published_by_all(cluster, master):
         assert data['sentinel-hosts'].split(',') == [pod + '.' + APP + fqdn_domain()
                                                      for pod in cluster.pods()]
     status = cluster.model.unit_status(CONSUMER + '/0')
@@ -140,13 +149,7 @@ def test_scale_3_2_3_new_unit_numbers_on_pods_0_to_2(cluster):
     assert sorted(unit['provider-id'] for unit in units.values()) == cluster.pods()
     for unit in units.values():
         assert unit['workload-status']['message'] == '3/3 pods, master {}'.format(master)
-
-    def published_by_all():
-        data = cluster.all_relation_data()
-        return data if len(data) == 3 and all(
-            unit.get('host') == master + '.' + APP + fqdn_domain() for unit in data) else None
-    for data in faults.eventually(cluster, published_by_all, 60,
-                                  'not every unit publishes master {}'.format(master)):
+    for data in published_by_all(cluster, master):
         assert data['sentinel-hosts'].split(',') == [pod + '.' + APP + fqdn_domain()
                                                      for pod in cluster.pods()]
     _, settings = wait_for_one_watcher(cluster)
