@@ -1,7 +1,9 @@
 """What tests and benchmarks ask of a redis-k8s deployed on the local model.
 
 The test process reaches pods by their loopback addresses (it does not see the pods' DNS names);
-Juju-side facts (leader data, relation data) come from hook contexts through ``Model.run``.
+Juju-side facts (leader data, relation data) come from hook contexts in the operator, through
+``Model.run(..., operator=True)`` (``juju-run --operator``: a plain one runs in the unit's pod,
+which has no hook tools).
 """
 
 import json
@@ -29,7 +31,7 @@ class Cluster:
         return next(name for name, unit in units.items() if unit.get('leader'))
 
     def leader_get(self, key):
-        rc, out, err = self.model.run(self.leader(), ['leader-get', key])
+        rc, out, err = self.model.run(self.leader(), ['leader-get', key], operator=True)
         assert rc == 0, err
         return out.strip()
 
@@ -44,14 +46,14 @@ class Cluster:
         """What the consumer received from the first redis-k8s unit, as ``relation_data()``."""
         command = ('id=$(relation-ids redis | head -1); u=$(relation-list -r $id | head -1); '
                    'relation-get --format=json -r $id - $u')
-        rc, out, err = self.model.run(unit, command)
+        rc, out, err = self.model.run(unit, command, operator=True)
         assert rc == 0, err
         return json.loads(out)
 
     def all_relation_data(self, unit=CONSUMER + '/0'):
         command = ('id=$(relation-ids redis | head -1); for u in $(relation-list -r $id); do '
                    'relation-get --format=json -r $id - $u; echo; done')
-        rc, out, err = self.model.run(unit, command)
+        rc, out, err = self.model.run(unit, command, operator=True)
         assert rc == 0, err
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
