@@ -97,10 +97,15 @@ def build_parser():
     s.add_argument("--format", choices=["json", "yaml", "tabular"], default="tabular")
     s = sub.add_parser("debug-log")
     s.add_argument("--lines", "-n", type=int, default=None)
-    s = sub.add_parser("run")
+    s = sub.add_parser("run", help="juju-run: in the unit's pod, or with --operator in the "
+                       "operator")
+    s.add_argument("--operator", action="store_true")
     s.add_argument("unit")
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.add_argument("--timeout", type=float, default=None)
+    s = sub.add_parser("restart-operator", help="not in Juju: restart an application's "
+                       "operator pod (no persistent storage)")
+    s.add_argument("app")
     for name in ("pod-spec", "manifests"):
         s = sub.add_parser(name)
         s.add_argument("app")
@@ -172,10 +177,19 @@ def run(args, m):
     elif c == "run":
         if not args.cmd:
             raise ModelError("no command specified")
-        rc, out, err = m.run(args.unit, args.cmd, args.timeout)
+        cmd, operator = list(args.cmd), args.operator
+        # REMAINDER swallows options given after UNIT: take --operator from its head.
+        while cmd[:1] == ["--operator"]:
+            operator, cmd = True, cmd[1:]
+        cmd = cmd[1:] if cmd[:1] == ["--"] else cmd
+        if not cmd:
+            raise ModelError("no command specified")
+        rc, out, err = m.run(args.unit, cmd, args.timeout, operator=operator)
         sys.stdout.write(out)
         sys.stderr.write(err)
         return rc
+    elif c == "restart-operator":
+        m.restart_operator(args.app)
     elif c == "pod-spec":
         sys.stdout.write(m.pod_spec(args.app))
     elif c == "manifests":

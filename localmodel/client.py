@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from localmodel import debuglog, hooktools
+from localmodel import debuglog, hooktools, podexec
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
 from localmodel.runtime import linux
@@ -255,13 +255,19 @@ class Model:
     def status(self):
         return self._call("status")
 
-    def run(self, unit, command, timeout=None):
-        """Run ``command`` (a shell string or argv list) in ``unit``'s hook context."""
+    def run(self, unit, command, timeout=None, operator=False):
+        """``juju-run``: run ``command`` (a shell string or argv list) in ``unit``'s hook
+        context, in the unit's pod (its first container), or in the operator if ``operator``.
+        """
         if isinstance(command, (list, tuple)):
             command = " ".join(command)
         rc, out, err = self._request({"op": "run", "unit": unit, "command": command,
-                                      "timeout": timeout})
+                                      "timeout": timeout, "operator": bool(operator)})
         return rc, out, err
+
+    def restart_operator(self, app):
+        """Not in Juju: restart the application's operator pod (see the README)."""
+        return self._call("restart-operator", app=app)
 
     def pod_spec(self, app):
         return self._call("pod_spec", app=app)
@@ -300,27 +306,12 @@ class Model:
         Returns ``(rc, stdout, stderr)``.
         """
         st = statelib.load(self.paths.state)
-        rec = st["pods"].get(pod)
-        if rec is None or not rec.get("pid"):
-            raise ModelError('pod "%s" not found' % pod)
-        with open(os.path.join(self.paths.pod(pod), "pod.json")) as f:
-            config = json.load(f)
-        with open(os.path.join(self.paths.pod(pod), "status.json")) as f:
-            status = json.load(f)
-        names = [c["name"] for c in config["containers"] if not c.get("init")]
-        container = container or names[0]
-        if container not in names:
-            raise ModelError('container "%s" not found in pod "%s"' % (container, pod))
-        nspid = status["containers"].get(container, {}).get("pid")
-        if not nspid:
-            raise ModelError('container "%s" of pod "%s" is not running' % (container, pod))
-        spec = next(c for c in config["containers"] if c["name"] == container)
-        env = dict(PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                   HOME="/root", HOSTNAME=pod, **spec["env"])
+        try:
+            prefix, env, _ = podexec.target(self.paths, st["pods"], pod, container)
+        except podexec.ExecError as e:
+            raise ModelError(str(e))
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-        r = subprocess.run(["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
-                            "nsenter", "-t", str(nspid), "-m", "--wd=" + spec["workingDir"],
-                            "--"] + argv, env=env, capture_output=True, text=True,
+        r = subprocess.run(prefix + argv, env=env, capture_output=True, text=True,
                            timeout=timeout)
         return r.returncode, r.stdout, r.stderr
 

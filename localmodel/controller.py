@@ -7,6 +7,7 @@ state lives in ``state.json``; a restarted controller re-adopts the processes st
 
 import json
 import os
+import shlex
 import signal
 import socketserver
 import sys
@@ -16,12 +17,14 @@ import time
 from localmodel import charm as charmlib
 from localmodel import dns, state as statelib
 from localmodel.hooktools import commands
+from localmodel.hooktools.args import ToolError, parse
 from localmodel.operations import OperationsMixin, OpError
 from localmodel.paths import Paths
 from localmodel.pods import RuntimeMixin
 from localmodel.runtime import linux
 from localmodel.uniter import UniterMixin
 
+RUN_LOCK_TIMEOUT = 300
 SEVERITY = ["error", "blocked", "maintenance", "waiting", "active", "unknown"]
 
 
@@ -170,7 +173,8 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
         if op == "tool":
             return self._handle_tool(req)
         if op == "run":
-            rc, out, err = self.run_command(req["unit"], req["command"], req.get("timeout"))
+            rc, out, err = self.run_command(req["unit"], req["command"], req.get("timeout"),
+                                            operator=req.get("operator", False))
             return {"result": [rc, out, err]}
         if op == "ping":
             return {"result": {"pid": os.getpid(), "model": self.model_name}}
@@ -193,18 +197,7 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
 
     def _handle_tool(self, req):
         if req["tool"] == "juju-run":
-            args = [a for a in req["args"] if a not in ("--no-context",)]
-            if args and args[0] in ("-u", "--unit"):
-                args = args[1:]
-            if len(args) < 2:
-                return {"rc": 2, "stdout": "", "stderr": "ERROR missing unit or command\n"}
-            with self.lock:
-                ctx = self.contexts.get(req["context"])
-                if ctx and ctx.app == args[0].split("/")[0]:
-                    return {"rc": 1, "stdout": "", "stderr":
-                            "ERROR could not acquire lock: a hook is running in this operator\n"}
-            rc, out, err = self.run_command(args[0], " ".join(args[1:]))
-            return {"rc": rc, "stdout": out, "stderr": err}
+            return self._juju_run(req)
         with self.lock:
             ctx = self.contexts.get(req["context"])
             if ctx is None:
@@ -213,6 +206,47 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
             rc, out, err = commands.run(self, ctx, req["tool"], req["args"], req.get("stdin"),
                                         req.get("files") or {})
             return {"rc": rc, "stdout": out, "stderr": err}
+
+    def _juju_run(self, req):
+        """The ``juju-run`` command of the operator (cmd/jujud/run.go)."""
+        if req.get("context"):
+            return {"rc": 1, "stdout": "", "stderr":
+                    'ERROR juju-run cannot be called from within a hook, have context "%s"\n'
+                    % req["context"]}
+        try:
+            opts, pos = parse(req["args"], ["u", "r|relation", "remote-unit", "remote-app"],
+                              ["operator", "no-context", "force-remote-unit"])
+        except ToolError as e:
+            return {"rc": e.rc, "stdout": "", "stderr": "ERROR %s\n" % e}
+        unsupported = [k for k in ("no-context", "relation", "remote-unit", "remote-app",
+                                   "force-remote-unit") if opts.get(k)]
+        if unsupported:
+            return {"rc": 2, "stdout": "", "stderr": "ERROR --%s is not supported by the local "
+                    "model\n" % unsupported[0]}
+        unit = opts.get("u") or (pos.pop(0) if pos else "")
+        if not unit:
+            return {"rc": 2, "stdout": "", "stderr": "ERROR missing unit-name\n"}
+        if not pos:
+            return {"rc": 2, "stdout": "", "stderr": "ERROR missing commands\n"}
+        if "/" not in unit or not os.path.isdir(self.paths.unit(unit)):
+            return {"rc": 1, "stdout": "", "stderr":
+                    'ERROR unit "%s" not found on this machine\n' % unit}
+        command = pos[0] if len(pos) == 1 else shlex.join(pos)
+        # It waits for the operator's hook lock like any uniter operation; Juju's
+        # machine-lock wait for juju-run is bounded by 5 minutes.
+        rc, out, err = self.run_command(unit, command, operator=bool(opts.get("operator")),
+                                        lock_timeout=RUN_LOCK_TIMEOUT)
+        return {"rc": rc, "stdout": out, "stderr": err}
+
+    def _link_pods(self):
+        """Juju records the pod a unit runs in as the unit's provider id, once it exists."""
+        for app, a in self.state["applications"].items():
+            for rec in a["units"].values():
+                pod = "%s-%d" % (app, rec.get("ordinal", rec["number"]))
+                if rec.get("provider-id") != pod and pod in self.state["pods"] and \
+                        not rec.get("dying"):
+                    rec["provider-id"] = pod
+                    self.dirty = True
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -262,6 +296,7 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
             with self.lock:
                 try:
                     self.reconcile()
+                    self._link_pods()
                 except Exception as e:
                     self.log("ERROR", "localmodel.controller", "reconcile failed: %r" % e)
                 if self.dirty:

@@ -6,6 +6,7 @@ the hooks and the reconcile loop makes the processes follow.
 
 import os
 import shutil
+import signal
 import time
 
 import yaml
@@ -33,7 +34,7 @@ def install_charm(source, target, previous=None):
     directory, and the list of files it got from its charm is kept beside them.
     """
     shutil.copytree(source, target, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", "__pycache__"))
+                    ignore=shutil.ignore_patterns(".git", "__pycache__", CHARM_FILES))
     shipped = _files_under(target)
     if previous is not None:
         try:
@@ -47,6 +48,16 @@ def install_charm(source, target, previous=None):
             shutil.copy2(os.path.join(previous, relative), destination, follow_symlinks=False)
     with open(os.path.join(target, CHARM_FILES), "w") as handle:
         handle.write("\n".join(sorted(shipped)))
+
+
+def _replace_charm(source, target):
+    """Upgrade the charm in ``target`` to ``source`` (keeping the files the charm wrote)."""
+    new, old = target + ".new", target + ".old"
+    shutil.rmtree(new, ignore_errors=True)
+    install_charm(source, new, previous=target)
+    os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 class OpError(Exception):
@@ -99,12 +110,33 @@ class OperationsMixin:
         rel["data"]["units"][unit] = {"private-address": addr, "ingress-address": addr,
                                       "egress-subnets": addr + "/32"}
 
-    def _add_unit(self, app, number):
+    def _next_unit_number(self, a):
+        """Juju's unit sequence: numbers only grow, a removed unit's number is never reused."""
+        used = [r["number"] for r in a["units"].values()]
+        number = max([a.get("next-unit", 0)] + [n + 1 for n in used])
+        a["next-unit"] = number + 1
+        return number
+
+    def _free_ordinal(self, a):
+        """The StatefulSet ordinal a new unit's pod gets: the lowest one no live unit holds
+        (pods are ``<app>-0..scale-1`` whatever the unit numbers)."""
+        held = {r.get("ordinal", r["number"]) for r in a["units"].values() if not r.get("dying")}
+        ordinal = 0
+        while ordinal in held:
+            ordinal += 1
+        return ordinal
+
+    def _add_unit(self, app):
         a = self.app(app)
+        number = self._next_unit_number(a)
         unit = "%s/%d" % (app, number)
-        a["units"][unit] = {"number": number, "queue": [], "joined": {}, "since": self._since(),
+        a["units"][unit] = {"number": number, "ordinal": self._free_ordinal(a), "queue": [],
+                            "joined": {}, "since": self._since(),
                             "workload": {"status": "waiting", "message": "installing agent"},
                             "agent": {"status": "allocating", "message": ""}}
+        # The operator unpacks the charm into the new unit's own directory.
+        shutil.rmtree(self.paths.unit(unit), ignore_errors=True)
+        install_charm(self.paths.charm(app), self.paths.unit_charm(unit))
         if not a.get("leader"):
             a["leader"] = unit
         self.enqueue(unit, "install")
@@ -160,6 +192,8 @@ class OperationsMixin:
         app = unit.split("/")[0]
         a = self.app(app)
         del a["units"][unit]
+        # The operator removes a dead unit's directory (caasoperator.go removeUnitDir).
+        shutil.rmtree(self.paths.unit(unit), ignore_errors=True)
         for rel in self.state["relations"].values():
             rel["data"]["units"].pop(unit, None)
         for orec in (r for x in self.state["applications"].values()
@@ -222,8 +256,8 @@ class OperationsMixin:
             self._new_relation([{"app": app, "endpoint": ep, "role": "peer",
                                  "interface": (decl or {}).get("interface")}], peer=True)
         self.start_operator(app)
-        for n in range(num_units):
-            self._add_unit(app, n)
+        for _ in range(num_units):
+            self._add_unit(app)
         self.start_worker(app)
         self.log("INFO", "juju.state", "deployed %s as %s (%d units)"
                  % (ch["name"], app, num_units))
@@ -335,16 +369,13 @@ class OperationsMixin:
             raise OpError("scale must be >= 0")
         if a.get("dying"):
             raise OpError('application "%s" is being removed' % app)
-        alive = sorted((r["number"], u) for u, r in a["units"].items() if not r.get("dying"))
+        # On scale-down the StatefulSet removes the highest ordinals; the units whose pods go
+        # (linked by provider id) are the ones that die.
+        alive = sorted((r.get("ordinal", r["number"]), u) for u, r in a["units"].items()
+                       if not r.get("dying"))
         a["scale"] = n
-        if n > len(alive):
-            used = set(r["number"] for r in a["units"].values())
-            num = 0
-            for _ in range(n - len(alive)):
-                while num in used:
-                    num += 1
-                used.add(num)
-                self._add_unit(app, num)
+        for _ in range(n - len(alive)):
+            self._add_unit(app)
         for _, u in alive[n:][::-1]:
             self._unit_dying(u)
 
@@ -363,6 +394,28 @@ class OperationsMixin:
         for other, orec in a["units"].items():
             if other != unit and not orec.get("dying"):
                 self.enqueue(other, "leader-settings-changed")
+
+    def op_restart_operator(self, app):
+        """Not a Juju command: what a restart of the operator pod does to a charm of
+        min-juju-version >= 2.8, whose operator has no persistent storage.
+
+        Every process in the operator dies and its filesystem (the units' charm directories
+        and state files) is lost. The new operator unpacks the charm again for each unit, and
+        each uniter, finding its charm directory missing while the controller says the charm is
+        installed and started, runs upgrade-charm, then config-changed (see the README).
+        """
+        a = self._need_app(app)
+        if a.get("dying"):
+            raise OpError('application "%s" is being removed' % app)
+        self.stop_ns(a.get("operator") or {}, signal.SIGKILL)
+        shutil.rmtree(self.paths.units(app), ignore_errors=True)
+        self.log("WARNING", "juju.worker.caasoperator", "operator for %s restarted" % app)
+        self.start_operator(app)
+        for unit, rec in sorted(a["units"].items()):
+            install_charm(self.paths.charm(app), self.paths.unit_charm(unit))
+            if not rec.get("dying") and rec.get("started"):
+                self.enqueue(unit, "upgrade-charm")
+                self.enqueue(unit, "config-changed")
 
     def op_remove_application(self, app):
         a = self._need_app(app)
@@ -396,13 +449,11 @@ class OperationsMixin:
         try:
             while app in self.busy:
                 self.cond.wait(0.5)
-            new = self.paths.charm(app) + ".new"
-            shutil.rmtree(new, ignore_errors=True)
-            install_charm(charm_dir, new, previous=self.paths.charm(app))
-            old = self.paths.charm(app) + ".old"
-            os.rename(self.paths.charm(app), old)
-            os.rename(new, self.paths.charm(app))
-            shutil.rmtree(old, ignore_errors=True)
+            _replace_charm(charm_dir, self.paths.charm(app))
+            # Each unit's charm directory is upgraded on its own, keeping what its hooks wrote.
+            for unit in a["units"]:
+                if os.path.isdir(self.paths.unit_charm(unit)):
+                    _replace_charm(charm_dir, self.paths.unit_charm(unit))
             self.charms.pop(app, None)
             a["charm-rev"] += 1
             a["charm-source"] = charm_dir

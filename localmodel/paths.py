@@ -34,7 +34,20 @@ class Paths:
         return os.path.join(self.home, "apps", app)
 
     def charm(self, app):
+        """The application's charm as the controller stores it (what an operator downloads)."""
         return os.path.join(self.app(app), "charm")
+
+    def units(self, app):
+        """The operator's unit directories (``/var/lib/juju/agents`` in the operator pod)."""
+        return os.path.join(self.app(app), "units")
+
+    def unit(self, unit):
+        app, num = unit.split("/")
+        return os.path.join(self.units(app), "unit-%s-%s" % (app, num))
+
+    def unit_charm(self, unit):
+        """A unit's own charm directory: Juju gives each unit one since 2.8."""
+        return os.path.join(self.unit(unit), "charm")
 
     def resources(self, app):
         return os.path.join(self.app(app), "resources")

@@ -22,6 +22,11 @@ IMAGE_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?
                       r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
 
+def unit_ordinal(rec):
+    """The StatefulSet ordinal of a unit's pod (units and pods are linked by provider id)."""
+    return rec.get("ordinal", rec["number"])
+
+
 def image_error(path):
     if not path or not IMAGE_RE.match(path):
         return "InvalidImageName"
@@ -251,8 +256,7 @@ class RuntimeMixin:
                 self.dirty = True
         if not a.get("spec"):
             return
-        desired = sorted(int(u.split("/")[1]) for u, r in a["units"].items()
-                         if not r.get("dying"))
+        desired = sorted(unit_ordinal(r) for r in a["units"].values() if not r.get("dying"))
         pods = self.pods_of(app)
         for name, pod in pods.items():
             if pod["ordinal"] not in desired and not pod["terminating"]:
@@ -281,7 +285,7 @@ class RuntimeMixin:
                 return False
             if not a.get("spec"):
                 continue
-            desired = {int(u.split("/")[1]) for u, r in a["units"].items() if not r.get("dying")}
+            desired = {unit_ordinal(r) for r in a["units"].values() if not r.get("dying")}
             if {p["ordinal"] for p in pods.values()} != desired:
                 return False
             for n, p in pods.items():
@@ -370,7 +374,7 @@ class RuntimeMixin:
         for unit, rec in a["units"].items():
             if rec.get("storage-attached") or rec.get("dying"):
                 continue
-            pod = "%s-%d" % (app, rec["number"])
+            pod = "%s-%d" % (app, unit_ordinal(rec))
             if pod in self.state["pods"] and self.pod_status(pod).get("phase") == "Running":
                 rec["storage-attached"] = True
                 for name in sorted(storage):

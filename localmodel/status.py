@@ -8,7 +8,8 @@ def status_dict(ctl):
     for app, a in sorted(ctl.state["applications"].items()):
         units = {}
         for u, r in sorted(a["units"].items(), key=lambda x: x[1]["number"]):
-            pod = ctl.state["pods"].get("%s-%d" % (app, r["number"]))
+            # The unit's pod is the one its provider id names (Juju links them so).
+            pod = ctl.state["pods"].get(r.get("provider-id") or "")
             agent = dict(r["agent"])
             if r.get("dying") and agent["status"] != "error":
                 agent = {"status": "executing" if u in ctl.current else "idle",
@@ -20,8 +21,8 @@ def status_dict(ctl):
                      "leader": a.get("leader") == u,
                      "address": pod["address"] if pod and not pod["terminating"] else "",
                      "life": "dying" if r.get("dying") else "alive"}
-            if pod:
-                entry["provider-id"] = "%s-%d" % (app, r["number"])
+            if r.get("provider-id"):
+                entry["provider-id"] = r["provider-id"]
             units[u] = entry
         st = ctl.application_status(app)
         rels = {}

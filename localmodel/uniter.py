@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from localmodel import debuglog, podspec
+from localmodel import debuglog, podexec, podspec
 from localmodel.context import Context
 
 JUJU_VERSION = "2.9.44"
@@ -149,12 +149,15 @@ class UniterMixin:
     # ---- execution ------------------------------------------------------------------------
 
     def hook_env(self, ctx):
+        charm_dir = self.paths.unit_charm(ctx.unit)
         env = {
             "PATH": self.paths.tools + ":/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root", "LANG": "C.UTF-8",
-            "JUJU_UNIT_NAME": ctx.unit, "JUJU_CHARM_DIR": self.paths.charm(ctx.app),
-            "CHARM_DIR": self.paths.charm(ctx.app), "JUJU_MODEL_NAME": self.model_name,
+            "JUJU_UNIT_NAME": ctx.unit, "JUJU_CHARM_DIR": charm_dir,
+            "CHARM_DIR": charm_dir, "JUJU_MODEL_NAME": self.model_name,
             "JUJU_MODEL_UUID": self.model_uuid, "JUJU_CONTEXT_ID": ctx.id,
+            # HookVars sets it in every context: empty for juju-run (no hook).
+            "JUJU_HOOK_NAME": ctx.hook or "",
             "JUJU_AGENT_SOCKET": self.paths.socket, "JUJU_VERSION": JUJU_VERSION,
             "JUJU_AGENT_SOCKET_ADDRESS": self.paths.socket, "JUJU_AGENT_SOCKET_NETWORK": "unix",
             "JUJU_PRINCIPAL_UNIT": "", "JUJU_AVAILABILITY_ZONE": "",
@@ -162,8 +165,6 @@ class UniterMixin:
             "KUBERNETES_SERVICE_HOST": "", "JUJU_SLA": "unsupported",
             "LOCALMODEL_OWNER": self.paths.home,
         }
-        if ctx.hook:
-            env["JUJU_HOOK_NAME"] = ctx.hook
         if ctx.relation_id is not None:
             rel = self.relation(ctx.relation_id)
             ep = self.local_endpoint(rel, ctx.app) if rel else ""
@@ -179,16 +180,25 @@ class UniterMixin:
                                                     ctx.unit.split("/")[1])
         return env
 
-    def _spawn_in_operator(self, app, argv, env):
-        """Run ``argv`` inside the operator's namespaces; returns ``(rc, out, err, secs)``."""
-        op = self.state["applications"][app]["operator"]
+    def _spawn_in_operator(self, ctx, argv, env):
+        """Run ``argv`` inside the operator's namespaces, in the unit's charm directory;
+        returns ``(rc, out, err, secs)``."""
+        op = self.state["applications"][ctx.app]["operator"]
         cmd = ["nsenter", "-t", str(op["pid"]), "-m", "-p", "-u",
-               "--wd=" + self.paths.charm(app), "--"] + argv
+               "--wd=" + self.paths.unit_charm(ctx.unit), "--"] + argv
+        return self._spawn_captured(cmd, env)
+
+    @staticmethod
+    def _spawn_captured(cmd, env, timeout=None):
         # Files, not pipes: a daemon a hook leaves behind must not hold the hook open.
         with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
             t0 = time.time()
-            rc = subprocess.call(cmd, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
-                                 start_new_session=True)
+            try:
+                rc = subprocess.call(cmd, env=env, stdin=subprocess.DEVNULL, stdout=fo,
+                                     stderr=fe, start_new_session=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                rc = 124
+                fe.write(b"ERROR timed out\n")
             secs = time.time() - t0
             fo.seek(0)
             fe.seek(0)
@@ -196,11 +206,11 @@ class UniterMixin:
                 secs
 
     def _execute_hook(self, app, ctx, ev):
-        path = os.path.join(self.paths.charm(app), "hooks", ctx.hook)
+        path = os.path.join(self.paths.unit_charm(ctx.unit), "hooks", ctx.hook)
         rc, out, err, secs = 0, "", "", 0.0
         if os.access(path, os.X_OK):
             try:
-                rc, out, err, secs = self._spawn_in_operator(app, [path], self.hook_env(ctx))
+                rc, out, err, secs = self._spawn_in_operator(ctx, [path], self.hook_env(ctx))
             except OSError as e:
                 rc, err = 1, "cannot run hook: %s\n" % e
             with self.lock:
@@ -320,11 +330,47 @@ class UniterMixin:
 
     # ---- juju-run -------------------------------------------------------------------------
 
+    def unit_pod(self, unit):
+        """The pod Juju links to ``unit`` by provider id, or None before it had one."""
+        rec = self.unit(unit)
+        return rec.get("provider-id") if rec else None
+
+    def workload_env(self, ctx, container_env):
+        """The environment of a juju-run in the unit's pod: the container's own, plus the hook
+        context (HookVars with remote paths). The charm directory is where Juju copies it in
+        the pod; the hook tools are not there (see the README's Limits)."""
+        env = dict(container_env)
+        for key, value in self.hook_env(ctx).items():
+            if key not in ("PATH", "HOME", "LANG") and not key.startswith("JUJU_AGENT_SOCKET"):
+                env[key] = value
+        app, num = ctx.unit.split("/")
+        env["CHARM_DIR"] = env["JUJU_CHARM_DIR"] = \
+            "/var/lib/juju/agents/unit-%s-%s/charm" % (app, num)
+        return env
+
+    def _run_in_pod(self, ctx, item):
+        """juju-run's default location: exec in the unit's pod, first container, as Juju's
+        remote executor does (worker/caasoperator/exec.go, caas/kubernetes/provider/exec)."""
+        with self.lock:
+            pod = self.unit_pod(ctx.unit)
+            try:
+                if not pod:
+                    raise podexec.ExecError('pod for "%s" not found' % ctx.unit)
+                prefix, container_env, _ = podexec.target(self.paths, self.state["pods"], pod)
+            except podexec.ExecError as e:
+                return 1, "", "ERROR %s\n" % e
+            env = self.workload_env(ctx, container_env)
+        rc, out, err, _ = self._spawn_captured(prefix + ["/bin/sh", "-c", item["command"]], env,
+                                               item.get("timeout"))
+        return rc, out, err
+
     def _execute_run(self, app, ctx, item):
-        env = self.hook_env(ctx)
         try:
-            rc, out, err, _ = self._spawn_in_operator(app, ["/bin/bash", "-c", item["command"]],
-                                                      env)
+            if item.get("operator"):
+                rc, out, err, _ = self._spawn_in_operator(
+                    ctx, ["/bin/bash", "-c", item["command"]], self.hook_env(ctx))
+            else:
+                rc, out, err = self._run_in_pod(ctx, item)
         except Exception as e:  # the caller must hear back whatever happens
             rc, out, err = 1, "", "ERROR %s\n" % e
         with self.lock:
@@ -336,21 +382,33 @@ class UniterMixin:
             self.runs_in_flight -= 1
             self.cond.notify_all()
 
-    def run_command(self, unit, command, timeout=None):
-        """Queue ``command`` in ``unit``'s hook context and wait; returns (rc, out, err)."""
+    def run_command(self, unit, command, timeout=None, operator=False, lock_timeout=None):
+        """juju-run: queue ``command`` in ``unit``'s hook context and wait for its result.
+
+        Like Juju's run-commands operation it takes the operator's hook lock: it waits while a
+        hook runs. ``lock_timeout`` bounds that wait; ``timeout`` bounds the whole run.
+        Returns ``(rc, out, err)``.
+        """
         with self.lock:
             if self.unit(unit) is None:
                 return 1, "", 'ERROR unit "%s" not found\n' % unit
             app = unit.split("/")[0]
-            item = {"unit": unit, "command": command}
+            item = {"unit": unit, "command": command, "operator": bool(operator),
+                    "timeout": timeout}
             self.run_requests.setdefault(app, []).append(item)
             self.cond.notify_all()
-            deadline = time.time() + timeout if timeout else None
+            now = time.time()
+            deadline = now + timeout if timeout else None
+            lock_deadline = now + lock_timeout if lock_timeout else None
             while "result" not in item:
+                queued = item in self.run_requests.get(app, [])
                 if deadline and time.time() > deadline:
-                    if item in self.run_requests.get(app, []):
+                    if queued:
                         self.run_requests[app].remove(item)
                     return 124, "", "ERROR timed out\n"
+                if queued and lock_deadline and time.time() > lock_deadline:
+                    self.run_requests[app].remove(item)
+                    return 1, "", "ERROR could not acquire lock: cancelled acquiring mutex\n"
                 self.cond.wait(0.5)
             return item["result"]
 

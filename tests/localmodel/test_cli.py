@@ -42,13 +42,18 @@ def test_cli_flow(tmp_path):
         r = lm("config", "web", "port=notanumber", ok=False)
         assert 'option "port" expected int, got "notanumber"' in r.stderr
         lm("config", "web", "--reset", "greeting")
-        assert lm("run", "web/1", "config-get", "greeting").stdout == "hello\n"
+        assert lm("run", "--operator", "web/1", "config-get", "greeting").stdout == "hello\n"
+        assert lm("run", "web/1", "--operator", "hostname").stdout == "web-operator-0\n"
+        assert lm("run", "web/1", "hostname").stdout == "web-1\n"
         assert json.loads(lm("pod-spec", "web").stdout)["version"] == 3
         assert "kind: StatefulSet" in lm("manifests", "web").stdout
         lm("wait", "--timeout", "90")
         assert lm("exec", "web-1", "-c", "echo", "--", "hostname").stdout == "web-1\n"
         assert lm("exec", "web-1", "--", "sh", "-c", "exit 5", ok=False).returncode == 5
         assert "HOOK install" in lm("debug-log", "--lines", "1000").stdout
+        lm("restart-operator", "web")
+        lm("wait", "--timeout", "90")
+        assert "upgrade-charm" in lm("debug-log", "--lines", "20").stdout
         lm("scale", "web", "1")
         lm("wait", "--timeout", "90")
         assert list(json.loads(lm("status", "--format", "json").stdout)["pods"]) == ["web-0"]

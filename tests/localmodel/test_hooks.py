@@ -32,18 +32,21 @@ def hooks_without_storage(m, unit):
 
 def test_hook_environment_and_run(model):
     deploy_echo(model)
-    rc, out, err = model.run("echo/0", "env")
+    rc, out, err = model.run("echo/0", "env", operator=True)
     assert rc == 0, err
     env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert env["JUJU_UNIT_NAME"] == "echo/0"
     assert env["JUJU_MODEL_NAME"] == "test"
     assert env["JUJU_VERSION"].startswith("2.9.")
-    assert env["CHARM_DIR"] == env["JUJU_CHARM_DIR"]
+    assert env["CHARM_DIR"] == env["JUJU_CHARM_DIR"] == model.paths.unit_charm("echo/0")
+    # Set, but empty: a juju-run context is not a hook (HookVars).
+    assert env["JUJU_HOOK_NAME"] == ""
     assert env["PATH"].split(":")[0] == model.paths.tools
     assert env["PATH"].split(":")[1:] == ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-    rc, out, _ = model.run("echo/0", "pwd; hostname; . /etc/os-release; echo $ID $VERSION_ID")
+    rc, out, _ = model.run("echo/0", "pwd; hostname; . /etc/os-release; echo $ID $VERSION_ID",
+                           operator=True)
     assert out.split() == [env["CHARM_DIR"], "echo-operator-0", "ubuntu", "20.04"]
-    rc, out, err = model.run("echo/0", "exit 3")
+    rc, out, err = model.run("echo/0", "exit 3", operator=True)
     assert rc == 3
 
 
@@ -67,7 +70,7 @@ def test_hook_tool_errors_and_formats(model):
         "relation-set --help | grep -c -- --file": (0, "1\n", ""),
     }
     for cmd, expected in cases.items():
-        assert model.run("echo/0", cmd) == expected, cmd
+        assert model.run("echo/0", cmd, operator=True) == expected, cmd
     assert model.status()["applications"]["echo"]["version"] == "1.2.3"
 
 
@@ -85,7 +88,7 @@ def test_charmhelpers_works_in_the_operator(model, tmp_path):
               " hookenv.unit_get('private-address') == "
               "hookenv.network_get_primary_address('cluster'), hookenv.status_get()[0])\n")
     rc, out, err = model.run("echo/1", "PYTHONPATH=%s /usr/bin/python3 -c \"%s\""
-                             % (vendored, script))
+                             % (vendored, script), operator=True)
     assert rc == 0, err
     assert out.split() == ["False", "7000", "['echo/0']", "v", "True", "active"]
     model.wait(60)
@@ -95,7 +98,8 @@ def test_charmhelpers_works_in_the_operator(model, tmp_path):
 def test_relation_hook_environment(model):
     deploy_echo(model, n=2)
     # The peer relation's hooks see their relation and remote unit.
-    rc, out, _ = model.run("echo/1", "relation-ids cluster; relation-list -r cluster:1")
+    rc, out, _ = model.run("echo/1", "relation-ids cluster; relation-list -r cluster:1",
+                           operator=True)
     assert out.split() == ["cluster:1", "echo/0"]
 
 
@@ -105,7 +109,7 @@ def test_config_change_runs_config_changed(model):
     model.config("echo", {"greeting": "salut"})
     model.wait(60)
     assert hooks(model, "echo/0")[before:] == [("config-changed", "")]
-    rc, out, _ = model.run("echo/0", "config-get greeting")
+    rc, out, _ = model.run("echo/0", "config-get greeting", operator=True)
     assert out == "salut\n"
 
 
@@ -125,14 +129,15 @@ def test_failed_hook_sets_error_and_is_retried(model):
 
 def test_upgrade_and_attach_resource_run_upgrade_charm(model):
     deploy_echo(model)
-    rc, _, err = model.run("echo/0", "mkdir -p state && echo kept > state/written-by-charm")
+    rc, _, err = model.run("echo/0", "mkdir -p state && echo kept > state/written-by-charm",
+                           operator=True)
     assert rc == 0, err
     before = len(hooks(model, "echo/0"))
     assert model.upgrade("echo", ECHO) == 1
     model.wait(60)
     assert hooks(model, "echo/0")[before:] == [("upgrade-charm", ""), ("config-changed", "")]
     # As with Juju's charm deployer, files the charm wrote itself survive the upgrade.
-    assert model.run("echo/0", "cat state/written-by-charm")[1].strip() == "kept"
+    assert model.run("echo/0", "cat state/written-by-charm", operator=True)[1].strip() == "kept"
     before = len(hooks(model, "echo/0"))
     model.attach_resource("echo", "echo-image", "lm-echo:2.0")
     model.wait(60)
@@ -148,22 +153,39 @@ def test_update_status_runs_on_the_interval(make_model):
 
 def test_background_process_outlives_its_hook(model):
     deploy_echo(model)
-    rc, _, _ = model.run("echo/0", "setsid nohup sleep 300 >/dev/null 2>&1 & echo $! > /tmp/x")
+    rc, _, _ = model.run("echo/0", "setsid nohup sleep 300 >/dev/null 2>&1 & echo $! > /tmp/x",
+                         operator=True)
     assert rc == 0
-    rc, out, _ = model.run("echo/0", "pgrep -x sleep")
+    rc, out, _ = model.run("echo/0", "pgrep -x sleep", operator=True)
     assert rc == 0 and out.strip()
 
 
 def test_juju_run_from_a_background_watcher(model):
     deploy_echo(model, n=2)
-    rc, _, err = model.run("echo/0", "(sleep 0.5; juju-run echo/1 'status-set active triggered')"
-                           " >/dev/null 2>&1 </dev/null & disown")
+    # A process a hook leaves running, without the hook's context (as a watcher drops it).
+    rc, _, err = model.run("echo/0", "(sleep 0.5; env -u JUJU_CONTEXT_ID juju-run --operator "
+                           "echo/1 'status-set active triggered') >/dev/null 2>&1 </dev/null "
+                           "& disown", operator=True)
     assert rc == 0, err
     model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/1"]
                    ["workload-status"]["message"] == "triggered", timeout=20)
-    # In the foreground it would wait for its own operator: refused, as Juju's lock would.
-    rc, _, err = model.run("echo/0", "juju-run echo/1 true")
-    assert rc != 0 and "lock" in err
+    # From within a hook context it is refused, as cmd/jujud/run.go does.
+    rc, _, err = model.run("echo/0", "juju-run --operator echo/1 true", operator=True)
+    assert rc == 1 and "juju-run cannot be called from within a hook, have context" in err
+
+
+def test_juju_run_waits_for_the_hook_lock(model, tmp_path):
+    deploy_echo(model)
+    out = tmp_path / "out"
+    # The background juju-run starts while this run holds the operator's lock: it waits for
+    # the lock (and sees the run's commit) instead of failing.
+    rc, _, err = model.run("echo/0", "(env -u JUJU_CONTEXT_ID juju-run --operator echo/0 "
+                           "'config-get port; echo done' > %s 2>&1 &) ; sleep 2; echo first > %s.1"
+                           % (out, out), operator=True)
+    assert rc == 0, err
+    model.wait_for(lambda st: out.exists() and "done" in out.read_text(), timeout=20)
+    assert out.read_text() == "7000\ndone\n"
+    assert os.path.getmtime(str(out) + ".1") <= os.path.getmtime(out)
 
 
 def test_moved_leadership_and_removing_the_leaders_unit_elect_a_new_leader(model):
@@ -174,7 +196,7 @@ def test_moved_leadership_and_removing_the_leaders_unit_elect_a_new_leader(model
     assert [u for u, rec in units.items() if rec["leader"]] == ["echo/2"]
     assert hooks(model, "echo/2")[-1] == ("leader-elected", "")
     assert ("leader-settings-changed", "") in hooks(model, "echo/0")[-2:]
-    rc, out, _ = model.run("echo/2", "is-leader")
+    rc, out, _ = model.run("echo/2", "is-leader", operator=True)
     assert (rc, out.strip()) == (0, "True")
     model.scale("echo", 2)  # removes echo/2, the leader
     model.wait(60)

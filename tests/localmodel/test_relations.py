@@ -20,17 +20,20 @@ def test_relation_data_flows_between_applications(model):
     assert ("echo-relation-joined", "front/0") in hooks(model, "back/1")
     assert "unit.front/0.juju-log UPSTREAM host=%s greeting=hey" % back_address \
         in model.debug_log()
-    rc, out, err = model.run("front/0", "relation-get -r $(relation-ids upstream) port back/1")
+    rc, out, err = model.run("front/0", "relation-get -r $(relation-ids upstream) port back/1",
+                             operator=True)
     assert (rc, out) == (0, "7000\n"), err
     rc, out, _ = model.run("front/0", "R=$(relation-ids upstream); relation-list -r $R; "
-                           "relation-list -r ${R#*:} --app")
+                           "relation-list -r ${R#*:} --app", operator=True)
     assert out.split() == ["back/0", "back/1", "back"]
     rc, out, _ = model.run("front/0",
-                           "relation-get -r $(relation-ids upstream) --app greeting back")
+                           "relation-get -r $(relation-ids upstream) --app greeting back",
+                           operator=True)
     assert out == "hey\n"
-    rc, _, err = model.run("back/1", "relation-set -r $(relation-ids echo) --app x=y")
+    rc, _, err = model.run("back/1", "relation-set -r $(relation-ids echo) --app x=y",
+                           operator=True)
     assert rc == 1 and "permission denied" in err
-    rc, out, _ = model.run("front/0", "goal-state --format=json")
+    rc, out, _ = model.run("front/0", "goal-state --format=json", operator=True)
     assert '"back/1"' in out
 
     model.remove_relation("front", "back")
@@ -48,9 +51,10 @@ def test_relation_set_changes_reach_the_other_side(model):
     model.relate("front:upstream", "back")
     model.wait(60)
     rc, _, err = model.run("back/0", "relation-set -r $(relation-ids echo) host=10.0.0.1-not-used "
-                           "--file - <<EOF\nextra: 1\nEOF")
+                           "--file - <<EOF\nextra: 1\nEOF", operator=True)
     assert rc == 0, err
     model.wait(60)
     assert "UPSTREAM host=10.0.0.1-not-used" in model.debug_log()
-    rc, out, _ = model.run("front/0", "relation-get -r $(relation-ids upstream) extra back/0")
+    rc, out, _ = model.run("front/0", "relation-get -r $(relation-ids upstream) extra back/0",
+                           operator=True)
     assert out == "1\n"
