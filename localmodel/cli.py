@@ -64,6 +64,10 @@ def build_parser():
     s.add_argument("--update-status-interval", type=float, default=300.0)
     s.add_argument("--retry-delay", type=float, default=5.0,
                    help="first retry delay of a failed hook (doubles, max 300s)")
+    s.add_argument("--cluster-domain", default="cluster.local",
+                   help="the Kubernetes cluster domain names resolve under")
+    s.add_argument("--volume-sync-delay", type=float, default=60.0,
+                   help="seconds until a ConfigMap/Secret change reaches running pods' files")
     s = sub.add_parser("deploy")
     s.add_argument("charm_dir")
     s.add_argument("app", nargs="?")
@@ -128,7 +132,9 @@ def run(args, m):
     c = args.command
     if c == "up":
         started = m.up(args.model, args.subnet or default_subnet(m.home),
-                       args.update_status_interval, args.retry_delay)
+                       args.update_status_interval, args.retry_delay,
+                       cluster_domain=args.cluster_domain,
+                       volume_sync_delay=args.volume_sync_delay)
         st = m.status()["model"]
         print("model %s %s at %s (subnet %s.0.0/16)"
               % (st["name"], "up" if started else "already up", m.home, st["subnet"]))

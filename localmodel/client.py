@@ -10,6 +10,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,9 @@ from localmodel import debuglog, hooktools, podexec
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
 from localmodel.runtime import linux
+
+LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DOMAIN_RE = re.compile(r"^%s(\.%s)*$" % (LABEL, LABEL))
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -116,8 +120,14 @@ class Model:
                 os.symlink("jujuc", link)
 
     def up(self, model="localmodel", subnet=None, update_status_interval=300.0,
-           retry_delay=5.0, timeout=20):
-        """Create the model (or restart its controller after a crash, keeping its state)."""
+           retry_delay=5.0, timeout=20, cluster_domain="cluster.local",
+           volume_sync_delay=60.0):
+        """Create the model (or restart its controller after a crash, keeping its state).
+
+        ``cluster_domain``: the Kubernetes cluster domain (``<app>.<model>.svc.<domain>``).
+        ``volume_sync_delay``: seconds until a ConfigMap/Secret change shows in running pods'
+        files (the kubelet's periodic sync).
+        """
         check_prerequisites()
         if self.is_up():
             return False
@@ -129,8 +139,11 @@ class Model:
             if len(parts) != 2 or parts[0] != "127" or not parts[1].isdigit() or \
                     not 1 <= int(parts[1]) <= 254:
                 raise ModelError('invalid subnet "%s": expected 127.N' % subnet)
+            if not DOMAIN_RE.match(cluster_domain or ""):
+                raise ModelError('invalid cluster domain "%s"' % cluster_domain)
             statelib.save(self.paths.state, statelib.new_state(
-                model, subnet, float(update_status_interval), float(retry_delay)))
+                model, subnet, float(update_status_interval), float(retry_delay),
+                cluster_domain, float(volume_sync_delay)))
         env = dict(os.environ, PYTHONPATH=PKG_ROOT, LOCALMODEL_OWNER=self.home,
                    LOCALMODEL_HOME=self.home)
         with open(self.paths.controller_log, "ab") as log:
@@ -196,15 +209,6 @@ class Model:
                 except ProcessLookupError:
                     pass
             time.sleep(0.05)
-        if st:
-            for path in reversed(st.get("created-paths", [])):
-                try:
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        os.rmdir(path)
-                    elif os.path.isfile(path) and os.path.getsize(path) == 0:
-                        os.unlink(path)
-                except OSError:
-                    pass
         for name in ("state.json", "apps", "pods", "storage", "run", "tools"):
             p = os.path.join(self.home, name)
             if os.path.isdir(p):

@@ -51,6 +51,8 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
         self.subnet_cidr = self.subnet + ".0.0/16"
         self.update_status_interval = float(m["update-status-interval"])
         self.retry_delay = float(m["retry-delay"])
+        self.cluster_domain = m.get("cluster-domain", dns.DEFAULT_DOMAIN)
+        self.volume_sync_delay = float(m.get("volume-sync-delay", 60.0))
 
     # ---- accessors used by hook tools -----------------------------------------------------
 
@@ -330,7 +332,9 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
 def write_static_files(paths):
     """The files bind-mounted into every namespace of the model."""
     statelib.atomic_write(paths.nsswitch, dns.NSSWITCH)
-    statelib.atomic_write(paths.resolv, dns.RESOLV)
+    model = statelib.load(paths.state)["model"]
+    statelib.atomic_write(paths.resolv, dns.resolv(
+        model["name"], model.get("cluster-domain", dns.DEFAULT_DOMAIN)))
     statelib.atomic_write(paths.os_release, dns.OS_RELEASE)
     if not os.path.exists(paths.hosts):
         statelib.write_in_place(paths.hosts, dns.HEADER)

@@ -7,6 +7,8 @@ and uts namespaces, and the container's environment; it runs in the container's 
 import json
 import os
 
+from localmodel.runtime import linux
+
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -42,8 +44,10 @@ def target(paths, pods, pod, container=None):
     if not nspid:
         raise ExecError('container "%s" not running' % container)
     spec = next(c for c in config["containers"] if c["name"] == container)
-    env = dict(PATH=PATH, HOME="/root", HOSTNAME=pod, LOCALMODEL_OWNER=paths.home,
-               **spec["env"])
+    # The container's environment as it started (env from a Secret is read at start).
+    env = linux.environ_of_nspid(rec["pid"], nspid) or dict(
+        PATH=PATH, HOME="/root", HOSTNAME=pod, **spec["env"])
+    env["LOCALMODEL_OWNER"] = paths.home
     argv = ["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
             "nsenter", "-t", str(nspid), "-m", "--wd=" + spec["workingDir"], "--"]
     return argv, env, container

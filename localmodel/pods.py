@@ -147,10 +147,11 @@ class RuntimeMixin:
             return False
         return bool(self.pod_status(name).get("ready")) and self._rec_alive(pod)
 
-    def _env_for(self, spec, container, pod, address):
-        env, error = {}, None
-        secrets = podspec.secrets(spec)
-        cms = spec.get("configMaps") or {}
+    def _env_for(self, container, pod, address):
+        """``(env, refs)``: the values fixed by the pod template, and the variables taken from
+        a Secret or ConfigMap, which the pod's init reads when the container starts (as the
+        kubelet does), from ``env-sources.json``."""
+        env, refs = {}, {}
         for k, v in (container.get("envConfig") or {}).items():
             if isinstance(v, dict) and "field" in v:
                 path = v["field"].get("path")
@@ -159,23 +160,18 @@ class RuntimeMixin:
                           "status.hostIP": "127.0.0.1"}.get(path, "")
             elif isinstance(v, dict) and ("secret" in v or "config-map" in v):
                 ref = v.get("secret") or v.get("config-map")
-                source = secrets if "secret" in v else cms
-                data = source.get(ref.get("name"))
-                if data is None or (ref.get("key") and ref["key"] not in data):
-                    error = "CreateContainerConfigError"
-                    continue
-                env[k] = str(data[ref["key"]]) if ref.get("key") else json.dumps(data)
+                refs[k] = {"kind": "secret" if "secret" in v else "configmap",
+                           "name": ref.get("name"), "key": ref.get("key")}
             elif isinstance(v, bool):
                 env[k] = "true" if v else "false"
             elif isinstance(v, (dict, list)):
                 env[k] = json.dumps(v)
             else:
                 env[k] = "" if v is None else str(v)
-        return env, error
+        return env, refs
 
-    def _note_created(self, path):
-        if path not in self.state["created-paths"]:
-            self.state["created-paths"].append(path)
+    def _env_sources_path(self, app):
+        return os.path.join(self.paths.app(app), "env-sources.json")
 
     def create_pod(self, app, ordinal):
         a = self.state["applications"][app]
@@ -186,31 +182,38 @@ class RuntimeMixin:
         os.makedirs(pdir, exist_ok=True)
         address = self.alloc_pod_address()
         charm = self.charm(app)
+        # Juju's k8s provider (configureStorage) mounts the charm's storage into
+        # podSpec.Containers[0] only: the first container that is not an init container.
+        first = next((c["name"] for c in spec["containers"] if not c.get("init")), None)
+        self._sync_volume_data(app, a)
         containers = []
         for c in spec["containers"]:
-            env, env_error = self._env_for(spec, c, name, address)
-            mounts = volumes.mounts(self.paths, app, spec, c, name, ordinal, charm["storage"])
-            for m in mounts:
-                for path in linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"])):
-                    self._note_created(path)
+            env, refs = self._env_for(c, name, address)
+            storage = charm["storage"] if c["name"] == first else {}
+            # No mount point is created here: a container's mounts are made in its own view
+            # of the filesystem (podinit), never in the host's.
+            mounts = volumes.mounts(self.paths, app, spec, c, name, ordinal, storage)
             image = (c.get("imageDetails") or {}).get("imagePath", c.get("image", ""))
             containers.append({
                 "name": c["name"], "init": bool(c.get("init")),
                 "image": image, "image-error": image_error(image),
-                "env-error": env_error, "command": c.get("command") or [],
+                "command": c.get("command") or [],
                 "args": c.get("args") or [], "workingDir": c.get("workingDir") or "/",
-                "env": env, "mounts": mounts, "probes": (c.get("kubernetes") or {})})
+                "env": env, "env-refs": refs, "mounts": mounts,
+                "probes": (c.get("kubernetes") or {})})
         config = {"name": name, "app": app, "address": address, "model": self.model_name,
                   "grace": podspec.grace_period(spec), "containers": containers,
                   "marker": self.paths.home, "hosts": self.paths.hosts,
-                  "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv}
+                  "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv,
+                  "env-sources": self._env_sources_path(app)}
         atomic_write(os.path.join(pdir, "pod.json"), json.dumps(config), 0o600)
         pid = self._spawn_ns("localmodel.runtime.podinit", name, "pod-%s.log" % name)
         self.state["pods"][name] = {
             "app": app, "ordinal": ordinal, "address": address, "hash": a["spec-hash"],
             "unshare": pid, "ustart": linux.starttime(pid), "pid": None, "start": None,
             "terminating": False, "created": time.time(),
-            "grace": podspec.grace_period(spec)}
+            "grace": podspec.grace_period(spec),
+            "volume-data": a["volume-data"]["hash"]}
         self.log("INFO", "juju.kubernetes.provider",
                  "pod %s created with address %s" % (name, address))
         self.dirty = True
@@ -256,6 +259,7 @@ class RuntimeMixin:
                 self.dirty = True
         if not a.get("spec"):
             return
+        self._sync_volume_data(app, a)
         desired = sorted(unit_ordinal(r) for r in a["units"].values() if not r.get("dying"))
         pods = self.pods_of(app)
         for name, pod in pods.items():
@@ -277,6 +281,38 @@ class RuntimeMixin:
             self.log("INFO", "juju.kubernetes.provider",
                      "rolling %s to spec %s" % (victim, a["spec-hash"]))
             self.delete_pod(victim)
+
+    def _sync_volume_data(self, app, a):
+        """Follow the content of the app's ConfigMaps and Secrets without replacing pods.
+
+        Env from a Secret/ConfigMap is read when a container starts: the current data is
+        published at once in ``env-sources.json``. Projected volumes change in running pods
+        once ``volume_sync_delay`` has passed since the change, as the kubelet re-projects them
+        on its periodic pod sync (syncFrequency, 1 min by default).
+        """
+        current = volumes.data_hash(a["spec"], app)
+        sync = a.get("volume-data") or {}
+        if sync.get("hash") != current or not os.path.exists(self._env_sources_path(app)):
+            data = volumes.source_data(a["spec"], app)
+            atomic_write(self._env_sources_path(app), json.dumps(data), 0o600)
+            if sync.get("hash") != current:
+                a["volume-data"] = sync = {"hash": current, "since": time.time()}
+                self.dirty = True
+        if time.time() < sync["since"] + self.volume_sync_delay:
+            return
+        for name, pod in self.pods_of(app).items():
+            if pod["terminating"] or pod.get("volume-data") == current:
+                continue
+            try:
+                with open(os.path.join(self.paths.pod(name), "pod.json")) as f:
+                    config = json.load(f)
+            except (OSError, ValueError):
+                continue
+            volumes.sync(config, a["spec"], app)
+            pod["volume-data"] = current
+            self.log("INFO", "juju.kubernetes.kubelet",
+                     "pod %s: ConfigMap and Secret volumes updated" % name)
+            self.dirty = True
 
     def pods_settled(self):
         for app, a in self.state["applications"].items():
@@ -333,7 +369,7 @@ class RuntimeMixin:
         services = {app: a["service-address"] for app, a in self.state["applications"].items()}
         pods = [(n, p["app"], p["address"]) for n, p in self.state["pods"].items()
                 if not p["terminating"]]
-        text = dns.hosts(self.model_name, services, pods)
+        text = dns.hosts(self.model_name, services, pods, self.cluster_domain)
         if text != self.hosts_text:
             write_in_place(self.paths.hosts, text)
             self.hosts_text = text

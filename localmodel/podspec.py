@@ -198,8 +198,35 @@ def parse(text, k8s_resources=None):
     return spec
 
 
+def pod_template(spec):
+    """The part of a spec that makes up the pod template of the StatefulSet/Deployment.
+
+    Kubernetes replaces pods only when the template changes: the containers (image, command,
+    args, env including literal envConfig values, ports, probes, volumes and mounts) and the
+    pod-level fields of ``kubernetesResources.pod``. The data of ConfigMaps and Secrets is not in
+    it: a ``files`` volume is a reference to the ConfigMap Juju creates for it (k8s.go
+    fileSetToVolume: name, keys, paths and modes), so its content changes no template.
+    """
+    containers = []
+    for c in spec.get("containers") or []:
+        c = dict(c)
+        vols = []
+        for vol in c.get("volumeConfig") or []:
+            if "files" in vol:
+                vol = dict(vol, files=[{k: v for k, v in f.items() if k != "content"}
+                                       for f in vol["files"]])
+            vols.append(vol)
+        if vols:
+            c["volumeConfig"] = vols
+        containers.append(c)
+    return {"containers": containers,
+            "pod": (spec.get("kubernetesResources") or {}).get("pod") or {}}
+
+
 def spec_hash(spec):
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    """The pod template hash (Kubernetes' controller-revision-hash / pod-template-hash role)."""
+    text = json.dumps(pod_template(spec), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def secrets(spec):

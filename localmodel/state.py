@@ -42,17 +42,18 @@ def save(path, state):
     atomic_write(path, json.dumps(state, indent=1, sort_keys=True))
 
 
-def new_state(name, subnet, update_status_interval, retry_delay):
+def new_state(name, subnet, update_status_interval, retry_delay,
+              cluster_domain="cluster.local", volume_sync_delay=60.0):
     return {
         "model": {"name": name, "subnet": subnet, "uuid": os.urandom(16).hex(),
                   "update-status-interval": update_status_interval,
-                  "retry-delay": retry_delay},
+                  "retry-delay": retry_delay, "cluster-domain": cluster_domain,
+                  "volume-sync-delay": volume_sync_delay},
         "counters": {"relation": 0, "pod-address": 0, "service-address": 0, "event": 0},
         "applications": {},
         "relations": {},
         "pods": {},
         "forwarders": {},
-        "created-paths": [],
         "hook-durations": [],
         "hook-runs": [],
     }

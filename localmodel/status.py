@@ -55,5 +55,7 @@ def status_dict(ctl):
                       "cloud": "localmodel", "region": "localhost", "version": JUJU_VERSION,
                       "model-status": {"current": "available", "message": ""},
                       "subnet": m["subnet"], "update-status-interval": m[
-                          "update-status-interval"]},
+                          "update-status-interval"],
+                      "cluster-domain": ctl.cluster_domain,
+                      "volume-sync-delay": ctl.volume_sync_delay},
             "applications": apps, "pods": pods, "relations": rels}

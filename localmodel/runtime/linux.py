@@ -90,6 +90,22 @@ def environ_has(pid, marker):
         return False
 
 
+def environ_of_nspid(parent, nspid):
+    """The environment of the child of ``parent`` whose pid in its own namespace is ``nspid``
+    (a container's main process, seen from the host), or None."""
+    for pid in children(parent):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                ns = [line.split()[1:] for line in f if line.startswith("NSpid:")]
+            if ns and ns[0] and int(ns[0][-1]) == nspid:
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    entries = f.read().split(b"\0")
+                return dict(e.decode(errors="replace").split("=", 1) for e in entries if b"=" in e)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def setns_mount(pid):
     """Enter the mount namespace of ``pid`` (used for exec probes inside a container's view)."""
     fd = os.open("/proc/%d/ns/mnt" % pid, os.O_RDONLY)

@@ -5,6 +5,9 @@ pid and uts namespaces (hostname = pod name) and the host's loopback network, wh
 its own address. Status goes to ``status.json`` for the controller. SIGTERM deletes the pod:
 containers get SIGTERM, then SIGKILL after the grace period. SIGUSR1 kills the container named
 in ``kill-request`` (a crash, for tests).
+
+A container that exits is restarted under the kubelet's crash backoff (runtime/backoff.py).
+Its environment variables from Secrets and ConfigMaps are read each time it starts.
 """
 
 import json
@@ -15,12 +18,24 @@ import time
 
 from localmodel.paths import Paths
 from localmodel.runtime import linux, nsinit
+from localmodel.runtime.backoff import CrashBackoff
 from localmodel.runtime.probes import Probe
 from localmodel.state import atomic_write
 
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root"}
-MAX_BACKOFF = 5.0
+
+
+def env_from_sources(refs, sources):
+    """The values of ``{VAR: {"kind", "name", "key"}}`` from the current ConfigMap/Secret data,
+    or None when one is missing (the kubelet's CreateContainerConfigError)."""
+    env = {}
+    for var, ref in refs.items():
+        data = sources.get(ref["kind"], {}).get(ref["name"])
+        if data is None or (ref.get("key") and ref["key"] not in data):
+            return None
+        env[var] = str(data[ref["key"]]) if ref.get("key") else json.dumps(data)
+    return env
 
 
 class Container:
@@ -29,17 +44,18 @@ class Container:
         self.spec = spec
         self.name = spec["name"]
         self.log = os.path.join(logdir, self.name + ".log")
-        self.env = dict(BASE_ENV, HOSTNAME=pod["name"], LOCALMODEL_OWNER=pod["marker"],
-                        KUBERNETES_SERVICE_HOST="", **spec["env"])
+        self.base_env = dict(BASE_ENV, HOSTNAME=pod["name"], LOCALMODEL_OWNER=pod["marker"],
+                             KUBERNETES_SERVICE_HOST="", **spec["env"])
+        self.env = dict(self.base_env)
         self.pid = None
         self.restarts = 0
         self.started_at = None
-        self.next_start = 0.0
+        self.finished_at = None
+        self.crash = CrashBackoff()
         self.state = "waiting"
-        self.reason = spec.get("image-error") or spec.get("env-error") or "ContainerCreating"
+        self.reason = spec.get("image-error") or "ContainerCreating"
         self.exit_code = None
         self.probes = {}
-        self.backoff = 0.2
         argv = list(spec["command"]) + list(spec["args"])
         self.argv = argv
         if not argv:
@@ -47,7 +63,23 @@ class Container:
 
     @property
     def blocked(self):
-        return bool(self.spec.get("image-error") or self.spec.get("env-error") or not self.argv)
+        return bool(self.spec.get("image-error") or not self.argv)
+
+    def refresh_env(self, sources_path):
+        """Read env from Secrets/ConfigMaps as of now; False when one is missing."""
+        refs = self.spec.get("env-refs") or {}
+        sources = {}
+        if refs:
+            try:
+                with open(sources_path) as f:
+                    sources = json.load(f)
+            except (OSError, ValueError):
+                return False
+        values = env_from_sources(refs, sources)
+        if values is None:
+            return False
+        self.env = dict(self.base_env, **values)
+        return True
 
     def start(self):
         read, write = os.pipe()
@@ -58,6 +90,8 @@ class Container:
                 os.setsid()
                 linux.unshare_mount_ns()
                 for m in self.spec["mounts"]:
+                    # The one place a mount point is created, on the host's filesystem, until
+                    # each container has its own root (it then belongs there).
                     linux.ensure_mountpoint(m["dst"], os.path.isdir(m["src"]))
                     linux.bind(m["src"], m["dst"], m["ro"])
                 fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -109,10 +143,7 @@ class Container:
         except OSError:
             pass
         self.pid = None
-        if now - (self.started_at or now) > 10:
-            self.backoff = 0.2
-        self.next_start = now + self.backoff
-        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        self.finished_at = now
         for p in self.probes.values():
             if p.pid:
                 try:
@@ -209,13 +240,9 @@ class Pod:
         for c in self.containers:
             if c.blocked:
                 continue
-            if c.state != "running" and now >= c.next_start:
-                if c.state == "terminated":
-                    c.restarts += 1
-                c.start()
             if c.state != "running":
-                if c.state == "terminated" and c.restarts >= 1:
-                    c.reason = "CrashLoopBackOff"
+                self.try_start(c)
+            if c.state != "running":
                 continue
             startup = c.probes.get("startupProbe")
             for p in c.probes.values():
@@ -238,12 +265,23 @@ class Pod:
         if c.state == "terminated" and c.exit_code == 0:
             c.reason = "Completed"
             self.init_index += 1
-        elif c.state != "running" and now >= c.next_start:
-            if c.state == "terminated":
-                c.restarts += 1
-            c.start()
-        elif c.state == "terminated":
-            c.reason = "CrashLoopBackOff"
+        elif c.state != "running":
+            self.try_start(c)
+
+    def try_start(self, c):
+        """Start a container that is not running, or restart it as the kubelet would: the
+        first restart at once, later ones after the crash backoff (``CrashLoopBackOff``)."""
+        if c.finished_at is not None:
+            if c.crash.in_backoff_since(c.finished_at):
+                c.state, c.reason = "waiting", "CrashLoopBackOff"
+                return
+            c.crash.next(c.finished_at)
+        if not c.refresh_env(self.config["env-sources"]):
+            c.state, c.reason = "waiting", "CreateContainerConfigError"
+            return
+        if c.finished_at is not None:
+            c.restarts += 1
+        c.start()
 
     def terminate(self):
         self.terminating = True

@@ -22,10 +22,10 @@ def make_model(tmp_path_factory):
     """Factory of models that are always torn down, and checked to leave no process."""
     models = []
 
-    def make(update_status_interval=300, retry_delay=0.5):
+    def make(update_status_interval=300, retry_delay=0.5, **options):
         home = str(tmp_path_factory.mktemp("lmhome"))
         m = Model(home)
-        m.up("test", "127.%d" % next(_subnets), update_status_interval, retry_delay)
+        m.up("test", "127.%d" % next(_subnets), update_status_interval, retry_delay, **options)
         models.append(m)
         return m
     yield make

@@ -5,8 +5,11 @@ import os
 import signal
 import time
 
+import pytest
+
 from conftest import ask, deploy_echo, hooks
 from localmodel import validate
+from localmodel.client import Model, ModelError
 
 
 def pods(m):
@@ -116,10 +119,11 @@ def test_service_forwards_to_ready_pods(model):
     assert out.split() == [svc, svc]
 
 
-def test_spec_change_rolls_pods_highest_ordinal_first(model):
+def test_pod_template_change_rolls_pods_highest_ordinal_first(model):
     deploy_echo(model, n=2)
     before = {n: p["address"] for n, p in pods(model).items()}
-    model.config("echo", {"greeting": "rolled"})
+    # terminationGracePeriodSeconds is in the pod template; the greeting is Secret data only.
+    model.config("echo", {"greeting": "rolled", "grace": 4})
     model.wait(90)
     after = pods(model)
     assert all(after[n]["address"] != before[n] for n in before)
@@ -140,8 +144,9 @@ def test_controller_crash_loses_nothing(model):
     model.up()
     model.wait(60)
     assert {n: p["address"] for n, p in pods(model).items()} == before
-    model.config("echo", {"greeting": "after-crash"})
+    model.config("echo", {"greeting": "after-crash", "grace": 4})
     model.wait(90)
+    assert model.pod_address("echo-0") != before["echo-0"]
     assert ask(model.pod_address("echo-0"), "HELLO") == ["after-crash from echo-0"]
 
 
@@ -223,3 +228,78 @@ def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_
     model.wait_for(lambda s: s["pods"].get("echo-0", {}).get("ready")
                    and s["pods"]["echo-0"]["address"] != old, timeout=30)
     assert "Terminating" not in [p["phase"] for p in pods(model).values()]
+
+
+def set_spec(model, tmp_path, change):
+    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    spec = json.loads(out)
+    change(spec)
+    spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    assert rc == 0, err
+
+
+def test_storage_is_mounted_in_the_first_container_only(model, tmp_path):
+    deploy_echo(model)
+
+    def add_containers(spec):
+        spec["containers"].insert(0, {
+            "name": "prepare", "init": True, "imageDetails": {"imagePath": "busybox:1"},
+            "command": ["/bin/true"]})
+        spec["containers"].append({
+            "name": "sidecar", "imageDetails": {"imagePath": "busybox:1"},
+            "command": ["/bin/sh", "-c", "while :; do sleep 1; done"]})
+    set_spec(model, tmp_path, add_containers)
+    model.wait(60)
+    assert ask(model.pod_address("echo-0"), "WRITE on storage") == ["OK"]
+    check = "cat /srv/lm-echo/data/data.txt 2>/dev/null || echo absent"
+    # Juju mounts storage into podSpec.Containers[0]: the first container that is not init.
+    assert model.exec("echo-0", check, container="echo")[1] == "on storage\n"
+    assert model.exec("echo-0", check, container="sidecar")[1] == "absent\n"
+
+
+def test_a_crash_looping_container_restarts_at_once_then_after_10s(model, tmp_path):
+    deploy_echo(model)
+
+    def add_crasher(spec):
+        spec["containers"].append({
+            "name": "crasher", "imageDetails": {"imagePath": "busybox:1"},
+            "command": ["/bin/sh", "-c", "exit 3"]})
+    set_spec(model, tmp_path, add_crasher)
+
+    def crasher(s):
+        return s["pods"].get("echo-0", {}).get("containers", {}).get("crasher")
+    # The first restart is immediate; the second crash waits in CrashLoopBackOff.
+    c = model.wait_for(lambda s: (crasher(s) or {}).get("restarts") == 1 and
+                       crasher(s)["reason"] == "CrashLoopBackOff" and crasher(s), timeout=60)
+    assert c["state"] == "waiting"
+    waiting_since = time.time()
+    model.wait_for(lambda s: crasher(s)["restarts"] == 2, timeout=20)
+    assert 7 <= time.time() - waiting_since <= 13
+    assert crasher(model.status())["reason"] == "CrashLoopBackOff"
+    assert model.status()["pods"]["echo-0"]["containers"]["echo"]["restarts"] == 0
+
+
+def test_an_invalid_cluster_domain_is_refused(tmp_path):
+    with pytest.raises(ModelError, match='invalid cluster domain "Not_A.Domain"'):
+        Model(str(tmp_path)).up("test", "127.%d" % (int(os.environ.get("TEST_SUBNET_BASE", 60))),
+                                cluster_domain="Not_A.Domain")
+    assert not os.path.exists(tmp_path / "state.json")
+
+
+def test_cluster_domain_names_and_resolv_conf(make_model):
+    model = make_model(cluster_domain="k8s.example")
+    deploy_echo(model, n=2)
+    assert model.status()["model"]["cluster-domain"] == "k8s.example"
+    a1 = model.pod_address("echo-1")
+    fqdn = "echo-1.echo-endpoints.test.svc.k8s.example"
+    assert ask(model.pod_address("echo-0"), "RESOLVE " + fqdn) == [a1]
+    assert ask(model.pod_address("echo-0"),
+               "RESOLVE echo-1.echo-endpoints.test.svc.cluster.local")[0].startswith("ERR")
+    rc, out, _ = model.run("echo/0", "getent hosts echo.test.svc.k8s.example")
+    assert out.split()[0] == model.service_address("echo")
+    resolv = ("nameserver 127.0.0.1\nsearch test.svc.k8s.example svc.k8s.example k8s.example\n"
+              "options ndots:5\n")
+    assert model.exec("echo-0", "cat /etc/resolv.conf")[1] == resolv
+    assert model.run("echo/0", "cat /etc/resolv.conf")[1] == resolv

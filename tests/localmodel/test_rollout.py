@@ -1,0 +1,114 @@
+"""Rollout follows the pod template only; ConfigMap and Secret data reach running pods in place.
+
+Kubernetes replaces a StatefulSet's pods when the pod template changes. The data of a ConfigMap
+or Secret is not part of it: projected volumes change in running pods after the kubelet's sync
+delay, and env from a Secret is read when a container starts.
+"""
+
+import json
+import time
+
+from conftest import ask, deploy_echo
+
+DELAY = 4.0
+
+
+def set_spec(model, tmp_path, change):
+    rc, out, _ = model.run("echo/0", "pod-spec-get")
+    spec = json.loads(out)
+    change(spec)
+    spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file)
+    assert rc == 0, err
+
+
+def identity(model, pod="echo-0"):
+    """What changes when a pod or its container is replaced: address, pod init, restarts."""
+    st = model.status()["pods"][pod]
+    rc, out, _ = model.exec(pod, "cut -d' ' -f22 /proc/1/stat")
+    return st["address"], out.strip(), st["containers"]["echo"]["restarts"], st["spec-hash"]
+
+
+def wait_for_answer(address, command, expected, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ask(address, command) == [expected]:
+            return time.time()
+        time.sleep(0.2)
+    raise AssertionError("%s never answered %r" % (command, expected))
+
+
+def motd(spec, text):
+    files = spec["containers"][0]["volumeConfig"][0]["files"]
+    next(f for f in files if f["path"] == "motd.txt")["content"] = text
+
+
+def test_configmap_content_change_replaces_no_pod_and_files_follow_after_the_sync_delay(
+        make_model, tmp_path):
+    model = make_model(volume_sync_delay=DELAY)
+    deploy_echo(model, n=2)
+    before = {p: identity(model, p) for p in ("echo-0", "echo-1")}
+    a = before["echo-0"][0]
+    assert ask(a, "CAT /srv/lm-echo/conf/motd.txt") == ["port 7000\n"]
+    changed = time.time()
+    set_spec(model, tmp_path, lambda spec: motd(spec, "changed in place\n"))
+    model.wait(30)
+    # Not yet: the kubelet has not synced the pod.
+    assert ask(a, "CAT /srv/lm-echo/conf/motd.txt") == ["port 7000\n"]
+    for pod in ("echo-0", "echo-1"):
+        seen = wait_for_answer(model.pod_address(pod), "CAT /srv/lm-echo/conf/motd.txt",
+                               "changed in place\n", DELAY + 15)
+        assert seen - changed >= DELAY - 0.5
+    # Kubernetes' atomic writer layout: the names are links through ..data.
+    rc, out, _ = model.exec("echo-0", "readlink /srv/lm-echo/conf/motd.txt; "
+                            "ls -a /srv/lm-echo/conf | grep -c '^\\.\\.'")
+    assert out.splitlines()[0] == "..data/motd.txt"
+    assert {p: identity(model, p) for p in ("echo-0", "echo-1")} == before
+    assert "rolling" not in model.debug_log()
+
+
+def test_secret_change_keeps_running_env_updates_files_and_a_restarted_container_sees_it(
+        make_model, tmp_path):
+    model = make_model(volume_sync_delay=DELAY)
+    deploy_echo(model)
+
+    def mount_secret(spec):
+        spec["containers"][0]["volumeConfig"].append(
+            {"name": "sec", "mountPath": "/srv/lm-echo/sec", "secret": {"name": "echo-secret"}})
+    set_spec(model, tmp_path, mount_secret)   # a new volume: a template change, a new pod
+    model.wait(60)
+    before = identity(model)
+    a = before[0]
+    assert ask(a, "HELLO", "CAT /srv/lm-echo/sec/greeting") == ["hello from echo-0", "hello"]
+
+    def rotate(spec):
+        spec["kubernetesResources"]["secrets"][0]["stringData"]["greeting"] = "rotated"
+    set_spec(model, tmp_path, rotate)
+    model.wait(30)
+    # The running container keeps the value it started with.
+    assert ask(a, "HELLO", "CAT /srv/lm-echo/sec/greeting") == ["hello from echo-0", "hello"]
+    rc, out, _ = model.exec("echo-0", "echo $GREETING")
+    assert out == "hello\n"
+    wait_for_answer(a, "CAT /srv/lm-echo/sec/greeting", "rotated", DELAY + 15)
+    assert ask(a, "HELLO") == ["hello from echo-0"]
+    assert identity(model) == before
+    # A crash: the restarted container reads the Secret again.
+    model.kill("echo-0", "echo")
+    model.wait_for(lambda s: s["pods"]["echo-0"]["containers"]["echo"]["restarts"] == 1
+                   and s["pods"]["echo-0"]["ready"], timeout=30)
+    assert ask(a, "HELLO") == ["rotated from echo-0"]
+    assert model.pod_address("echo-0") == a
+
+
+def test_an_env_config_value_change_rolls_the_pods(model, tmp_path):
+    deploy_echo(model, n=2)
+    before = {n: p["address"] for n, p in model.status()["pods"].items()}
+
+    def add_env(spec):
+        spec["containers"][0]["envConfig"]["EXTRA"] = "two"
+    set_spec(model, tmp_path, add_env)
+    model.wait(90)
+    after = model.status()["pods"]
+    assert all(after[n]["address"] != before[n] for n in before)
+    assert ask(after["echo-0"]["address"], "ENV EXTRA") == ["two"]
