@@ -1,7 +1,7 @@
 """Handlers of the redis-k8s charm: flags mapped to the operations in ``charms.layer.redis_k8s``."""
 
 from charmhelpers.core import hookenv
-from charms.reactive import hook, when, when_any, when_not
+from charms.reactive import hook, set_flag, when, when_any, when_not
 
 from charms.layer import redis_k8s as charm
 
@@ -17,6 +17,7 @@ def charm_upgraded():
 
 @hook('stop')
 def unit_stopping():
+    set_flag(charm.STOPPING)
     charm.stop_watcher()
 
 
@@ -34,6 +35,19 @@ def set_pod_spec():
 @when(charm.LEADER, charm.SPEC_CURRENT)
 def track_master():
     charm.track_master()
+
+
+@when(charm.LEADER, charm.SPEC_CURRENT)
+@when_not(charm.STOPPING)
+def keep_watcher():
+    charm.ensure_watcher()
+
+
+@when_not(charm.LEADER)
+def not_leading():
+    # Juju runs no hook on a deposed leader; whichever hook this unit runs next (the stale
+    # watcher's own trigger, update-status, leader-settings-changed) stops its watcher.
+    charm.stop_watcher()
 
 
 @when('endpoint.redis.joined')

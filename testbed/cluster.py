@@ -1,10 +1,13 @@
 """What tests and benchmarks ask of a redis-k8s deployed on the local model.
 
 The test process reaches pods by their loopback addresses (it does not see the pods' DNS names);
-Juju-side facts (leader data, relation data) come from hook contexts through ``Model.run``.
+Juju-side facts (leader data, relation data) come from hook contexts in the operator, through
+``Model.run(..., operator=True)`` (``juju-run --operator``: a plain one runs in the unit's pod,
+which has no hook tools).
 """
 
 import json
+import os
 
 import redis
 
@@ -28,7 +31,7 @@ class Cluster:
         return next(name for name, unit in units.items() if unit.get('leader'))
 
     def leader_get(self, key):
-        rc, out, err = self.model.run(self.leader(), ['leader-get', key])
+        rc, out, err = self.model.run(self.leader(), ['leader-get', key], operator=True)
         assert rc == 0, err
         return out.strip()
 
@@ -43,14 +46,14 @@ class Cluster:
         """What the consumer received from the first redis-k8s unit, as ``relation_data()``."""
         command = ('id=$(relation-ids redis | head -1); u=$(relation-list -r $id | head -1); '
                    'relation-get --format=json -r $id - $u')
-        rc, out, err = self.model.run(unit, command)
+        rc, out, err = self.model.run(unit, command, operator=True)
         assert rc == 0, err
         return json.loads(out)
 
     def all_relation_data(self, unit=CONSUMER + '/0'):
         command = ('id=$(relation-ids redis | head -1); for u in $(relation-list -r $id); do '
                    'relation-get --format=json -r $id - $u; echo; done')
-        rc, out, err = self.model.run(unit, command)
+        rc, out, err = self.model.run(unit, command, operator=True)
         assert rc == 0, err
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
@@ -114,6 +117,39 @@ class Cluster:
 
     def wait_healthy(self, count, timeout=180, **ports):
         return self.model.wait_for(lambda status: self.healthy(count, **ports), timeout=timeout)
+
+    # --- operator side (the test process sees the operator's processes in /proc) ---
+
+    def watchers(self):
+        """``{pid: settings}`` of the master watchers running in this model: processes whose
+        command line runs ``redis_k8s.master_watcher`` and whose environment carries the
+        model's marker; ``settings`` is the watcher's settings file (in its working directory,
+        the charm directory of the unit that started it), ``{}`` when unreadable."""
+        marker = self.model.paths.marker.encode()
+        found = {}
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                with open('/proc/{}/cmdline'.format(entry), 'rb') as handle:
+                    if b'redis_k8s.master_watcher' not in handle.read().split(b'\0'):
+                        continue
+                with open('/proc/{}/environ'.format(entry), 'rb') as handle:
+                    if marker not in handle.read().split(b'\0'):
+                        continue
+            except OSError:
+                continue
+            found[int(entry)] = self._watcher_settings(int(entry))
+        return found
+
+    @staticmethod
+    def _watcher_settings(pid):
+        # /proc/<pid>/cwd resolves in the process's own mount namespace (the operator's).
+        try:
+            with open('/proc/{}/cwd/.master-watcher.json'.format(pid)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {}
 
     def relation_points_at(self, pod, port=6379):
         data = self.relation_data()

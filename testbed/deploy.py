@@ -25,10 +25,16 @@ def build_charms():
 
 
 @contextlib.contextmanager
-def local_model(home, name, subnet):
-    """A fresh local model in ``home``; every process it started is gone on exit."""
+def local_model(home, name, subnet, **options):
+    """A fresh local model in ``home``; every process it started is gone on exit.
+
+    ``options``: ``Model.up``'s other arguments (``cluster_domain=...``), or other values of
+    those given here.
+    """
+    settings = dict(update_status_interval=60, retry_delay=2)
+    settings.update(options)
     model = Model(str(home))
-    model.up(model=name, subnet=subnet, update_status_interval=60, retry_delay=2)
+    model.up(model=name, subnet=subnet, **settings)
     try:
         yield model
     finally:

@@ -9,17 +9,20 @@ look unsettled (a replica not linked, sentinels that disagree, a pod not answeri
 again after ``RETRY_FIRST_S``, doubling up to ``RETRY_MAX_S``, so that the charm's heal step gets
 another look at a state that no event will change.
 
-Runs as a background process in the operator environment (started by the leader, see
-``charms.layer.redis_k8s.ensure_watcher``). Consumers would otherwise learn about a failover only at
-the next update-status, minutes later. The process knows nothing about Juju: the command it runs on
-an event (``juju-run <leader unit> hooks/update-status``) comes from its settings file.
+Runs as a background process in the operator pod, one per application (started by the leader
+from its own charm directory, see ``charms.layer.redis_k8s.ensure_watcher``; the leader stops any
+other). Consumers would otherwise learn about a failover only at the next update-status, minutes
+later. The process knows nothing about Juju: the command it runs on an event (``juju-run --operator
+<leader unit> hooks/update-status``, in the operator: a plain ``juju-run`` would run in the unit's
+workload pod, which has no charm and is down when a failover needs it) comes from its settings
+file. That hook is also what stops a watcher whose unit no longer leads.
 
 Settings file (JSON, mode 0600, re-read whenever it changes)::
 
     {"sentinels": ["host", ...], "port": 26379, "redis_port": 6379, "password": "...",
      "master_name": "...", "down_after_ms": 5000,
-     "trigger": ["juju-run", "redis-k8s/0", "hooks/update-status"],
-     "settle": [["juju-run", "redis-k8s/1", "hooks/update-status"], ...]}
+     "trigger": ["juju-run", "--operator", "redis-k8s/0", "hooks/update-status"],
+     "settle": [["juju-run", "--operator", "redis-k8s/1", "hooks/update-status"], ...]}
 
 ``trigger`` runs at once on every burst of events; ``settle`` commands run once things have been
 quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a step on the way).

@@ -1,10 +1,38 @@
 """Names of pods, services and objects, shared by the pod spec, the scripts and the charm.
 
 Per-pod identity comes from the stable DNS names of the StatefulSet pods behind the headless
-``<app>-endpoints`` Service; pod IPs change whenever a pod is recreated.
+``<app>-endpoints`` Service; pod IPs change whenever a pod is recreated. The names end in the
+cluster's DNS domain, which is ``cluster.local`` only by default: the charm learns it from the
+operator pod's ``/etc/resolv.conf`` (:func:`cluster_domain`).
+
+Pods are ``<app>-0..N-1`` for N units, whatever the units' numbers: a StatefulSet names its pods
+by ordinal, and Juju never reuses a unit number (after a scale 3 -> 2 -> 3 the units are /0, /1
+and /3, on pods 0, 1 and 2). Nothing here maps a unit number to a pod.
 """
 
-CLUSTER_DOMAIN = "cluster.local"
+CLUSTER_DOMAIN = "cluster.local"  # Kubernetes' default, when the real one cannot be read
+
+
+def cluster_domain(resolv_conf: str, model: str) -> str:
+    """Return the cluster DNS domain named by a pod's ``resolv.conf`` text.
+
+    The kubelet writes ``search <namespace>.svc.<domain> svc.<domain> <domain>`` into every pod
+    (the operator's namespace is the model's); the last ``search`` line counts, as in the
+    resolver. Falls back to ``svc.<domain>`` alone, then to :data:`CLUSTER_DOMAIN`.
+    """
+    searched = []
+    for line in resolv_conf.splitlines():
+        fields = line.split()
+        if fields[:1] == ["search"]:
+            searched = [name.rstrip(".") for name in fields[1:]]
+    in_model = "{}.svc.".format(model)
+    for name in searched:
+        if name.startswith(in_model) and len(name) > len(in_model):
+            return name[len(in_model):]
+    for name in searched:
+        if name.startswith("svc.") and len(name) > len("svc."):
+            return name[len("svc."):]
+    return CLUSTER_DOMAIN
 
 
 def master_name(app: str) -> str:

@@ -156,15 +156,16 @@ def mount_paths() -> dict:
     }
 
 
-def environment(app: str, model: str, settings) -> dict:
+def environment(app: str, model: str, settings, domain: str = naming.CLUSTER_DOMAIN) -> dict:
     """Return the ``envConfig`` of both containers: no password (env from a Secret is read only when
-    a container starts; the scripts read the Secret's file instead)."""
+    a container starts; the scripts read the Secret's file instead). ``PEER_DOMAIN`` ends in the
+    cluster DNS ``domain``, so the scripts never assume one."""
     return {
         "POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
         "POD_NAME": {"field": {"path": "metadata.name", "api-version": "v1"}},
         "APP_NAME": app,
         "MODEL_NAME": model,
-        "PEER_DOMAIN": naming.peer_domain(app, model),
+        "PEER_DOMAIN": naming.peer_domain(app, model, domain),
         "REDIS_PORT": str(settings.port),
         "SENTINEL_PORT": str(settings.sentinel_port),
         "MASTER_NAME": naming.master_name(app),
@@ -206,7 +207,8 @@ def _shared_volumes(secret_name):
     ]
 
 
-def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
+def render(app: str, model: str, image, settings, secret_name: str,
+           domain: str = naming.CLUSTER_DOMAIN) -> PodSpec:
     """Return the pod spec of the application.
 
     Args:
@@ -216,9 +218,10 @@ def render(app: str, model: str, image, settings, secret_name: str) -> PodSpec:
             (attributes or dict keys).
         settings: a :class:`redis_k8s.settings.Settings`.
         secret_name: name of the Secret holding the Redis password (see :func:`with_secret`).
+        domain: the cluster's DNS domain (the charm reads it in the operator).
     """
     files = volume_files(app, settings)
-    env = environment(app, model, settings)
+    env = environment(app, model, settings, domain)
     image_details = {
         "imagePath": _image_field(image, "registry_path"),
         "username": _image_field(image, "username"),

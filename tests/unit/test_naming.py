@@ -37,3 +37,37 @@ def test_master_and_secret_names():
 def test_pod_name_of_an_fqdn():
     assert naming.pod_name_of(naming.pod_fqdn("r", "m", 4)) == "r-4"
     assert naming.pod_name_of("r-0") == "r-0"
+
+
+def test_fqdn_helpers_take_the_cluster_domain():
+    assert naming.peer_domain("a", "m", "k8s.test") == "a-endpoints.m.svc.k8s.test"
+    assert naming.pod_fqdn("r", "m", 1, "k8s.test") == "r-1.r-endpoints.m.svc.k8s.test"
+    assert naming.all_pod_fqdns("r", "m", 2, "k8s.test") == [
+        "r-0.r-endpoints.m.svc.k8s.test", "r-1.r-endpoints.m.svc.k8s.test"]
+    assert naming.bootstrap_master("r", "m", "k8s.test") == "r-0.r-endpoints.m.svc.k8s.test"
+
+
+KUBELET_RESOLV = """search prod.svc.k8s.test svc.k8s.test k8s.test
+nameserver 10.152.183.10
+options ndots:5
+"""
+
+
+@pytest.mark.parametrize("text, model, expected", [
+    (KUBELET_RESOLV, "prod", "k8s.test"),
+    # a multi-label domain, and a model whose name also reads like a label of it
+    ("search svc.svc.a.b.c svc.a.b.c a.b.c\n", "svc", "a.b.c"),
+    # another namespace's pod: the svc.<domain> entry still names the domain
+    ("search other.svc.cluster.example svc.cluster.example cluster.example\n", "prod",
+     "cluster.example"),
+    # the last search line counts, as in the resolver; trailing dots are absolute names
+    ("search prod.svc.old.example\nsearch prod.svc.new.example. svc.new.example.\n", "prod",
+     "new.example"),
+    # nothing to learn from: Kubernetes' default
+    ("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", "prod", "cluster.local"),
+    ("", "prod", "cluster.local"),
+    ("search example.com\n", "prod", "cluster.local"),
+    ("search prod.svc. svc.\n", "prod", "cluster.local"),
+])
+def test_cluster_domain_from_resolv_conf(text, model, expected):
+    assert naming.cluster_domain(text, model) == expected

@@ -20,7 +20,7 @@ from charmhelpers.core import hookenv, unitdata
 from charms.reactive import clear_flag, endpoint_from_flag, is_flag_set, set_flag, toggle_flag
 
 from charms import layer
-from redis_k8s import live, naming, passwords, podspec, relation, settings, topology
+from redis_k8s import live, naming, passwords, podspec, relation, settings, topology, watchers
 
 IMAGE_RESOURCE = 'redis-image'
 
@@ -28,6 +28,9 @@ LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
 CONFIG_VALID = 'redis.config.valid'
 MASTER_KNOWN = 'redis.master.known'
+STOPPING = 'redis.stopping'  # the stop hook ran: this unit is going away
+
+RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 
 
 # --- leader data, read once per hook ---------------------------------------------------------------
@@ -58,7 +61,11 @@ def sync_leadership():
 
 
 def unit_count():
-    """How many units the application is meant to have (goal state), never less than one."""
+    """How many units the application is meant to have (goal state), never less than one.
+
+    Pods are ``<app>-0..count-1`` (a StatefulSet's ordinals), whatever the units' numbers: Juju
+    never reuses a unit number, so a unit's number says nothing about its pod.
+    """
     return len(unit_names())
 
 
@@ -97,9 +104,22 @@ def password(parsed):
     return parsed.password or leader_get('password') or None
 
 
+@functools.lru_cache(maxsize=None)
+def cluster_domain():
+    """The cluster's DNS domain, from the operator pod's resolv.conf (``cluster.local`` only when
+    it cannot be read): pod names end in it, and clusters set up with another one exist."""
+    try:
+        with open(RESOLV_CONF) as handle:
+            text = handle.read()
+    except OSError:
+        text = ''
+    return naming.cluster_domain(text, hookenv.model_name())
+
+
 def pod_fqdns(count=None):
+    """The DNS names of pods ``0..count-1`` (default: one per unit)."""
     return naming.all_pod_fqdns(hookenv.application_name(), hookenv.model_name(),
-                                unit_count() if count is None else count)
+                                unit_count() if count is None else count, cluster_domain())
 
 
 def observe_topology(parsed):
@@ -120,8 +140,8 @@ def ensure_leader_data():
     if not leader_get('password'):
         wanted['password'] = passwords.generate()
     if not leader_get('bootstrap-master'):
-        wanted['bootstrap-master'] = naming.pod_fqdn(hookenv.application_name(),
-                                                     hookenv.model_name(), 0)
+        wanted['bootstrap-master'] = naming.bootstrap_master(
+            hookenv.application_name(), hookenv.model_name(), cluster_domain())
     if wanted:
         leader_set(wanted)
 
@@ -138,7 +158,7 @@ def apply_pod_spec():
     image = layer.docker_resource.get_info(IMAGE_RESOURCE)
     secret_name = naming.secret_name(hookenv.application_name())
     rendered = podspec.render(hookenv.application_name(), hookenv.model_name(), image, parsed,
-                              secret_name)
+                              secret_name, domain=cluster_domain())
     resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed))
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
@@ -200,7 +220,8 @@ def apply_live_settings(parsed, fqdns=None):
 
 
 def track_master():
-    """Leader, every hook: check who the master is, then heal, then keep the watcher running.
+    """Leader, every hook: check who the master is, then heal (the watcher is kept running by
+    its own handler, :func:`ensure_watcher`).
 
     Relation data leaves only when the hook ends: after a failover the new master goes out first,
     and the slow healing (a sentinel reset takes seconds each) waits for the next hook, which the
@@ -208,7 +229,6 @@ def track_master():
     """
     if not record_master():
         heal_sentinels()
-    ensure_watcher()
 
 
 def record_master():
@@ -296,6 +316,14 @@ def heal_sentinels():
 
 
 # --- the master watcher (issue: consumers follow a failover at once) -------------------------------
+#
+# Exactly one watcher per application, started by the leader from its own charm directory (Juju
+# 2.9 gives each unit one, in the application's one operator pod, whose filesystem does not
+# survive a restart of that pod). Its pid file and settings are there too. Three rules keep it one:
+# the leader's hooks start it when it is not running (the first hook after an operator restart
+# does); they stop any watcher another unit started (a deposed leader runs no hook in Juju 2.9);
+# every hook of a unit that does not lead stops the one from its own directory (the stale
+# watcher's own trigger runs such a hook at its next event).
 
 WATCHER_SETTINGS = '.master-watcher.json'
 WATCHER_PID = '.master-watcher.pid'
@@ -303,30 +331,29 @@ WATCHER_LOG = '.master-watcher.log'
 
 
 def ensure_watcher():
-    """Leader: keep one master watcher running in the operator environment, aimed at this unit.
-
-    The charm directory is shared by all units of the application (one operator pod), so the watcher's
-    files there make it one per application; a new leader re-aims it at itself.
-    """
+    """Leader: keep the application's one master watcher running, from this unit's charm
+    directory and triggering this unit's hooks; stop the ones other units left running."""
     parsed = current_settings()
     if parsed is None:
         return
     charm_dir = hookenv.charm_dir()
+    running = _watcher_process(charm_dir)
+    stop_other_watchers(keep=running[0] if running else None)
     wanted = {
         'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'redis_port': parsed.port,
         'password': password(parsed),
         'master_name': parsed.master_name, 'down_after_ms': parsed.down_after_ms,
-        'trigger': _refresh_command(hookenv.local_unit()),
-        'settle': [_refresh_command(unit) for unit in unit_names()],
+        'trigger': watchers.refresh_command(hookenv.local_unit()),
+        'settle': [watchers.refresh_command(unit) for unit in unit_names()],
     }
     _write_private_json(os.path.join(charm_dir, WATCHER_SETTINGS), wanted)
     code = _watcher_code()
-    running = _watcher_process(charm_dir)
     if running is not None:
         pid, running_code = running
         if running_code == code:
             return
-        os.killpg(pid, signal.SIGTERM)  # an upgrade brought new watcher code
+        _terminate(pid)  # an upgrade brought new watcher code
+    # The watcher's juju-run must not look like a call from inside a hook.
     env = {key: value for key, value in os.environ.items() if not key.startswith('JUJU_CONTEXT')}
     env['PYTHONPATH'] = os.path.join(charm_dir, 'lib')
     with open(os.path.join(charm_dir, WATCHER_LOG), 'ab') as log:
@@ -339,21 +366,41 @@ def ensure_watcher():
     hookenv.log('master watcher started (pid {})'.format(process.pid))
 
 
+def stop_other_watchers(keep=None):
+    """Leader: stop every watcher of this application but ``keep`` (this unit's, by pid): those
+    other units started (a deposed leader's), and any this unit lost track of."""
+    me, app = hookenv.local_unit(), hookenv.application_name()
+    for pid, unit in watchers.running():
+        if pid != keep and unit.split('/')[0] == app:
+            _terminate(pid)
+            hookenv.log('stopped the master watcher {} started (pid {}): {} leads now'.format(
+                unit, pid, me))
+
+
 def stop_watcher():
-    """Stop the watcher when the unit it triggers goes away; the next leader starts its own."""
+    """Stop the watcher started from this unit's charm directory, if one runs: the unit no longer
+    leads, or is going away. The leader's next hook starts its own."""
     charm_dir = hookenv.charm_dir()
     running = _watcher_process(charm_dir)
+    if running is None:
+        return
+    _terminate(running[0])
     try:
-        with open(os.path.join(charm_dir, WATCHER_SETTINGS)) as handle:
-            aimed_at = json.load(handle)['trigger'][1]
-    except (OSError, ValueError, KeyError, IndexError):
-        aimed_at = None
-    if running is not None and aimed_at == hookenv.local_unit():
-        os.killpg(running[0], signal.SIGTERM)
+        os.unlink(os.path.join(charm_dir, WATCHER_PID))
+    except OSError:
+        pass
+    hookenv.log('master watcher stopped (pid {})'.format(running[0]))
 
 
-def _refresh_command(unit):
-    return ['juju-run', unit, 'hooks/update-status']
+def _terminate(pid):
+    """SIGTERM a watcher and its trigger run (the watcher leads its own process group)."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
 
 def _watcher_code():
@@ -364,12 +411,13 @@ def _watcher_code():
 
 
 def _watcher_process(charm_dir):
-    """``(pid, code fingerprint)`` of the running watcher (checked by pid and command line)."""
+    """``(pid, code fingerprint)`` of the watcher started from ``charm_dir`` (checked by pid and
+    command line), or None."""
     try:
         with open(os.path.join(charm_dir, WATCHER_PID)) as handle:
             pid, code = handle.read().split()
         with open('/proc/{}/cmdline'.format(int(pid)), 'rb') as handle:
-            running = b'redis_k8s.master_watcher' in handle.read()
+            running = watchers.MODULE in handle.read()
     except (OSError, ValueError):
         return None
     return (int(pid), code) if running else None
