@@ -8,6 +8,10 @@ SCRIPTS_DIR="{{ scripts_dir }}"
 # Both containers of the pod mount this (an emptyDir): the handover and start markers and the
 # sentinel's live configuration. It lasts as long as the pod, not beyond.
 STATE_DIR="{{ shared_dir }}"
+# On the storage, which outlives the pod (the shared dir does not): the master this pod last
+# knew, written when it picks its role and when it stops. When every pod was re-created at once
+# and no sentinel remembers anything, it still beats the bootstrap rule.
+LAST_MASTER_FILE="$DATA_DIR/last-master"
 # The Secret's volume. Kubernetes updates the file in place after a password change, so every
 # use reads it again: a value read at start would go stale.
 PASSWORD_FILE="{{ password_file }}"
@@ -212,4 +216,8 @@ wait_child_and_exit() {
     done
     log "$1 exited with status $_rc"
     exit "$_rc"
+}
+
+remember_master() {  # remember_master HOST PORT: the storage's hint for a whole-pod restart
+    echo "$1 $2" > "$LAST_MASTER_FILE.tmp" && mv "$LAST_MASTER_FILE.tmp" "$LAST_MASTER_FILE"
 }

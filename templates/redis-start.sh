@@ -121,9 +121,13 @@ choose_role() {
         log "no sentinel knows a master; peer $1 is master: starting as replica"
         return 0
     fi
-    # This pod's sentinel shares the pod's volume: its last known master still beats the bootstrap rule.
+    # This pod's sentinel shares the pod's volume: its last known master still beats the bootstrap
+    # rule; after the pod's re-creation (an empty shared dir) the hint on the storage does.
     set -- $(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5 }' \
         "$STATE_DIR/sentinel/sentinel.conf" 2>/dev/null)
+    if [ $# -ne 2 ]; then
+        set -- $(cat "$LAST_MASTER_FILE" 2>/dev/null)
+    fi
     if [ $# -eq 2 ]; then
         if [ "$1" != "$ME" ]; then
             MASTER_HOST=$1
@@ -171,6 +175,7 @@ write_conf() {
 }
 
 choose_role
+remember_master "${MASTER_HOST:-$ME}" "${MASTER_PORT:-$REDIS_PORT}"
 write_conf
 rm -f "$STATE_DIR/starting"
 

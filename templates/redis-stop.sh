@@ -19,6 +19,22 @@ replicas_behind() {
         | awk -v m="${_moff:-0}" '$1 < m' | wc -l | tr -d ' '
 }
 
+# Whatever happens below, the storage keeps the master this pod saw last (see lib.sh).
+NEW_MASTER=""
+remember_on_exit() {
+    rm -f "$STATE_DIR/handover"
+    if [ -n "$NEW_MASTER" ]; then
+        remember_master $NEW_MASTER
+        return
+    fi
+    set -- $(redis_cli ROLE | head -n 3)
+    case "${1:-}" in
+        master) remember_master "$ME" "$REDIS_PORT" ;;
+        slave) [ $# -ge 3 ] && remember_master "$2" "$3" ;;
+    esac
+}
+trap remember_on_exit EXIT
+
 role=$(redis_cli ROLE | head -n 1)
 replicas=$(redis_cli INFO replication | sed -n 's/^connected_slaves://p')
 if [ "$role" != master ] || [ "${replicas:-0}" -eq 0 ]; then
@@ -28,7 +44,6 @@ fi
 
 # Tells this pod's sentinel container, stopping at the same time, to stay until this is over.
 : > "$STATE_DIR/handover"
-trap 'rm -f "$STATE_DIR/handover"' EXIT
 
 # Writes block (not fail) while paused; clients blocked at shutdown see the connection drop,
 # so they never get an acknowledgement for a write the new master lacks.
@@ -64,6 +79,7 @@ while [ "$(now)" -lt "$deadline" ]; do
     set -- $(master_from_sentinels $PODS)
     if [ $# -eq 2 ] && [ "$1" != "$ME" ]; then
         log "new master $1:$2"
+        NEW_MASTER="$1 $2"
         exit 0
     fi
     sleep 0.2

@@ -24,11 +24,15 @@ def charms():
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory, request):
-    """A fresh local model per test module (on the module's ``SUBNET``)."""
+    """A fresh local model per test module (on the module's ``SUBNET``, with its
+    ``CLUSTER_DOMAIN`` when it names one: the charm must not rely on ``cluster.local``)."""
     subnet = getattr(request.module, 'SUBNET', '127.90')
     if os.environ.get('TEST_SUBNET_BASE'):  # a second run on this machine: its own addresses
         subnet = '127.{}'.format(int(os.environ['TEST_SUBNET_BASE']) + int(subnet.split('.')[1]) - 60)
-    with deploy.local_model(tmp_path_factory.mktemp('model'), MODEL, subnet) as lm:
+    options = {}
+    if getattr(request.module, 'CLUSTER_DOMAIN', None):
+        options['cluster_domain'] = request.module.CLUSTER_DOMAIN
+    with deploy.local_model(tmp_path_factory.mktemp('model'), MODEL, subnet, **options) as lm:
         yield lm
 
 

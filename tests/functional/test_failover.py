@@ -15,6 +15,8 @@ from testbed import deploy, faults
 from testbed.load import WriteLoad
 
 SUBNET = '127.92'
+# Failover, handover and scale on a cluster whose DNS domain is not the default one.
+CLUSTER_DOMAIN = 'failover.test'
 CONFIG = deploy.FAST_FAILOVER  # the cluster fixture deploys with it
 # A crash may lose what the master acknowledged after the replicas last caught up: with
 # min-replicas-max-lag 10 s that is bounded by about 10 s of this load (200 writes/s at most).
