@@ -1,6 +1,7 @@
 """Fixtures: real local models in temporary homes, on subnets 127.60-127.69 (ours)."""
 
 import itertools
+import json
 import os
 import re
 import socket
@@ -81,3 +82,16 @@ def ask(address, *commands, port=7000, timeout=3):
             if time.time() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def set_spec(model, tmp_path, change):
+    """Change the application's pod spec as its charm would: ``change(spec)`` edits it in place,
+    then the leader's ``pod-spec-set`` (through ``juju-run --operator``) sets it."""
+    rc, out, err = model.run("echo/0", "pod-spec-get", operator=True)
+    assert rc == 0, err
+    spec = json.loads(out)
+    change(spec)
+    spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
+    assert rc == 0, err

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+import conftest
 from conftest import ask, deploy_echo
 from localmodel import images
 from localmodel.runtime import podinit
@@ -15,13 +16,7 @@ DIGEST = "@sha256:" + "0" * 64
 
 
 def set_spec(model, tmp_path, change):
-    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
-    spec = json.loads(out)
-    change(spec)
-    spec_file = tmp_path / ("spec-%s.json" % uuid.uuid4().hex[:6])
-    spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
-    assert rc == 0, err
+    conftest.set_spec(model, tmp_path, change)
     model.wait(90)
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ask, deploy_echo, hooks
+from conftest import ask, deploy_echo, hooks, set_spec
 from localmodel import validate
 from localmodel.client import Model, ModelError
 
@@ -230,14 +230,6 @@ def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_
     assert "Terminating" not in [p["phase"] for p in pods(model).values()]
 
 
-def set_spec(model, tmp_path, change):
-    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
-    spec = json.loads(out)
-    change(spec)
-    spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
-    spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
-    assert rc == 0, err
 
 
 def test_storage_is_mounted_in_the_first_container_only(model, tmp_path):

@@ -5,22 +5,13 @@ or Secret is not part of it: projected volumes change in running pods after the 
 delay, and env from a Secret is read when a container starts.
 """
 
-import json
 import time
 
-from conftest import ask, deploy_echo
+from conftest import ask, deploy_echo, set_spec
 
 DELAY = 4.0
 
 
-def set_spec(model, tmp_path, change):
-    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
-    spec = json.loads(out)
-    change(spec)
-    spec_file = tmp_path / ("spec-%d.json" % time.monotonic_ns())
-    spec_file.write_text(json.dumps(spec))
-    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
-    assert rc == 0, err
 
 
 def identity(model, pod="echo-0"):
