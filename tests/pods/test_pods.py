@@ -394,8 +394,9 @@ def test_a_master_that_lost_its_storage_in_a_full_restart_never_starts_empty_ove
             break  # still running: it found a master to replicate
         time.sleep(1)
     new = wait_settled(cluster)
-    assert new is not master
-    assert master.client().info("replication")["role"] == "slave"
+    # Pod 0 refused to start empty (above); once it has replicated the promoted replica, the
+    # sentinels may well make it master again later: what counts is that nobody lost the data.
+    assert new.client().get("precious") == "data"
     for pod in cluster.pods:
         assert pod.client().get("precious") == "data", pod.name
 
