@@ -26,7 +26,7 @@ ME=$(own_fqdn)
 CONF="$DATA_DIR/redis.conf"
 mkdir -p "$STATE_DIR"
 # Left behind only if a previous stop was killed mid-handover.
-rm -f "$STATE_DIR/handover"
+rm -f "$STATE_DIR/handover" "$STATE_DIR/stopping"
 # The liveness probe passes while this exists: deciding the role may wait for a failover.
 : > "$STATE_DIR/starting"
 
@@ -170,20 +170,57 @@ write_conf() {
         if [ -n "$MASTER_HOST" ]; then
             echo "replicaof $MASTER_HOST $MASTER_PORT"
         fi
+        if [ -n "$HOLD_PRIORITY" ]; then
+            echo "replica-priority 0"
+        fi
     } > "$CONF.tmp"
     mv "$CONF.tmp" "$CONF"
 }
 
+# A replica that starts without data of its own holds nothing until its first sync: a sentinel
+# that promoted it before then (one that started late and still sees the old topology) would
+# make an empty master and wipe every replica that resyncs from it. Sentinels never promote a
+# replica of priority 0, so it has that until the sync is done.
+HOLD_PRIORITY=""
+release_priority_when_synced() {
+    while kill -0 "$CHILD" 2>/dev/null; do
+        _info=$(redis_cli INFO replication)
+        case "$_info" in
+            *role:master*) break ;;
+            *master_link_status:up*)
+                case "$_info" in *master_sync_in_progress:0*) break ;; esac ;;
+        esac
+        sleep 1
+    done
+    # A stop that began meanwhile set priority 0 for its own reason: leave it (and set it again if
+    # it began while this was being set).
+    [ -e "$STATE_DIR/stopping" ] && return 0
+    redis_cli CONFIG SET replica-priority {{ replica_priority }} >/dev/null
+    if [ -e "$STATE_DIR/stopping" ]; then
+        redis_cli CONFIG SET replica-priority 0 >/dev/null
+    else
+        log "first sync done: replica-priority {{ replica_priority }}"
+    fi
+}
+
 choose_role
 remember_master "${MASTER_HOST:-$ME}" "${MASTER_PORT:-$REDIS_PORT}"
+if [ -n "$MASTER_HOST" ] && ! local_data_present; then
+    HOLD_PRIORITY=1
+    log "storage empty: replica-priority 0 until the first sync is done"
+fi
 write_conf
 rm -f "$STATE_DIR/starting"
 
 redis-server "$CONF" &
 CHILD=$!
 echo "$CHILD" > "$STATE_DIR/redis.pid"
+if [ -n "$HOLD_PRIORITY" ]; then
+    release_priority_when_synced &
+fi
 
 on_term() {
+    : > "$STATE_DIR/stopping"
     /bin/sh "{{ scripts_dir }}/redis-stop.sh" || true
     kill -TERM "$CHILD" 2>/dev/null
 }

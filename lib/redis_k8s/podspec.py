@@ -42,6 +42,8 @@ CATCH_UP_WAIT_S = 5
 RESOLVE_WAIT_S = 120
 # redis.conf shutdown-timeout: how long a stopping master waits for lagging replicas.
 SHUTDOWN_TIMEOUT_S = 10
+# Redis' default: a replica that finished its first sync is as good a candidate as any other.
+REPLICA_PRIORITY = 100
 # The grace period is rounded up to one of these, so that most failover-timeout changes (applied
 # live) leave the pod template alone; one that needs a longer grace rolls the pods.
 GRACE_STEP_S = 60
@@ -77,6 +79,7 @@ def timings(settings) -> dict:
     failover_wait_s = int(math.ceil(settings.failover_timeout_ms / 1000.0)) + 5
     return {
         "cli_timeout_s": CLI_TIMEOUT_S,
+        "replica_priority": REPLICA_PRIORITY,
         "catch_up_wait_s": CATCH_UP_WAIT_S,
         "resolve_wait_s": RESOLVE_WAIT_S,
         "sentinel_wait_s": max(10, 2 * down_after_s),

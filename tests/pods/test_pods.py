@@ -193,6 +193,11 @@ def test_a_master_that_comes_back_empty_does_not_overwrite_replicas_holding_data
     assert new.client().get("precious") == "data"
     for pod in cluster.pods:
         assert pod.client().get("precious") == "data", pod.name
+    log = old.redis.log_text()
+    assert "storage empty: replica-priority 0 until the first sync is done" in log
+    wait_for(lambda: "first sync done: replica-priority 100" in old.redis.log_text(), 30,
+             what="the emptied pod's priority released after its first sync")
+    assert old.client().config_get("replica-priority") == {"replica-priority": "100"}
     assert settled is not None
 
 
@@ -361,14 +366,10 @@ def persisted_master(pod, app):
     return None
 
 
-# Known bug, seen in 2 of the last 4 runs of this suite (the other 2 and every earlier run
-# passed): pod 0 refuses to start empty (asserted below, always holds), the sentinels, restarted
-# together, promote a replica, and a sentinel that started late fails over once more, to pod 0
-# while its first sync is still running: an empty master, and the replicas resync from it. The fix
-# belongs in the start script (an empty replica with replica-priority 0 until its first sync
-# completes); kept visible here instead of passing by luck.
-@pytest.mark.xfail(reason="a late sentinel may promote pod 0 before its first sync completes",
-                   strict=False)
+# Pod 0 refuses to start empty as master; the sentinels, restarted together, promote a replica,
+# and pod 0 joins it as a replica with replica-priority 0 until its first sync is done: a sentinel
+# that started late and fails over once more can never pick it while it is still empty (before the
+# start script held its priority, that happened in 2 of 4 runs).
 def test_a_master_that_lost_its_storage_in_a_full_restart_never_starts_empty_over_its_replicas(make_cluster):
     cluster = make_cluster(3)
     master = cluster.pods[0]
@@ -407,6 +408,11 @@ def test_a_master_that_lost_its_storage_in_a_full_restart_never_starts_empty_ove
     assert new.client().get("precious") == "data"
     for pod in cluster.pods:
         assert pod.client().get("precious") == "data", pod.name
+    log = master.redis.log_text()
+    assert "storage empty: replica-priority 0 until the first sync is done" in log
+    wait_for(lambda: "first sync done: replica-priority 100" in master.redis.log_text(), 30,
+             what="pod 0's priority released after its first sync")
+    assert master.client().config_get("replica-priority") == {"replica-priority": "100"}
 
 
 def test_password_rotation_is_live_keeps_probes_green_and_survives_a_failover_and_restarts(make_cluster):
