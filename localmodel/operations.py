@@ -385,18 +385,21 @@ class OperationsMixin:
     def op_move_leader(self, app, unit):
         """Not a Juju command: the leadership lease moves to ``unit``, as it does when a lease
         expires (an operator restart, a lost controller connection). The new leader gets
-        leader-elected; the others get leader-settings-changed."""
+        leader-elected. Only the deposed leader gets leader-settings-changed: Juju's uniter runs
+        it on a minion whose last seen leader-settings version is behind, which a leader's always
+        is (it never runs the hook while it leads); the other minions are up to date, and a
+        leader-set already queued the hook for them (worker/uniter/leadership/resolver.go)."""
         a = self._need_app(app)
         rec = a["units"].get(unit)
         if rec is None or rec.get("dying"):
             raise OpError('unit "%s" not found' % unit)
-        if a.get("leader") == unit:
+        deposed = a.get("leader")
+        if deposed == unit:
             return
         a["leader"] = unit
         self.enqueue(unit, "leader-elected")
-        for other, orec in a["units"].items():
-            if other != unit and not orec.get("dying"):
-                self.enqueue(other, "leader-settings-changed")
+        if deposed in a["units"] and not a["units"][deposed].get("dying"):
+            self.enqueue(deposed, "leader-settings-changed")
 
     def op_restart_operator(self, app):
         """Not a Juju command: what a restart of the operator pod does to a charm of

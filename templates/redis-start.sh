@@ -214,7 +214,6 @@ rm -f "$STATE_DIR/starting"
 
 redis-server "$CONF" &
 CHILD=$!
-echo "$CHILD" > "$STATE_DIR/redis.pid"
 if [ -n "$HOLD_PRIORITY" ]; then
     release_priority_when_synced &
 fi
