@@ -111,6 +111,27 @@ def _str(raw: dict, option: str) -> str:
     return value.strip() if option != "password" else value
 
 
+def _min_replicas_to_write(raw: dict, unit_count: int) -> int:
+    """``min-replicas-to-write``: -1 (automatic) or 0 up to the number of replicas the unit count
+    gives (units - 1); more and the master refuses every write even with every pod up."""
+    option = "min-replicas-to-write"
+    value = _get(raw, option)
+    most = max(0, unit_count - 1)
+    fix = "set {} to -1 (automatic) or 0-{} for {} unit{}".format(
+        option, most, unit_count, "" if unit_count == 1 else "s")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(option, "{!r} is not an integer; {}".format(value, fix))
+    if value < -1:
+        raise ConfigError(option, "{} is not valid (-1 is automatic, below it means nothing); {}".format(
+            value, fix))
+    if value > most:
+        raise ConfigError(option, "{} is more than the {} replica{} {} unit{} have: the master would "
+                                  "refuse every write; {}, or add units first".format(
+                                      value, most, "" if most == 1 else "s", unit_count,
+                                      "" if unit_count == 1 else "s", fix))
+    return value
+
+
 def _app_name_from_env() -> str:
     unit = os.environ.get("JUJU_UNIT_NAME", "")
     return unit.split("/", 1)[0] if unit else "redis-k8s"
@@ -143,10 +164,9 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
                                               why, passwords.MIN_LENGTH, passwords.MAX_LENGTH))
     down_after = _int(raw, "down-after-milliseconds", 100)
     failover_timeout = _int(raw, "failover-timeout", 1000)
-    min_replicas = _get(raw, "min-replicas-to-write")
-    if isinstance(min_replicas, bool) or not isinstance(min_replicas, int) or min_replicas < -1:
-        raise ConfigError("min-replicas-to-write", "{!r} is not valid; set min-replicas-to-write to -1 "
-                                                   "(automatic) or a number >= 0".format(min_replicas))
+    if isinstance(unit_count, bool) or not isinstance(unit_count, int) or unit_count < 0:
+        raise ValueError("unit_count must be an integer >= 0, got {!r}".format(unit_count))
+    min_replicas = _min_replicas_to_write(raw, unit_count)
     max_lag = _int(raw, "min-replicas-max-lag", 1)
     appendonly = _get(raw, "appendonly")
     if not isinstance(appendonly, bool):
@@ -159,8 +179,6 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
     if policy not in MAXMEMORY_POLICIES:
         raise ConfigError("maxmemory-policy", "{!r} is not a Redis eviction policy; set maxmemory-policy "
                                               "to one of {}".format(policy, ", ".join(MAXMEMORY_POLICIES)))
-    if isinstance(unit_count, bool) or not isinstance(unit_count, int) or unit_count < 0:
-        raise ValueError("unit_count must be an integer >= 0, got {!r}".format(unit_count))
     return Settings(
         port=port,
         sentinel_port=sentinel_port,
