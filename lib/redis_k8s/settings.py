@@ -160,7 +160,8 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         why = passwords.problem(password)
         if why:
             raise ConfigError("password", "{}; set password to {}-{} characters from letters, digits "
-                                          "and punctuation, or to \"\" to have one generated".format(
+                                          "and punctuation that do not form a number or another JSON "
+                                          "value, or to \"\" to have one generated".format(
                                               why, passwords.MIN_LENGTH, passwords.MAX_LENGTH))
     down_after = _int(raw, "down-after-milliseconds", 100)
     failover_timeout = _int(raw, "failover-timeout", 1000)
