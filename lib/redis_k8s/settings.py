@@ -2,9 +2,9 @@
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from . import passwords
+from . import custom_config, passwords
 
 MAXMEMORY_POLICIES = (
     "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
@@ -23,6 +23,8 @@ DEFAULTS = {
     "appendonly": True,
     "maxmemory": "",
     "maxmemory-policy": "noeviction",
+    "redis-config": "",
+    "sentinel-config": "",
 }
 
 
@@ -58,6 +60,7 @@ class Settings:
     maxmemory_policy: str
     unit_count: int
     master_name: str
+    custom: custom_config.CustomConfig = field(default_factory=custom_config.CustomConfig)
 
     @property
     def quorum(self) -> int:
@@ -132,6 +135,21 @@ def _min_replicas_to_write(raw: dict, unit_count: int) -> int:
     return value
 
 
+def _custom_config(raw: dict) -> custom_config.CustomConfig:
+    """``redis-config`` and ``sentinel-config``, checked line by line (``custom_config``)."""
+    texts = {}
+    for option in (custom_config.REDIS_OPTION, custom_config.SENTINEL_OPTION):
+        value = _get(raw, option)
+        if not isinstance(value, str):
+            raise ConfigError(option, "{!r} is not a string; set {} to lines of \"directive value\"".format(
+                value, option))
+        texts[option] = value
+    try:
+        return custom_config.parse(texts[custom_config.REDIS_OPTION], texts[custom_config.SENTINEL_OPTION])
+    except custom_config.CustomConfigError as error:
+        raise ConfigError(error.option, str(error))
+
+
 def _app_name_from_env() -> str:
     unit = os.environ.get("JUJU_UNIT_NAME", "")
     return unit.split("/", 1)[0] if unit else "redis-k8s"
@@ -180,6 +198,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
     if policy not in MAXMEMORY_POLICIES:
         raise ConfigError("maxmemory-policy", "{!r} is not a Redis eviction policy; set maxmemory-policy "
                                               "to one of {}".format(policy, ", ".join(MAXMEMORY_POLICIES)))
+    custom = _custom_config(raw)
     return Settings(
         port=port,
         sentinel_port=sentinel_port,
@@ -193,4 +212,5 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         maxmemory_policy=policy,
         unit_count=unit_count,
         master_name=app_name or _app_name_from_env(),
+        custom=custom,
     )
