@@ -183,3 +183,14 @@ def test_lines_are_rendered_into_the_files_a_restarted_pod_reads():
     plain = template_context({})
     assert "# redis-config" not in templating.render("redis.conf", **plain)
     assert templating.render("sentinel-master.conf", **plain).endswith("30000\n")
+
+
+def test_the_readme_lists_every_directive_the_options_accept():
+    # An unknown directive's message sends the user to the README's list.
+    import os
+    readme = os.path.join(os.path.dirname(templating.TEMPLATES_DIR), "README.md")
+    with open(readme) as handle:
+        text = " ".join(handle.read().split())
+    section = text[text.index("Accepted in `redis-config`"):text.index("Refused, with the reason")]
+    for name in list(REDIS) + list(SENTINEL):
+        assert "`{}`".format(name) in section, name
