@@ -369,6 +369,10 @@ class CustomConfigError(ValueError):
         return 'line {} "{}": {}; {}'.format(self.number, shown, self.reason, self.fix)
 
 
+# Lines that may carry a password: the message shows only the directive.
+_SECRET = frozenset(("requirepass", "masterauth", "auth-pass", "sentinel-pass", "user"))
+
+
 def _refusal(name, refused, prefixes):
     if name in refused:
         return refused[name]
@@ -389,7 +393,8 @@ def _parse(text: str, option: str, table: dict, refused: dict, prefixes: dict) -
         value = " ".join(parts[1].split()) if len(parts) > 1 else ""
 
         def fail(reason, **fix):
-            raise CustomConfigError(option, number, line, reason, **fix)
+            shown = name + " ***" if name in _SECRET and len(parts) > 1 else line
+            raise CustomConfigError(option, number, shown, reason, **fix)
 
         why = _refusal(name, refused, prefixes)
         if why:

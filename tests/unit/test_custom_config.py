@@ -48,11 +48,8 @@ def test_lines_are_checked_and_kept_in_order_as_redis_takes_them():
     ("redis-config", "appendonly no", 1, "set appendonly instead"),
     ("redis-config", "min-replicas-to-write 2", 1, "set min-replicas-to-write instead"),
     ("redis-config", "min-slaves-max-lag 2", 1, "set min-replicas-max-lag instead"),
-    ("redis-config", "requirepass secret123", 1, "set password instead"),
-    ("redis-config", "masterauth secret123", 1, "set password instead"),
     ("sentinel-config", "down-after-milliseconds 1000", 1, "set down-after-milliseconds instead"),
     ("sentinel-config", "failover-timeout 1000", 1, "set failover-timeout instead"),
-    ("sentinel-config", "auth-pass secret123", 1, "set password instead"),
     # what the charm sets itself
     ("redis-config", "bind 0.0.0.0", 1, "set by the charm for each pod"),
     ("redis-config", "replicaof a 6379", 1, "the sentinels and the charm decide who replicates whom"),
@@ -121,6 +118,18 @@ def test_unknown_directives_and_malformed_values_are_refused_naming_the_line_and
     assert str(error).startswith('{}: line {} "{}": '.format(option, number, line))
     assert reason in str(error)
     assert str(error).endswith("; correct or remove that line")
+
+
+@pytest.mark.parametrize("option, text", [
+    ("redis-config", "requirepass hunter2hunter2"), ("redis-config", "masterauth hunter2hunter2"),
+    ("redis-config", "user default on >hunter2hunter2"), ("sentinel-config", "auth-pass hunter2hunter2"),
+    ("sentinel-config", "sentinel-pass hunter2hunter2"),
+])
+def test_a_refused_line_that_may_hold_a_password_is_not_repeated(option, text):
+    error = refusal({option: text})
+    assert "hunter2" not in str(error)
+    assert str(error).startswith('{}: line 1 "{} ***": '.format(option, text.split()[0]))
+    assert str(error).endswith("; remove that line")
 
 
 def test_a_long_line_is_shortened_in_the_message():
