@@ -13,7 +13,8 @@ import redis
 
 from redis_k8s import custom_config, live, podspec, settings, templating
 
-HOST = "127.82.0.1"
+# 127.82.<n>.1, n varying with the pid so that runs in parallel (other worktrees) do not collide.
+HOST = "127.82.{}.1".format(os.getpid() % 250 + 1)
 REDIS_PORT = 7379
 SENTINEL_PORT = 27379
 APP = "redis-k8s"
