@@ -14,6 +14,7 @@ import hashlib
 
 import redis
 
+from . import custom_config
 from .topology import _as_dict, _try, default_connect
 
 # How long after the Secret changes a pod may still read the previous password from its file:
@@ -21,20 +22,17 @@ from .topology import _as_dict, _try, default_connect
 # password is refused only after this, so no probe or script ever holds a refused one.
 SECRET_SYNC_S = 150
 
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
-          "g": 1000 ** 3, "gb": 1024 ** 3}
-
-
 def memory_bytes(size: str) -> int:
     """``maxmemory`` as redis reports it (bytes; "" is 0, no limit), from a checked option value."""
-    size = size.strip().lower()
-    digits = size.rstrip("kmgb")
-    return int(digits or 0) * _UNITS[size[len(digits):]]
+    return custom_config.memory_bytes(size)
 
 
 def redis_settings(settings) -> dict:
-    """What every redis must have, as ``CONFIG GET`` reports it."""
-    return {
+    """What every redis must have (``CONFIG SET`` values): the options, the unit count's values,
+    and every directive ``redis-config`` accepts, with its line's value or else Redis' default
+    (so a removed line is undone)."""
+    wanted = settings.custom.redis_wanted()
+    wanted.update({
         "maxmemory": str(memory_bytes(settings.maxmemory)),
         "maxmemory-policy": settings.maxmemory_policy,
         "appendonly": "yes" if settings.appendonly else "no",
@@ -42,23 +40,29 @@ def redis_settings(settings) -> dict:
         "min-replicas-max-lag": str(settings.min_replicas_max_lag),
         # A full sync starts once every other pod asked for it (see redis.conf).
         "repl-diskless-sync-max-replicas": str(max(0, settings.unit_count - 1)),
-    }
+    })
+    return wanted
 
 
 def sentinel_settings(settings) -> dict:
-    """What every sentinel must have for the master group, as ``SENTINEL MASTER`` reports it."""
-    return {
+    """What every sentinel must have for the master group (``SENTINEL SET`` values): the options,
+    the quorum, and every directive ``sentinel-config`` accepts (its line's value, else Redis')."""
+    wanted = settings.custom.sentinel_wanted()
+    wanted.update({
         "quorum": str(settings.quorum),
         "down-after-milliseconds": str(settings.down_after_ms),
         "failover-timeout": str(settings.failover_timeout_ms),
-        "parallel-syncs": "1",
-    }
+    })
+    return wanted
 
 
-def _differences(current: dict, wanted: dict) -> list:
+def _differences(current: dict, wanted: dict, table: dict = None) -> list:
+    """``[name, value, ...]`` of the ``wanted`` values ``current`` (as reported) lacks; ``table``
+    (``custom_config.REDIS`` or ``SENTINEL``) says how Redis reports its directives."""
     pairs = []
     for name, value in wanted.items():
-        if str(current.get(name)) != value:
+        have = current.get(name)
+        if have is None or not custom_config.same(table or {}, name, str(have), value):
             pairs += [name, value]
     return pairs
 
@@ -75,14 +79,14 @@ def apply_settings(hosts, settings, password, connect=None) -> list:
     wanted_sentinel = sentinel_settings(settings)
     for host in hosts:
         def align_redis(client):
-            pairs = _differences(client.config_get("*"), wanted_redis)
+            pairs = _differences(client.config_get("*"), wanted_redis, custom_config.REDIS)
             if pairs:
                 client.execute_command("CONFIG", "SET", *pairs)
             return True
 
         def align_sentinel(client):
             state = _as_dict(client.execute_command("SENTINEL", "MASTER", settings.master_name))
-            pairs = _differences(state, wanted_sentinel)
+            pairs = _differences(state, wanted_sentinel, custom_config.SENTINEL)
             if pairs:
                 client.execute_command("SENTINEL", "SET", settings.master_name, *pairs)
             return True

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from . import naming, templating
+from . import custom_config, naming, templating
 
 SCRIPTS_DIR = "/etc/redis-k8s"
 SENTINEL_CONF_DIR = "/etc/redis-sentinel"
@@ -129,6 +129,10 @@ def template_context(app: str, settings) -> dict:
         "appendonly": settings.appendonly,
         "maxmemory": settings.maxmemory,
         "maxmemory_policy": settings.maxmemory_policy,
+        # redis-config and sentinel-config lines, as configuration file lines take them.
+        "redis_config": [(name, custom_config.file_value(value)) for name, value in settings.custom.redis],
+        "sentinel_config": [(name, custom_config.file_value(value))
+                            for name, value in settings.custom.sentinel],
     }
     context.update(timings(settings))
     return context

@@ -2,9 +2,9 @@
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from . import passwords
+from . import custom_config, passwords
 
 MAXMEMORY_POLICIES = (
     "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
@@ -23,6 +23,8 @@ DEFAULTS = {
     "appendonly": True,
     "maxmemory": "",
     "maxmemory-policy": "noeviction",
+    "redis-config": "",
+    "sentinel-config": "",
 }
 
 
@@ -58,6 +60,7 @@ class Settings:
     maxmemory_policy: str
     unit_count: int
     master_name: str
+    custom: custom_config.CustomConfig = field(default_factory=custom_config.CustomConfig)
 
     @property
     def quorum(self) -> int:
@@ -111,6 +114,42 @@ def _str(raw: dict, option: str) -> str:
     return value.strip() if option != "password" else value
 
 
+def _min_replicas_to_write(raw: dict, unit_count: int) -> int:
+    """``min-replicas-to-write``: -1 (automatic) or 0 up to the number of replicas the unit count
+    gives (units - 1); more and the master refuses every write even with every pod up."""
+    option = "min-replicas-to-write"
+    value = _get(raw, option)
+    most = max(0, unit_count - 1)
+    fix = "set {} to -1 (automatic) or 0-{} for {} unit{}".format(
+        option, most, unit_count, "" if unit_count == 1 else "s")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(option, "{!r} is not an integer; {}".format(value, fix))
+    if value < -1:
+        raise ConfigError(option, "{} is not valid (-1 is automatic, below it means nothing); {}".format(
+            value, fix))
+    if value > most:
+        raise ConfigError(option, "{} is more than the {} replica{} {} unit{} have: the master would "
+                                  "refuse every write; {}, or add units first".format(
+                                      value, most, "" if most == 1 else "s", unit_count,
+                                      "" if unit_count == 1 else "s", fix))
+    return value
+
+
+def _custom_config(raw: dict) -> custom_config.CustomConfig:
+    """``redis-config`` and ``sentinel-config``, checked line by line (``custom_config``)."""
+    texts = {}
+    for option in (custom_config.REDIS_OPTION, custom_config.SENTINEL_OPTION):
+        value = _get(raw, option)
+        if not isinstance(value, str):
+            raise ConfigError(option, "{!r} is not a string; set {} to lines of \"directive value\"".format(
+                value, option))
+        texts[option] = value
+    try:
+        return custom_config.parse(texts[custom_config.REDIS_OPTION], texts[custom_config.SENTINEL_OPTION])
+    except custom_config.CustomConfigError as error:
+        raise ConfigError(error.option, str(error))
+
+
 def _app_name_from_env() -> str:
     unit = os.environ.get("JUJU_UNIT_NAME", "")
     return unit.split("/", 1)[0] if unit else "redis-k8s"
@@ -139,14 +178,14 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         why = passwords.problem(password)
         if why:
             raise ConfigError("password", "{}; set password to {}-{} characters from letters, digits "
-                                          "and punctuation, or to \"\" to have one generated".format(
+                                          "and punctuation that do not form a number or another JSON "
+                                          "value, or to \"\" to have one generated".format(
                                               why, passwords.MIN_LENGTH, passwords.MAX_LENGTH))
     down_after = _int(raw, "down-after-milliseconds", 100)
     failover_timeout = _int(raw, "failover-timeout", 1000)
-    min_replicas = _get(raw, "min-replicas-to-write")
-    if isinstance(min_replicas, bool) or not isinstance(min_replicas, int) or min_replicas < -1:
-        raise ConfigError("min-replicas-to-write", "{!r} is not valid; set min-replicas-to-write to -1 "
-                                                   "(automatic) or a number >= 0".format(min_replicas))
+    if isinstance(unit_count, bool) or not isinstance(unit_count, int) or unit_count < 0:
+        raise ValueError("unit_count must be an integer >= 0, got {!r}".format(unit_count))
+    min_replicas = _min_replicas_to_write(raw, unit_count)
     max_lag = _int(raw, "min-replicas-max-lag", 1)
     appendonly = _get(raw, "appendonly")
     if not isinstance(appendonly, bool):
@@ -159,8 +198,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
     if policy not in MAXMEMORY_POLICIES:
         raise ConfigError("maxmemory-policy", "{!r} is not a Redis eviction policy; set maxmemory-policy "
                                               "to one of {}".format(policy, ", ".join(MAXMEMORY_POLICIES)))
-    if isinstance(unit_count, bool) or not isinstance(unit_count, int) or unit_count < 0:
-        raise ValueError("unit_count must be an integer >= 0, got {!r}".format(unit_count))
+    custom = _custom_config(raw)
     return Settings(
         port=port,
         sentinel_port=sentinel_port,
@@ -174,4 +212,5 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         maxmemory_policy=policy,
         unit_count=unit_count,
         master_name=app_name or _app_name_from_env(),
+        custom=custom,
     )

@@ -3,7 +3,8 @@ template (ConfigMap and Secret contents change in place, after the kubelet's syn
 
 For each option: `juju config`, then the value is read back from every running redis
 (``CONFIG GET``) and sentinel (``SENTINEL MASTER``), and the pods rolled or not, as designed:
-options Redis applies live roll nothing; the ports, and a failover-timeout that needs a longer
+options Redis applies live roll nothing (redis-config and sentinel-config lines too, which a
+restarted container keeps, and which are undone when removed); the ports, and a failover-timeout that needs a longer
 termination grace period, roll every pod. The tests share one deployment and run in order.
 """
 
@@ -92,6 +93,72 @@ def test_an_option_redis_applies_live_reaches_every_pod_and_rolls_none(cluster, 
     if option == 'min-replicas-to-write':  # writes need both replicas: back to automatic
         cluster.model.config(APP, reset=[option])
         wait_everywhere(cluster, reader(cluster, what), '1')
+
+
+def units_blocked_with(cluster, text):
+    """A predicate: every unit is blocked with ``text`` in its message."""
+    def check(status):
+        units = status['applications'][APP]['units'].values()
+        return len(units) == 3 and all(unit['workload-status']['current'] == 'blocked'
+                                       and text in unit['workload-status']['message'] for unit in units)
+    return check
+
+
+def pod_file_has(cluster, pod, container, path, line):
+    """Whether ``path`` in ``pod``'s ``container`` has ``line`` (a ConfigMap file, once synced, or
+    the configuration a start script wrote)."""
+    rc, out, _ = cluster.model.exec(pod, ['cat', path], container=container)
+    return rc == 0 and line in out.splitlines()
+
+
+def test_custom_configuration_reaches_every_pod_live_survives_a_restart_refuses_a_bad_line_and_is_undone(
+        cluster):
+    cluster.wait_healthy(3)
+    before = pods_state(cluster)
+    cluster.model.config(APP, {'redis-config': 'hz 20\n# fewer evictions misjudged\nmaxmemory-samples 7',
+                               'sentinel-config': 'parallel-syncs 2'})
+    wait_everywhere(cluster, reader(cluster, ('redis', 'hz')), '20')
+    wait_everywhere(cluster, reader(cluster, ('redis', 'maxmemory-samples')), '7')
+    wait_everywhere(cluster, reader(cluster, ('sentinel', 'parallel-syncs')), '2')
+    assert pods_state(cluster) == before  # applied live: no pod replaced, no container restarted
+    assert cluster.wait_healthy(3)
+
+    # Kept for restarts: once a replica's files have synced, its restarted containers start
+    # with the lines (the start scripts write them into the configuration they run).
+    replica = next(pod for pod in cluster.pods() if pod != cluster.master_pod())
+    assert cluster.model.wait_for(lambda status: pod_file_has(
+        cluster, replica, 'redis', '/etc/redis-k8s/redis.conf', 'hz 20') and pod_file_has(
+        cluster, replica, 'sentinel', '/etc/redis-sentinel/sentinel-master.conf',
+        'sentinel parallel-syncs {} 2'.format(APP)), timeout=120, interval=2)
+    for container in ('redis', 'sentinel'):
+        restarts = pods_state(cluster)[replica][2]
+        cluster.model.kill(replica, container)
+        assert cluster.model.wait_for(lambda status: pods_state(cluster)[replica][2] != restarts,
+                                      timeout=60)
+    assert cluster.wait_healthy(3)
+    assert pod_file_has(cluster, replica, 'redis', '/var/lib/redis/redis.conf', 'maxmemory-samples 7')
+    assert pod_file_has(cluster, replica, 'sentinel', '/run/redis-k8s/sentinel/sentinel.conf',
+                        'sentinel parallel-syncs {} 2'.format(APP))
+    before = pods_state(cluster)
+
+    # An unusable line: every unit blocked naming it; nothing changes on the pods.
+    spec = cluster.model.pod_spec(APP)
+    cluster.model.config(APP, {'redis-config': 'hz 30\nport 6390'})
+    assert cluster.model.wait_for(units_blocked_with(cluster, 'redis-config: line 2 "port 6390"'),
+                                  timeout=60)
+    cluster.model.wait(timeout=60)
+    assert cluster.model.pod_spec(APP) == spec
+    assert set(redis_values(cluster, 'hz').values()) == {'20'}
+    assert set(sentinel_values(cluster, 'parallel-syncs').values()) == {'2'}
+    assert pods_state(cluster) == before
+
+    # The lines removed: Redis' defaults are back everywhere, live.
+    cluster.model.config(APP, reset=['redis-config', 'sentinel-config'])
+    wait_everywhere(cluster, reader(cluster, ('redis', 'hz')), '10')
+    wait_everywhere(cluster, reader(cluster, ('redis', 'maxmemory-samples')), '5')
+    wait_everywhere(cluster, reader(cluster, ('sentinel', 'parallel-syncs')), '1')
+    assert pods_state(cluster) == before
+    assert cluster.wait_healthy(3)
 
 
 class ReadinessWatch:

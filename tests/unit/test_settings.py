@@ -90,7 +90,37 @@ def test_count_dependent_values(units, quorum, auto_min):
 
 
 def test_explicit_min_replicas_wins_over_auto():
-    assert parse({"min-replicas-to-write": 2}, 1).min_replicas_to_write == 2
+    assert parse({"min-replicas-to-write": 2}, 3).min_replicas_to_write == 2
+    assert parse({"min-replicas-to-write": 0}, 3).min_replicas_to_write == 0
+
+
+@pytest.mark.parametrize("units, highest", [(1, 0), (2, 1), (3, 2), (5, 4)])
+def test_min_replicas_to_write_may_be_at_most_the_replicas_the_unit_count_gives(units, highest):
+    assert parse({"min-replicas-to-write": highest}, units).min_replicas_to_write == highest
+    assert parse({"min-replicas-to-write": -1}, units).min_replicas_to_write_option == -1
+    with pytest.raises(ConfigError) as e:
+        parse({"min-replicas-to-write": highest + 1}, units)
+    assert e.value.option == "min-replicas-to-write"
+    # The message gives the limit for this unit count and the fix.
+    assert "set min-replicas-to-write to -1 (automatic) or 0-{} for {} unit".format(highest, units) in str(e.value)
+    assert "refuse every write" in str(e.value)
+
+
+def test_min_replicas_to_write_99_with_3_units_is_refused_with_the_limit():
+    with pytest.raises(ConfigError) as e:
+        parse({"min-replicas-to-write": 99}, 3)
+    assert str(e.value) == (
+        "min-replicas-to-write: 99 is more than the 2 replicas 3 units have: the master would "
+        "refuse every write; set min-replicas-to-write to -1 (automatic) or 0-2 for 3 units, "
+        "or add units first")
+
+
+@pytest.mark.parametrize("value", [-2, -100])
+def test_min_replicas_to_write_below_automatic_is_refused(value):
+    with pytest.raises(ConfigError) as e:
+        parse({"min-replicas-to-write": value}, 3)
+    assert str(e.value) == ("min-replicas-to-write: {} is not valid (-1 is automatic, below it means "
+                            "nothing); set min-replicas-to-write to -1 (automatic) or 0-2 for 3 units".format(value))
 
 
 def test_repr_hides_the_password():
