@@ -20,7 +20,7 @@ from charmhelpers.core import hookenv, unitdata
 from charms.reactive import clear_flag, endpoint_from_flag, is_flag_set, set_flag, toggle_flag
 
 from charms import layer
-from redis_k8s import live, naming, passwords, podspec, relation, settings, topology, watchers
+from redis_k8s import healing, live, naming, observation, passwords, podspec, relation, settings, watchers
 
 IMAGE_RESOURCE = 'redis-image'
 
@@ -122,10 +122,25 @@ def pod_fqdns(count=None):
                                 unit_count() if count is None else count, cluster_domain())
 
 
+_observation = None  # this hook's snapshot of the cluster, taken on first use
+
+
 def observe_topology(parsed):
-    """Ask every pod's sentinel who the master is; ``None`` while no pod answers."""
-    return topology.master_from_sentinels(pod_fqdns(), parsed.sentinel_port, parsed.master_name,
-                                          password(parsed))
+    """This hook's one observation of the cluster (:class:`redis_k8s.observation.Snapshot`):
+    every question to a sentinel or redis is asked once, when first needed, and its answer is
+    shared by the check, the heal steps and the status."""
+    global _observation
+    if _observation is None:
+        _observation = observation.observe(pod_fqdns(), parsed, password(parsed))
+    return _observation
+
+
+def forget_observation():
+    """Drop the snapshot once something acted on the cluster: later readers observe afresh."""
+    global _observation
+    if _observation is not None:
+        _observation.pods.close()
+    _observation = None
 
 
 # --- ensure ----------------------------------------------------------------------------------------
@@ -238,16 +253,19 @@ def record_master():
 
     Returns True when the master changed.
     """
-    global _master_moved
     parsed = current_settings()
     if parsed is None:
         return False
-    found = (topology.promoted_replica(pod_fqdns(), parsed.sentinel_port, parsed.master_name,
-                                       password(parsed))
-             or observe_topology(parsed))
+    snapshot = observe_topology(parsed)
+    found = snapshot.promoted or snapshot.master
     if found is None:
         return False
-    host, port = found
+    return _record(*found)
+
+
+def _record(host, port):
+    """Leader: write ``host:port`` as the master in leader data; True when it changed."""
+    global _master_moved
     if (leader_get('master-host'), leader_get('master-port')) == (host, str(port)):
         return False
     leader_set({'master-host': host, 'master-port': str(port)})
@@ -277,42 +295,39 @@ def publish_master():
 
 def heal_sentinels():
     """Leader: carry a password change on; make every running pod use the options, quorum and
-    write safety (live: Kubernetes does not restart pods for new ConfigMap contents); make
-    sentinels that remember removed pods or an old port forget them (one sentinel at a time)."""
+    write safety (live: Kubernetes does not restart pods for new ConfigMap contents); then the
+    first heal step the cluster needs (:func:`redis_k8s.healing.heal`, on this hook's snapshot):
+    a lost or moved master, sentinels or pods astray, sentinels that remember removed pods or an
+    old port (reset one sentinel at a time)."""
     parsed = current_settings()
     if parsed is None:
         return
-    count = unit_count()
-    fqdns = pod_fqdns(count)
-    secret = password(parsed)
     continue_password_change(parsed)
-    apply_live_settings(parsed, fqdns)
-    promoted = topology.recover_lost_master(fqdns, parsed, secret)
-    if promoted:
+    apply_live_settings(parsed, pod_fqdns())
+    healed = healing.heal(observe_topology(parsed))
+    if healed is None:
+        return
+    forget_observation()
+    step, result = healed
+    if step == 'recover_lost_master':
         hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
-            naming.pod_name_of(promoted)), hookenv.WARNING)
-        record_master()
-    moved = topology.follow_moved_master(fqdns, parsed, secret)
-    if moved:
+            naming.pod_name_of(result)), hookenv.WARNING)
+        _record(result, parsed.port)
+    elif step == 'follow_moved_master':
         hookenv.log('the master {} came back on port {}: sentinels follow it there'.format(
-            naming.pod_name_of(moved), parsed.port), hookenv.WARNING)
-        record_master()
-    realigned = topology.realign_sentinels(fqdns, parsed, secret)
-    if realigned:
+            naming.pod_name_of(result), parsed.port), hookenv.WARNING)
+        _record(result, parsed.port)
+    elif step == 'realign_sentinels':
         hookenv.log('sentinels that followed a gone master now monitor {}: {}'.format(
-            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in realigned)),
+            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
             hookenv.WARNING)
-    strays = topology.repoint_strays(fqdns, parsed, secret)
-    if strays:
+    elif step == 'repoint_strays':
         hookenv.log('pods not serving under {} made its replicas: {}'.format(
-            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in strays)),
+            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
             hookenv.WARNING)
-    stale = topology.stale_sentinels(fqdns, parsed, secret)
-    if stale:
-        hookenv.log('resetting sentinels that remember removed instances: {}'.format(
-            ', '.join(naming.pod_name_of(host) for host in stale)))
-        topology.reset_sentinels(fqdns, parsed.sentinel_port, parsed.master_name, secret,
-                                 targets=stale)
+    else:
+        hookenv.log('reset the sentinels that remembered removed instances: {}'.format(
+            ', '.join(naming.pod_name_of(host) for host in result)))
 
 
 # --- the master watcher (issue: consumers follow a failover at once) -------------------------------
@@ -456,7 +471,7 @@ def assess_status():
         layer.status.waiting('master moved to {}; checking the other pods'.format(
             naming.pod_name_of(leader_get('master-host'))))
         return
-    health = topology.health(pod_fqdns(count), parsed, password(parsed))
+    health = observe_topology(parsed).health()
     if health.master is None:
         layer.status.waiting('waiting for pods: {}/{} ready, no master yet'.format(
             health.ready, count))
