@@ -11,9 +11,6 @@ import functools
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 from charmhelpers.core import hookenv, unitdata
@@ -340,11 +337,6 @@ def heal_sentinels():
 # every hook of a unit that does not lead stops the one from its own directory (the stale
 # watcher's own trigger runs such a hook at its next event).
 
-WATCHER_SETTINGS = '.master-watcher.json'
-WATCHER_PID = '.master-watcher.pid'
-WATCHER_LOG = '.master-watcher.log'
-
-
 def ensure_watcher():
     """Leader: keep the application's one master watcher running, from this unit's charm
     directory and triggering this unit's hooks; stop the ones other units left running."""
@@ -352,7 +344,7 @@ def ensure_watcher():
     if parsed is None:
         return
     charm_dir = hookenv.charm_dir()
-    running = _watcher_process(charm_dir)
+    running = watchers.process(charm_dir)
     stop_other_watchers(keep=running[0] if running else None)
     wanted = {
         'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'redis_port': parsed.port,
@@ -361,97 +353,25 @@ def ensure_watcher():
         'trigger': watchers.refresh_command(hookenv.local_unit()),
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
     }
-    _write_private_json(os.path.join(charm_dir, WATCHER_SETTINGS), wanted)
-    code = _watcher_code()
-    if running is not None:
-        pid, running_code = running
-        if running_code == code:
-            return
-        _terminate(pid)  # an upgrade brought new watcher code
-    # The watcher's juju-run must not look like a call from inside a hook.
-    env = {key: value for key, value in os.environ.items() if not key.startswith('JUJU_CONTEXT')}
-    env['PYTHONPATH'] = os.path.join(charm_dir, 'lib')
-    with open(os.path.join(charm_dir, WATCHER_LOG), 'ab') as log:
-        process = subprocess.Popen(
-            [sys.executable, '-m', 'redis_k8s.master_watcher', WATCHER_SETTINGS],
-            cwd=charm_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True)
-    with open(os.path.join(charm_dir, WATCHER_PID), 'w') as handle:
-        handle.write('{} {}'.format(process.pid, code))
-    hookenv.log('master watcher started (pid {})'.format(process.pid))
+    started = watchers.ensure(charm_dir, wanted, os.environ)
+    if started is not None:
+        hookenv.log('master watcher started (pid {})'.format(started))
 
 
 def stop_other_watchers(keep=None):
     """Leader: stop every watcher of this application but ``keep`` (this unit's, by pid): those
     other units started (a deposed leader's), and any this unit lost track of."""
-    me, app = hookenv.local_unit(), hookenv.application_name()
-    for pid, unit in watchers.running():
-        if pid != keep and unit.split('/')[0] == app:
-            _terminate(pid)
-            hookenv.log('stopped the master watcher {} started (pid {}): {} leads now'.format(
-                unit, pid, me))
+    for pid, unit in watchers.stop_others(hookenv.application_name(), keep):
+        hookenv.log('stopped the master watcher {} started (pid {}): {} leads now'.format(
+            unit, pid, hookenv.local_unit()))
 
 
 def stop_watcher():
     """Stop the watcher started from this unit's charm directory, if one runs: the unit no longer
     leads, or is going away. The leader's next hook starts its own."""
-    charm_dir = hookenv.charm_dir()
-    running = _watcher_process(charm_dir)
-    if running is None:
-        return
-    _terminate(running[0])
-    try:
-        os.unlink(os.path.join(charm_dir, WATCHER_PID))
-    except OSError:
-        pass
-    hookenv.log('master watcher stopped (pid {})'.format(running[0]))
-
-
-def _terminate(pid):
-    """SIGTERM a watcher and its trigger run (the watcher leads its own process group)."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-
-def _watcher_code():
-    """A fingerprint of the watcher's code, so that an upgrade restarts it."""
-    from redis_k8s import master_watcher
-    with open(master_watcher.__file__, 'rb') as handle:
-        return hashlib.sha256(handle.read()).hexdigest()[:16]
-
-
-def _watcher_process(charm_dir):
-    """``(pid, code fingerprint)`` of the watcher started from ``charm_dir`` (checked by pid and
-    command line), or None."""
-    try:
-        with open(os.path.join(charm_dir, WATCHER_PID)) as handle:
-            pid, code = handle.read().split()
-        with open('/proc/{}/cmdline'.format(int(pid)), 'rb') as handle:
-            running = watchers.MODULE in handle.read()
-    except (OSError, ValueError):
-        return None
-    return (int(pid), code) if running else None
-
-
-def _write_private_json(path, data):
-    """Write ``data`` readable by root only, touching the file only when it changes."""
-    text = json.dumps(data, sort_keys=True)
-    try:
-        with open(path) as handle:
-            if handle.read() == text:
-                return
-    except OSError:
-        pass
-    temporary = path + '.new'
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, 'w') as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    stopped = watchers.stop(hookenv.charm_dir())
+    if stopped is not None:
+        hookenv.log('master watcher stopped (pid {})'.format(stopped))
 
 
 # --- status ----------------------------------------------------------------------------------------
