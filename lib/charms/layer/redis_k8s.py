@@ -23,8 +23,6 @@ IMAGE_RESOURCE = 'redis-image'
 
 LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
-CONFIG_VALID = 'redis.config.valid'
-MASTER_KNOWN = 'redis.master.known'
 STOPPING = 'redis.stopping'  # the stop hook ran: this unit is going away
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
@@ -89,10 +87,8 @@ def current_settings():
     try:
         parsed = settings.parse(dict(hookenv.config()), unit_count())
     except settings.ConfigError as error:
-        clear_flag(CONFIG_VALID)
         layer.status.blocked(str(error))
         return None
-    set_flag(CONFIG_VALID)
     return parsed
 
 
@@ -147,15 +143,10 @@ def mark_spec_stale():
 
 
 def ensure_leader_data():
-    """Generate the password and fix the bootstrap master once, on the first leader."""
-    wanted = {}
+    """Generate the password once, on the first leader (the pods' scripts apply the bootstrap
+    rule, pod 0, themselves)."""
     if not leader_get('password'):
-        wanted['password'] = passwords.generate()
-    if not leader_get('bootstrap-master'):
-        wanted['bootstrap-master'] = naming.bootstrap_master(
-            hookenv.application_name(), hookenv.model_name(), cluster_domain())
-    if wanted:
-        leader_set(wanted)
+        leader_set({'password': passwords.generate()})
 
 
 def apply_pod_spec():
