@@ -120,7 +120,7 @@ def realign_sentinels(snapshot) -> list:
     if master is None:
         return []
     votes = sum(1 for named in views.values() if named == master)
-    if votes <= len(hosts) // 2 or votes == len(views):
+    if votes < rules.expected_quorum(len(hosts)) or votes == len(views):
         return []
     majority = [host for host, named in views.items() if named == master]
     if not _settled(snapshot, master, majority):
@@ -150,7 +150,7 @@ def repoint_strays(snapshot) -> list:
     hosts = snapshot.hosts
     views = snapshot.views
     master = rules.unanimous(views)
-    if len(views) <= len(hosts) // 2 or master is None:
+    if len(views) < rules.expected_quorum(len(hosts)) or master is None:
         return []
     if not _settled(snapshot, master, views):
         return []
