@@ -15,7 +15,7 @@ import hashlib
 import redis
 
 from . import custom_config
-from .topology import _as_dict, _try, default_connect
+from .connection import as_dict as _as_dict, ask as _try, default_connect
 
 # How long after the Secret changes a pod may still read the previous password from its file:
 # the kubelet's sync period (1 min) plus its Secret cache TTL (1 min), with a margin. The old

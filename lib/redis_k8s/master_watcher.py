@@ -47,6 +47,8 @@ import time
 
 import redis
 
+from . import rules
+
 RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.1
 SETTLED_AFTER_S = 5.0
@@ -180,8 +182,8 @@ def settled(states):
     """Whether pod states look final: every pod answers, replicas are linked, sentinels agree."""
     if not states:
         return True
-    named = {state[3] for state in states.values()}
-    return (len(named) == 1 and None not in named
+    named = rules.unanimous({host: state[3] for host, state in states.items()})
+    return (named is not None
             and all(state[0] == 'master' or (state[0] == 'slave' and state[2] == 'up')
                     for state in states.values()))
 

@@ -81,11 +81,6 @@ def all_pod_fqdns(app: str, model: str, count: int, domain: str = CLUSTER_DOMAIN
     return [pod_fqdn(app, model, n, domain) for n in range(count)]
 
 
-def bootstrap_master(app: str, model: str, domain: str = CLUSTER_DOMAIN) -> str:
-    """Return the FQDN of the pod that is master when no sentinel knows one (pod 0)."""
-    return pod_fqdn(app, model, 0, domain)
-
-
 def secret_name(app: str) -> str:
     """Return the name of the Kubernetes Secret holding the Redis password."""
     return "{}-auth".format(app)

@@ -8,6 +8,7 @@ import redis
 import yaml
 
 from conftest import APP, CONSUMER
+from redis_k8s import settings
 
 SUBNET = '127.91'
 
@@ -187,7 +188,7 @@ def sentinels_know(cluster, count):
         views = [cluster.client(pod, port=26379).sentinel_master(APP) for pod in cluster.pods()]
     except redis.RedisError:
         return False
-    return all(view['quorum'] == count // 2 + 1 and view['num-slaves'] == count - 1
+    return all(view['quorum'] == settings.expected_quorum(count) and view['num-slaves'] == count - 1
                and view['num-other-sentinels'] == count - 1 for view in views)
 
 

@@ -23,7 +23,7 @@ import redis
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
 
-from redis_k8s import naming, podspec  # noqa: E402
+from redis_k8s import naming, podspec, rules  # noqa: E402
 
 # Mount points live below these; each namespace overlays them so mkdir stays private.
 OVERLAID = ("/etc", "/var/lib", "/run")
@@ -344,20 +344,19 @@ class Cluster:
         return self.client(ip, port, password=password)
 
     def master_from_sentinels(self):
-        """The master most running sentinels report, as a Pod, or None."""
-        votes = {}
+        """The master most running sentinels report (the charm's rule), as a Pod, or None."""
+        views = {}
         for pod in self.pods:
             if not pod.sentinel.running():
                 continue
             try:
-                addr = pod.sentinel_client().sentinel_get_master_addr_by_name(self.app)
+                addr = rules.master_addr(pod.sentinel_client().sentinel_get_master_addr_by_name(self.app))
             except (redis.RedisError, OSError):
                 continue
             if addr:
-                votes[addr[0]] = votes.get(addr[0], 0) + 1
-        if not votes:
-            return None
-        return self.by_fqdn(max(votes, key=votes.get))
+                views[pod.name] = addr
+        master = rules.master_by_vote(views)
+        return None if master is None else self.by_fqdn(master[0])
 
     def close(self):
         for c in self.clients:

@@ -10,10 +10,11 @@ import time
 import pytest
 import redis
 
-from checks import healthy, refused, sentinel_state, wait_healthy, wait_new_master, wait_settled
+from checks import (failover_if_master, healthy, refused, sentinel_state, wait_healthy, wait_new_master,
+                    wait_settled)
 from harness import wait_for
 from conftest import FAST
-from redis_k8s import live, settings as settings_mod, topology
+from redis_k8s import healing, live, observation, settings as settings_mod
 
 
 def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sentinels(healthy_shared_cluster):
@@ -212,29 +213,28 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
         return [p.fqdn for p in cluster.pods]
 
     # Make the pod about to be removed the master, then move the role away as the leader would.
-    assert topology.failover_if_master(cluster.pods[2].fqdn, s.port, fqdns, s.sentinel_port, name,
-                                       cluster.password, connect=cluster.connect) is False
-    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, name,
-                                       cluster.password, timeout=30, connect=cluster.connect) is True
-    master = cluster.by_fqdn(topology.master_from_sentinels(fqdns, s.sentinel_port, name, cluster.password,
-                                                            connect=cluster.connect)[0])
+    assert failover_if_master(cluster.pods[2].fqdn, s.port, fqdns, s.sentinel_port, name,
+                              cluster.password, connect=cluster.connect) is False
+    assert failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, name,
+                              cluster.password, timeout=30, connect=cluster.connect) is True
+    master = cluster.by_fqdn(observation.observe(fqdns, s, cluster.password, connect=cluster.connect).master[0])
     assert master is not cluster.pods[0]
     master = wait_settled(cluster)
     for _ in range(3):
         if master is not cluster.pods[2]:
             break
-        assert topology.failover_if_master(master.fqdn, s.port, fqdns, s.sentinel_port, name,
-                                           cluster.password, timeout=30, connect=cluster.connect)
+        assert failover_if_master(master.fqdn, s.port, fqdns, s.sentinel_port, name,
+                                  cluster.password, timeout=30, connect=cluster.connect)
         master = wait_settled(cluster)
     assert master is not cluster.pods[2]
 
     cluster.remove_pod()
     remaining = sentinels()
     two = dataclasses.replace(s, unit_count=2)
-    assert topology.apply_live_settings(remaining, two, cluster.password, connect=cluster.connect) is True
-    assert topology.apply_live_settings(fqdns, two, cluster.password, connect=cluster.connect) is False
-    reset = topology.reset_sentinels(remaining, s.sentinel_port, name, cluster.password, timeout=30,
-                                     connect=cluster.connect)
+    assert live.apply_settings(remaining, two, cluster.password, connect=cluster.connect) == []
+    assert live.apply_settings(fqdns, two, cluster.password, connect=cluster.connect) != []
+    reset = healing.reset_sentinels(observation.observe(remaining, two, cluster.password, connect=cluster.connect),
+                                    timeout=30)
     assert reset == remaining
     for pod in cluster.pods:
         state = sentinel_state(pod, name)
@@ -242,9 +242,9 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
         assert pod.client().config_get("min-replicas-to-write")["min-replicas-to-write"] == "0"
         assert pod.client().config_get("repl-diskless-sync-max-replicas") == {
             "repl-diskless-sync-max-replicas": "1"}
-    info = topology.replication_info(master.fqdn, s.port, cluster.password, connect=cluster.connect)
+    info = observation.replication_info(master.fqdn, s.port, cluster.password, connect=cluster.connect)
     assert info["connected_slaves"] == 1
-    h = topology.health(remaining, two, cluster.password, connect=cluster.connect)
+    h = observation.observe(remaining, two, cluster.password, connect=cluster.connect).health()
     assert h.master == (master.fqdn, s.port) and h.ready == 2 and h.version.startswith("7.")
 
     # Scale up again: the same spec, a new pod joins as a replica of the current master.
@@ -280,9 +280,9 @@ def test_a_restarted_sentinel_keeps_its_identity_and_follows_the_current_master(
     pod.sentinel.send(signal.SIGTERM)
     assert pod.sentinel.wait(30) == 0
     # The master moves while this sentinel is down: on restart it must follow the others.
-    assert topology.failover_if_master(master.fqdn, cluster.settings.port, [p.fqdn for p in cluster.pods],
-                                       cluster.settings.sentinel_port, cluster.app, cluster.password,
-                                       timeout=30, connect=cluster.connect)
+    assert failover_if_master(master.fqdn, cluster.settings.port, [p.fqdn for p in cluster.pods],
+                              cluster.settings.sentinel_port, cluster.app, cluster.password,
+                              timeout=30, connect=cluster.connect)
     wait_new_master(cluster, master, timeout=30)
     pod.sentinel.start()
     wait_settled(cluster)
@@ -298,8 +298,8 @@ def test_after_every_pod_restarts_at_once_the_data_survives_and_no_pod_bootstrap
     wait_healthy(cluster, cluster.pods[0])
     fqdns = [p.fqdn for p in cluster.pods]
     s = cluster.settings
-    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
-                                       cluster.password, timeout=30, connect=cluster.connect)
+    assert failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
+                              cluster.password, timeout=30, connect=cluster.connect)
     wait_new_master(cluster, cluster.pods[0], timeout=30)
     master = wait_settled(cluster)
     master.client().set("last", "words")
@@ -326,8 +326,8 @@ def test_without_any_sentinel_the_redis_containers_follow_their_pods_last_known_
     wait_healthy(cluster, cluster.pods[0])
     fqdns = [p.fqdn for p in cluster.pods]
     s = cluster.settings
-    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
-                                       cluster.password, timeout=30, connect=cluster.connect)
+    assert failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
+                              cluster.password, timeout=30, connect=cluster.connect)
     wait_new_master(cluster, cluster.pods[0], timeout=30)
     master = wait_settled(cluster)
     master.client().set("kept", "1")
@@ -460,8 +460,8 @@ def test_password_rotation_is_live_keeps_probes_green_and_survives_a_failover_an
                        connect=cluster.connect) is True
 
     # Sentinels still reach the redis and each other: a failover works with the new password.
-    assert topology.failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
-                                       new_password, timeout=30, connect=cluster.connect)
+    assert failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, cluster.app,
+                              new_password, timeout=30, connect=cluster.connect)
     master = wait_settled(cluster)
     # A restarted pod reads the new password from the Secret's file and rejoins.
     pod = [p for p in cluster.pods if p is not master][0]

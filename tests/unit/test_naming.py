@@ -12,7 +12,6 @@ def test_pod_names_and_fqdns():
         "r-2.r-endpoints.m.svc.cluster.local",
     ]
     assert naming.all_pod_fqdns("r", "m", 0) == []
-    assert naming.bootstrap_master("r", "m") == naming.pod_fqdn("r", "m", 0)
 
 
 def test_ordinal_of_pod_names_and_fqdns():
@@ -44,7 +43,6 @@ def test_fqdn_helpers_take_the_cluster_domain():
     assert naming.pod_fqdn("r", "m", 1, "k8s.test") == "r-1.r-endpoints.m.svc.k8s.test"
     assert naming.all_pod_fqdns("r", "m", 2, "k8s.test") == [
         "r-0.r-endpoints.m.svc.k8s.test", "r-1.r-endpoints.m.svc.k8s.test"]
-    assert naming.bootstrap_master("r", "m", "k8s.test") == "r-0.r-endpoints.m.svc.k8s.test"
 
 
 KUBELET_RESOLV = """search prod.svc.k8s.test svc.k8s.test k8s.test

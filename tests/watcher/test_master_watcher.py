@@ -193,6 +193,8 @@ def test_settled_means_linked_replicas_and_agreeing_sentinels():
     assert not settled(dict(good, b=('slave', 'a', 'down', master)))
     assert not settled(dict(good, b=('slave', 'a', 'up', ('a', '6380'))))
     assert not settled(dict(good, b=(None, None, None, None)))
+    # No sentinel answering is no agreement either.
+    assert not settled({'a': ('master', None, None, None), 'b': ('slave', 'a', 'up', None)})
 
 
 def test_a_promotion_or_switch_is_urgent_and_a_master_down_holds():

@@ -71,3 +71,109 @@ def test_running_reads_a_process_table(tmp_path):
     (tmp_path / 'self').mkdir()
     (tmp_path / '12').mkdir()  # a process that ended while the table was read
     assert watchers.running(str(tmp_path)) == [(7, 'redis-k8s/0'), (40, 'redis-k8s/1')]
+
+
+# --- supervision: what the leader's hooks do with the watcher of their charm directory ----------
+
+# An application name no other watcher on this machine has: stop_others stops every watcher of
+# the application it is given, and other test runs may have real ones.
+APP = 'watcher-test-{}'.format(os.getpid())
+
+
+def charm_dir(tmp_path):
+    """A charm directory whose lib/ is this repository's."""
+    directory = tmp_path / 'charm'
+    directory.mkdir()
+    (directory / 'lib').symlink_to(os.path.join(ROOT, 'lib'))
+    return str(directory)
+
+
+def wait_running(pid, unit):
+    """Until the process runs the watcher (right after the fork it still shows its parent)."""
+    deadline = time.monotonic() + 10
+    while (pid, unit) not in watchers.running():
+        assert time.monotonic() < deadline, watchers.running()
+        time.sleep(0.05)
+
+
+def test_the_fingerprint_covers_every_module_the_watcher_imports():
+    script = ('import sys, redis_k8s.master_watcher; '
+              'print("\\n".join(sorted(m.__file__ for n, m in sys.modules.items() '
+              'if n.startswith("redis_k8s.") and getattr(m, "__file__", None))))')
+    out = subprocess.run([sys.executable, '-c', script], env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib')),
+                         capture_output=True, text=True, check=True).stdout
+    imported = {os.path.basename(path) for path in out.split()}
+    assert imported == set(watchers.SOURCES)
+
+
+def test_the_fingerprint_changes_with_any_of_the_sources(tmp_path):
+    for name in watchers.SOURCES:
+        (tmp_path / name).write_text('one')
+    first = watchers.code_fingerprint(str(tmp_path))
+    (tmp_path / 'rules.py').write_text('two')
+    assert watchers.code_fingerprint(str(tmp_path)) != first
+
+
+def test_ensure_starts_one_watcher_keeps_it_and_stop_stops_it(tmp_path):
+    directory = charm_dir(tmp_path)
+    settings = {'sentinels': [], 'port': 26379, 'password': 'secret', 'master_name': 'r',
+                'trigger': ['true'], 'settle': []}
+    environ = dict(os.environ, JUJU_UNIT_NAME=APP + '/4', JUJU_CONTEXT_ID=APP + '/4-hook-1')
+    pid = watchers.ensure(directory, settings, environ)
+    try:
+        assert pid is not None
+        wait_running(pid, APP + '/4')
+        path = os.path.join(directory, watchers.SETTINGS_FILE)
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        assert watchers.process(directory) == (pid, watchers.code_fingerprint())
+        with open('/proc/{}/environ'.format(pid), 'rb') as handle:
+            environ_of_watcher = handle.read()
+        assert b'JUJU_CONTEXT_ID=' not in environ_of_watcher
+        assert watchers.unit_of(open('/proc/{}/cmdline'.format(pid), 'rb').read(), environ_of_watcher) == \
+            APP + '/4'
+        mtime = os.stat(path).st_mtime_ns
+        assert watchers.ensure(directory, settings, environ) is None  # kept, settings untouched
+        assert os.stat(path).st_mtime_ns == mtime
+        assert watchers.stop_others(APP, keep=pid) == []
+    finally:
+        assert watchers.stop(directory) == pid
+    deadline = time.monotonic() + 10
+    while (pid, APP + '/4') in watchers.running():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert watchers.process(directory) is None
+    assert watchers.stop(directory) is None
+
+
+def test_new_code_restarts_the_watcher_and_other_units_watchers_are_stopped(tmp_path):
+    directory = charm_dir(tmp_path)
+    settings = {'sentinels': [], 'port': 26379, 'master_name': 'r', 'trigger': ['true'], 'settle': []}
+    environ = dict(os.environ, JUJU_UNIT_NAME=APP + '/5')
+    first = watchers.ensure(directory, settings, environ)
+    started = [first]
+    try:
+        wait_running(first, APP + '/5')
+        with open(os.path.join(directory, watchers.PID_FILE), 'w') as handle:
+            handle.write('{} {}'.format(first, 'older-code'))  # as an upgrade leaves it
+        second = watchers.ensure(directory, settings, environ)
+        started.append(second)
+        assert second not in (None, first)
+        wait_running(second, APP + '/5')
+        (tmp_path / 'other').mkdir()
+        third = watchers.ensure(charm_dir(tmp_path / 'other'), settings,
+                                dict(os.environ, JUJU_UNIT_NAME=APP + '/2'))
+        started.append(third)
+        wait_running(third, APP + '/2')
+        deadline = time.monotonic() + 10
+        while (first, APP + '/5') in watchers.running():  # the old code's watcher ends
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert watchers.stop_others(APP, keep=second) == [(third, APP + '/2')]
+        assert watchers.stop_others(APP + '-other', keep=None) == []
+    finally:
+        for pid in started:
+            watchers.terminate(pid)
+    deadline = time.monotonic() + 10
+    while any(pid in started for pid, unit in watchers.running()):
+        assert time.monotonic() < deadline, watchers.running()
+        time.sleep(0.05)

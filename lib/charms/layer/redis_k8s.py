@@ -11,23 +11,18 @@ import functools
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 from charmhelpers.core import hookenv, unitdata
 from charms.reactive import clear_flag, endpoint_from_flag, is_flag_set, set_flag, toggle_flag
 
 from charms import layer
-from redis_k8s import live, naming, passwords, podspec, relation, settings, topology, watchers
+from redis_k8s import healing, live, naming, observation, passwords, podspec, relation, settings, watchers
 
 IMAGE_RESOURCE = 'redis-image'
 
 LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
-CONFIG_VALID = 'redis.config.valid'
-MASTER_KNOWN = 'redis.master.known'
 STOPPING = 'redis.stopping'  # the stop hook ran: this unit is going away
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
@@ -92,10 +87,8 @@ def current_settings():
     try:
         parsed = settings.parse(dict(hookenv.config()), unit_count())
     except settings.ConfigError as error:
-        clear_flag(CONFIG_VALID)
         layer.status.blocked(str(error))
         return None
-    set_flag(CONFIG_VALID)
     return parsed
 
 
@@ -122,10 +115,25 @@ def pod_fqdns(count=None):
                                 unit_count() if count is None else count, cluster_domain())
 
 
+_observation = None  # this hook's snapshot of the cluster, taken on first use
+
+
 def observe_topology(parsed):
-    """Ask every pod's sentinel who the master is; ``None`` while no pod answers."""
-    return topology.master_from_sentinels(pod_fqdns(), parsed.sentinel_port, parsed.master_name,
-                                          password(parsed))
+    """This hook's one observation of the cluster (:class:`redis_k8s.observation.Snapshot`):
+    every question to a sentinel or redis is asked once, when first needed, and its answer is
+    shared by the check, the heal steps and the status."""
+    global _observation
+    if _observation is None:
+        _observation = observation.observe(pod_fqdns(), parsed, password(parsed))
+    return _observation
+
+
+def forget_observation():
+    """Drop the snapshot once something acted on the cluster: later readers observe afresh."""
+    global _observation
+    if _observation is not None:
+        _observation.pods.close()
+    _observation = None
 
 
 # --- ensure ----------------------------------------------------------------------------------------
@@ -135,15 +143,10 @@ def mark_spec_stale():
 
 
 def ensure_leader_data():
-    """Generate the password and fix the bootstrap master once, on the first leader."""
-    wanted = {}
+    """Generate the password once, on the first leader (the pods' scripts apply the bootstrap
+    rule, pod 0, themselves)."""
     if not leader_get('password'):
-        wanted['password'] = passwords.generate()
-    if not leader_get('bootstrap-master'):
-        wanted['bootstrap-master'] = naming.bootstrap_master(
-            hookenv.application_name(), hookenv.model_name(), cluster_domain())
-    if wanted:
-        leader_set(wanted)
+        leader_set({'password': passwords.generate()})
 
 
 def apply_pod_spec():
@@ -238,16 +241,19 @@ def record_master():
 
     Returns True when the master changed.
     """
-    global _master_moved
     parsed = current_settings()
     if parsed is None:
         return False
-    found = (topology.promoted_replica(pod_fqdns(), parsed.sentinel_port, parsed.master_name,
-                                       password(parsed))
-             or observe_topology(parsed))
+    snapshot = observe_topology(parsed)
+    found = snapshot.promoted or snapshot.master
     if found is None:
         return False
-    host, port = found
+    return _record(*found)
+
+
+def _record(host, port):
+    """Leader: write ``host:port`` as the master in leader data; True when it changed."""
+    global _master_moved
     if (leader_get('master-host'), leader_get('master-port')) == (host, str(port)):
         return False
     leader_set({'master-host': host, 'master-port': str(port)})
@@ -277,42 +283,39 @@ def publish_master():
 
 def heal_sentinels():
     """Leader: carry a password change on; make every running pod use the options, quorum and
-    write safety (live: Kubernetes does not restart pods for new ConfigMap contents); make
-    sentinels that remember removed pods or an old port forget them (one sentinel at a time)."""
+    write safety (live: Kubernetes does not restart pods for new ConfigMap contents); then the
+    first heal step the cluster needs (:func:`redis_k8s.healing.heal`, on this hook's snapshot):
+    a lost or moved master, sentinels or pods astray, sentinels that remember removed pods or an
+    old port (reset one sentinel at a time)."""
     parsed = current_settings()
     if parsed is None:
         return
-    count = unit_count()
-    fqdns = pod_fqdns(count)
-    secret = password(parsed)
     continue_password_change(parsed)
-    apply_live_settings(parsed, fqdns)
-    promoted = topology.recover_lost_master(fqdns, parsed, secret)
-    if promoted:
+    apply_live_settings(parsed, pod_fqdns())
+    healed = healing.heal(observe_topology(parsed))
+    if healed is None:
+        return
+    forget_observation()
+    step, result = healed
+    if step == 'recover_lost_master':
         hookenv.log('the master left with its pod and no sentinel could fail over: promoted {}'.format(
-            naming.pod_name_of(promoted)), hookenv.WARNING)
-        record_master()
-    moved = topology.follow_moved_master(fqdns, parsed, secret)
-    if moved:
+            naming.pod_name_of(result)), hookenv.WARNING)
+        _record(result, parsed.port)
+    elif step == 'follow_moved_master':
         hookenv.log('the master {} came back on port {}: sentinels follow it there'.format(
-            naming.pod_name_of(moved), parsed.port), hookenv.WARNING)
-        record_master()
-    realigned = topology.realign_sentinels(fqdns, parsed, secret)
-    if realigned:
+            naming.pod_name_of(result), parsed.port), hookenv.WARNING)
+        _record(result, parsed.port)
+    elif step == 'realign_sentinels':
         hookenv.log('sentinels that followed a gone master now monitor {}: {}'.format(
-            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in realigned)),
+            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
             hookenv.WARNING)
-    strays = topology.repoint_strays(fqdns, parsed, secret)
-    if strays:
+    elif step == 'repoint_strays':
         hookenv.log('pods not serving under {} made its replicas: {}'.format(
-            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in strays)),
+            leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
             hookenv.WARNING)
-    stale = topology.stale_sentinels(fqdns, parsed, secret)
-    if stale:
-        hookenv.log('resetting sentinels that remember removed instances: {}'.format(
-            ', '.join(naming.pod_name_of(host) for host in stale)))
-        topology.reset_sentinels(fqdns, parsed.sentinel_port, parsed.master_name, secret,
-                                 targets=stale)
+    else:
+        hookenv.log('reset the sentinels that remembered removed instances: {}'.format(
+            ', '.join(naming.pod_name_of(host) for host in result)))
 
 
 # --- the master watcher (issue: consumers follow a failover at once) -------------------------------
@@ -325,11 +328,6 @@ def heal_sentinels():
 # every hook of a unit that does not lead stops the one from its own directory (the stale
 # watcher's own trigger runs such a hook at its next event).
 
-WATCHER_SETTINGS = '.master-watcher.json'
-WATCHER_PID = '.master-watcher.pid'
-WATCHER_LOG = '.master-watcher.log'
-
-
 def ensure_watcher():
     """Leader: keep the application's one master watcher running, from this unit's charm
     directory and triggering this unit's hooks; stop the ones other units left running."""
@@ -337,7 +335,7 @@ def ensure_watcher():
     if parsed is None:
         return
     charm_dir = hookenv.charm_dir()
-    running = _watcher_process(charm_dir)
+    running = watchers.process(charm_dir)
     stop_other_watchers(keep=running[0] if running else None)
     wanted = {
         'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'redis_port': parsed.port,
@@ -346,97 +344,25 @@ def ensure_watcher():
         'trigger': watchers.refresh_command(hookenv.local_unit()),
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
     }
-    _write_private_json(os.path.join(charm_dir, WATCHER_SETTINGS), wanted)
-    code = _watcher_code()
-    if running is not None:
-        pid, running_code = running
-        if running_code == code:
-            return
-        _terminate(pid)  # an upgrade brought new watcher code
-    # The watcher's juju-run must not look like a call from inside a hook.
-    env = {key: value for key, value in os.environ.items() if not key.startswith('JUJU_CONTEXT')}
-    env['PYTHONPATH'] = os.path.join(charm_dir, 'lib')
-    with open(os.path.join(charm_dir, WATCHER_LOG), 'ab') as log:
-        process = subprocess.Popen(
-            [sys.executable, '-m', 'redis_k8s.master_watcher', WATCHER_SETTINGS],
-            cwd=charm_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True)
-    with open(os.path.join(charm_dir, WATCHER_PID), 'w') as handle:
-        handle.write('{} {}'.format(process.pid, code))
-    hookenv.log('master watcher started (pid {})'.format(process.pid))
+    started = watchers.ensure(charm_dir, wanted, os.environ)
+    if started is not None:
+        hookenv.log('master watcher started (pid {})'.format(started))
 
 
 def stop_other_watchers(keep=None):
     """Leader: stop every watcher of this application but ``keep`` (this unit's, by pid): those
     other units started (a deposed leader's), and any this unit lost track of."""
-    me, app = hookenv.local_unit(), hookenv.application_name()
-    for pid, unit in watchers.running():
-        if pid != keep and unit.split('/')[0] == app:
-            _terminate(pid)
-            hookenv.log('stopped the master watcher {} started (pid {}): {} leads now'.format(
-                unit, pid, me))
+    for pid, unit in watchers.stop_others(hookenv.application_name(), keep):
+        hookenv.log('stopped the master watcher {} started (pid {}): {} leads now'.format(
+            unit, pid, hookenv.local_unit()))
 
 
 def stop_watcher():
     """Stop the watcher started from this unit's charm directory, if one runs: the unit no longer
     leads, or is going away. The leader's next hook starts its own."""
-    charm_dir = hookenv.charm_dir()
-    running = _watcher_process(charm_dir)
-    if running is None:
-        return
-    _terminate(running[0])
-    try:
-        os.unlink(os.path.join(charm_dir, WATCHER_PID))
-    except OSError:
-        pass
-    hookenv.log('master watcher stopped (pid {})'.format(running[0]))
-
-
-def _terminate(pid):
-    """SIGTERM a watcher and its trigger run (the watcher leads its own process group)."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-
-def _watcher_code():
-    """A fingerprint of the watcher's code, so that an upgrade restarts it."""
-    from redis_k8s import master_watcher
-    with open(master_watcher.__file__, 'rb') as handle:
-        return hashlib.sha256(handle.read()).hexdigest()[:16]
-
-
-def _watcher_process(charm_dir):
-    """``(pid, code fingerprint)`` of the watcher started from ``charm_dir`` (checked by pid and
-    command line), or None."""
-    try:
-        with open(os.path.join(charm_dir, WATCHER_PID)) as handle:
-            pid, code = handle.read().split()
-        with open('/proc/{}/cmdline'.format(int(pid)), 'rb') as handle:
-            running = watchers.MODULE in handle.read()
-    except (OSError, ValueError):
-        return None
-    return (int(pid), code) if running else None
-
-
-def _write_private_json(path, data):
-    """Write ``data`` readable by root only, touching the file only when it changes."""
-    text = json.dumps(data, sort_keys=True)
-    try:
-        with open(path) as handle:
-            if handle.read() == text:
-                return
-    except OSError:
-        pass
-    temporary = path + '.new'
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, 'w') as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    stopped = watchers.stop(hookenv.charm_dir())
+    if stopped is not None:
+        hookenv.log('master watcher stopped (pid {})'.format(stopped))
 
 
 # --- status ----------------------------------------------------------------------------------------
@@ -456,7 +382,7 @@ def assess_status():
         layer.status.waiting('master moved to {}; checking the other pods'.format(
             naming.pod_name_of(leader_get('master-host'))))
         return
-    health = topology.health(pod_fqdns(count), parsed, password(parsed))
+    health = observe_topology(parsed).health()
     if health.master is None:
         layer.status.waiting('waiting for pods: {}/{} ready, no master yet'.format(
             health.ready, count))

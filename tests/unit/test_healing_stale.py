@@ -3,8 +3,8 @@
 import pytest
 import redis
 
+from redis_k8s import healing, observation
 from redis_k8s import settings as settings_mod
-from redis_k8s import topology
 
 HOSTS = ['r-0.r-endpoints.m.svc.cluster.local', 'r-1.r-endpoints.m.svc.cluster.local']
 
@@ -40,8 +40,15 @@ class Answering:
     def ping(self):
         return True
 
+    def info(self, section=None):
+        return {'role': 'master', 'loading': 0}
+
     def close(self):
         pass
+
+
+def stale(parsed, connect):
+    return healing.stale_sentinels(observation.observe(HOSTS, parsed, 'pw', connect))
 
 
 def views(per_host, answering=()):
@@ -62,7 +69,7 @@ def test_current_pods_on_current_ports_are_not_stale(parsed):
         HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6379)], [flat(ip=HOSTS[1], port=26379)]),
         HOSTS[1]: FakeSentinel([], [flat(ip=HOSTS[0], port=26379)]),
     }
-    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=views(fresh)) == []
+    assert stale(parsed, views(fresh)) == []
 
 
 def test_old_port_and_removed_pods_are_stale(parsed):
@@ -71,7 +78,7 @@ def test_old_port_and_removed_pods_are_stale(parsed):
         HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6380)], []),   # replica on an old port
         HOSTS[1]: FakeSentinel([], [flat(ip=gone, port=26379)]),      # sentinel of a removed pod
     }
-    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=views(remembered)) == HOSTS
+    assert stale(parsed, views(remembered)) == HOSTS
 
 
 def test_an_old_port_still_served_mid_roll_is_not_stale(parsed):
@@ -80,7 +87,7 @@ def test_an_old_port_still_served_mid_roll_is_not_stale(parsed):
         HOSTS[1]: FakeSentinel([], []),
     }
     connect = views(remembered, answering={(HOSTS[1], 6380)})
-    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=connect) == []
+    assert stale(parsed, connect) == []
 
 
 def test_nothing_is_stale_while_a_pod_does_not_answer_on_the_configured_port(parsed):
@@ -94,8 +101,8 @@ def test_nothing_is_stale_while_a_pod_does_not_answer_on_the_configured_port(par
         if host == HOSTS[1] and port == 6379:
             raise redis.ConnectionError('connection refused')
         return connect(host, port, password)
-    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=connect) == [HOSTS[0]]
-    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=restarting) == []
+    assert stale(parsed, connect) == [HOSTS[0]]
+    assert stale(parsed, restarting) == []
 
 
 def test_nothing_is_stale_while_the_sentinels_follow_a_departed_master(parsed):
@@ -104,4 +111,22 @@ def test_nothing_is_stale_while_the_sentinels_follow_a_departed_master(parsed):
         HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6379)], [flat(ip=gone, port=26379)], master=gone),
         HOSTS[1]: FakeSentinel([flat(ip=HOSTS[0], port=6379)], [flat(ip=gone, port=26379)], master=gone),
     }
-    assert topology.stale_sentinels(HOSTS, parsed, 'pw', connect=views(remembered)) == []
+    assert stale(parsed, views(remembered)) == []
+
+
+def test_nothing_is_stale_while_a_pod_is_still_loading_its_dataset(parsed):
+    remembered = {
+        HOSTS[0]: FakeSentinel([flat(ip=HOSTS[1], port=6380)], []),
+        HOSTS[1]: FakeSentinel([], []),
+    }
+    connect = views(remembered)
+
+    class Loading(Answering):
+        def info(self, section=None):
+            return {'role': 'slave', 'loading': 1}
+
+    def loading(host, port, password):
+        if host == HOSTS[1] and port == 6379:
+            return Loading()
+        return connect(host, port, password)
+    assert stale(parsed, loading) == []

@@ -1,10 +1,10 @@
-"""recover_lost_master: the master left with its pod and the sentinels that remain cannot fail over."""
+"""healing.recover_lost_master: the master left with its pod and the sentinels that remain cannot fail over."""
 
 import pytest
 import redis
 
+from redis_k8s import healing, observation
 from redis_k8s import settings as settings_mod
-from redis_k8s import topology
 
 PODS = ['r-0', 'r-1']
 GONE = 'r-2'
@@ -64,13 +64,14 @@ def cluster(followed):
     }
 
 
-def parsed():
-    return settings_mod.parse({}, 2, app_name='r')
+def recover(nodes):
+    snapshot = observation.observe(PODS, settings_mod.parse({}, 2, app_name='r'), 'pw', connect=network(nodes))
+    return healing.recover_lost_master(snapshot)
 
 
 def test_promotes_the_most_up_to_date_replica_and_repoints_everything():
     nodes = cluster((GONE, '6379'))
-    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-1'
+    assert recover(nodes) == 'r-1'
     assert ('REPLICAOF', 'NO', 'ONE') in nodes[('r-1', 6379)].calls
     assert ('REPLICAOF', 'r-1', '6379') in nodes[('r-0', 6379)].calls
     for pod in PODS:
@@ -82,21 +83,21 @@ def test_promotes_the_most_up_to_date_replica_and_repoints_everything():
 
 def test_nothing_to_do_while_the_followed_master_is_a_current_pod():
     nodes = cluster(('r-0', '6379'))
-    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
+    assert recover(nodes) is None
     assert not any(call[0] == 'REPLICAOF' for node in nodes.values() for call in node.calls)
 
 
 def test_nothing_to_do_while_the_departing_master_still_answers():
     nodes = cluster((GONE, '6379'))
     nodes[(GONE, 6379)] = Node(role='master')  # still shutting down: its own failover may run
-    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
+    assert recover(nodes) is None
 
 
 def test_a_pod_already_master_is_kept_and_no_replica_is_promoted_beside_it():
     """The sentinels promoted r-0 just before the departing sentinel went; the rest still name r-2."""
     nodes = cluster((GONE, '6379'))
     nodes[('r-0', 6379)] = Node(role='master', offset=950)
-    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-0'
+    assert recover(nodes) == 'r-0'
     assert ('REPLICAOF', 'NO', 'ONE') not in nodes[('r-1', 6379)].calls
     assert ('REPLICAOF', 'r-0', '6379') in nodes[('r-1', 6379)].calls
     assert not any(call[0] == 'REPLICAOF' for call in nodes[('r-0', 6379)].calls)
@@ -109,7 +110,7 @@ def test_of_two_masters_the_one_with_linked_replicas_stays():
     nodes[('r-0', 6379)] = Node(role='master', offset=100)
     nodes[('r-1', 6379)] = Node(role='master', offset=900)
     nodes[('r-1', 6379)].replicas = 1
-    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) == 'r-1'
+    assert recover(nodes) == 'r-1'
     assert ('REPLICAOF', 'r-1', '6379') in nodes[('r-0', 6379)].calls
 
 
@@ -123,5 +124,5 @@ def test_nothing_is_promoted_while_the_sentinels_may_still_fail_over(sentinels):
         nodes[('r-1', 26379)].state['s-down-time'] = '900'
     else:
         nodes[('r-1', 26379)].master = ('r-0', '6379')
-    assert topology.recover_lost_master(PODS, parsed(), 'pw', connect=network(nodes)) is None
+    assert recover(nodes) is None
     assert not any(call[0] == 'REPLICAOF' for node in nodes.values() for call in node.calls)

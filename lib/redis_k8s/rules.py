@@ -1,0 +1,202 @@
+"""The rules the charm reads the cluster by: pure functions over what was observed.
+
+No I/O here: :mod:`redis_k8s.observation` asks the pods, these functions decide, and
+:mod:`redis_k8s.healing` acts. Each rule has one Python copy, this one (the quorum and
+``min-replicas-to-write`` rules are :func:`redis_k8s.settings.expected_quorum` and
+:func:`redis_k8s.settings.effective_min_replicas`); the pods' scripts have the shell copy in
+``templates/lib.sh``, and ``tests/unit/test_shell_rules.py`` checks that the two agree.
+
+A master address is ``(host, port)`` with an integer port; a redis ``INFO`` is a dict as redis-py
+parses it; a sentinel entry (``SENTINEL MASTER``/``REPLICAS``/``SENTINELS``) a dict of strings.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from .naming import pod_name_of
+from .settings import effective_min_replicas, expected_quorum  # noqa: F401  (the other two rules)
+
+
+def master_addr(reply):
+    """The ``(host, port)`` of a ``SENTINEL GET-MASTER-ADDR-BY-NAME`` reply, or None when the
+    sentinel knows no master (or answers something that is not an address)."""
+    if not reply or len(reply) != 2 or not reply[0] or not str(reply[1]).isdigit():
+        return None
+    return str(reply[0]), int(reply[1])
+
+
+def master_by_vote(views: dict):
+    """The master most of the sentinels that answered name, or None when none names one.
+
+    Args:
+        views: ``{sentinel host: (master host, master port)}``, one entry per sentinel that
+            named a master.
+
+    Ties go to the smallest address, host first then port, compared as bytes: what ``sort``
+    gives the pods' shell rule (``master_from_sentinels`` in ``templates/lib.sh``) in the C
+    locale, so the scripts and the charm pick the same master.
+    """
+    counts = Counter((str(host), str(port)) for host, port in views.values())
+    if not counts:
+        return None
+    (host, port), _ = min(counts.items(),
+                          key=lambda item: (-item[1], item[0][0].encode(), item[0][1].encode()))
+    return host, int(port)
+
+
+def unanimous(views: dict):
+    """The master every sentinel of ``views`` names, or None when they disagree (or are none)."""
+    named = set(views.values())
+    return next(iter(named)) if len(named) == 1 else None
+
+
+def follows(info: dict, master) -> bool:
+    """Whether a redis is configured as a replica of ``master`` (linked or not yet)."""
+    return (info.get("role") == "slave"
+            and pod_name_of(str(info.get("master_host", ""))) == pod_name_of(master[0])
+            and int(info.get("master_port", 0)) == int(master[1]))
+
+
+def serves(info: dict, host: str, master) -> bool:
+    """Whether a redis serves under the sentinels' master: it is that master, or a replica of it
+    with the link up."""
+    if master is None:
+        return False
+    if info.get("role") == "master":
+        return host == master[0]
+    return info.get("master_link_status") == "up" and follows(info, master)
+
+
+def answers_commands(info) -> bool:
+    """Whether a redis answered and serves commands (it is not loading its dataset)."""
+    return bool(info) and str(info.get("loading", "0")) != "1"
+
+
+def promoted(replica_entries):
+    """The replica a sentinel flags ``promoted`` and sees reporting role master, or None.
+
+    Between ``+promoted-slave`` and ``+switch-master`` (a second or more: the leading sentinel
+    first points the other replicas at it) the promoted replica already takes writes, and a
+    failover that got this far always ends with the switch to it. Only the leading sentinel
+    knows. Before that (the replica selected, told to become master, not yet seen as master) the
+    failover may still be aborted, so the replica's own answer is not enough.
+    """
+    for entry in replica_entries:
+        if ("promoted" in str(entry.get("flags", "")).split(",")
+                and entry.get("role-reported") == "master"):
+            return entry.get("ip"), int(entry.get("port", 0))
+    return None
+
+
+def quiet(states) -> bool:
+    """Whether no sentinel of ``states`` (``SENTINEL MASTER`` entries, ``{}`` when unreachable)
+    sees the master down or is failing over."""
+    for state in states:
+        flags = str(state.get("flags", "")) if state else "down"
+        if "failover" in flags or "down" in flags:
+            return False
+    return True
+
+
+def settled(master, hosts, states, master_info) -> bool:
+    """Whether ``master`` is one of ``hosts``, answers as master (``master_info``, its INFO) and
+    no sentinel sees it down or is failing over (``states``): aligning stragglers is safe."""
+    return (master[0] in hosts and quiet(states)
+            and bool(master_info) and master_info.get("role") == "master")
+
+
+def gave_up(views: dict, followed, states: dict, failover_timeout_ms: int) -> bool:
+    """Whether every sentinel that answers still names ``followed``, has seen it down for a whole
+    failover timeout and is not failing over: only then can no failover of theirs be on the way.
+
+    A departing master hands over on its way out; promoting a replica beside the sentinels' own
+    choice would make two masters, and writes to one of them would be lost.
+    """
+    if not views or any(view != followed for view in views.values()):
+        return False
+    for host in views:
+        state = states.get(host) or {}
+        flags = str(state.get("flags", ""))
+        if "failover" in flags or "s_down" not in flags:
+            return False
+        if int(state.get("s-down-time", 0)) < int(failover_timeout_ms):
+            return False
+    return True
+
+
+def _replica_offset(info: dict) -> int:
+    return int(info.get("slave_repl_offset", info.get("master_repl_offset", -1)))
+
+
+def choose_master(infos: dict, hosts: list):
+    """The pod to serve as master after its master left: a pod already master (the sentinels may
+    have promoted it before they lost track), else the most up-to-date replica; None when no pod
+    answers.
+
+    Promoting a replica while another pod is master would make two masters, so a master always
+    wins; among several, the one with the most replicas linked, then the most data.
+    """
+    answering = [h for h in hosts if infos.get(h)]
+    masters = [h for h in answering if infos[h].get("role") == "master"]
+    if masters:
+        return max(masters, key=lambda h: (int(infos[h].get("connected_slaves", 0)),
+                                           int(infos[h].get("master_repl_offset", 0)), -hosts.index(h)))
+    replicas = [h for h in answering if infos[h].get("role") == "slave"]
+    if not replicas:
+        return None
+    return max(replicas, key=lambda h: (_replica_offset(infos[h]), -hosts.index(h)))
+
+
+def unknown_instances(known_redis, known_sentinels, hosts, port, sentinel_port) -> set:
+    """The addresses a sentinel knows (``(host, port)`` of replicas and of other sentinels) that
+    are not one of ``hosts`` on the configured ``port`` / ``sentinel_port``."""
+    wanted_redis = {(host, int(port)) for host in hosts}
+    wanted_sentinels = {(host, int(sentinel_port)) for host in hosts}
+    return (set(known_redis) - wanted_redis) | (set(known_sentinels) - wanted_sentinels)
+
+
+def addresses(entries) -> set:
+    """``{(ip, port)}`` of sentinel entries (``SENTINEL REPLICAS`` or ``SENTINELS``)."""
+    return {(entry.get("ip", ""), int(entry.get("port", 0))) for entry in entries}
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a status line needs: the master the sentinels agree on, pods ready, Redis version."""
+
+    master: object  # (host, port) or None
+    ready: int
+    version: str
+    roles: dict  # host -> "master" / "slave" / None when unreachable
+
+    @property
+    def other_masters(self) -> list:
+        """Pods that act as master beside the one the sentinels name (a split brain), sorted."""
+        named = self.master[0] if self.master else None
+        return sorted(host for host, role in self.roles.items() if role == "master" and host != named)
+
+
+def health(hosts, master, infos: dict, sentinels_up) -> Health:
+    """The :class:`Health` of ``hosts``: a pod is ready when its redis serves under ``master``
+    (is it, or replicates from it with the link up) and its sentinel answers.
+
+    Args:
+        hosts: the pods.
+        master: the master by sentinel vote, or None.
+        infos: ``{host: INFO}`` (None when the redis does not answer).
+        sentinels_up: the hosts whose sentinel answers.
+    """
+    roles = {}
+    ready = 0
+    version = ""
+    for host in hosts:
+        info = infos.get(host)
+        if info is None:
+            roles[host] = None
+            continue
+        roles[host] = info.get("role")
+        if master is not None and host == master[0]:
+            version = str(info.get("redis_version", ""))
+        if serves(info, host, master) and host in sentinels_up:
+            ready += 1
+    return Health(master=master, ready=ready, version=version, roles=roles)
