@@ -1,7 +1,7 @@
 """Handlers of the redis-k8s charm: flags mapped to the operations in ``charms.layer.redis_k8s``."""
 
 from charmhelpers.core import hookenv
-from charms.reactive import hook, set_flag, when, when_any, when_not
+from charms.reactive import clear_flag, hook, set_flag, when, when_any, when_not
 
 from charms.layer import redis_k8s as charm
 
@@ -13,6 +13,7 @@ hookenv.atstart(charm.sync_leadership)
 @hook('upgrade-charm')
 def charm_upgraded():
     charm.mark_spec_stale()
+    charm.follow_peers()  # what consumers are given may have changed shape
 
 
 @hook('stop')
@@ -35,6 +36,12 @@ def set_pod_spec():
 @when(charm.LEADER, charm.SPEC_CURRENT)
 def track_master():
     charm.track_master()
+    charm.share_master()
+
+
+@when(charm.LEADER, charm.SPEC_CURRENT, charm.UNITS_CHANGED)
+def size_for_units():
+    charm.resize_for_units()
 
 
 @when(charm.LEADER, charm.SPEC_CURRENT)
@@ -50,7 +57,28 @@ def not_leading():
     charm.stop_watcher()
 
 
+@when('endpoint.redis-peers.changed')
+def peer_data_changed():
+    # A peer joined or wrote its data, or the leader recorded a new master epoch.
+    charm.follow_peers()
+    clear_flag('endpoint.redis-peers.changed')
+
+
+@when('endpoint.redis-peers.departed')
+def peer_departed():
+    charm.follow_peers()
+    clear_flag('endpoint.redis-peers.departed')
+
+
+@hook('leader-settings-changed')
+def leader_data_changed():
+    # The leader's hook has ended, so its peer record is committed too; and the consumers'
+    # password lives in leader data.
+    charm.follow_peers()
+
+
 @when('endpoint.redis.joined')
+@when_any(charm.MASTER_CHANGED, 'endpoint.redis.changed', 'config.changed')
 def publish_master():
     charm.publish_master()
 

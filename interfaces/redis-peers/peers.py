@@ -1,11 +1,128 @@
-"""Peer side of interface:redis-peers.
+"""Peer side of interface:redis-peers: the units of one redis-k8s application.
 
-The units of redis-k8s share their state through leader data, so the peer relation carries no data;
-the endpoint exists so that membership changes set ``endpoint.{name}.joined``/``departed`` flags.
+Flags (``{name}`` is the endpoint's name, ``redis-peers`` in redis-k8s):
+
+- ``endpoint.{name}.joined``: another unit of the application is there (set and cleared by
+  charms.reactive, like every Endpoint's).
+- ``endpoint.{name}.changed``: a peer's unit data changed (charms.reactive's rule: set on the
+  hook that brings it, a new peer's first data included), or the application data changed
+  (the master the leader records). Not cleared here: the charm clears it once handled.
+- ``endpoint.{name}.departed``: a peer left (set on relation-departed; charms.reactive clears
+  it on a later hook while peers remain, the charm may clear it sooner).
+
+Data:
+
+- application data (written by the leader only, read by every unit: Juju 2.7+ lets units read
+  their own application's data on a peer relation): ``master-host``, ``master-port`` and
+  ``master-epoch``, a number that grows by one each time the recorded master changes, so a unit
+  can tell a new record from one it has already acted on (:meth:`RedisPeers.master`,
+  :meth:`RedisPeers.record_master`).
+- unit data: what the unit last told the consumers, ``published-master`` (``host:port``) and
+  ``published-epoch`` (:meth:`RedisPeers.publish_seen`). A unit cannot name its pod: in a Juju
+  2.9 podspec charm its hooks run in the operator pod, and no hook tool tells which pod the
+  unit is linked to (``unit-get``, ``network-get`` and ``ingress-address`` give the Service's
+  address), so nothing here claims one.
+
+Values are plain strings (raw relation data), as every reader of this interface is this charm.
 """
 
-from charms.reactive import Endpoint
+import collections
+
+from charms.reactive import Endpoint, set_flag
+from charms.reactive.helpers import data_changed
+
+MasterRecord = collections.namedtuple('MasterRecord', 'host port epoch')
+
+_MASTER_KEYS = ('master-host', 'master-port', 'master-epoch')
 
 
 class RedisPeers(Endpoint):
-    """Membership of the other redis-k8s units (``endpoint.{endpoint_name}.*`` flags only)."""
+    """The other units of the application, and the master record the leader keeps for all."""
+
+    def manage_flags(self):
+        """Raise ``changed`` when the application data moved (charms.reactive only watches the
+        units' data). Called on every hook of this relation, and on every hook while no peer
+        has joined (a single unit: its own leader's writes are what there is to see)."""
+        for relation in self.relations:
+            key = 'endpoint.{}.{}.app'.format(self.endpoint_name, relation.relation_id)
+            if data_changed(key, dict(relation.to_publish_app_raw.data or {})):
+                set_flag(self.expand_name('changed'))
+
+    def _relation(self):
+        """The peer relation (Juju makes exactly one), or None before it exists."""
+        return self.relations[0] if self.relations else None
+
+    def master(self):
+        """The master the leader recorded, as a :class:`MasterRecord` (port and epoch ints),
+        or None before it recorded one."""
+        relation = self._relation()
+        if relation is None:
+            return None
+        data = relation.to_publish_app_raw
+        host, port, epoch = (data.get(key) for key in _MASTER_KEYS)
+        if not host or not port:
+            return None
+        try:
+            return MasterRecord(host, int(port), int(epoch or 0))
+        except ValueError:
+            return None
+
+    def record_master(self, host, port):
+        """Leader: record ``host:port`` as the master; the epoch grows by one when it differs
+        from the record. Returns the record now in force, or None when the relation does not
+        exist yet (the install hook).
+
+        Written to Juju when the hook ends: units reading it see a whole record.
+        """
+        relation = self._relation()
+        if relation is None:
+            return None
+        current = self.master()
+        if current is not None and (current.host, current.port) == (host, int(port)):
+            return current
+        epoch = (current.epoch if current is not None else self._last_epoch(relation)) + 1
+        data = relation.to_publish_app_raw
+        data['master-host'] = str(host)
+        data['master-port'] = str(int(port))
+        data['master-epoch'] = str(epoch)
+        return MasterRecord(str(host), int(port), epoch)
+
+    @staticmethod
+    def _last_epoch(relation):
+        # A record with a host missing still carries the epoch it reached: never go back.
+        try:
+            return int(relation.to_publish_app_raw.get('master-epoch') or 0)
+        except ValueError:
+            return 0
+
+    def publish_seen(self, host, port, epoch):
+        """Tell the peers which master this unit last gave its consumers (unit data; written
+        only when it differs, as each write runs a hook on every peer)."""
+        relation = self._relation()
+        if relation is None:
+            return
+        data = relation.to_publish_raw
+        wanted = {'published-master': '{}:{}'.format(host, port),
+                  'published-epoch': str(epoch)}
+        for key, value in wanted.items():
+            if data.get(key) != value:
+                data[key] = value
+
+    def peers_seen(self):
+        """``{unit name: (published-master, published-epoch)}`` of the joined peers (epoch an
+        int, None when the unit has published nothing yet)."""
+        seen = {}
+        for relation in self.relations:
+            for unit in relation.joined_units:
+                data = unit.received_raw
+                try:
+                    epoch = int(data.get('published-epoch'))
+                except (TypeError, ValueError):
+                    epoch = None
+                seen[unit.unit_name] = (data.get('published-master'), epoch)
+        return seen
+
+    def unit_names(self):
+        """The peers that have joined (this unit not included), sorted."""
+        return sorted(unit.unit_name for relation in self.relations
+                      for unit in relation.joined_units)

@@ -14,16 +14,27 @@ import os
 import time
 
 from charmhelpers.core import hookenv, unitdata
-from charms.reactive import clear_flag, endpoint_from_flag, is_flag_set, set_flag, toggle_flag
+from charms.reactive import (clear_flag, endpoint_from_flag, endpoint_from_name, is_flag_set,
+                             set_flag, toggle_flag)
 
 from charms import layer
-from redis_k8s import healing, live, naming, observation, passwords, podspec, relation, settings, watchers
+from redis_k8s import (healing, live, naming, observation, passwords, podspec, relation, rotation,
+                       settings, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
 
 LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
 STOPPING = 'redis.stopping'  # the stop hook ran: this unit is going away
+# What consumers are given (the master, its password, its sentinels) is not what this unit last
+# published to them: raised by follow_peers, cleared by publish_master.
+MASTER_CHANGED = 'redis.master.changed'
+# Leader: units came or went since the quorum and min-replicas were last sized for them.
+UNITS_CHANGED = 'redis.units.changed'
+
+PEERS = 'redis-peers'  # the peer endpoint (metadata.yaml)
+PUBLISHED = 'redis-k8s.published'  # unit kv: a digest of what this unit last gave its consumers
+SIZED_FOR = 'redis-k8s.sized-for'  # unit kv: the units the leader last sized quorum for
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 
@@ -168,9 +179,19 @@ def apply_pod_spec():
         change_password_live(parsed)
         layer.status.maintenance('configuring pods')
         layer.caas_base.pod_spec_set(rendered.spec, k8s_resources=resources)
-        leader_set({'spec-hash': fingerprint, 'active-password': password(parsed)})
+        leader_set({'spec-hash': fingerprint})
         hookenv.log('pod spec set ({})'.format(fingerprint[:12]))
     set_flag(SPEC_CURRENT)
+
+
+def password_state():
+    """Where the password rotation stands (:class:`rotation.Passwords`), from leader data."""
+    return rotation.from_leader_data(leader_get)
+
+
+def _save_password_state(before, after):
+    if after != before:
+        leader_set(rotation.leader_data(after))
 
 
 def change_password_live(parsed):
@@ -178,37 +199,45 @@ def change_password_live(parsed):
 
     No pod restarts: the scripts and probes read the Secret's file, which Kubernetes updates in
     place within ``live.SECRET_SYNC_S``. Until then a pod may still read the old password, so every
-    redis and sentinel accepts both, and replicas and sentinels switch to the new one at once; the
-    old one is refused on the first leader hook after that delay (:func:`continue_password_change`),
-    once every instance was reached. Several changes in a row retire every previous password.
+    redis and sentinel accepts both; consumers are given the new one once every pod accepts it
+    (this hook when all answer, else a later one), and the old ones are refused once the files
+    and the consumers have had that delay to follow (:func:`continue_password_change`).
     """
-    active, wanted = leader_get('active-password'), password(parsed)
-    if not active or active == wanted:
-        return
-    retired = [p for p in _retired_passwords() + [active] if p != wanted]
-    now = time.time()
-    leader_set({'retired-passwords': json.dumps(retired), 'retired-since': repr(now)})
-    layer.status.maintenance('changing the password')
-    live.rotate(pod_fqdns(), parsed, wanted, retired, now, now)
+    before = password_state()
+    after = rotation.change(before, password(parsed), time.time())
+    if after.rotating and after.retired != before.retired:
+        layer.status.maintenance('changing the password')
+        after = rotation.advance(after, pod_fqdns(), parsed, time.time())
+        _log_password_progress(before, after)
+    _save_password_state(before, after)
 
 
 def continue_password_change(parsed):
-    """Leader, every hook: carry a password rotation on (pods unreachable before are retried) and
-    end it once the old passwords can be refused everywhere."""
-    retired = _retired_passwords()
-    if not retired:
+    """Leader, every hook: carry a password rotation on (pods unreachable before are retried),
+    give consumers the new password once every pod accepts it, and end the rotation once the old
+    passwords can be refused everywhere."""
+    before = password_state()
+    if not before.rotating:
         return
-    since = float(leader_get('retired-since') or 0)
-    if live.rotate(pod_fqdns(), parsed, password(parsed), retired, since, time.time()):
-        leader_set({'retired-passwords': '', 'retired-since': ''})
+    after = rotation.advance(before, pod_fqdns(), parsed, time.time())
+    _log_password_progress(before, after)
+    _save_password_state(before, after)
+
+
+def _log_password_progress(before, after):
+    if after.consumers != before.consumers:
+        hookenv.log('every pod accepts the new password: consumers are given it')
+    elif after.rotating and after.consumers != after.secret:
+        hookenv.log('the new password is not accepted by every pod yet (retried on a later '
+                    'hook): consumers keep the previous one, which stays valid')
+    if before.rotating and not after.rotating:
         hookenv.log('password change complete: previous passwords are refused')
 
 
-def _retired_passwords():
-    try:
-        return list(json.loads(leader_get('retired-passwords') or '[]'))
-    except ValueError:
-        return []
+def consumer_password(parsed):
+    """The password consumers are given: the one every pod accepts (the configured or generated
+    one until a rotation starts)."""
+    return password_state().consumers or password(parsed)
 
 
 def apply_live_settings(parsed, fqdns=None):
@@ -262,21 +291,104 @@ def _record(host, port):
     return True
 
 
-def publish_master():
-    """Every unit publishes the same, current master on every ``redis`` relation."""
+# --- peers and consumers ---------------------------------------------------------------------------
+
+def peers():
+    """The peer endpoint (interface:redis-peers), or None before the relation exists."""
+    return endpoint_from_name(PEERS)
+
+
+def published_master():
+    """``(host, port, epoch)`` of the master consumers must be given: the leader's record in the
+    peer application data, else (before the leader first wrote one) leader data, epoch 0."""
+    endpoint = peers()
+    record = endpoint.master() if endpoint is not None else None
+    if record is not None:
+        return tuple(record)
     host, port = leader_get('master-host'), leader_get('master-port')
+    if not host or not port:
+        return None
+    return host, int(port), 0
+
+
+def share_master():
+    """Leader: keep the peer record equal to the master in leader data (the epoch grows by one
+    each time it moves: every unit's peer relation-changed hook follows), then raise the flags
+    this unit's own publishing and sizing react to."""
+    host, port = leader_get('master-host'), leader_get('master-port')
+    endpoint = peers()
+    if host and port and endpoint is not None:
+        before = endpoint.master()
+        record = endpoint.record_master(host, port)
+        if record is not None and record != before:
+            hookenv.log('master epoch {}: {}:{}'.format(record.epoch, host, port))
+    follow_peers()
+
+
+def publication():
+    """``(payload, epoch)``: what this unit gives its consumers now, or None before a master is
+    known or while an option is invalid."""
+    master = published_master()
     parsed = current_settings()
-    if not host or not port or parsed is None:
-        return
-    provides = endpoint_from_flag('endpoint.redis.joined')
-    if provides is None:
-        return
+    if master is None or parsed is None:
+        return None
+    host, port, epoch = master
     payload = relation.payload(
-        master_host=host, master_port=port, password=password(parsed),
+        master_host=host, master_port=port, password=consumer_password(parsed),
         sentinel_hosts=pod_fqdns(), sentinel_port=parsed.sentinel_port,
         master_name=parsed.master_name)
-    provides.configure(payload.pop('host'), payload.pop('port'), password=payload.pop('password'),
-                       **payload)
+    return payload, epoch
+
+
+def _digest(payload, epoch):
+    # Kept in the unit's state: a digest, so no password is stored there.
+    text = json.dumps({'payload': payload, 'epoch': epoch}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def follow_peers():
+    """Every unit, when the peers, leader data or the leader's record moved: raise
+    ``MASTER_CHANGED`` when what consumers would be given is not what this unit last gave them
+    (a new master epoch, the password once every pod accepts it, units come or gone); on the
+    leader, raise ``UNITS_CHANGED`` when the units are not those quorum was last sized for."""
+    found = publication()
+    if found is not None and _digest(*found) != unitdata.kv().get(PUBLISHED):
+        set_flag(MASTER_CHANGED)
+    if is_flag_set(LEADER) and list(unit_names()) != unitdata.kv().get(SIZED_FOR):
+        set_flag(UNITS_CHANGED)
+
+
+def publish_master():
+    """Give every ``redis`` relation the current master (host, port, the password every pod
+    accepts, the sentinels), and tell the peers which master epoch this unit published."""
+    found = publication()
+    provides = endpoint_from_flag('endpoint.redis.joined')
+    if found is None or provides is None:
+        return
+    payload, epoch = found
+    published = dict(payload)
+    provides.configure(published.pop('host'), published.pop('port'),
+                       password=published.pop('password'), **published)
+    unitdata.kv().set(PUBLISHED, _digest(payload, epoch))
+    endpoint = peers()
+    if endpoint is not None:
+        endpoint.publish_seen(payload['host'], payload['port'], epoch)
+    clear_flag(MASTER_CHANGED)
+    clear_flag('endpoint.redis.changed')
+
+
+def resize_for_units():
+    """Leader, when units came or went: apply the quorum and min-replicas for the new count now
+    (the heal path applies them on every hook where the master did not move; this one may be
+    such a hook). Pods not reached are retried by the heal path on later hooks."""
+    parsed = current_settings()
+    if parsed is None:
+        return
+    if apply_live_settings(parsed):
+        hookenv.log('quorum {} and min-replicas-to-write {} applied for {} units'.format(
+            parsed.quorum, parsed.min_replicas_to_write, parsed.unit_count))
+    unitdata.kv().set(SIZED_FOR, list(unit_names()))
+    clear_flag(UNITS_CHANGED)
 
 
 # --- heal ------------------------------------------------------------------------------------------
