@@ -16,9 +16,10 @@ What is fake, at the boundaries only:
 - Juju's hook tools (``hook_tools.py`` on PATH, over tests/layers/fake_juju_tools.py).
 - Redis: ``redis.Redis`` is ``fake_cluster.FakeRedis`` during the hook, answering from a
   ``fake_cluster.FakeCluster`` (``State.cluster``; None: no pod exists, nothing answers).
-- The master watcher: a process the charm starts with ``python -m <module>`` runs a stand-in
-  that only sleeps, under the same command line (so the charm finds and stops it as it would
-  the real one); ``Output.watcher_running`` says whether one this unit's hooks started still runs.
+- The master watcher: a Python process the charm starts (``python -m <module> ...``) runs a
+  stand-in that only sleeps, with the same arguments on its command line (so the charm finds and
+  stops it as it would the real one); ``Output.watcher_running`` says whether one this unit's
+  hooks started still runs.
 
 Every Context uses an application name of its own (``rk<random>``): the charm stops master
 watchers of its application found in the process table, and must never see a real one.
@@ -61,7 +62,7 @@ class Relation:
     """A relation of this unit's endpoint ``endpoint`` to ``remote_app``.
 
     ``remote_data`` is ``{remote unit: {key: value}}``; ``local_data`` what this unit published
-    before. The peer relation (``redis-peers``) is added by the Context when a State lists none.
+    before. The peer relation is not one of these: see ``State.peer_data``.
     """
 
     endpoint: str
@@ -83,7 +84,9 @@ class State:
         leader: whether this unit leads.
         config: options set by the user (config.yaml defaults fill the rest).
         leader_data: leader settings.
-        relations: :class:`Relation` list.
+        relations: :class:`Relation` list (to other applications).
+        peer_data: the peer relation (``redis-peers``, joined by every unit):
+            ``{unit number: {key: value}}``; peer_app_data: its application data.
         image: the ``redis-image`` resource (what ``resource-get``'s file holds), None: missing.
         kv: the unit's key/value data from earlier hooks (flags are ``reactive.states.<flag>``).
         cluster: the pods as redis-py would see them, None: no pod yet.
@@ -98,6 +101,8 @@ class State:
     config: dict = field(default_factory=dict)
     leader_data: dict = field(default_factory=dict)
     relations: list = field(default_factory=list)
+    peer_data: dict = field(default_factory=dict)
+    peer_app_data: dict = field(default_factory=dict)
     image: dict = field(default_factory=lambda: dict(IMAGE))
     kv: dict = field(default_factory=dict)
     cluster: object = None
@@ -107,6 +112,23 @@ class State:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+    def seen_by(self, unit, leader=False):
+        """The application as unit ``unit`` finds it on its first hook: the same model (config,
+        leader data, peer data, pods, pod spec), its own relations' data and flags not yet known."""
+        return self.replace(unit=unit, leader=leader, kv={}, charm_dir=None, relations=[
+            dataclasses.replace(r, local_data={}) for r in self.relations])
+
+    def sharing(self, other):
+        """This unit's state, with what ``other`` (another unit's state, later) shows of the
+        application: leader data, peer data of the other units, config, pods, pod spec."""
+        peers = dict(other.peer_data)
+        if self.unit in self.peer_data:
+            peers[self.unit] = self.peer_data[self.unit]
+        return self.replace(leader_data=dict(other.leader_data), peer_data=peers,
+                            peer_app_data=dict(other.peer_app_data), config=dict(other.config),
+                            units=other.units, cluster=other.cluster, pod_spec=other.pod_spec,
+                            k8s_resources=other.k8s_resources)
 
     def with_flags(self, *flags):
         """This state with ``flags`` set, as earlier hooks would have left them."""
@@ -230,7 +252,8 @@ class Context:
         """Run ``hook`` of unit ``state.unit`` on ``state``; return the :class:`Output`.
 
         Args:
-            relation: for a relation hook, the :class:`Relation` of ``state.relations`` it is for.
+            relation: for a relation hook, the :class:`Relation` of ``state.relations`` it is
+                for, or ``'redis-peers'`` for the peer relation.
             remote_unit: the remote unit of a relation hook (default: the relation's first).
 
         Raises:
@@ -247,9 +270,12 @@ class Context:
         cluster = state.cluster.copy() if state.cluster is not None else None
         relation_id = None
         if relation is not None:
-            index = next(i for i, r in enumerate(state.relations) if r is relation)
-            relation_id = '{}:{}'.format(relation.endpoint, index + 1)
-            remote_unit = remote_unit or (relation.remote_units[0] if relation.remote_units else None)
+            index = len(state.relations) if relation == 'redis-peers' else next(
+                i for i, r in enumerate(state.relations) if r is relation)
+            listed = relations[index]
+            relation_id = '{}:{}'.format(listed['endpoints'][self.app], listed['id'])
+            if remote_unit is None:
+                remote_unit = next((u for u in listed['units'] if u != unit), None)
         started = len(self._watchers)
         error = None
         with self._patched(cluster):
@@ -272,15 +298,17 @@ class Context:
         return path
 
     def _relations(self, state):
-        """``state.relations`` in fake_juju_tools' form, with the peer relation added."""
-        listed = list(state.relations)
-        if not any(r.endpoint == 'redis-peers' for r in listed):
-            others = tuple(self.unit_name(n) for n in range(state.units) if n != state.unit)
-            listed.append(Relation('redis-peers', remote_app=self.app, remote_units=others))
+        """``state.relations`` in fake_juju_tools' form, the peer relation last."""
+        others = tuple(self.unit_name(n) for n in range(state.units) if n != state.unit)
+        peers = Relation('redis-peers', remote_app=self.app, remote_units=others,
+                         remote_data={self.unit_name(n): data for n, data in state.peer_data.items()
+                                      if n != state.unit},
+                         local_data=state.peer_data.get(state.unit, {}),
+                         local_app_data=state.peer_app_data)
         unit = self.unit_name(state.unit)
         out = []
-        for index, relation in enumerate(listed):
-            peer = relation.endpoint == 'redis-peers'
+        for index, relation in enumerate(list(state.relations) + [peers]):
+            peer = relation is peers
             data = {name: dict(values) for name, values in relation.remote_data.items()}
             data[unit] = dict(relation.local_data)
             endpoints = {self.app: relation.endpoint}
@@ -364,11 +392,11 @@ class Context:
                 return super().__new__(cls)
 
             def __init__(self, args, *rest, **kwargs):
-                standin = (isinstance(args, (list, tuple)) and len(args) > 2
-                           and args[0] == sys.executable and '-m' in args)
+                # The only Python program a hook starts is the watcher.
+                standin = (isinstance(args, (list, tuple)) and len(args) > 1
+                           and os.path.basename(str(args[0])).startswith('python'))
                 if standin:
-                    i = list(args).index('-m')
-                    args = [sys.executable, '-c', WATCHER_STANDIN] + list(args[i + 1:])
+                    args = [sys.executable, '-c', WATCHER_STANDIN] + list(args[1:])
                 super().__init__(args, *rest, **kwargs)
                 if standin:
                     self.standin_unit = (kwargs.get('env') or os.environ).get('JUJU_UNIT_NAME')
@@ -381,16 +409,21 @@ class Context:
         juju = self.model.state()
         calls = self.model.calls()
         kv = self.model.kv(charm_dir, unit)
+        written = juju.get('relations', [])
         out_relations = []
-        for relation, written in zip(state.relations, juju.get('relations', [])):
+        for relation, after in zip(state.relations, written):
             out_relations.append(dataclasses.replace(
-                relation, local_data=dict(written['data'].get(unit, {})),
-                local_app_data=dict(written.get('app_data', {}).get(self.app, {}))))
+                relation, local_data=dict(after['data'].get(unit, {})),
+                local_app_data=dict(after.get('app_data', {}).get(self.app, {}))))
+        peer_data = dict(state.peer_data)
+        peer_data[state.unit] = dict(written[-1]['data'].get(unit, {}))
+        peer_app_data = dict(written[-1].get('app_data', {}).get(self.app, {}))
         flags = {key[len(FLAG_PREFIX):] for key in kv if key.startswith(FLAG_PREFIX)}
         logs = hook_tools.read_log(self.log_file)
         mine = [p for p in self._watchers if _unit_of(p) == unit]
         next_state = state.replace(
             leader_data=dict(juju.get('leader_data', {})), relations=out_relations, kv=kv,
+            peer_data=peer_data, peer_app_data=peer_app_data,
             cluster=cluster, pod_spec=juju.get('pod_spec'), k8s_resources=juju.get('k8s_resources'),
             charm_dir=charm_dir)
         return Output(

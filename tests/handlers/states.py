@@ -22,3 +22,11 @@ def running_leader(ctx, **state):
     out = ctx.run(out.state, 'update-status')
     assert out.status[0] == 'active', out.status
     return out
+
+
+def follow_leader(ctx, unit, leader):
+    """Run on ``unit`` (a non-leader's state) the hooks Juju runs after the leader's hook that
+    left ``leader`` (its state): leader-settings-changed, then the peer relation's changed hook."""
+    out = ctx.run(unit.sharing(leader), 'leader-settings-changed')
+    return ctx.run(out.state.sharing(leader), 'redis-peers-relation-changed',
+                   relation='redis-peers', remote_unit=ctx.unit_name(leader.unit))

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from harness import State
-from states import consumer, pod, running_leader
+from states import follow_leader, pod, running_leader
 
 
 # -- the pod spec ------------------------------------------------------------------------------
@@ -103,29 +103,26 @@ def test_the_leader_records_and_publishes_a_new_master(ctx):
 
 def test_a_non_leader_publishes_the_leaders_master(ctx):
     leader = running_leader(ctx)
-    master = leader.leader_data['master-host']
+    state = leader.state.seen_by(1)
 
-    relation = consumer()
-    out = ctx.run(State(unit=1, leader=False, relations=[relation],
-                        leader_data=leader.leader_data, cluster=leader.cluster),
-                  'redis-relation-joined', relation=relation)
+    out = ctx.run(state, 'redis-relation-joined', relation=state.relations[0])
 
     published = out.published()
-    assert published['host'] == master
+    assert published['host'] == leader.leader_data['master-host']
     assert published['port'] == '6379'
     assert published['password'] == leader.leader_data['password']
     assert out.leader_data == leader.leader_data
     assert not out.spec_sent
 
 
-def test_a_non_leader_follows_leader_data_when_the_master_moved(ctx):
+def test_a_non_leader_publishes_the_master_the_leader_moved_to(ctx):
     leader = running_leader(ctx)
-    first = ctx.run(State(unit=1, leader=False, relations=[consumer()],
-                          leader_data=leader.leader_data, cluster=leader.cluster), 'update-status')
-    moved = dict(leader.leader_data, **{'master-host': leader.leader_data['master-host'].replace(
-        ctx.app + '-0.', ctx.app + '-1.')})
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=1)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
 
-    out = ctx.run(first.state.replace(leader_data=moved), 'leader-settings-changed')
+    out = follow_leader(ctx, unit.state, moved.state)
 
     assert pod(out.published()['host']) == ctx.app + '-1'
 

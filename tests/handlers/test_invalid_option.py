@@ -2,7 +2,7 @@
 tracked and published with the last good configuration: consumers follow a failover even then."""
 
 from harness import State
-from states import consumer, pod, running_leader
+from states import follow_leader, pod, running_leader
 
 
 def test_while_an_option_is_invalid_the_leader_still_tracks_and_publishes_the_master(ctx):
@@ -25,19 +25,20 @@ def test_while_an_option_is_invalid_the_leader_still_tracks_and_publishes_the_ma
 
 def test_while_an_option_is_invalid_a_non_leader_still_publishes_the_master(ctx):
     leader = running_leader(ctx)
-    relation = consumer()
-    unit = ctx.run(State(unit=1, leader=False, relations=[relation],
-                         leader_data=leader.leader_data, cluster=leader.cluster), 'update-status')
-    blocked = ctx.run(unit.state.replace(config={'port': 0}), 'config-changed')
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    bad = {'port': 0}
+    blocked = ctx.run(unit.state.replace(config=bad), 'config-changed')
     assert blocked.status[0] == 'blocked' and 'port' in blocked.status[1]
-    moved = dict(leader.leader_data, **{'master-host': leader.leader_data['master-host'].replace(
-        ctx.app + '-0.', ctx.app + '-2.')})
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=2)
+    moved = ctx.run(leader.state.replace(config=bad, cluster=cluster), 'update-status')
+    assert moved.status[0] == 'blocked'
 
-    out = ctx.run(blocked.state.replace(leader_data=moved), 'leader-settings-changed')
+    out = follow_leader(ctx, blocked.state, moved.state)
 
     assert pod(out.published()['host']) == ctx.app + '-2'
     assert out.published()['port'] == '6379'  # the last good port, not the invalid one
-    assert out.status[0] == 'blocked'
+    assert out.status[0] == 'blocked' and 'port' in out.status[1]
 
 
 def test_the_live_settings_stay_those_of_the_last_good_configuration(ctx):
