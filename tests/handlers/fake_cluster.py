@@ -9,7 +9,8 @@ asked and what it answered. It is a model of the cluster view (who is master, wh
 names, which instance answers), not a Redis: unknown commands are errors, passwords are not checked.
 
 Pods are named by their ordinal; a host is any DNS name whose first label ends in ``-<ordinal>``
-(the charm's pod names). Replies name pods with the suffix the charm used to reach them.
+(the charm's pod names). Replies name pods with the suffix the charm used to reach them, and the
+master group after the application (the label's prefix), as the charm names it.
 """
 
 import copy
@@ -125,6 +126,7 @@ class FakeCluster:
         words = [str(word) for word in args]
         words = words[0].split() + words[1:]
         self.commands.append((ordinal, kind, tuple(words)))
+
         command = words[0].upper()
         if command == 'PING':
             return 'PONG'
@@ -164,7 +166,7 @@ class FakeCluster:
         if sub == 'GET':
             reply = []
             for name, value in sorted(pod.config.items()):
-                if fnmatch.fnmatch(name, words[1]):
+                if any(fnmatch.fnmatch(name, pattern.lower()) for pattern in words[1:]):
                     reply += [name, value]
             return reply
         if sub == 'SET':
@@ -196,8 +198,26 @@ class FakeCluster:
 
     # sentinel
 
+    def _sentinel_info(self, pod, words):
+        lines = ['# Server', 'redis_version:' + REDIS_VERSION, 'redis_mode:sentinel',
+                 '# Sentinel', 'sentinel_masters:{}'.format(0 if pod.names is None else 1)]
+        if pod.names is not None:
+            master = self.pods[pod.names]
+            lines.append('master0:name={},status={},address={}:{},slaves={},sentinels={}'.format(
+                self._prefix, 'ok' if master.redis_up else 'odown', self.host(pod.names),
+                self.port, len(self._replica_entries(pod)), len(self.pods)))
+        return '\r\n'.join(lines) + '\r\n'
+
+    def _sentinel_role(self, pod, words):
+        return ['sentinel', [] if pod.names is None else [self._prefix]]
+
     def _sentinel_sentinel(self, pod, words):
         sub = words[0].upper()
+        if sub == 'MASTERS':
+            return [] if pod.names is None else [self._sentinel_sentinel(pod, ['MASTER', self._prefix])]
+        if sub == 'CKQUORUM':
+            return 'OK {} usable Sentinels. Quorum and failover authorization can be reached'.format(
+                sum(p.sentinel_up for p in self.pods.values()))
         if sub == 'GET-MASTER-ADDR-BY-NAME':
             if pod.names is None:
                 return None

@@ -13,7 +13,9 @@ hook process would have (tests/layers/layer_harness.py does the same for the bas
 
 What is fake, at the boundaries only:
 
-- Juju's hook tools (``hook_tools.py`` on PATH, over tests/layers/fake_juju_tools.py).
+- Juju's hook tools: ``hook_tools.py`` (over tests/layers/fake_juju_tools.py), run in this
+  process behind ``subprocess.Popen`` (:class:`ToolProcess`: a Python start per call would make
+  each hook cost a second); the same script is on PATH as one executable per tool.
 - Redis: ``redis.Redis`` is ``fake_cluster.FakeRedis`` during the hook, answering from a
   ``fake_cluster.FakeCluster`` (``State.cluster``; None: no pod exists, nothing answers).
 - The master watcher: a Python process the charm starts (``python -m <module> ...``) runs a
