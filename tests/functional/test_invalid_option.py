@@ -20,14 +20,16 @@ def blocked_on(cluster, option):
         and option in unit['workload-status']['message'] for unit in units.values())
 
 
-def settled_master(cluster):
-    """The pod every replica follows (linked) and every sentinel names, else None (the units'
-    status is not asked: they are blocked)."""
+def settled_master(cluster, other_than=None):
+    """The pod every replica follows (linked) and every sentinel names, if it is not
+    ``other_than``, else None (the units' status is not asked: they are blocked)."""
     roles = cluster.roles()
     masters = [pod for pod, info in roles.items() if info['role'] == 'master']
     if len(masters) != 1:
         return None
     master = masters[0]
+    if master == other_than:
+        return None
     if any(info['master_link_status'] != 'up' or cluster.pod_of(info['master_host']) != master
            for pod, info in roles.items() if pod != master):
         return None
@@ -58,8 +60,8 @@ def test_consumers_follow_a_failover_while_an_option_is_invalid(cluster):
                       'the units are not blocked on maxmemory-policy')
 
     faults.freeze_master_redis(cluster)
-    new = faults.eventually(cluster, lambda: (settled_master(cluster) or old) != old
-                            and settled_master(cluster), 120, 'no new master settled')
+    new = faults.eventually(cluster, lambda: settled_master(cluster, other_than=old), 120,
+                            'no master other than {} settled'.format(old))
     faults.eventually(cluster, lambda: cluster.relation_points_at(new), 60,
                       'relation data does not name the new master {}'.format(new))
     faults.eventually(cluster, lambda: consumer_names(cluster, new), 60,
