@@ -149,7 +149,7 @@ class Output:
     app_status: tuple
     flags: set
     logs: list  # juju-log messages, in order (charms.reactive's traces among them)
-    calls: list  # every hook tool call: {"tool", "args", "stdin", "unit"}
+    calls: list  # every hook tool call but juju-log's: {"tool", "args", "stdin", "unit"}
     watcher_running: bool
     watcher_starts: int  # watchers this hook started
     app: str
