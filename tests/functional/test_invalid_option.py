@@ -51,24 +51,26 @@ def consumer_names(cluster, master):
 
 def test_consumers_follow_a_failover_while_an_option_is_invalid(cluster):
     old = cluster.wait_healthy(3)
-    faults.eventually(cluster, lambda: cluster.relation_points_at(old), 60,
+    # On a loaded machine the units may still be working through their first hooks (the relation's
+    # among them) when the pods are healthy: generous timeouts, the point is that it happens.
+    faults.eventually(cluster, lambda: cluster.relation_points_at(old), 240,
                       'relation data does not name master {}'.format(old))
     templates = pod_templates(cluster)
 
     cluster.model.config(APP, BAD)
-    faults.eventually(cluster, lambda: blocked_on(cluster, 'maxmemory-policy'), 60,
+    faults.eventually(cluster, lambda: blocked_on(cluster, 'maxmemory-policy'), 180,
                       'the units are not blocked on maxmemory-policy')
 
     faults.freeze_master_redis(cluster)
     new = faults.eventually(cluster, lambda: settled_master(cluster, other_than=old), 120,
                             'no master other than {} settled'.format(old))
-    faults.eventually(cluster, lambda: cluster.relation_points_at(new), 60,
+    faults.eventually(cluster, lambda: cluster.relation_points_at(new), 180,
                       'relation data does not name the new master {}'.format(new))
-    faults.eventually(cluster, lambda: consumer_names(cluster, new), 60,
+    faults.eventually(cluster, lambda: consumer_names(cluster, new), 180,
                       'the consumer does not name the new master {}'.format(new))
     assert blocked_on(cluster, 'maxmemory-policy')
     assert pod_templates(cluster) == templates  # no new pod spec: nothing rolled
 
     cluster.model.config(APP, reset=list(BAD))
-    assert cluster.wait_healthy(3, timeout=180) == new
+    assert cluster.wait_healthy(3, timeout=240) == new
     assert pod_templates(cluster) == templates
