@@ -29,11 +29,11 @@ run_lane() {
 if [ -n "${TEST_SUITES:-}" ]; then
   lanes=("$TEST_SUITES")
 elif [ "${TEST_LANES:-2}" = 1 ]; then
-  lanes=("unit layers watcher build pods localmodel functional")
+  lanes=("unit layers watcher handlers build pods localmodel functional")
 else
   # build first: the functional suite builds at its start too, and a build that replaced
   # build/redis-k8s later could race a deployment from it.
-  lanes=("functional" "build unit layers watcher pods localmodel")
+  lanes=("functional" "build unit layers watcher handlers pods localmodel")
 fi
 
 pids=()

@@ -15,7 +15,7 @@ from conftest import APP, CONSUMER
 from testbed import faults
 from localmodel.runtime import linux
 
-SUBNET = '127.95'
+SUBNET = '127.90'  # 127.93 and 127.95 are bench's, 127.94 chaos'
 NEW_PASSWORD = 'Pod-Down-Pass-0077'
 # A frozen pod's liveness probe fails 6 times, 10 s apart plus a 5 s timeout each, before its
 # containers are restarted: the freeze stays shorter, so the pod is unreachable, not replaced.

@@ -89,18 +89,47 @@ def unit_names():
     return tuple(names or [hookenv.local_unit()])
 
 
+LAST_GOOD_CONFIG = 'redis-k8s.last-good-config'  # unitdata: {"config": ..., "units": ...}
+
+
 @functools.lru_cache(maxsize=None)
 def current_settings():
-    """The validated configuration, or ``None`` (and a blocked status) when an option is invalid.
+    """The settings the unit runs with: the configuration when it is valid; while an option is
+    invalid, the last valid one (see :func:`last_good_settings`), with a blocked status naming the
+    option; ``None`` only when no configuration was ever valid.
 
-    Parsed once per hook (config and goal state are fixed for the hook's life).
+    The master is tracked, published and healed with them while the operator fixes a typo:
+    consumers must follow a failover even then. The pod spec rendered from them is the one Juju
+    already has, so nothing is re-sent and no pod restarts. Parsed once per hook (config and goal
+    state are fixed for the hook's life).
     """
+    raw = dict(hookenv.config())
+    count = unit_count()
     try:
-        parsed = settings.parse(dict(hookenv.config()), unit_count())
+        parsed = settings.parse(raw, count)
     except settings.ConfigError as error:
         layer.status.blocked(str(error))
-        return None
+        return last_good_settings()
+    unitdata.kv().set(LAST_GOOD_CONFIG, {'config': raw, 'units': count})
     return parsed
+
+
+def last_good_settings():
+    """The settings of the last configuration this unit found valid, for the current unit count
+    (for the count it was valid with, when the current one makes it invalid); ``None`` if none.
+
+    Kept in the unit's own data, which only a successful hook saves: a unit that never saw a valid
+    configuration has none.
+    """
+    last = unitdata.kv().get(LAST_GOOD_CONFIG)
+    if not last:
+        return None
+    for count in (unit_count(), last.get('units')):
+        try:
+            return settings.parse(last['config'], count)
+        except (settings.ConfigError, ValueError):
+            continue
+    return None
 
 
 def password(parsed):

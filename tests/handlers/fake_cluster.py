@@ -1,0 +1,350 @@
+"""A fake Redis cluster for the handler tests: what the charm's pods would answer, with no pod.
+
+The fake sits at the charm's boundary with Redis, redis-py's client class: during a hook,
+``redis.Redis`` is :class:`FakeRedis`, which answers every command from a :class:`FakeCluster`
+(one redis and one sentinel per pod) instead of a socket, and passes the raw reply through
+redis-py's own response parsers, as a real connection would. So the handler tests hold whatever
+module of the charm talks to Redis, and however it is split: they see only what the cluster was
+asked and what it answered. It is a model of the cluster view (who is master, what each sentinel
+names, which instance answers), not a Redis: unknown commands are errors, passwords are not checked.
+
+Pods are named by their ordinal; a host is any DNS name whose first label ends in ``-<ordinal>``
+(the charm's pod names). Replies name pods with the suffix the charm used to reach them, and the
+master group after the application (the label's prefix), as the charm names it.
+"""
+
+import copy
+import fnmatch
+
+import redis
+
+REDIS_VERSION = '7.0.15'
+
+
+class Pod:
+    """One pod: its redis (role, the master it follows) and its sentinel (the master it names)."""
+
+    def __init__(self, ordinal):
+        self.ordinal = ordinal
+        self.redis_up = True
+        self.sentinel_up = True
+        self.role = 'slave'
+        self.follows = None  # ordinal of the master this replica follows
+        self.link_up = True
+        self.offset = 1000
+        self.config = {
+            'maxmemory': '0', 'maxmemory-policy': 'noeviction', 'appendonly': 'yes',
+            'min-replicas-to-write': '0', 'min-replicas-max-lag': '10',
+            'repl-diskless-sync-max-replicas': '0',
+        }
+        self.names = None  # ordinal of the master this pod's sentinel names, None: no master known
+        self.sentinel_settings = {'quorum': '2', 'down-after-milliseconds': '5000',
+                                  'failover-timeout': '30000', 'parallel-syncs': '1'}
+
+
+class FakeCluster:
+    """The pods ``0..size-1`` of one application, every sentinel naming ``master``.
+
+    Attributes:
+        pods: ``{ordinal: Pod}``.
+        commands: every command the charm sent, as ``(ordinal, "redis"|"sentinel", args)``.
+    """
+
+    def __init__(self, size=3, master=0, port=6379, sentinel_port=26379):
+        self.port = port
+        self.sentinel_port = sentinel_port
+        self.pods = {i: Pod(i) for i in range(size)}
+        self.commands = []
+        self._prefix, self._suffix = None, ''
+        self.settle(master)
+
+    def copy(self):
+        return copy.deepcopy(self)
+
+    # -- what a test does to the cluster ----------------------------------------------------------
+
+    def settle(self, master):
+        """Every pod serves under ``master`` and every sentinel names it."""
+        for pod in self.pods.values():
+            pod.role, pod.follows = ('master', None) if pod.ordinal == master else ('slave', master)
+            pod.link_up = True
+            pod.names = master
+
+    def fail_over(self, to, old_master_down=True):
+        """The sentinels promoted pod ``to``: they all name it, the other replicas follow it; the
+        old master is down (``old_master_down``) or a replica of the new one."""
+        old = self.master()
+        self.settle(to)
+        if old is not None and old != to and old_master_down:
+            self.pods[old].redis_up = False
+
+    def master(self):
+        """The ordinal most sentinels name (None when none names one)."""
+        named = [pod.names for pod in self.pods.values() if pod.sentinel_up and pod.names is not None]
+        return max(set(named), key=named.count) if named else None
+
+    def sent(self, *prefix):
+        """The commands sent whose arguments start with ``prefix`` (upper-cased words)."""
+        wanted = [str(word).upper() for word in prefix]
+        return [c for c in self.commands
+                if [str(word).upper() for word in c[2][:len(wanted)]] == wanted]
+
+    # -- addressing -------------------------------------------------------------------------------
+
+    def _ordinal(self, host):
+        label = str(host).split('.', 1)[0]
+        prefix, _, number = label.rpartition('-')
+        if not prefix or not number.isdigit() or int(number) not in self.pods:
+            return None
+        if self._prefix is None:
+            self._prefix = prefix
+            self._suffix = str(host)[len(label):]
+        return int(number)
+
+    def host(self, ordinal):
+        """The DNS name of pod ``ordinal``, as the charm names it."""
+        return '{}-{}{}'.format(self._prefix, ordinal, self._suffix)
+
+    # -- the server side --------------------------------------------------------------------------
+
+    def answer(self, host, port, args):
+        """The raw reply of pod ``host``'s redis or sentinel (by ``port``) to ``args``."""
+        ordinal = self._ordinal(host)
+        pod = self.pods.get(ordinal)
+        if pod is None:
+            raise redis.ConnectionError('Error -2 connecting to {}:{}. Name does not resolve.'.format(
+                host, port))
+        if int(port) == self.sentinel_port:
+            kind, up = 'sentinel', pod.sentinel_up
+        elif int(port) == self.port:
+            kind, up = 'redis', pod.redis_up
+        else:
+            kind, up = 'closed', False
+        if not up:
+            raise redis.ConnectionError('Error 111 connecting to {}:{}. Connection refused.'.format(
+                host, port))
+        words = [str(word) for word in args]
+        words = words[0].split() + words[1:]
+        self.commands.append((ordinal, kind, tuple(words)))
+
+        command = words[0].upper()
+        if command == 'PING':
+            return 'PONG'
+        handler = getattr(self, '_{}_{}'.format(kind, command.lower()), None)
+        if handler is None:
+            raise redis.ResponseError("ERR unknown command '{}'".format(words[0]))
+        return handler(pod, [word for word in words[1:]])
+
+    # redis
+
+    def _redis_info(self, pod, words):
+        section = words[0].lower() if words else 'default'
+        lines = []
+        if section in ('default', 'all', 'everything', 'server'):
+            lines += ['# Server', 'redis_version:' + REDIS_VERSION, 'tcp_port:{}'.format(self.port)]
+        if section in ('default', 'all', 'everything', 'replication'):
+            lines += ['# Replication', 'role:' + pod.role]
+            if pod.role == 'master':
+                replicas = [p for p in self.pods.values()
+                            if p.redis_up and p.role == 'slave' and p.follows == pod.ordinal]
+                lines.append('connected_slaves:{}'.format(len(replicas)))
+                for i, replica in enumerate(replicas):
+                    lines.append('slave{}:ip={},port={},state=online,offset={},lag=0'.format(
+                        i, self.host(replica.ordinal), self.port, replica.offset))
+                lines.append('master_repl_offset:{}'.format(pod.offset))
+            else:
+                master = self.pods.get(pod.follows)
+                linked = pod.link_up and master is not None and master.redis_up
+                lines += ['master_host:' + self.host(pod.follows), 'master_port:{}'.format(self.port),
+                          'master_link_status:' + ('up' if linked else 'down'),
+                          'slave_repl_offset:{}'.format(pod.offset),
+                          'master_repl_offset:{}'.format(pod.offset)]
+        return '\r\n'.join(lines) + '\r\n'
+
+    def _redis_config(self, pod, words):
+        sub = words[0].upper()
+        if sub == 'GET':
+            reply = []
+            for name, value in sorted(pod.config.items()):
+                if any(fnmatch.fnmatch(name, pattern.lower()) for pattern in words[1:]):
+                    reply += [name, value]
+            return reply
+        if sub == 'SET':
+            pairs = words[1:]
+            for name, value in zip(pairs[::2], pairs[1::2]):
+                pod.config[name.lower()] = value
+            return 'OK'
+        raise redis.ResponseError('ERR unknown subcommand ' + sub)
+
+    def _redis_replicaof(self, pod, words):
+        if [w.upper() for w in words] == ['NO', 'ONE']:
+            pod.role, pod.follows = 'master', None
+        else:
+            pod.role, pod.follows = 'slave', self._ordinal(words[0])
+        return 'OK'
+
+    def _redis_role(self, pod, words):
+        if pod.role == 'master':
+            return ['master', pod.offset, []]
+        return ['slave', self.host(pod.follows), self.port, 'connected', pod.offset]
+
+    def _redis_acl(self, pod, words):
+        if words[0].upper() == 'GETUSER':
+            return ['flags', ['on'], 'passwords', []]
+        return 'OK'
+
+    def _redis_client(self, pod, words):
+        return 'OK'
+
+    # sentinel
+
+    def _sentinel_info(self, pod, words):
+        lines = ['# Server', 'redis_version:' + REDIS_VERSION, 'redis_mode:sentinel',
+                 '# Sentinel', 'sentinel_masters:{}'.format(0 if pod.names is None else 1)]
+        if pod.names is not None:
+            master = self.pods[pod.names]
+            lines.append('master0:name={},status={},address={}:{},slaves={},sentinels={}'.format(
+                self._prefix, 'ok' if master.redis_up else 'odown', self.host(pod.names),
+                self.port, len(self._replica_entries(pod)), len(self.pods)))
+        return '\r\n'.join(lines) + '\r\n'
+
+    def _sentinel_role(self, pod, words):
+        return ['sentinel', [] if pod.names is None else [self._prefix]]
+
+    def _sentinel_sentinel(self, pod, words):
+        sub = words[0].upper()
+        if sub == 'MASTERS':
+            return [] if pod.names is None else [self._sentinel_sentinel(pod, ['MASTER', self._prefix])]
+        if sub == 'CKQUORUM':
+            return 'OK {} usable Sentinels. Quorum and failover authorization can be reached'.format(
+                sum(p.sentinel_up for p in self.pods.values()))
+        if sub == 'GET-MASTER-ADDR-BY-NAME':
+            if pod.names is None:
+                return None
+            return [self.host(pod.names), str(self.port)]
+        if sub == 'MASTER':
+            if pod.names is None:
+                raise redis.ResponseError('ERR No such master with that name')
+            master = self.pods[pod.names]
+            flags = 'master' if master.redis_up else 's_down,o_down,master'
+            reply = ['name', words[1], 'ip', self.host(pod.names), 'port', str(self.port),
+                     'flags', flags,
+                     'num-slaves', str(len(self._replica_entries(pod))),
+                     'num-other-sentinels', str(len(self.pods) - 1)]
+            for name, value in sorted(pod.sentinel_settings.items()):
+                reply += [name, value]
+            return reply
+        if sub in ('REPLICAS', 'SLAVES'):
+            return self._replica_entries(pod)
+        if sub == 'SENTINELS':
+            return [['name', 'sentinel-{}'.format(other.ordinal), 'ip', self.host(other.ordinal),
+                     'port', str(self.sentinel_port), 'flags', 'sentinel']
+                    for other in self.pods.values() if other is not pod]
+        if sub == 'SET':
+            pairs = words[2:]
+            for name, value in zip(pairs[::2], pairs[1::2]):
+                pod.sentinel_settings[name.lower()] = value
+            return 'OK'
+        if sub == 'CONFIG':
+            return 'OK'
+        if sub == 'RESET':
+            return 1
+        if sub == 'REMOVE':
+            pod.names = None
+            return 'OK'
+        if sub == 'MONITOR':
+            pod.names = self._ordinal(words[2])
+            pod.sentinel_settings['quorum'] = words[4]
+            return 'OK'
+        if sub == 'FAILOVER':
+            replicas = [p.ordinal for p in self.pods.values() if p.redis_up and p.role == 'slave']
+            if not replicas:
+                raise redis.ResponseError('NOGOODSLAVE No suitable replica to promote')
+            self.fail_over(replicas[0], old_master_down=False)
+            return 'OK'
+        raise redis.ResponseError('ERR unknown subcommand ' + sub)
+
+    def _replica_entries(self, pod):
+        if pod.names is None:
+            return []
+        return [['name', '{}:{}'.format(self.host(other.ordinal), self.port),
+                 'ip', self.host(other.ordinal), 'port', str(self.port),
+                 'flags', 'slave' if other.redis_up else 's_down,slave',
+                 'role-reported', other.role, 'master-link-status', 'ok']
+                for other in self.pods.values() if other.ordinal != pod.names]
+
+
+class FakeRedis(redis.Redis):
+    """``redis.Redis`` answering from :attr:`cluster` (set on the class by the harness)."""
+
+    cluster = None
+
+    def __init__(self, host='localhost', port=6379, *args, **kwargs):
+        super().__init__(host, port, *args, **kwargs)
+        self._address = (host, int(port))
+        self._decode = kwargs.get('decode_responses', False)
+
+    def execute_command(self, *args, **options):
+        if self.cluster is None:  # no pod exists yet
+            raise redis.ConnectionError('Error -2 connecting to {}:{}. Name does not resolve.'.format(
+                *self._address))
+        raw = self.cluster.answer(self._address[0], self._address[1], args)
+        if not self._decode:
+            raw = _encode(raw)
+        callback = self.response_callbacks.get(args[0])
+        return callback(raw, **options) if callback else raw
+
+    def pipeline(self, transaction=True, shard_hint=None):
+        return FakePipeline(self)
+
+    def close(self):
+        pass
+
+
+class FakePipeline:
+    """Commands queued on a :class:`FakeRedis`, answered in order by ``execute()``."""
+
+    def __init__(self, client):
+        self._client = client
+        self._queue = []
+
+    def __getattr__(self, name):
+        method = getattr(type(self._client), name)
+
+        def queue(*args, **kwargs):
+            self._queue.append((method, args, kwargs))
+            return self
+        return queue
+
+    def execute_command(self, *args, **options):
+        self._queue.append((type(self._client).execute_command, args, options))
+        return self
+
+    def execute(self, raise_on_error=True):
+        results = []
+        for method, args, kwargs in self._queue:
+            try:
+                results.append(method(self._client, *args, **kwargs))
+            except redis.ResponseError as error:
+                if raise_on_error:
+                    raise
+                results.append(error)
+        self._queue = []
+        return results
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._queue = []
+
+    def reset(self):
+        self._queue = []
+
+
+def _encode(reply):
+    if isinstance(reply, str):
+        return reply.encode()
+    if isinstance(reply, list):
+        return [_encode(item) for item in reply]
+    return reply

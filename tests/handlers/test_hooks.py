@@ -1,0 +1,151 @@
+"""The charm's hooks, state in and state out (see harness.py): what each hook leaves behind."""
+
+import os
+
+import pytest
+
+from harness import State
+from states import follow_leader, pod, running_leader
+
+
+# -- the pod spec ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('hook', ['install', 'leader-elected'])
+def test_a_fresh_leader_sets_the_pod_spec_with_a_generated_password_in_the_secret_only(ctx, hook):
+    out = ctx.run(State(), hook)
+
+    assert out.spec_sent
+    password = out.leader_data['password']
+    assert len(password) >= 16
+    secrets = out.k8s_resources['kubernetesResources']['secrets']
+    assert [s for s in secrets if password in s.get('stringData', {}).values()]
+    # Not in the pod spec (its files become ConfigMaps), nor in a log line.
+    assert password not in out.state.pod_spec
+    assert not [line for line in out.logs if password in line]
+    # The image comes from the resource.
+    images = {c['imageDetails']['imagePath'] for c in out.spec['containers']}
+    assert images == {State().image['registrypath']}
+
+
+def test_a_non_leader_sets_no_pod_spec_and_waits_for_the_leader(ctx):
+    out = ctx.run(State(unit=1, leader=False), 'install')
+
+    assert not out.spec_sent
+    assert out.state.pod_spec is None
+    assert out.leader_data == {}
+    assert out.status[0] == 'waiting'
+    assert not out.watcher_running
+
+
+def test_an_invalid_option_blocks_naming_it_and_keeps_the_pod_spec(ctx):
+    before = running_leader(ctx)
+
+    out = ctx.run(before.state.replace(config={'maxmemory-policy': 'sometimes'}), 'config-changed')
+
+    assert out.status[0] == 'blocked'
+    assert 'maxmemory-policy' in out.status[1]
+    assert not out.spec_sent
+    assert out.state.pod_spec == before.state.pod_spec
+    assert out.state.k8s_resources == before.state.k8s_resources
+
+
+def test_a_valid_option_change_resends_the_pod_spec(ctx):
+    before = running_leader(ctx)
+
+    out = ctx.run(before.state.replace(config={'port': 6380}), 'config-changed')
+
+    assert out.spec_sent
+    ports = {p['containerPort'] for c in out.spec['containers'] for p in c.get('ports', [])}
+    assert 6380 in ports
+
+
+def test_upgrade_charm_resends_the_pod_spec_of_the_new_charm(ctx):
+    before = running_leader(ctx)
+    # The new charm brings changed base configuration: the pods must roll to run it.
+    with open(os.path.join(before.state.charm_dir, 'templates', 'redis.conf'), 'a') as handle:
+        handle.write('\n# a new charm revision\n')
+
+    out = ctx.run(before.state, 'upgrade-charm')
+
+    assert out.spec_sent
+    assert out.state.pod_spec != before.state.pod_spec
+    assert out.leader_data['password'] == before.leader_data['password']
+
+
+def test_upgrade_charm_with_a_new_image_resends_the_pod_spec_with_it(ctx):
+    before = running_leader(ctx)
+    image = dict(before.state.image, registrypath='registry.example/redis:7.0.15')
+
+    out = ctx.run(before.state.replace(image=image), 'upgrade-charm')
+
+    assert out.spec_sent
+    assert {c['imageDetails']['imagePath'] for c in out.spec['containers']} == {image['registrypath']}
+
+
+# -- the master --------------------------------------------------------------------------------
+
+def test_the_leader_records_and_publishes_a_new_master(ctx):
+    before = running_leader(ctx)
+    assert pod(before.published()['host']) == ctx.app + '-0'
+    cluster = before.cluster.copy()
+    cluster.fail_over(to=2)
+
+    out = ctx.run(before.state.replace(cluster=cluster), 'update-status')
+
+    assert pod(out.leader_data['master-host']) == ctx.app + '-2'
+    assert out.leader_data['master-port'] == '6379'
+    published = out.published()
+    assert pod(published['host']) == ctx.app + '-2'
+    assert published['port'] == '6379'
+    assert published['password'] == before.leader_data['password']
+    assert not out.spec_sent
+
+
+def test_a_non_leader_publishes_the_leaders_master(ctx):
+    leader = running_leader(ctx)
+    state = leader.state.seen_by(1)
+
+    out = ctx.run(state, 'redis-relation-joined', relation=state.relations[0])
+
+    published = out.published()
+    assert published['host'] == leader.leader_data['master-host']
+    assert published['port'] == '6379'
+    assert published['password'] == leader.leader_data['password']
+    assert out.leader_data == leader.leader_data
+    assert not out.spec_sent
+
+
+def test_a_non_leader_publishes_the_master_the_leader_moved_to(ctx):
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=1)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+
+    out = follow_leader(ctx, unit.state, moved.state)
+
+    assert pod(out.published()['host']) == ctx.app + '-1'
+
+
+# -- the master watcher ------------------------------------------------------------------------
+
+def test_the_leader_runs_one_watcher_and_the_stop_hook_stops_it(ctx):
+    leader = running_leader(ctx)
+    assert leader.watcher_running
+
+    again = ctx.run(leader.state, 'update-status')
+    assert again.watcher_running
+    assert again.watcher_starts == 0  # the one running is kept
+
+    out = ctx.run(again.state, 'stop')
+    assert not out.watcher_running
+
+
+def test_a_unit_that_no_longer_leads_stops_its_watcher(ctx):
+    leader = running_leader(ctx)
+
+    out = ctx.run(leader.state.replace(leader=False), 'update-status')
+
+    assert not out.watcher_running
+    assert not out.spec_sent
+
