@@ -52,8 +52,9 @@ def keep_watcher():
 
 @when_not(charm.LEADER)
 def not_leading():
-    # Juju runs no hook on a deposed leader; whichever hook this unit runs next (the stale
-    # watcher's own trigger, update-status, leader-settings-changed) stops its watcher.
+    # Juju 2.9 has no leader-deposed hook; whichever hook a deposed leader runs next (usually
+    # leader-settings-changed, its seen leader-settings version being behind; else the stale
+    # watcher's own trigger or update-status) stops its watcher.
     charm.stop_watcher()
 
 

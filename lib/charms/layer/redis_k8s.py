@@ -465,7 +465,8 @@ def heal_sentinels():
 # 2.9 gives each unit one, in the application's one operator pod, whose filesystem does not
 # survive a restart of that pod). Its pid file and settings are there too. Three rules keep it one:
 # the leader's hooks start it when it is not running (the first hook after an operator restart
-# does); they stop any watcher another unit started (a deposed leader runs no hook in Juju 2.9);
+# does); they stop any watcher another unit started (Juju 2.9 has no leader-deposed hook;
+# a deposed leader's next hook, usually leader-settings-changed, may come late);
 # every hook of a unit that does not lead stops the one from its own directory (the stale
 # watcher's own trigger runs such a hook at its next event).
 
