@@ -4,7 +4,9 @@
 # collected no test.
 #
 # Suites run in lanes: the functional suite (the longest, on its own local models) beside the
-# others in sequence, so the whole run takes about as long as the functional suite. Every suite
+# others in sequence. In the default two lanes the functional suite is split in two sessions so
+# the lanes take about as long: `functional-side` (the modules in FUNCTIONAL_SIDE) runs after the
+# other suites, `functional-main` (every other module, so a new one is never left out) beside them. Every suite
 # uses its own addresses (127.x subnets) and directories, so lanes never share a process.
 # TEST_SUITES picks suites (then one lane); TEST_LANES=1 runs everything in one sequence.
 set -uo pipefail
@@ -13,9 +15,24 @@ cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
+FUNCTIONAL_SIDE=(test_peers_and_password.py test_invalid_option.py)
+
+suite_args() {  # suite_args SUITE: what pytest runs for SUITE
+  case $1 in
+    functional-main)
+      echo tests/functional
+      for module in "${FUNCTIONAL_SIDE[@]}"; do echo "--ignore=tests/functional/$module"; done ;;
+    functional-side)
+      for module in "${FUNCTIONAL_SIDE[@]}"; do echo "tests/functional/$module"; done ;;
+    *) echo "tests/$1" ;;
+  esac
+}
+
 run_suite() {  # run_suite SUITE: pytest output to $results/SUITE.log, exit status to SUITE.rc
-  local suite=$1 started=$SECONDS
-  .venv/bin/python -m pytest -q -p no:cacheprovider --durations=5 "tests/$suite" \
+  local suite=$1 started=$SECONDS reuse=""
+  # It starts after this run's builds: rebuilding would swap build/ under the other lane.
+  [ "$suite" = functional-side ] && reuse=1
+  TEST_REUSE_BUILD=$reuse .venv/bin/python -m pytest -q -p no:cacheprovider --durations=5 $(suite_args "$suite") \
     >"$results/$suite.log" 2>&1
   echo $? >"$results/$suite.rc"
   echo "=== tests/$suite (exit $(cat "$results/$suite.rc"), $((SECONDS - started)) s)"
@@ -33,7 +50,7 @@ elif [ "${TEST_LANES:-2}" = 1 ]; then
 else
   # build first: the functional suite builds at its start too, and a build that replaced
   # build/redis-k8s later could race a deployment from it.
-  lanes=("functional" "build unit layers watcher handlers pods localmodel")
+  lanes=("functional-main" "build unit layers watcher handlers pods localmodel functional-side")
 fi
 
 pids=()
