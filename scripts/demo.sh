@@ -22,11 +22,11 @@ lm status --format tabular
 
 echo
 echo "What redis-consumer/0 received on the redis relation:"
-lm run redis-consumer/0 'for id in $(relation-ids redis); do for u in $(relation-list -r $id | head -1); do relation-get -r $id - $u; done; done' \
+lm run --operator redis-consumer/0 'for id in $(relation-ids redis); do for u in $(relation-list -r $id | head -1); do relation-get -r $id - $u; done; done' \
   | grep -v '^password:'
 echo
 echo "A key written and read back through that endpoint (redis-cli run in the consumer's hook context):"
-lm run redis-consumer/0 'id=$(relation-ids redis | head -1); u=$(relation-list -r $id | head -1);
+lm run --operator redis-consumer/0 'id=$(relation-ids redis | head -1); u=$(relation-list -r $id | head -1);
   h=$(relation-get -r $id host $u); p=$(relation-get -r $id port $u);
   export REDISCLI_AUTH=$(relation-get -r $id password $u);
   echo "SET demo:greeting \"hello from redis-k8s\" -> $(redis-cli -h $h -p $p set demo:greeting "hello from redis-k8s")";
