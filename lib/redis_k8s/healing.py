@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from . import rules
+from . import live, rules
 from .connection import as_dict
 
 
@@ -27,12 +27,11 @@ def monitor_afresh(pods, host, master) -> bool:
             pass  # this sentinel did not monitor it
         client.execute_command("SENTINEL", "MONITOR", settings.master_name, master[0], master[1],
                                settings.quorum)
-        client.execute_command(
-            "SENTINEL", "SET", settings.master_name,
-            "auth-pass", pods.password or "",
-            "down-after-milliseconds", settings.down_after_ms,
-            "failover-timeout", settings.failover_timeout_ms,
-            "parallel-syncs", 1)
+        # Everything the leader's live settings keep there (sentinel-config included), at once.
+        values = ["auth-pass", pods.password or ""]
+        for name, value in live.sentinel_settings(settings).items():
+            values += [name, value]
+        client.execute_command("SENTINEL", "SET", settings.master_name, *values)
         return True
     return pods.sentinel(host, monitor) is not None
 

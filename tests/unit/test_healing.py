@@ -198,6 +198,17 @@ def test_a_sentinel_following_a_gone_master_monitors_the_majoritys_master_afresh
     assert not any("MONITOR" in call for host in "ac" for call in nodes[(host, 26379)].calls)
 
 
+def test_a_sentinel_monitoring_afresh_gets_the_sentinel_config_at_once():
+    nodes = straggler_cluster()
+    healing.realign_sentinels(observe(["a", "b", "c"], nodes, port=6380,
+                                      **{"sentinel-config": "parallel-syncs 2"}))
+    (call,) = [c for c in nodes[("b", 26379)].calls if c[:2] == ("SENTINEL", "SET")]
+    values = dict(zip(call[3::2], call[4::2]))
+    assert values["parallel-syncs"] == "2"
+    assert values["auth-pass"] == "pw"
+    assert values["quorum"] == "2"
+
+
 @pytest.mark.parametrize("case", ["unanimous", "majority failing over", "old master alive", "no majority"])
 def test_sentinels_are_left_alone_unless_a_straggler_follows_a_gone_master(case):
     nodes = straggler_cluster()
