@@ -335,6 +335,13 @@ class UniterMixin:
         rec = self.unit(unit)
         return rec.get("provider-id") if rec else None
 
+    def unit_pod_address(self, unit):
+        """The address of the pod linked to ``unit`` (Juju's cloud container address), or None
+        while it has no pod or the pod has no address."""
+        pod = self.unit_pod(unit)
+        rec = self.state["pods"].get(pod) if pod else None
+        return rec.get("address") if rec else None
+
     def workload_env(self, ctx, container_env):
         """The environment of a juju-run in the unit's pod: the container's own, plus the hook
         context (HookVars with remote paths). The charm directory is where Juju copies it in

@@ -18,10 +18,11 @@ Data:
   can tell a new record from one it has already acted on (:meth:`RedisPeers.master`,
   :meth:`RedisPeers.record_master`).
 - unit data: what the unit last told the consumers, ``published-master`` (``host:port``) and
-  ``published-epoch`` (:meth:`RedisPeers.publish_seen`). A unit cannot name its pod: in a Juju
-  2.9 podspec charm its hooks run in the operator pod, and no hook tool tells which pod the
-  unit is linked to (``unit-get``, ``network-get`` and ``ingress-address`` give the Service's
-  address), so nothing here claims one.
+  ``published-epoch`` (:meth:`RedisPeers.publish_seen`); and the pod Kubernetes runs it in with
+  the role that pod's redis last had, ``pod`` and ``role`` (:meth:`RedisPeers.publish_pod`).
+  In a Juju 2.9 podspec charm the hooks run in the operator pod, not the unit's: the unit
+  learns its pod from ``network-get``'s bind address (the pod's IP, which Juju records for the
+  unit) matched against the pods' DNS names.
 
 Values are plain strings (raw relation data), as every reader of this interface is this charm.
 """
@@ -107,6 +108,27 @@ class RedisPeers(Endpoint):
         for key, value in wanted.items():
             if data.get(key) != value:
                 data[key] = value
+
+    def publish_pod(self, pod, role):
+        """Tell the peers which pod this unit runs in and the role its redis had when this unit
+        last looked (``master``, ``replica`` or ``unreachable``); written only when it differs."""
+        relation = self._relation()
+        if relation is None:
+            return
+        data = relation.to_publish_raw
+        for key, value in (('pod', pod), ('role', role)):
+            if data.get(key) != value:
+                data[key] = value
+
+    def own_pod_published(self):
+        """Whether this unit has published its pod already."""
+        relation = self._relation()
+        return relation is not None and bool(relation.to_publish_raw.get('pod'))
+
+    def pods_seen(self):
+        """``{unit name: (pod, role)}`` of the joined peers (None where not published yet)."""
+        return {unit.unit_name: (unit.received_raw.get('pod'), unit.received_raw.get('role'))
+                for relation in self.relations for unit in relation.joined_units}
 
     def peers_seen(self):
         """``{unit name: (published-master, published-epoch)}`` of the joined peers (epoch an

@@ -67,9 +67,13 @@ def _differences(current: dict, wanted: dict, table: dict = None) -> list:
     return pairs
 
 
-def apply_settings(hosts, settings, password, connect=None) -> list:
+def apply_settings(hosts, settings, password, connect=None, pods=None) -> list:
     """Make every redis (``CONFIG SET``) and sentinel (``SENTINEL SET``) of ``hosts`` use the
     settings; return the ``(host, port)`` not reached.
+
+    ``pods`` (a :class:`redis_k8s.connection.Pods`, e.g. the hook's snapshot's) lends its open
+    clients, so a hook that observed the cluster does not connect to every instance again;
+    without it each instance gets a client of its own (``connect``).
 
     Kept for the next start by the ConfigMap files the start scripts read (a container that starts
     before the kubelet synced them gets the old values, and this puts it right on a later hook).
@@ -91,10 +95,13 @@ def apply_settings(hosts, settings, password, connect=None) -> list:
                 client.execute_command("SENTINEL", "SET", settings.master_name, *pairs)
             return True
 
-        if not _try(connect, host, settings.port, password, align_redis):
-            missed.append((host, settings.port))
-        if not _try(connect, host, settings.sentinel_port, password, align_sentinel):
-            missed.append((host, settings.sentinel_port))
+        for port, align in ((settings.port, align_redis), (settings.sentinel_port, align_sentinel)):
+            if pods is not None:
+                done = pods.ask(host, port, align)
+            else:
+                done = _try(connect, host, port, password, align)
+            if not done:
+                missed.append((host, port))
     return missed
 
 

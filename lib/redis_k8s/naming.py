@@ -66,6 +66,21 @@ def pod_name_of(fqdn: str) -> str:
     return fqdn.split(".", 1)[0]
 
 
+def pod_at_address(address: str, fqdns, resolve) -> str:
+    """Return the name of the pod whose DNS name resolves to ``address``, or None.
+
+    ``resolve(name)`` gives a name's address and raises ``OSError`` when it has none (a pod
+    without an address yet has no DNS record).
+    """
+    for fqdn in fqdns:
+        try:
+            if resolve(fqdn) == address:
+                return pod_name_of(fqdn)
+        except OSError:
+            continue
+    return None
+
+
 def peer_domain(app: str, model: str, domain: str = CLUSTER_DOMAIN) -> str:
     """Return the DNS domain of the pods, ``<app>-endpoints.<model>.svc.<domain>``."""
     return "{}-endpoints.{}.svc.{}".format(app, model, domain)

@@ -293,16 +293,23 @@ def network_get(ctl, ctx, args, stdin, files):
             set((charm["meta"].get("extra-bindings") or {}))
         if pos[0] not in known:
             raise ToolError('no network config found for binding "%s"' % pos[0])
-    addr = ctl.service_address(ctx.app)
-    cidr = ctl.subnet_cidr
-    info = {"bind-addresses": [{"macaddress": "", "interfacename": "",
-                                "addresses": [{"hostname": "", "address": addr, "cidr": cidr,
-                                               "value": addr}]}],
-            "egress-subnets": [addr + "/32"], "ingress-addresses": [addr]}
+    # Juju 2.9 (apiserver/facades/agent/uniter/networkinfocaas.go): the unit's addresses are
+    # the Service's plus its pod's (the cloud container address, scope machine-local). The
+    # machine-local ones are the bind addresses, the others the ingress addresses; the egress
+    # subnets are the first ingress address as a /32.
+    service = ctl.service_address(ctx.app)
+    pod = ctl.unit_pod_address(ctx.unit)
+    bound = [{"hostname": "", "address": pod, "cidr": ctl.subnet_cidr, "value": pod}] if pod else []
+    info = {"bind-addresses": [{"macaddress": "", "interfacename": "", "addresses": bound}],
+            "egress-subnets": [service + "/32"], "ingress-addresses": [service]}
     wanted = [k for k in ("primary-address", "bind-address", "ingress-address",
                           "egress-subnets") if opts.get(k)]
-    values = {"primary-address": addr, "bind-address": addr, "ingress-address": addr,
-              "egress-subnets": addr + "/32"}
+    if not pod and ("primary-address" in wanted or "bind-address" in wanted):
+        # jujuc's network-get reads Info[0].Addresses[0]: with no pod address yet it fails.
+        raise ToolError('no addresses attached to space for binding "%s"' % pos[0]
+                        if pos else "no addresses attached to space")
+    values = {"primary-address": pod, "bind-address": pod, "ingress-address": service,
+              "egress-subnets": service + "/32"}
     if len(wanted) == 1:
         return out(values[wanted[0]], opts)
     if wanted:

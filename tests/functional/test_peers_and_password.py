@@ -65,6 +65,21 @@ def test_the_leader_records_the_master_with_an_epoch_and_every_unit_publishes_it
         timeout=300)
 
 
+def test_every_unit_publishes_its_own_pod_and_the_role_of_its_redis(cluster):
+    master = cluster.wait_healthy(3)
+
+    def each_unit_names_its_pod(status):
+        views = peer_views(cluster)
+        # Juju links unit and pod by provider id (the unit numbers need not be the ordinals).
+        linked = {name: unit.get('provider-id') for name, unit in cluster.units().items()}
+        return len(views) == 3 and all(
+            view.get('pod') == linked[unit]
+            and view.get('role') == ('master' if view.get('pod') == master else 'replica')
+            for unit, view in views.items())
+
+    assert cluster.model.wait_for(each_unit_names_its_pod, timeout=300)
+
+
 def test_after_a_failover_the_epoch_grows_and_every_unit_republishes_the_new_master(cluster):
     old = cluster.wait_healthy(3)
     epoch = int(peer_record(cluster)['master-epoch'])

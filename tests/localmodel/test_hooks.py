@@ -86,7 +86,7 @@ def test_charmhelpers_works_in_the_operator(model, tmp_path):
               "print(hookenv.is_leader(), hookenv.config('port'), hookenv.related_units(rid),"
               " hookenv.relation_get('k', hookenv.local_unit(), rid),"
               " hookenv.unit_get('private-address') == "
-              "hookenv.network_get_primary_address('cluster'), hookenv.status_get()[0])\n")
+              "hookenv.network_get('cluster')['ingress-addresses'][0], hookenv.status_get()[0])\n")
     rc, out, err = model.run("echo/1", "PYTHONPATH=%s /usr/bin/python3 -c \"%s\""
                              % (vendored, script), operator=True)
     assert rc == 0, err

@@ -114,9 +114,14 @@ def test_service_forwards_to_ready_pods(model):
     svc = model.service_address("echo")
     seen = {ask(svc, "PING")[0] for _ in range(6)}
     assert seen == {"PONG echo-0", "PONG echo-1"}
+    # Juju 2.9 (networkinfocaas.go): the Service's address is the unit's private and ingress
+    # address; its bind address is its own pod's (the cloud container address, machine-local).
     rc, out, _ = model.run("echo/0", "unit-get private-address; network-get cluster "
-                           "--bind-address", operator=True)
-    assert out.split() == [svc, svc]
+                           "--ingress-address; network-get cluster --bind-address; "
+                           "network-get cluster --egress-subnets", operator=True)
+    assert out.split() == [svc, svc, pods(model)["echo-0"]["address"], svc + "/32"]
+    rc, out, _ = model.run("echo/1", "network-get cluster --bind-address", operator=True)
+    assert out.split() == [pods(model)["echo-1"]["address"]]
 
 
 def test_pod_template_change_rolls_pods_highest_ordinal_first(model):

@@ -128,3 +128,23 @@ def test_an_instance_not_reached_is_reported_and_the_others_still_get_the_lines(
 
     assert live.apply_settings(["a", "b"], custom, "pw", connect=connect) == [("a", 6379)]
     assert pods["b"][6379].changes == [("hz", "20")]
+
+
+def test_a_snapshots_open_clients_are_lent_so_no_instance_is_connected_to_again():
+    from redis_k8s.connection import Pods
+    plain = settings.parse({}, 3)
+    instances = {host: a_pod(plain) for host in ("a", "b")}
+    connected = []
+
+    def connect(host, port, password):
+        connected.append((host, port))
+        return instances[host][port]
+
+    pods = Pods(["a", "b"], plain, "pw", connect)
+    pods.redis("a", lambda c: c.config_get("*"))  # the hook's observation opened this one
+    custom = settings.parse({"redis-config": "hz 20", "sentinel-config": "parallel-syncs 2"}, 3)
+    assert live.apply_settings(["a", "b"], custom, "pw", pods=pods) == []
+    assert sorted(connected) == [("a", 6379), ("a", 26379), ("b", 6379), ("b", 26379)]
+    assert [instances[h][6379].changes for h in "ab"] == [[("hz", "20")]] * 2
+    assert live.apply_settings(["a", "b"], plain, "pw", pods=pods) == []
+    assert len(connected) == 4  # the second pass reused all four clients

@@ -69,3 +69,17 @@ options ndots:5
 ])
 def test_cluster_domain_from_resolv_conf(text, model, expected):
     assert naming.cluster_domain(text, model) == expected
+
+
+def test_the_pod_at_an_address_is_found_by_resolving_the_pods_names():
+    names = {"r-0.r-endpoints.m.svc.cluster.local": "10.1.0.7",
+             "r-2.r-endpoints.m.svc.cluster.local": "10.1.0.9"}
+
+    def resolve(name):
+        if name not in names:
+            raise OSError("no such host")
+        return names[name]
+
+    fqdns = ["r-{}.r-endpoints.m.svc.cluster.local".format(n) for n in range(3)]
+    assert naming.pod_at_address("10.1.0.9", fqdns, resolve) == "r-2"
+    assert naming.pod_at_address("10.1.0.8", fqdns, resolve) is None

@@ -11,6 +11,8 @@ import functools
 import hashlib
 import json
 import os
+import socket
+import subprocess
 import time
 
 from charmhelpers.core import hookenv, unitdata
@@ -35,6 +37,7 @@ UNITS_CHANGED = 'redis.units.changed'
 PEERS = 'redis-peers'  # the peer endpoint (metadata.yaml)
 PUBLISHED = 'redis-k8s.published'  # unit kv: a digest of what this unit last gave its consumers
 SIZED_FOR = 'redis-k8s.sized-for'  # unit kv: the units the leader last sized quorum for
+OWN_POD = 'redis-k8s.own-pod'  # unit kv: the pod this unit runs in, once found
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 
@@ -273,7 +276,10 @@ def apply_live_settings(parsed, fqdns=None):
     """Leader: make every running redis and sentinel use the options and the unit count's quorum
     and min-replicas-to-write (only what differs is set); pods not reached are retried on the
     next hook."""
-    missed = live.apply_settings(pod_fqdns() if fqdns is None else fqdns, parsed, password(parsed))
+    hosts = pod_fqdns() if fqdns is None else fqdns
+    snapshot = observe_topology(parsed)
+    lent = snapshot.pods if list(hosts) == snapshot.hosts else None
+    missed = live.apply_settings(hosts, parsed, password(parsed), pods=lent)
     if missed:
         hookenv.log('settings not applied yet on {} (retried on a later hook)'.format(
             ', '.join('{}:{}'.format(naming.pod_name_of(h), p) for h, p in missed)))
@@ -406,6 +412,48 @@ def publish_master():
     clear_flag('endpoint.redis.changed')
 
 
+def own_pod():
+    """The name of the pod this unit runs in, or None while it is not known.
+
+    The hooks run in the operator pod; Juju gives the unit's own pod IP as ``network-get``'s bind
+    address, and the pod whose DNS name resolves to it is the unit's. A StatefulSet pod keeps its
+    name when it is recreated and Juju keeps the unit linked to it, so once found it is kept
+    (no hook tool call on later hooks).
+    """
+    kv = unitdata.kv()
+    pod = kv.get(OWN_POD)
+    if pod:
+        return pod
+    try:
+        address = subprocess.check_output(
+            ['network-get', PEERS, '--bind-address'], stderr=subprocess.DEVNULL).decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None  # no pod address yet
+    pod = naming.pod_at_address(address, pod_fqdns(), socket.gethostbyname)
+    if pod:
+        kv.set(OWN_POD, pod)
+    return pod
+
+
+def share_own_view(snapshot):
+    """Tell the peers which pod this unit runs in and the role its redis has in ``snapshot``.
+
+    Refreshed on update-status only (and whenever nothing was published yet): each change of a
+    unit's data runs a hook on every peer, and after a failover those hooks would queue behind
+    the ones that carry the new master to the consumers.
+    """
+    endpoint = peers()
+    if endpoint is None or (hookenv.hook_name() != 'update-status' and endpoint.own_pod_published()):
+        return
+    pod = own_pod()
+    if pod is None:
+        return
+    fqdn = next((host for host in snapshot.hosts if naming.pod_name_of(host) == pod), None)
+    info = snapshot.info(fqdn) if fqdn else None
+    role = {'master': 'master', 'slave': 'replica'}.get((info or {}).get('role'), 'unreachable')
+    endpoint.publish_pod(pod, role)
+
+
 def resize_for_units():
     """Leader, when units came or went: apply the quorum and min-replicas for the new count now
     (the heal path applies them on every hook where the master did not move; this one may be
@@ -524,7 +572,9 @@ def assess_status():
         layer.status.waiting('master moved to {}; checking the other pods'.format(
             naming.pod_name_of(leader_get('master-host'))))
         return
-    health = observe_topology(parsed).health()
+    snapshot = observe_topology(parsed)
+    health = snapshot.health()
+    share_own_view(snapshot)
     if health.master is None:
         layer.status.waiting('waiting for pods: {}/{} ready, no master yet'.format(
             health.ready, count))
