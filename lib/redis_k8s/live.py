@@ -67,13 +67,13 @@ def _differences(current: dict, wanted: dict, table: dict = None) -> list:
     return pairs
 
 
-def apply_settings(hosts, settings, password, connect=None, pods=None) -> list:
+def apply_settings(hosts, settings, password, connect=None, snapshot=None) -> list:
     """Make every redis (``CONFIG SET``) and sentinel (``SENTINEL SET``) of ``hosts`` use the
     settings; return the ``(host, port)`` not reached.
 
-    ``pods`` (a :class:`redis_k8s.connection.Pods`, e.g. the hook's snapshot's) lends its open
-    clients, so a hook that observed the cluster does not connect to every instance again;
-    without it each instance gets a client of its own (``connect``).
+    With the hook's ``snapshot`` (:class:`redis_k8s.observation.Snapshot`), its open clients are
+    used and the sentinels' ``SENTINEL MASTER`` it read (or reads now, for the heal steps after)
+    is not asked again; without it each instance gets a client of its own (``connect``).
 
     Kept for the next start by the ConfigMap files the start scripts read (a container that starts
     before the kubelet synced them gets the old values, and this puts it right on a later hook).
@@ -81,27 +81,41 @@ def apply_settings(hosts, settings, password, connect=None, pods=None) -> list:
     missed = []
     wanted_redis = redis_settings(settings)
     wanted_sentinel = sentinel_settings(settings)
+
+    def align_redis(client):
+        pairs = _differences(client.config_get("*"), wanted_redis, custom_config.REDIS)
+        if pairs:
+            client.execute_command("CONFIG", "SET", *pairs)
+        return True
+
+    def set_sentinel(pairs):
+        def run(client):
+            client.execute_command("SENTINEL", "SET", settings.master_name, *pairs)
+            return True
+        return run
+
     for host in hosts:
-        def align_redis(client):
-            pairs = _differences(client.config_get("*"), wanted_redis, custom_config.REDIS)
+        if snapshot is not None:
+            redis_done = snapshot.pods.redis(host, align_redis)
+            state = snapshot.sentinel_state(host)
+            pairs = _differences(state, wanted_sentinel, custom_config.SENTINEL) if state else None
+            sentinel_done = bool(state) and (not pairs or bool(
+                snapshot.pods.sentinel(host, set_sentinel(pairs))))
             if pairs:
-                client.execute_command("CONFIG", "SET", *pairs)
-            return True
+                snapshot.forget_sentinel_state(host)
+        else:
+            redis_done = _try(connect, host, settings.port, password, align_redis)
 
-        def align_sentinel(client):
-            state = _as_dict(client.execute_command("SENTINEL", "MASTER", settings.master_name))
-            pairs = _differences(state, wanted_sentinel, custom_config.SENTINEL)
-            if pairs:
-                client.execute_command("SENTINEL", "SET", settings.master_name, *pairs)
-            return True
+            def align_sentinel(client):
+                state = _as_dict(client.execute_command("SENTINEL", "MASTER", settings.master_name))
+                pairs = _differences(state, wanted_sentinel, custom_config.SENTINEL)
+                return set_sentinel(pairs)(client) if pairs else True
 
-        for port, align in ((settings.port, align_redis), (settings.sentinel_port, align_sentinel)):
-            if pods is not None:
-                done = pods.ask(host, port, align)
-            else:
-                done = _try(connect, host, port, password, align)
-            if not done:
-                missed.append((host, port))
+            sentinel_done = _try(connect, host, settings.sentinel_port, password, align_sentinel)
+        if not redis_done:
+            missed.append((host, settings.port))
+        if not sentinel_done:
+            missed.append((host, settings.sentinel_port))
     return missed
 
 

@@ -70,6 +70,10 @@ class Snapshot:
             self._states[host] = as_dict(self.pods.sentinel_command(host, "MASTER"))
         return self._states[host]
 
+    def forget_sentinel_state(self, host):
+        """Drop what ``SENTINEL MASTER`` said on ``host`` (its settings were just changed)."""
+        self._states.pop(host, None)
+
     def sentinel_replicas(self, host):
         """The replicas the sentinel of ``host`` knows (entries as dicts), or None unreachable."""
         if host not in self._replicas:

@@ -55,6 +55,7 @@ class FakeCluster:
         self.sentinel_port = sentinel_port
         self.pods = {i: Pod(i) for i in range(size)}
         self.commands = []
+        self.clients = []  # (host, port) of every client made, in order
         self._prefix, self._suffix = None, ''
         self.settle(master)
 
@@ -283,6 +284,8 @@ class FakeRedis(redis.Redis):
         super().__init__(host, port, *args, **kwargs)
         self._address = (host, int(port))
         self._decode = kwargs.get('decode_responses', False)
+        if self.cluster is not None:
+            self.cluster.clients.append(self._address)
 
     def execute_command(self, *args, **options):
         if self.cluster is None:  # no pod exists yet

@@ -130,21 +130,37 @@ def test_an_instance_not_reached_is_reported_and_the_others_still_get_the_lines(
     assert pods["b"][6379].changes == [("hz", "20")]
 
 
-def test_a_snapshots_open_clients_are_lent_so_no_instance_is_connected_to_again():
-    from redis_k8s.connection import Pods
+def test_with_the_hooks_snapshot_no_instance_is_connected_to_or_asked_again():
+    from redis_k8s import observation
     plain = settings.parse({}, 3)
     instances = {host: a_pod(plain) for host in ("a", "b")}
-    connected = []
+    connected, asked = [], []
+
+    class Counting:
+        def __init__(self, instance):
+            self.instance = instance
+
+        def __getattr__(self, name):
+            return getattr(self.instance, name)
+
+        def execute_command(self, *args):
+            asked.append(args[:2])
+            return self.instance.execute_command(*args)
 
     def connect(host, port, password):
         connected.append((host, port))
-        return instances[host][port]
+        return Counting(instances[host][port])
 
-    pods = Pods(["a", "b"], plain, "pw", connect)
-    pods.redis("a", lambda c: c.config_get("*"))  # the hook's observation opened this one
+    snapshot = observation.observe(["a", "b"], plain, "pw", connect)
+    assert snapshot.sentinel_state("a")  # the heal check read it already
     custom = settings.parse({"redis-config": "hz 20", "sentinel-config": "parallel-syncs 2"}, 3)
-    assert live.apply_settings(["a", "b"], custom, "pw", pods=pods) == []
+    assert live.apply_settings(["a", "b"], custom, "pw", snapshot=snapshot) == []
     assert sorted(connected) == [("a", 6379), ("a", 26379), ("b", 6379), ("b", 26379)]
     assert [instances[h][6379].changes for h in "ab"] == [[("hz", "20")]] * 2
-    assert live.apply_settings(["a", "b"], plain, "pw", pods=pods) == []
+    assert [instances[h][26379].changes for h in "ab"] == [[("parallel-syncs", "2")]] * 2
+    assert asked.count(("SENTINEL", "MASTER")) == 2  # a's once, before; b's once
+    # What was changed is read afresh by the steps after; the rest stays read.
+    assert snapshot.sentinel_state("a")["parallel-syncs"] == "2"
+    assert asked.count(("SENTINEL", "MASTER")) == 3
+    assert live.apply_settings(["a", "b"], custom, "pw", snapshot=snapshot) == []
     assert len(connected) == 4  # the second pass reused all four clients

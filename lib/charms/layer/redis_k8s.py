@@ -278,8 +278,8 @@ def apply_live_settings(parsed, fqdns=None):
     next hook."""
     hosts = pod_fqdns() if fqdns is None else fqdns
     snapshot = observe_topology(parsed)
-    lent = snapshot.pods if list(hosts) == snapshot.hosts else None
-    missed = live.apply_settings(hosts, parsed, password(parsed), pods=lent)
+    missed = live.apply_settings(hosts, parsed, password(parsed),
+                                 snapshot=snapshot if list(hosts) == snapshot.hosts else None)
     if missed:
         hookenv.log('settings not applied yet on {} (retried on a later hook)'.format(
             ', '.join('{}:{}'.format(naming.pod_name_of(h), p) for h, p in missed)))

@@ -1,0 +1,22 @@
+"""What one steady hook asks the cluster: one client per instance, each question asked once."""
+
+import collections
+
+from states import running_leader
+
+
+def test_a_steady_leader_update_status_makes_one_client_per_instance_and_asks_once(ctx):
+    before = running_leader(ctx)
+    cluster = before.cluster.copy()
+    cluster.commands.clear()
+    cluster.clients.clear()
+
+    out = ctx.run(before.state.replace(cluster=cluster), 'update-status')
+
+    clients = collections.Counter(out.cluster.clients)
+    assert len(clients) == 6 and set(clients.values()) == {1}  # 3 redis + 3 sentinels
+    asked = collections.Counter(out.cluster.commands)
+    assert max(asked.values()) == 1, [c for c, n in asked.items() if n > 1]
+    # Per sentinel: who is master, the promoted-replica check, its state, its peers; per redis:
+    # INFO and CONFIG GET (18 for 3 pods; each client also sends AUTH once when it connects).
+    assert len(out.cluster.commands) == 18
