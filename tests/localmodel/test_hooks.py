@@ -80,13 +80,15 @@ def test_charmhelpers_works_in_the_operator(model, tmp_path):
     vendored.mkdir()
     (vendored / "charmhelpers").symlink_to(os.path.dirname(charmhelpers.__file__))
     deploy_echo(model, n=2)
-    script = ("from charmhelpers.core import hookenv, host\n"
+    script = ("import subprocess\n"
+              "from charmhelpers.core import hookenv, host\n"
               "rid = hookenv.relation_ids('cluster')[0]\n"
               "hookenv.relation_set(rid, {'k': 'v', 'gone': None})\n"
               "print(hookenv.is_leader(), hookenv.config('port'), hookenv.related_units(rid),"
               " hookenv.relation_get('k', hookenv.local_unit(), rid),"
               " hookenv.unit_get('private-address') == "
-              "hookenv.network_get('cluster')['ingress-addresses'][0], hookenv.status_get()[0])\n")
+              "subprocess.check_output(['network-get', 'cluster', '--ingress-address']).decode().strip(),"
+              " hookenv.status_get()[0])\n")
     rc, out, err = model.run("echo/1", "PYTHONPATH=%s /usr/bin/python3 -c \"%s\""
                              % (vendored, script), operator=True)
     assert rc == 0, err
