@@ -149,6 +149,19 @@ def test_workload_context_false_runs_the_action_in_the_operator(model):
     assert json.loads(r["params"]) == {"workload-context": False}
     in_pod = model.run_action("echo/0", "where", wait=60)["results"]
     assert in_pod["host"] == "echo-0" and json.loads(in_pod["params"]) == {}
+    # Every hook tool works from the workload container, not only the action ones.
+    assert (in_pod["leader"], in_pod["port"]) == ("True", "7000")
+
+
+def test_an_action_runs_while_the_unit_is_in_error_and_leaves_the_error(make_model):
+    model = make_model(retry_delay=120)  # no retry of the failed hook during the test
+    deploy_echo(model)
+    model.config("echo", {"fail-hook": "config-changed"})
+    model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/0"]["juju-status"]
+                   ["current"] == "error", timeout=30)
+    done = model.run_action("echo/0", "greet", {"name": "err"}, wait=60)
+    assert done["status"] == "completed"
+    assert model.unit_status("echo/0")["juju-status"]["current"] == "error"
 
 
 def test_refused_actions_are_not_queued(model):
