@@ -66,9 +66,12 @@ class ActionsMixin:
                                       params or {})
         except actions.ActionsError as e:
             raise OpError(str(e))
+        # run-action enqueues an operation, then its task: both take their id from the
+        # model's "task" sequence (state/operation.go newOperationDoc, state/action.go
+        # newActionDoc), so the first action of a model is "2".
         counters = self.state["counters"]
-        counters["action"] = counters.get("action", 0) + 1
-        action_id = str(counters["action"])
+        counters["task"] = counters.get("task", 0) + 2
+        action_id = str(counters["task"])
         self.state.setdefault("actions", {})[action_id] = {
             "id": action_id, "unit": unit, "name": name, "params": payload,
             "status": "pending", "message": "", "results": {}, "log": [],

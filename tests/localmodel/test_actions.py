@@ -172,7 +172,9 @@ def test_refused_actions_are_not_queued(model):
         model.run_action("echo/0", "greet", {"name": "a", "x": 1})
     with pytest.raises(ModelError, match='unit "echo/7" not found'):
         model.run_action("echo/7", "greet", {"name": "a"})
-    assert model.run_action("echo/0", "greet", {"name": "a"}) == "1"
+    # Refused actions take no id; an operation and its task take one each.
+    assert model.run_action("echo/0", "greet", {"name": "a"}) == "2"
+    assert model.run_action("echo/0", "greet", {"name": "b"}) == "4"
 
 
 def test_action_tools_refuse_to_run_outside_an_action(model):
@@ -216,11 +218,11 @@ def test_cli_run_action_and_show_action_output(model, tmp_path):
     deploy_echo(model)
     r = cli(model, "run-action", "echo/0", "greet", "name=ann", "times=3")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == 'Action queued with id: "1"\n'
-    r = cli(model, "show-action-output", "1", "--wait", "60")
+    assert r.stdout == 'Action queued with id: "2"\n'
+    r = cli(model, "show-action-output", "2", "--wait", "60")
     assert r.returncode == 0, r.stderr
     shown = yaml.safe_load(r.stdout)
-    assert (shown["id"], shown["UnitId"], shown["status"]) == ("1", "echo/0", "completed")
+    assert (shown["id"], shown["UnitId"], shown["status"]) == ("2", "echo/0", "completed")
     assert shown["results"]["times"] == "3" and "Code" not in shown["results"]
     assert set(shown["timing"]) == {"enqueued", "started", "completed"}
     params = tmp_path / "params.yaml"
@@ -229,7 +231,7 @@ def test_cli_run_action_and_show_action_output(model, tmp_path):
             "--wait=60s")
     assert r.returncode == 0, r.stderr
     out = yaml.safe_load(r.stdout)["unit-echo-0"]
-    assert (out["id"], out["status"]) == ("2", "completed")
+    assert (out["id"], out["status"]) == ("4", "completed")
     assert (out["results"]["greeting"], out["results"]["times"]) == ("hello from-file", "5")
     assert out["log"][0].endswith(" greeting from-file")
     r = cli(model, "run-action", "echo/0", "greet", "name=a", "times=x")
