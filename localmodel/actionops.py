@@ -54,6 +54,12 @@ class ActionsMixin:
 
     def op_enqueue_action(self, unit, name, params=None):
         """``juju run-action``: validate, insert defaults, queue. Returns the action id."""
+        # run-action creates its operation first (apiserver/facades/client/action
+        # ``enqueue``: ``EnqueueOperation``, then ``AddAction`` per unit), so even a refused
+        # action uses up an id; operations and tasks share the model's "task" sequence
+        # (state/operation.go newOperationDoc, state/action.go newActionDoc).
+        counters = self.state["counters"]
+        counters["task"] = counters.get("task", 0) + 1
         if unit.endswith("/leader"):
             # <app>/leader: the controller resolves the leader before queueing.
             app = self.app(unit.split("/")[0])
@@ -66,11 +72,7 @@ class ActionsMixin:
                                       params or {})
         except actions.ActionsError as e:
             raise OpError(str(e))
-        # run-action enqueues an operation, then its task: both take their id from the
-        # model's "task" sequence (state/operation.go newOperationDoc, state/action.go
-        # newActionDoc), so the first action of a model is "2".
-        counters = self.state["counters"]
-        counters["task"] = counters.get("task", 0) + 2
+        counters["task"] += 1
         action_id = str(counters["task"])
         self.state.setdefault("actions", {})[action_id] = {
             "id": action_id, "unit": unit, "name": name, "params": payload,
