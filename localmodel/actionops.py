@@ -65,8 +65,9 @@ class ActionsMixin:
             app = self.app(unit.split("/")[0])
             unit = (app or {}).get("leader") or unit
         rec = self.unit(unit)
-        if rec is None or rec.get("dying"):
-            raise OpError('unit "%s" not found' % unit)
+        if rec is None:
+            # TagToActionReceiverFn (apiserver/common): NotFoundf of the receiver's tag.
+            raise OpError("unit-%s not found" % unit.replace("/", "-"))
         try:
             payload = actions.prepare(self.action_specs(unit.split("/")[0]), unit, name,
                                       params or {})

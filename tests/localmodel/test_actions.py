@@ -170,7 +170,7 @@ def test_refused_actions_are_not_queued(model):
         model.run_action("echo/0", "nope")
     with pytest.raises(ModelError, match=r'additional property "x" is not allowed'):
         model.run_action("echo/0", "greet", {"name": "a", "x": 1})
-    with pytest.raises(ModelError, match='unit "echo/7" not found'):
+    with pytest.raises(ModelError, match='^unit-echo-7 not found$'):
         model.run_action("echo/7", "greet", {"name": "a"})
     # Each run-action made an operation first (ids 1-3, refused or not); the next one is
     # operation 4 with its task 5.
