@@ -242,6 +242,8 @@ def test_cli_run_action_and_show_action_output(model, tmp_path):
     r = cli(model, "run-action", "echo/0", "greet", "--string-args", "name=a", "times=3")
     assert r.stderr == ('ERROR validation failed: (root).times : must be of type integer, '
                         'given "3"\n')
+    r = cli(model, "show-action-output", "99")
+    assert (r.returncode, r.stderr) == (1, 'ERROR actions for identifier "99" not found\n')
     r = cli(model, "run-action", "echo/0", "crash", "--wait")
     crashed = yaml.safe_load(r.stdout)["unit-echo-0"]
     assert (crashed["status"], crashed["message"]) == ("failed", "exit status 3")
