@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ECHO, deploy_echo
+from conftest import ECHO, deploy_echo, set_spec
 from localmodel import actions
 from localmodel.client import ModelError
 
@@ -136,6 +136,36 @@ def test_actions_run_in_the_workload_pod_with_results_log_and_failure(model):
     ghost = model.run_action("echo/0", "ghost", wait=60)
     assert (ghost["status"], ghost["message"]) == ("failed",
                                                    'action not implemented on unit "echo/0"')
+
+
+def test_an_action_runs_in_a_workload_image_without_python(model, tmp_path):
+    deploy_echo(model)
+    assert model.run_action("echo/0", "py", wait=60)["results"]["lang"] == "python"
+
+    def redis_image(spec):
+        # The image the redis-k8s charm runs: sh, coreutils, no python3.
+        container = spec["containers"][0]
+        container["imageDetails"]["imagePath"] = "redis:7.0"
+        container["command"] = ["/bin/sh", "-c", "exec sleep 3600"]
+        container.pop("kubernetes", None)
+    set_spec(model, tmp_path, redis_image)
+
+    def rolled(_):
+        try:  # the pod is replaced: it is briefly missing, then starting
+            return model.exec("echo-0", "test -x /usr/bin/redis-server && "
+                                        "! command -v python3")[0] == 0
+        except ModelError:
+            return False
+    model.wait_for(rolled, timeout=90)
+    done = model.run_action("echo/0", "greet", {"name": "redis"}, wait=60)
+    assert done["status"] == "completed", done
+    assert (done["results"]["greeting"], done["results"]["where"]["host"]) == (
+        "hello redis", "echo-0")
+    # A Python action cannot run there, as on a real model with this image.
+    py = model.run_action("echo/0", "py", wait=60)
+    assert (py["status"], py["message"], py["results"]["Code"]) == ("failed",
+                                                                    "exit status 127", "127")
+    assert "python3" in py["results"]["Stderr"]
 
 
 def test_workload_context_false_runs_the_action_in_the_operator(model):
