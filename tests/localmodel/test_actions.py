@@ -177,6 +177,10 @@ def test_workload_context_false_runs_the_action_in_the_operator(model):
     assert (r["name"], r["uuid"], r["tag"], r["unit"]) == (
         "where", where["id"], "action-" + where["id"], "echo/0")
     assert json.loads(r["params"]) == {"workload-context": False}
+    # A charm can declare it with a default: the defaults are in the params the uniter reads.
+    declared = model.run_action("echo/0", "where-operator", wait=60)["results"]
+    assert declared["host"] == "echo-operator-0"
+    assert json.loads(declared["params"]) == {"workload-context": False}
     in_pod = model.run_action("echo/0", "where", wait=60)["results"]
     assert in_pod["host"] == "echo-0" and json.loads(in_pod["params"]) == {}
     # Every hook tool works from the workload container, not only the action ones.
