@@ -8,6 +8,7 @@
     m.down()
 """
 
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from localmodel import debuglog, hooktools, podexec
+from localmodel import debuglog, hooktools, images, podexec
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
 from localmodel.runtime import enter, linux
@@ -122,19 +123,27 @@ class Model:
 
     def _build_static_client(self):
         """The hook tool client for workload containers (actions run there): static C, as
-        Juju's jujud is a static binary that runs in any image. Without a compiler only
-        actions in pods fail, with a message saying so."""
+        Juju's jujud is a static binary that runs in any image. Built once per source in the
+        machine's image store, then copied into the model. Without a compiler only actions in
+        pods fail, with a message saying so."""
         src = os.path.join(PKG_ROOT, "localmodel", "hooktools", "jujuc_static.c")
+        with open(src, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()[:16]
+        built = os.path.join(images.store_dir(), "tools", "jujuc-static-" + digest)
+        if not os.path.exists(built):
+            cc = shutil.which("cc") or shutil.which("gcc")
+            if cc is None:
+                return
+            os.makedirs(os.path.dirname(built), exist_ok=True)
+            tmp = "%s.%d" % (built, os.getpid())
+            subprocess.call([cc, "-static", "-Os", "-o", tmp, src],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if not os.path.exists(tmp):
+                return
+            os.replace(tmp, built)
         dst = os.path.join(self.paths.tools, "jujuc-static")
-        if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
-            return
-        cc = shutil.which("cc") or shutil.which("gcc")
-        if cc is None:
-            return
-        subprocess.call([cc, "-static", "-Os", "-o", dst + ".new", src],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if os.path.exists(dst + ".new"):
-            os.replace(dst + ".new", dst)
+        shutil.copyfile(built, dst)
+        os.chmod(dst, 0o755)
 
     def up(self, model="localmodel", subnet=None, update_status_interval=300.0,
            retry_delay=5.0, timeout=20, cluster_domain="cluster.local",
