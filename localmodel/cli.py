@@ -6,7 +6,7 @@ import sys
 
 import yaml
 
-from localmodel import images
+from localmodel import actioncli, images
 from localmodel.client import Model, ModelError, default_subnet
 from localmodel.paths import home_from_env
 
@@ -108,6 +108,7 @@ def build_parser():
     s.add_argument("unit")
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.add_argument("--timeout", type=float, default=None)
+    actioncli.add_parsers(sub)
     s = sub.add_parser("restart-operator", help="not in Juju: restart an application's "
                        "operator pod (no persistent storage)")
     s.add_argument("app")
@@ -198,6 +199,8 @@ def run(args, m):
         sys.stdout.write(out)
         sys.stderr.write(err)
         return rc
+    elif c in actioncli.COMMANDS:
+        return actioncli.run(args, m)
     elif c == "restart-operator":
         m.restart_operator(args.app)
     elif c == "pod-spec":

@@ -17,6 +17,12 @@ class Context:
         self.raw_spec = None
         self.version = None
         self.missing = False
+        # The action this context runs (its record in the model state), or None: the action
+        # tools refuse to run without one. Results and failure are applied when it ends.
+        self.action = None
+        self.action_results = {}
+        self.action_failed = False
+        self.action_message = ""
 
     def relation_set(self, rid, scope, changes):
         self.relation_sets.setdefault(rid, {"unit": {}, "app": {}})[scope].update(changes)

@@ -15,6 +15,7 @@ import threading
 import time
 
 from localmodel import charm as charmlib
+from localmodel.actionops import ActionsMixin
 from localmodel import dns, state as statelib
 from localmodel.hooktools import commands
 from localmodel.hooktools.args import ToolError, parse
@@ -28,7 +29,7 @@ RUN_LOCK_TIMEOUT = 300
 SEVERITY = ["error", "blocked", "maintenance", "waiting", "active", "unknown"]
 
 
-class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
+class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
     """The model's single writer: state, hook execution and process supervision.
 
     Every mutation happens under ``lock``; ``cond`` wakes the uniter workers and waiters.
@@ -42,6 +43,7 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
         self.stopping = threading.Event()
         self.contexts, self.current, self.workers, self.run_requests = {}, {}, {}, {}
         self.busy, self.popens, self.charms, self.service_files = set(), {}, {}, {}
+        self.running_actions = set()
         self.context_seq = 0
         self.runs_in_flight = 0
         self.dirty = False
@@ -192,7 +194,7 @@ class Controller(OperationsMixin, UniterMixin, RuntimeMixin):
             except OpError as e:
                 return {"error": str(e)}
             finally:
-                if op not in ("status", "settled", "pod_spec", "manifests"):
+                if op not in ("status", "settled", "pod_spec", "manifests", "show_action"):
                     self.save()
                 self.cond.notify_all()
         return {"result": result}

@@ -508,6 +508,9 @@ class OperationsMixin:
                     return False
         if any(self.run_requests.values()) or self.runs_in_flight:
             return False
+        if any(r["status"] in ("pending", "running")
+               for r in self.state.get("actions", {}).values() if self.unit(r["unit"])):
+            return False
         return self.pods_settled()
 
     def op_status(self):

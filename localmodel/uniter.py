@@ -65,6 +65,10 @@ class UniterMixin:
         a = self.state["applications"].get(app)
         if a is None or a.get("upgrading") or not self.operator_ready(app):
             return None
+        # The uniter's resolver offers actions before juju-run commands and hooks.
+        action = self.next_action(app)
+        if action is not None:
+            return ("action", action)
         runs = self.run_requests.get(app)
         if runs:
             return ("run", runs.pop(0))
@@ -95,7 +99,9 @@ class UniterMixin:
                     self.cond.wait(0.5)
                     continue
                 kind, item = job
-                if kind == "run":
+                if kind == "action":
+                    ctx = self.start_action(app, item)
+                elif kind == "run":
                     ctx = self._new_context(app, item["unit"], None)
                     self.runs_in_flight += 1
                 else:
@@ -103,7 +109,9 @@ class UniterMixin:
                     self.current[item["unit"]] = item
                     self.busy.add(app)
             try:
-                if kind == "run":
+                if kind == "action":
+                    self.execute_action(app, ctx, item)
+                elif kind == "run":
                     self._execute_run(app, ctx, item)
                 else:
                     self._execute_hook(app, ctx, item)

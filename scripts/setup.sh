@@ -12,6 +12,9 @@ command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+# The hook tool client actions use inside workload containers is static C (localmodel/hooktools).
+command -v cc >/dev/null || need_apt+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get)" >&2

@@ -6,4 +6,5 @@ NAMES = (
     "pod-spec-set", "k8s-spec-set", "pod-spec-get", "k8s-spec-get", "k8s-raw-set", "k8s-raw-get",
     "network-get", "unit-get", "application-version-set", "goal-state", "juju-run",
     "storage-list", "storage-get", "open-port", "close-port", "opened-ports",
+    "action-get", "action-set", "action-fail", "action-log",
 )

@@ -395,6 +395,10 @@ def usage(name):
         name, summary, name, "\n".join(options))
 
 
+# The action tools register themselves in TOOLS (after ``tool`` exists).
+from localmodel.hooktools import actiontools  # noqa: E402,F401
+
+
 def run(ctl, ctx, name, args, stdin, files):
     """Run tool ``name``; returns ``(rc, stdout, stderr)``."""
     fn = TOOLS.get(name)
