@@ -181,3 +181,64 @@ def test_layer_libraries_load_lazily_and_options_read_layer_yaml(model):
         assert callable(layer.caas_base.pod_spec_set)
         with pytest.raises(AttributeError):
             layer.no_such_layer
+
+
+LOGGING_HANDLERS = '''
+import os
+
+from charmhelpers.core import hookenv
+from charms.reactive import hook, set_flag, when
+
+
+@hook('update-status')
+def steady():
+    set_flag('test.ran')
+
+
+@when('test.ran')
+def maybe_log():
+    message = os.environ.get('TEST_LOG')
+    if message == 'fail':
+        raise RuntimeError('the hook fails')
+    if message:
+        hookenv.log(message, level=os.environ.get('TEST_LOG_LEVEL'))
+'''
+
+
+def _juju_logs(model):
+    return [(c['args'][1] if c['args'][:1] == ['-l'] else None, c['args'][-1])
+            for c in model.calls('juju-log')]
+
+
+@pytest.fixture
+def logging_charm(model):
+    return model.charm('lg', layers=('caas-base',), handlers={'lg': LOGGING_HANDLERS})
+
+
+def test_a_hook_that_logs_nothing_of_its_own_makes_no_juju_log_call(model, logging_charm):
+    model.hook(logging_charm, 'lg/0', 'update-status')
+    assert 'test.ran' in model.flags(logging_charm, 'lg/0')  # the handlers did run
+    assert _juju_logs(model) == []
+
+
+def test_the_frameworks_account_goes_out_in_one_call_before_the_charms_line(
+        model, logging_charm, monkeypatch):
+    monkeypatch.setenv('TEST_LOG', 'master moved')
+    model.hook(logging_charm, 'lg/0', 'update-status')
+    logs = _juju_logs(model)
+    assert len(logs) == 2
+    level, held = logs[0]
+    assert level == 'DEBUG'
+    assert 'Reactive main running for hook update-status' in held
+    assert 'Invoking reactive handler: reactive/lg.py' in held
+    assert logs[1] == (None, 'master moved')
+
+
+def test_a_failing_hook_logs_the_frameworks_account_and_the_error(model, logging_charm,
+                                                                   monkeypatch):
+    monkeypatch.setenv('TEST_LOG', 'fail')
+    with pytest.raises(RuntimeError):
+        model.hook(logging_charm, 'lg/0', 'update-status')
+    logs = _juju_logs(model)
+    assert 'Invoking reactive handler: reactive/lg.py' in logs[0][1]
+    assert logs[-1][0] == 'ERROR' and 'the hook fails' in logs[-1][1]

@@ -50,6 +50,53 @@ def prepare_python():
         _distutils_hack.add_shim()
 
 
+# --- what charms.reactive logs of its own work --------------------------------------------------
+
+# charms.reactive's own lines (module name prefix) held back by hold_framework_log.
+_FRAMEWORK = 'charms.reactive'
+_HELD_LEVELS = (None, 'TRACE', 'DEBUG', 'INFO')
+_held = []
+_send = None  # charmhelpers' hookenv.log, which runs juju-log
+
+
+def hold_framework_log():
+    """Hold back what charms.reactive logs below WARNING about its own work (the hook running,
+    each handler invoked, its flag tracer) until the charm logs something, then send it in one
+    ``juju-log`` call just before the charm's line; drop it when the charm logs nothing.
+
+    Each ``juju-log`` is a hook tool call (tens of ms on an operator pod), and charms.reactive
+    makes six to eight a hook: a steady hook (update-status finding nothing to do) now makes
+    none, and a hook that did something still shows in debug-log with the handlers that ran
+    before it. Warnings and errors, a failing hook's traceback among them, are never held.
+    Called by the hook before ``charms.reactive.main()``.
+    """
+    global _send
+    from charmhelpers.core import hookenv
+    if _send is not None:
+        return
+    _send = hookenv.log
+
+    def log(message, level=None):
+        caller = sys._getframe(1).f_globals.get('__name__') or ''
+        framework = caller == _FRAMEWORK or caller.startswith(_FRAMEWORK + '.')
+        if framework and level in _HELD_LEVELS:
+            _held.append(message)
+            return None
+        release_framework_log()
+        return _send(message, level=level)
+
+    log.__doc__ = _send.__doc__
+    hookenv.log = log
+
+
+def release_framework_log():
+    """Send what :func:`hold_framework_log` holds, in one DEBUG line."""
+    if _held and _send is not None:
+        text = '\n'.join(_held)
+        del _held[:]
+        _send(text, level='DEBUG')
+
+
 def _run_spec_tool(tool, spec, k8s_resources=None):
     cmd = [tool]
     resources_file = None
