@@ -33,6 +33,9 @@ MASTER_CHANGED = 'redis.master.changed'
 UNITS_CHANGED = 'redis.units.changed'
 
 PEERS = 'redis-peers'  # the peer endpoint (metadata.yaml)
+# Unit kv, leader: ``[host, port, epoch]`` the peer record held at the end of this unit's last
+# successful hook as leader (see :func:`peer_record`).
+SHARED = 'redis-k8s.shared-record'
 PUBLISHED = 'redis-k8s.published'  # unit kv: a digest of what this unit last gave its consumers
 SIZED_FOR = 'redis-k8s.sized-for'  # unit kv: the units the leader last sized quorum for
 
@@ -327,13 +330,44 @@ def peers():
     return endpoint_from_name(PEERS)
 
 
+def _recorded_in_leader_data():
+    """``(host, port, epoch)`` of leader data's master, or None (no master, or no epoch: a charm
+    before the epoch was kept there)."""
+    host, port, epoch = (leader_get(key) for key in ('master-host', 'master-port', 'master-epoch'))
+    try:
+        return (host, int(port), int(epoch)) if host else None
+    except (TypeError, ValueError):
+        return None
+
+
+def peer_record():
+    """``(host, port, epoch)`` the leader recorded in the peer application data, or None.
+
+    Reading the record is a hook tool call (``relation-get --app``). The leader keeps the epoch
+    in leader data beside the master (both written in the hook that moves the record), and skips
+    the read when leader data still says what the record held at the end of its last
+    successful hook as leader: only a leader writes the record, always with leader data and a
+    higher epoch, so an equal leader data means nobody wrote since. Leader data is written at
+    once and the record only when a hook succeeds; a hook failing in between leaves leader data
+    ahead of the unit's saved copy, so the next hook reads the record again.
+    """
+    endpoint = peers()
+    if endpoint is None:
+        return None
+    if is_flag_set(LEADER):
+        mine = _recorded_in_leader_data()
+        if mine is not None and list(mine) == unitdata.kv().get(SHARED):
+            return mine
+    record = endpoint.master()
+    return tuple(record) if record is not None else None
+
+
 def published_master():
     """``(host, port, epoch)`` of the master consumers must be given: the leader's record in the
     peer application data, else (before the leader first wrote one) leader data, epoch 0."""
-    endpoint = peers()
-    record = endpoint.master() if endpoint is not None else None
+    record = peer_record()
     if record is not None:
-        return tuple(record)
+        return record
     host, port = leader_get('master-host'), leader_get('master-port')
     if not host or not port:
         return None
@@ -347,10 +381,15 @@ def share_master():
     host, port = leader_get('master-host'), leader_get('master-port')
     endpoint = peers()
     if host and port and endpoint is not None:
-        before = endpoint.master()
-        record = endpoint.record_master(host, port)
-        if record is not None and record != before:
-            hookenv.log('master epoch {}: {}:{}'.format(record.epoch, host, port))
+        record = peer_record()
+        if record is None or record[:2] != (host, int(port)):
+            record = endpoint.record_master(host, port)
+            if record is not None:
+                hookenv.log('master epoch {}: {}:{}'.format(record.epoch, host, port))
+        if record is not None:
+            if leader_get('master-epoch') != str(record[2]):
+                leader_set({'master-epoch': str(record[2])})
+            unitdata.kv().set(SHARED, [record[0], int(record[1]), int(record[2])])
     follow_peers()
 
 
