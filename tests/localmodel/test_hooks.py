@@ -154,7 +154,8 @@ def test_update_status_runs_on_the_interval(make_model):
 def test_each_hook_run_keeps_its_hook_tool_calls(make_model):
     m = make_model(update_status_interval=1)
     deploy_echo(m)
-    m.wait_for(lambda st: hooks(m, "echo/0").count(("update-status", "")) >= 1, timeout=20)
+    m.wait_for(lambda st: ("update-status", "echo/0") in
+               [run[:2] for run in m.hook_tool_calls()], timeout=20)
     calls = {hook: tools for hook, unit, _, tools in m.hook_tool_calls() if unit == "echo/0"}
     # What the echo charm's install and update-status hooks call, each tool once but
     # status-set (maintenance, then active) in install.
