@@ -61,3 +61,55 @@ def summarize_calls(runs):
                         'per_tool': {tool: round(count / len(hooks), 2)
                                      for tool, count in sorted(tools.items())}}
     return figure
+
+
+def measure_steady(charms, subnet, seconds=120, update_status_s=10, home=None):
+    """Hook figures of a deployment left alone: redis-k8s (3 units) and the consumer deployed,
+    related and healthy, then ``seconds`` of update-status every ``update_status_s``.
+
+    Returns ``{'deploy': (times, calls), 'steady': (times, calls)}`` (``summarize`` and
+    ``summarize_calls`` of the hooks run while deploying, and of those run afterwards).
+    """
+    import tempfile
+    import time
+
+    from bench.deployment import deploy
+    from localmodel.client import Model
+
+    with tempfile.TemporaryDirectory(prefix='bench-hooks-', dir=home) as scratch:
+        model = Model(scratch)
+        model.up(model='bench-hooks', subnet=subnet, update_status_interval=update_status_s,
+                 retry_delay=2)
+        try:
+            deploy(model, charms)  # returns once healthy, the relation naming the master
+            settled = len(collect(model))
+            time.sleep(seconds)
+            runs = collect(model)
+        finally:
+            model.down()
+    return {'deploy': (summarize(runs[:settled]), summarize_calls(runs[:settled])),
+            'steady': (summarize(runs[settled:]), summarize_calls(runs[settled:]))}
+
+
+def main(argv=None):
+    """``python -m bench.hooks [--subnet 127.20] [--charms DIR] [--seconds 120]``: the hook
+    figures of one steady deployment (this bench piece alone, on its own subnet)."""
+    import argparse
+    import json
+    import os
+
+    import bench
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument('--subnet', default=os.environ.get('BENCH_SUBNET', '127.20'))
+    parser.add_argument('--charms', default=os.path.join(bench.ROOT, 'build'),
+                        help='directory holding the built redis-k8s and redis-consumer')
+    parser.add_argument('--seconds', type=float, default=120)
+    parser.add_argument('--update-status', type=float, default=10)
+    args = parser.parse_args(argv)
+    charms = {name: os.path.join(args.charms, name) for name in ('redis-k8s', 'redis-consumer')}
+    print(json.dumps(measure_steady(charms, args.subnet, args.seconds, args.update_status),
+                     indent=1, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()

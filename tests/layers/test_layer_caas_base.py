@@ -1,6 +1,8 @@
 """layer:caas-base: config flags inside reactive dispatch, pod-spec-set error handling,
 layer options and lazy layer libraries."""
 
+import os
+
 import pytest
 import yaml
 
@@ -242,3 +244,51 @@ def test_a_failing_hook_logs_the_frameworks_account_and_the_error(model, logging
     logs = _juju_logs(model)
     assert 'Invoking reactive handler: reactive/lg.py' in logs[0][1]
     assert logs[-1][0] == 'ERROR' and 'the hook fails' in logs[-1][1]
+
+
+def _run_python(code, *paths):
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    return subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout
+
+
+def test_charms_reactive_imports_without_the_real_pkg_resources(model):
+    charm = model.charm('pk', layers=('caas-base',))
+    out = _run_python('''
+import sys
+from charms.layer import caas_base
+caas_base.prepare_python()  # as the hook does first
+caas_base.stand_in_for_pkg_resources()
+import charmhelpers.osplatform
+charmhelpers.osplatform.get_platform = lambda: 'ubuntu'
+import charms.reactive
+print(sorted(m for m in sys.modules if m.split('.')[0] in ('pkg_resources', 'packaging', 'setuptools')))
+''', os.path.join(charm, 'lib'))
+    # Only the stand-in: nothing of setuptools was imported.
+    assert out.split() == ["['pkg_resources']"]
+
+
+def test_the_stand_in_finds_the_entry_points_pkg_resources_would(tmp_path):
+    site = tmp_path / 'site'
+    (site / 'fac-1.0.dist-info').mkdir(parents=True)
+    (site / 'fac-1.0.dist-info' / 'entry_points.txt').write_text(
+        '[console_scripts]\nfac = fac:main\n\n'
+        '[charms.reactive.relation_factory]\nfactory = fac:Holder.Factory [extra]\n')
+    (site / 'fac.py').write_text('class Holder:\n    class Factory:\n        pass\n')
+    code = '''
+import sys
+from charms.layer import caas_base
+caas_base.stand_in_for_pkg_resources()
+import pkg_resources
+found = list(pkg_resources.iter_entry_points('charms.reactive.relation_factory'))
+print([(ep.name, ep.load().__qualname__) for ep in found])
+print(list(pkg_resources.iter_entry_points('charms.reactive.relation_factory', 'other')))
+# Anything else comes from the real module.
+print(pkg_resources.parse_version('1.10') > pkg_resources.parse_version('1.9'))
+'''
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'layers', 'caas-base', 'lib')
+    out = _run_python(code, lib, str(site)).splitlines()
+    assert out == ["[('factory', 'Holder.Factory')]", '[]', 'True']

@@ -9,8 +9,11 @@ status). The split follows the RedisFailover operator's loop: *check* (``observe
 
 import functools
 import hashlib
+import importlib.machinery
+import importlib.util
 import json
 import os
+import sys
 import time
 
 from charmhelpers.core import hookenv, unitdata
@@ -18,8 +21,34 @@ from charms.reactive import (clear_flag, endpoint_from_flag, endpoint_from_name,
                              set_flag, toggle_flag)
 
 from charms import layer
-from redis_k8s import (healing, live, naming, observation, passwords, podspec, relation, rotation,
-                       settings, watchers)
+
+
+class _LazySubmodules:
+    """Import finder: the named submodules load when first used, not when imported.
+
+    redis-py's package imports ``redis.asyncio`` (asyncio, its event loop, an async copy of
+    every client class) though the hooks only use the blocking client: that is half of what
+    importing redis costs a hook. Left lazy (``importlib.util.LazyLoader``), it loads only if
+    something uses it.
+    """
+
+    def __init__(self, *names):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+if 'redis' not in sys.modules:
+    sys.meta_path.insert(0, _LazySubmodules('redis.asyncio'))
+
+from redis_k8s import (healing, live, naming, observation, passwords, podspec, relation,  # noqa: E402
+                       rotation, settings, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
 
