@@ -85,6 +85,17 @@ def test_set_and_default_flags_follow_values(model, charm):
                                    'config.set.name'}
 
 
+def test_default_flags_follow_a_new_charms_config_yaml(model, charm):
+    model.hook(charm, 'cfg/0', 'install')
+    assert 'config.default.port' in _flags(model, charm)
+    # An upgrade brings a config.yaml with another default (the value in force stays 6379).
+    with open(os.path.join(charm, 'config.yaml'), 'w') as f:
+        yaml.safe_dump({'options': dict(OPTIONS, port={'type': 'int', 'default': 7000,
+                                                       'description': 'the port'})}, f)
+    model.hook(charm, 'cfg/0', 'upgrade-charm')
+    assert 'config.default.port' not in _flags(model, charm)
+
+
 def test_config_snapshot_is_per_unit(model, charm):
     # Units of a podspec app share the charm dir: unit 1 must see its own first hook.
     model.hook(charm, 'cfg/0', 'install')

@@ -1,5 +1,6 @@
 """Helpers for Juju podspec (Kubernetes) charms: pod spec, raw k8s spec, config flags."""
 
+import json
 import os
 import re
 import subprocess
@@ -255,14 +256,37 @@ def _juju_log(message, level):
     hookenv.log(message, level=level)
 
 
+# The defaults of config.yaml as JSON, beside it: the vendored YAML parser is pure Python, and
+# config.yaml (long descriptions) changes only with the charm.
+_DEFAULTS_CACHE = '.config-defaults.json'
+
+
 def _config_defaults():
     from charmhelpers.core import hookenv
     path = os.path.join(hookenv.charm_dir(), 'config.yaml')
-    if not os.path.exists(path):
+    try:
+        stat = os.stat(path)
+    except OSError:
         return {}
+    stamp = [stat.st_mtime_ns, stat.st_size]
+    cache = os.path.join(os.path.dirname(path), _DEFAULTS_CACHE)
+    try:
+        with open(cache) as f:
+            cached = json.load(f)
+        if cached.get('stamp') == stamp:
+            return cached['defaults']
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
     with open(path) as f:
         options = (yaml.safe_load(f) or {}).get('options') or {}
-    return {name: (spec or {}).get('default') for name, spec in options.items()}
+    defaults = {name: (spec or {}).get('default') for name, spec in options.items()}
+    try:
+        with open(cache + '.tmp', 'w') as f:
+            json.dump({'stamp': stamp, 'defaults': defaults}, f)
+        os.replace(cache + '.tmp', cache)
+    except OSError:  # a read-only charm directory: parsed again next hook
+        pass
+    return defaults
 
 
 def _is_set(value):
