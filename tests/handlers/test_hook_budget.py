@@ -80,3 +80,22 @@ def test_a_hook_that_acts_still_logs_what_it_did(ctx, steady):
     assert [line for line in out.logs if 'master is now' in line]
     # charms.reactive's account of the hook goes out with it, in one juju-log call.
     assert [line for line in out.logs if 'Invoking reactive handler' in line]
+
+
+def test_a_hook_does_not_load_redis_asyncio_which_it_never_uses(charm_template):
+    import os
+    import subprocess
+    import sys
+    code = '''
+import sys
+import charmhelpers.osplatform
+charmhelpers.osplatform.get_platform = lambda: 'ubuntu'
+from charms.layer import redis_k8s
+import redis
+print(type(sys.modules['redis.asyncio']).__name__, 'redis.asyncio.client' in sys.modules,
+      redis.Redis.__module__)
+'''
+    env = dict(os.environ, PYTHONPATH=os.path.join(charm_template, 'lib'))
+    out = subprocess.run([sys.executable, '-c', code], env=env, check=True, cwd=charm_template,
+                         stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
+    assert out == ['_LazyModule', 'False', 'redis.client']
