@@ -73,15 +73,21 @@ def measure_steady(charms, subnet, seconds=120, update_status_s=10, home=None):
     import tempfile
     import time
 
-    from bench.deployment import deploy
+    from bench.deployment import DOWN_AFTER_MS, IMAGE, BenchCluster, settle
     from localmodel.client import Model
+    from testbed.cluster import CONSUMER
 
     with tempfile.TemporaryDirectory(prefix='bench-hooks-', dir=home) as scratch:
         model = Model(scratch)
         model.up(model='bench-hooks', subnet=subnet, update_status_interval=update_status_s,
                  retry_delay=2)
         try:
-            deploy(model, charms)  # returns once healthy, the relation naming the master
+            # As bench.deployment.deploy, with time for a machine under load.
+            model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE},
+                         config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
+            model.deploy(charms[CONSUMER], CONSUMER)
+            model.relate(APP, CONSUMER)
+            settle(BenchCluster(model), 3, timeout=1200)
             settled = len(collect(model))
             time.sleep(seconds)
             runs = collect(model)
