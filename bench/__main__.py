@@ -84,6 +84,8 @@ def run(session, results, errors, runs):
         hook_runs.extend(more)
     results['hook_s'] = hooks.summarize(hook_runs)
     results['hook_target_p50_s'] = hooks.TARGET_P50_S
+    results['hook_target_p95_s'] = hooks.TARGET_P95_S
+    results['hook_tool_calls'] = hooks.summarize_calls(hook_runs)
 
 
 def main(argv=None):

@@ -418,4 +418,13 @@ class Model:
             runs = statelib.load(self.paths.state).get("hook-runs", [])
         except (OSError, ValueError):
             return []
-        return [tuple(run) for run in runs]
+        return [tuple(run[:3]) for run in runs]
+
+    def hook_tool_calls(self):
+        """The last 1000 hooks run, oldest first, with their hook tool calls (juju-log
+        included), as ``(hook, unit, seconds, {tool: calls})`` tuples."""
+        try:
+            runs = statelib.load(self.paths.state).get("hook-runs", [])
+        except (OSError, ValueError):
+            return []
+        return [(run[0], run[1], run[2], dict(run[3]) if len(run) > 3 else {}) for run in runs]

@@ -23,6 +23,10 @@ class Context:
         self.action_results = {}
         self.action_failed = False
         self.action_message = ""
+        # Hook tool calls made in this context, by tool: Juju's jujuc server logs each one
+        # ("running hook tool %q for %s", DEBUG, worker/uniter/runner/jujuc/server.go), which is
+        # how calls are counted on a real model; the model keeps the count with the hook's run.
+        self.tool_calls = {}
 
     def relation_set(self, rid, scope, changes):
         self.relation_sets.setdefault(rid, {"unit": {}, "app": {}})[scope].update(changes)

@@ -207,6 +207,7 @@ class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
             if ctx is None:
                 return {"rc": 1, "stdout": "",
                         "stderr": 'ERROR bad request: unknown context "%s"\n' % req["context"]}
+            ctx.tool_calls[req["tool"]] = ctx.tool_calls.get(req["tool"], 0) + 1
             rc, out, err = commands.run(self, ctx, req["tool"], req["args"], req.get("stdin"),
                                         req.get("files") or {})
             return {"rc": rc, "stdout": out, "stderr": err}

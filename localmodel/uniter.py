@@ -225,7 +225,8 @@ class UniterMixin:
                 self.state["hook-durations"] = (self.state["hook-durations"] + [secs])[-500:]
                 # Named records, so benchmarks can tell a slow install from a slow update-status.
                 self.state["hook-runs"] = (self.state.get("hook-runs", []) +
-                                           [[ctx.hook, ctx.unit, round(secs, 4)]])[-1000:]
+                                           [[ctx.hook, ctx.unit, round(secs, 4),
+                                             dict(ctx.tool_calls)]])[-1000:]
         elif os.path.exists(path):
             rc, err = 1, "fork/exec %s: permission denied\n" % path
         else:

@@ -29,7 +29,8 @@ Values are plain strings (raw relation data), as every reader of this interface 
 
 import collections
 
-from charms.reactive import Endpoint, set_flag
+from charmhelpers.core import hookenv
+from charms.reactive import Endpoint, clear_flag, is_flag_set, set_flag, toggle_flag
 from charms.reactive.helpers import data_changed
 
 MasterRecord = collections.namedtuple('MasterRecord', 'host port epoch')
@@ -40,10 +41,45 @@ _MASTER_KEYS = ('master-host', 'master-port', 'master-epoch')
 class RedisPeers(Endpoint):
     """The other units of the application, and the master record the leader keeps for all."""
 
+    def _manage_flags(self):
+        """charms.reactive's flag rules, reading only what the hook can bring.
+
+        charms.reactive reads every peer's data (a ``relation-get`` each, a hook tool call) in
+        every hook of this relation. Juju runs one relation-changed per change: a peer's own
+        (its name in ``JUJU_REMOTE_UNIT``) or the application data's (no remote unit). So in a
+        relation-changed hook only that peer's data, or only the application data, is read;
+        the others' changes come with their own hooks. Other hooks of this relation, and any
+        hook before a peer is known, read everything, as charms.reactive does.
+        """
+        hook = hookenv.hook_name()
+        relation_hook = hook.startswith(self.endpoint_name + '-relation-')
+        already_joined = is_flag_set(self.expand_name('joined'))
+        toggle_flag(self.expand_name('joined'), self.is_joined)
+        if relation_hook and hook.endswith('-departed'):
+            set_flag(self.expand_name('departed'))
+        elif self.is_joined:
+            clear_flag(self.expand_name('departed'))
+        if already_joined and not relation_hook:
+            return
+        one_change = already_joined and hook.endswith('-relation-changed')
+        remote = hookenv.remote_unit() if one_change else None
+        for unit in self.all_joined_units:
+            if one_change and unit.unit_name != remote:
+                continue
+            for key, value in unit.received.items():
+                data_key = 'endpoint.{}.{}.{}.{}'.format(
+                    self.endpoint_name, unit.relation.relation_id, unit.unit_name, key)
+                if data_changed(data_key, value):
+                    set_flag(self.expand_name('changed'))
+                    set_flag(self.expand_name('changed.{}'.format(key)))
+        if not (one_change and remote):
+            self.manage_flags()
+
     def manage_flags(self):
         """Raise ``changed`` when the application data moved (charms.reactive only watches the
-        units' data). Called on every hook of this relation, and on every hook while no peer
-        has joined (a single unit: its own leader's writes are what there is to see)."""
+        units' data). Called on the hooks of this relation that may bring it, and on every hook
+        while no peer has joined (a single unit: its own leader's writes are what there is to
+        see)."""
         for relation in self.relations:
             key = 'endpoint.{}.{}.app'.format(self.endpoint_name, relation.relation_id)
             if data_changed(key, dict(relation.to_publish_app_raw.data or {})):
@@ -119,11 +155,6 @@ class RedisPeers(Endpoint):
         for key, value in (('pod', pod), ('role', role)):
             if data.get(key) != value:
                 data[key] = value
-
-    def own_pod_published(self):
-        """Whether this unit has published its pod already."""
-        relation = self._relation()
-        return relation is not None and bool(relation.to_publish_raw.get('pod'))
 
     def pods_seen(self):
         """``{unit name: (pod, role)}`` of the joined peers (None where not published yet)."""

@@ -1,10 +1,33 @@
 """Provides side of interface:redis (the Redis charm)."""
 
-from charms.reactive import Endpoint
+from charmhelpers.core import hookenv
+from charms.reactive import Endpoint, clear_flag, is_flag_set, set_flag, toggle_flag
 
 
 class RedisProvides(Endpoint):
-    """Publishes how to reach Redis to every related application."""
+    """Publishes how to reach Redis to every related application.
+
+    Flags: ``endpoint.{name}.joined`` while consumers are related; ``endpoint.{name}.changed``
+    when a consumer unit joined (a relation may have nothing published yet: publish again, and
+    clear it), ``endpoint.{name}.departed`` when one left.
+    """
+
+    def _manage_flags(self):
+        # charms.reactive's own version also reads every consumer unit's data on each redis
+        # relation hook (one relation-get, a hook tool call, per unit) to raise `changed` when
+        # it moves. Nothing consumers publish is read here: what the provides side must react
+        # to is a consumer that joined, so only that raises `changed`.
+        hook = hookenv.hook_name()
+        relation_hook = hook.startswith(self.endpoint_name + '-relation-')
+        first = not is_flag_set(self.expand_name('joined'))
+        toggle_flag(self.expand_name('joined'), self.is_joined)
+        if relation_hook and hook.endswith('-departed'):
+            set_flag(self.expand_name('departed'))
+        elif self.is_joined:
+            clear_flag(self.expand_name('departed'))
+        if self.is_joined and (first or (relation_hook and hook.endswith('-joined'))):
+            set_flag(self.expand_name('changed'))
+        self.manage_flags()
 
     def configure(self, host, port, password=None, **extra):
         """Publish the connection details on every relation of this endpoint.

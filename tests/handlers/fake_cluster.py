@@ -14,6 +14,7 @@ master group after the application (the label's prefix), as the charm names it.
 """
 
 import copy
+import socket
 import fnmatch
 
 import redis
@@ -273,6 +274,22 @@ class FakeCluster:
                  'flags', 'slave' if other.redis_up else 's_down,slave',
                  'role-reported', other.role, 'master-link-status', 'ok']
                 for other in self.pods.values() if other.ordinal != pod.names]
+
+
+def pod_address(ordinal):
+    """The IP of pod ``ordinal`` (what the fake network-get and name resolution agree on)."""
+    return '10.1.0.{}'.format(ordinal)
+
+
+def gethostbyname(name):
+    """``socket.gethostbyname`` during a hook: a pod's name (first label ``<app>-<n>``) resolves
+    to :func:`pod_address` while the pod exists in :attr:`FakeRedis.cluster`."""
+    cluster = FakeRedis.cluster
+    label = str(name).split('.', 1)[0]
+    ordinal = label.rsplit('-', 1)[-1]
+    if cluster is None or not ordinal.isdigit() or int(ordinal) not in cluster.pods:
+        raise socket.gaierror(-2, 'Name or service not known')
+    return pod_address(int(ordinal))
 
 
 class FakeRedis(redis.Redis):

@@ -32,6 +32,7 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -93,6 +94,8 @@ class State:
         kv: the unit's key/value data from earlier hooks (flags are ``reactive.states.<flag>``).
         cluster: the pods as redis-py would see them, None: no pod yet.
         pod_spec, k8s_resources: the spec Juju has (text), if any.
+        status: this unit's workload status as Juju shows it, ``(state, message)``; None:
+            never set.
         charm_dir: the unit's charm directory in the operator pod (files a hook left there: the
             watcher's pid file); None: a fresh one.
     """
@@ -111,6 +114,7 @@ class State:
     pod_spec: str = None
     k8s_resources: str = None
     charm_dir: str = None
+    status: tuple = None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -118,8 +122,9 @@ class State:
     def seen_by(self, unit, leader=False):
         """The application as unit ``unit`` finds it on its first hook: the same model (config,
         leader data, peer data, pods, pod spec), its own relations' data and flags not yet known."""
-        return self.replace(unit=unit, leader=leader, kv={}, charm_dir=None, relations=[
-            dataclasses.replace(r, local_data={}) for r in self.relations])
+        return self.replace(unit=unit, leader=leader, kv={}, charm_dir=None, status=None,
+                            relations=[dataclasses.replace(r, local_data={})
+                                       for r in self.relations])
 
     def sharing(self, other):
         """This unit's state, with what ``other`` (another unit's state, later) shows of the
@@ -339,6 +344,8 @@ class Context:
             'relations': relations,
             'goal_units': [self.unit_name(n) for n in range(state.units)],
         }
+        if state.status is not None:
+            juju['status'] = {unit: list(state.status)}
         if state.pod_spec is not None:
             juju['pod_spec'] = state.pod_spec
         if state.k8s_resources is not None:
@@ -360,7 +367,7 @@ class Context:
 
         class Patch:
             def __enter__(self):
-                self.saved = (redis.Redis, redis.StrictRedis, subprocess.Popen)
+                self.saved = (redis.Redis, redis.StrictRedis, subprocess.Popen, socket.gethostbyname)
                 self.path = list(sys.path)
                 # `python -m pytest` puts the repository on sys.path: its reactive/ and lib/ must
                 # not stand in for the charm directory's.
@@ -368,12 +375,13 @@ class Context:
                 os.environ['FAKE_JUJU_LOG'] = context.log_file
                 fake_cluster.FakeRedis.cluster = cluster
                 redis.Redis = redis.StrictRedis = fake_cluster.FakeRedis
+                socket.gethostbyname = fake_cluster.gethostbyname
                 subprocess.Popen = context._popen_class(self.saved[2])
                 for name in [m for m in sys.modules if m == 'redis_k8s' or m.startswith('redis_k8s.')]:
                     del sys.modules[name]  # the hook imports the charm's own copy afresh
 
             def __exit__(self, *exc):
-                redis.Redis, redis.StrictRedis, subprocess.Popen = self.saved
+                redis.Redis, redis.StrictRedis, subprocess.Popen, socket.gethostbyname = self.saved
                 sys.path[:] = self.path
                 os.environ.pop('FAKE_JUJU_LOG', None)
                 fake_cluster.FakeRedis.cluster = None
@@ -423,7 +431,9 @@ class Context:
         flags = {key[len(FLAG_PREFIX):] for key in kv if key.startswith(FLAG_PREFIX)}
         logs = hook_tools.read_log(self.log_file)
         mine = [p for p in self._watchers if _unit_of(p) == unit]
+        status = juju.get('status', {}).get(unit)
         next_state = state.replace(
+            status=tuple(status) if status else None,
             leader_data=dict(juju.get('leader_data', {})), relations=out_relations, kv=kv,
             peer_data=peer_data, peer_app_data=peer_app_data,
             cluster=cluster, pod_spec=juju.get('pod_spec'), k8s_resources=juju.get('k8s_resources'),
@@ -431,7 +441,7 @@ class Context:
         return Output(
             state=next_state,
             spec_sent=any(call['tool'] == 'pod-spec-set' for call in calls),
-            status=tuple(juju.get('status', {}).get(unit, ('unknown', ''))),
+            status=tuple(status or ('unknown', '')),
             app_status=tuple(juju.get('app_status', ('unknown', ''))),
             flags=flags, logs=logs, calls=calls,
             watcher_running=any(p.poll() is None for p in mine),

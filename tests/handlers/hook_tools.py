@@ -11,6 +11,8 @@ The state file and call log are fake_juju_tools'; the tools handled here instead
 - ``pod-spec-set``: leader only; the spec (stdin) and the ``--k8s-resources`` file are kept
   apart in ``state["pod_spec"]`` and ``state["k8s_resources"]``.
 - ``pod-spec-get``: the spec last set.
+- ``network-get``: the unit's pod address is its bind address (``unit/N`` runs in pod N, at
+  :func:`fake_cluster.pod_address`), the Service's (``10.1.255.1``) its ingress address.
 - ``juju-log``: appends the message to ``$FAKE_JUJU_LOG`` (see :data:`JUJU_LOG`).
 """
 
@@ -24,7 +26,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import fake_juju_tools  # noqa: E402
 
 TOOLS = fake_juju_tools.TOOLS + ('pod-spec-get',)
-_OURS = ('goal-state', 'leader-set', 'status-set', 'pod-spec-set', 'pod-spec-get', 'juju-log')
+SERVICE_ADDRESS = '10.1.255.1'
+_OURS = ('goal-state', 'leader-set', 'status-set', 'pod-spec-set', 'pod-spec-get', 'juju-log',
+         'network-get')
 
 
 # juju-log runs dozens of times a hook (charms.reactive traces every flag): a shell script that
@@ -119,6 +123,17 @@ def main(tool, args):
                     state['k8s_resources'] = f.read()
             else:
                 state.pop('k8s_resources', None)
+        elif tool == 'network-get':
+            import fake_cluster
+            pod = fake_cluster.pod_address(int(unit.rsplit('/', 1)[1]))
+            if '--bind-address' in args or '--primary-address' in args:
+                print(pod)
+            elif '--ingress-address' in args:
+                print(SERVICE_ADDRESS)
+            else:
+                print(json.dumps({'bind-addresses': [{'addresses': [{'address': pod}]}],
+                                  'ingress-addresses': [SERVICE_ADDRESS],
+                                  'egress-subnets': [SERVICE_ADDRESS + '/32']}))
         elif tool == 'pod-spec-get':
             print(state.get('pod_spec', ''))
     return 0

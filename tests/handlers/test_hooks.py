@@ -127,6 +127,26 @@ def test_a_non_leader_publishes_the_master_the_leader_moved_to(ctx):
     assert pod(out.published()['host']) == ctx.app + '-1'
 
 
+def test_the_leader_puts_right_a_peer_record_left_behind_leader_data_by_a_failed_hook(ctx):
+    before = running_leader(ctx)
+    cluster = before.cluster.copy()
+    cluster.fail_over(to=2)
+    # A hook that recorded pod 2 and then failed: leader data is written (leader-set applies at
+    # once), the peer record and the unit's own data are not (they commit with the hook).
+    epoch = int(before.state.peer_app_data['master-epoch'])
+    assert before.leader_data['master-epoch'] == str(epoch)
+    moved = dict(before.leader_data, **{
+        'master-host': before.leader_data['master-host'].replace(ctx.app + '-0', ctx.app + '-2'),
+        'master-epoch': str(epoch + 1)})
+
+    out = ctx.run(before.state.replace(cluster=cluster, leader_data=moved), 'update-status')
+
+    assert pod(out.state.peer_app_data['master-host']) == ctx.app + '-2'
+    assert out.state.peer_app_data['master-epoch'] == str(epoch + 1)
+    assert out.leader_data['master-epoch'] == str(epoch + 1)
+    assert pod(out.published()['host']) == ctx.app + '-2'
+
+
 # -- the master watcher ------------------------------------------------------------------------
 
 def test_the_leader_runs_one_watcher_and_the_stop_hook_stops_it(ctx):
@@ -149,3 +169,22 @@ def test_a_unit_that_no_longer_leads_stops_its_watcher(ctx):
     assert not out.watcher_running
     assert not out.spec_sent
 
+
+
+# -- what each unit tells its peers --------------------------------------------------------------
+
+def test_each_unit_names_its_pod_and_its_role_once_then_refreshes_the_role_on_update_status(ctx):
+    leader = running_leader(ctx)
+    assert {k: leader.state.peer_data[0][k] for k in ('pod', 'role')} == {
+        'pod': ctx.app + '-0', 'role': 'master'}
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    assert {k: unit.state.peer_data[1][k] for k in ('pod', 'role')} == {
+        'pod': ctx.app + '-1', 'role': 'replica'}
+
+    cluster = unit.cluster.copy()
+    cluster.fail_over(to=1)
+    # Another hook does not refresh it: each write runs a hook on every peer.
+    other = ctx.run(unit.state.replace(cluster=cluster), 'config-changed')
+    assert other.state.peer_data[1]['role'] == 'replica'
+    refreshed = ctx.run(other.state, 'update-status')
+    assert refreshed.state.peer_data[1]['role'] == 'master'

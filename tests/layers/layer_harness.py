@@ -20,6 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LAYERS = os.path.join(REPO, 'layers')
 INTERFACES = os.path.join(REPO, 'interfaces')
 BASE_LAYERS = ('caas-base', 'status', 'docker-resource')
+with open(os.path.join(LAYERS, 'caas-base', 'hooks', 'hook.template')) as _f:
+    HOOK_TEMPLATE = _f.read()
 
 # Modules a hook process would import afresh. charmhelpers.osplatform stays: conftest
 # patched it, because charmhelpers.core.host refuses to import on Debian.
@@ -163,10 +165,11 @@ class Model:
             os.environ.update(saved_env)
 
     def hook(self, charm_dir, unit, hook, relation_id=None, remote_unit=None):
-        """Run one hook of ``unit`` through ``charms.reactive.main()``, in this process."""
+        """Run one hook of ``unit`` as ``charm build`` renders it (layer:caas-base's
+        hooks/hook.template, which ends in ``charms.reactive.main()``), in this process."""
         with self.context(charm_dir, unit, hook, relation_id, remote_unit):
-            import charms.reactive
-            charms.reactive.main()
+            path = os.path.join(charm_dir, 'hooks', hook)
+            exec(compile(HOOK_TEMPLATE, path, 'exec'), {'__name__': '__main__', '__file__': path})
 
     @staticmethod
     def state_db(charm_dir, unit):

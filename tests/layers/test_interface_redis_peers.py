@@ -157,3 +157,39 @@ def test_a_peer_leaving_sets_departed(model, charm):
     assert events(charm, 'departed')[-1]['units'] == [APP + '/1']
     assert 'endpoint.peers.departed' not in model.flags(charm, APP + '/0')
     assert 'endpoint.peers.joined' in model.flags(charm, APP + '/0')
+
+
+def _reads(model, unit):
+    """The relation-get calls of ``unit``'s last hook: ``'app'`` or the unit read."""
+    return ['app' if '--app' in c['args'] else c['args'][-1]
+            for c in model.calls('relation-get', unit)]
+
+
+def test_a_peers_relation_changed_reads_only_what_it_brings(model, charm):
+    for unit in (APP + '/1', APP + '/2'):
+        add_unit(model, unit)
+    hook(model, charm, APP + '/1', 'peers-relation-joined', APP + '/0')
+    state = model.state()
+    state['relations'][0]['data'].setdefault(APP + '/0', {})['published-epoch'] = '4'
+    state['relations'][0]['data'][APP + '/2']['published-epoch'] = '4'
+    model.write_state(state)
+    # A peer's data changed: changed is raised in that peer's hook...
+    hook(model, charm, APP + '/1', 'peers-relation-changed', APP + '/0')
+    assert events(charm, 'changed')[-1]['unit'] == APP + '/1'
+    before = len(events(charm, 'changed'))
+    # ...and the other peer's change in its own hook.
+    hook(model, charm, APP + '/1', 'peers-relation-changed', APP + '/2')
+    assert len(events(charm, 'changed')) == before + 1
+    # A peer's hook reads that peer's data only (the handler, not raised, reads nothing).
+    model.clear_calls()
+    hook(model, charm, APP + '/1', 'peers-relation-changed', APP + '/0')
+    assert _reads(model, APP + '/1') == [APP + '/0']
+    assert len(events(charm, 'changed')) == before + 1
+    # The application data's hook (no remote unit) reads the application data only.
+    ask(charm, record=['redis-k8s-1.x', 6379])
+    hook(model, charm, APP + '/0', 'update-status')
+    hook(model, charm, APP + '/1', 'peers-relation-changed')
+    assert events(charm, 'changed')[-1]['master'] == ['redis-k8s-1.x', 6379, 1]
+    model.clear_calls()
+    hook(model, charm, APP + '/1', 'peers-relation-changed')
+    assert _reads(model, APP + '/1') == ['app']

@@ -1,6 +1,8 @@
 """layer:caas-base: config flags inside reactive dispatch, pod-spec-set error handling,
 layer options and lazy layer libraries."""
 
+import os
+
 import pytest
 import yaml
 
@@ -81,6 +83,17 @@ def test_set_and_default_flags_follow_values(model, charm):
     model.hook(charm, 'cfg/0', 'install')
     assert _flags(model, charm) == {'config.set.port', 'config.default.port',
                                    'config.set.name'}
+
+
+def test_default_flags_follow_a_new_charms_config_yaml(model, charm):
+    model.hook(charm, 'cfg/0', 'install')
+    assert 'config.default.port' in _flags(model, charm)
+    # An upgrade brings a config.yaml with another default (the value in force stays 6379).
+    with open(os.path.join(charm, 'config.yaml'), 'w') as f:
+        yaml.safe_dump({'options': dict(OPTIONS, port={'type': 'int', 'default': 7000,
+                                                       'description': 'the port'})}, f)
+    model.hook(charm, 'cfg/0', 'upgrade-charm')
+    assert 'config.default.port' not in _flags(model, charm)
 
 
 def test_config_snapshot_is_per_unit(model, charm):
@@ -181,3 +194,112 @@ def test_layer_libraries_load_lazily_and_options_read_layer_yaml(model):
         assert callable(layer.caas_base.pod_spec_set)
         with pytest.raises(AttributeError):
             layer.no_such_layer
+
+
+LOGGING_HANDLERS = '''
+import os
+
+from charmhelpers.core import hookenv
+from charms.reactive import hook, set_flag, when
+
+
+@hook('update-status')
+def steady():
+    set_flag('test.ran')
+
+
+@when('test.ran')
+def maybe_log():
+    message = os.environ.get('TEST_LOG')
+    if message == 'fail':
+        raise RuntimeError('the hook fails')
+    if message:
+        hookenv.log(message, level=os.environ.get('TEST_LOG_LEVEL'))
+'''
+
+
+def _juju_logs(model):
+    return [(c['args'][1] if c['args'][:1] == ['-l'] else None, c['args'][-1])
+            for c in model.calls('juju-log')]
+
+
+@pytest.fixture
+def logging_charm(model):
+    return model.charm('lg', layers=('caas-base',), handlers={'lg': LOGGING_HANDLERS})
+
+
+def test_a_hook_that_logs_nothing_of_its_own_makes_no_juju_log_call(model, logging_charm):
+    model.hook(logging_charm, 'lg/0', 'update-status')
+    assert 'test.ran' in model.flags(logging_charm, 'lg/0')  # the handlers did run
+    assert _juju_logs(model) == []
+
+
+def test_the_frameworks_account_goes_out_in_one_call_before_the_charms_line(
+        model, logging_charm, monkeypatch):
+    monkeypatch.setenv('TEST_LOG', 'master moved')
+    model.hook(logging_charm, 'lg/0', 'update-status')
+    logs = _juju_logs(model)
+    assert len(logs) == 2
+    level, held = logs[0]
+    assert level == 'DEBUG'
+    assert 'Reactive main running for hook update-status' in held
+    assert 'Invoking reactive handler: reactive/lg.py' in held
+    assert logs[1] == (None, 'master moved')
+
+
+def test_a_failing_hook_logs_the_frameworks_account_and_the_error(model, logging_charm,
+                                                                   monkeypatch):
+    monkeypatch.setenv('TEST_LOG', 'fail')
+    with pytest.raises(RuntimeError):
+        model.hook(logging_charm, 'lg/0', 'update-status')
+    logs = _juju_logs(model)
+    assert 'Invoking reactive handler: reactive/lg.py' in logs[0][1]
+    assert logs[-1][0] == 'ERROR' and 'the hook fails' in logs[-1][1]
+
+
+def _run_python(code, *paths):
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    return subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout
+
+
+def test_charms_reactive_imports_without_the_real_pkg_resources(model):
+    charm = model.charm('pk', layers=('caas-base',))
+    out = _run_python('''
+import sys
+from charms.layer import caas_base
+caas_base.prepare_python()  # as the hook does first
+caas_base.stand_in_for_pkg_resources()
+import charmhelpers.osplatform
+charmhelpers.osplatform.get_platform = lambda: 'ubuntu'
+import charms.reactive
+print(sorted(m for m in sys.modules if m.split('.')[0] in ('pkg_resources', 'packaging', 'setuptools')))
+''', os.path.join(charm, 'lib'))
+    # Only the stand-in: nothing of setuptools was imported.
+    assert out.split() == ["['pkg_resources']"]
+
+
+def test_the_stand_in_finds_the_entry_points_pkg_resources_would(tmp_path):
+    site = tmp_path / 'site'
+    (site / 'fac-1.0.dist-info').mkdir(parents=True)
+    (site / 'fac-1.0.dist-info' / 'entry_points.txt').write_text(
+        '[console_scripts]\nfac = fac:main\n\n'
+        '[charms.reactive.relation_factory]\nfactory = fac:Holder.Factory [extra]\n')
+    (site / 'fac.py').write_text('class Holder:\n    class Factory:\n        pass\n')
+    code = '''
+import sys
+from charms.layer import caas_base
+caas_base.stand_in_for_pkg_resources()
+import pkg_resources
+found = list(pkg_resources.iter_entry_points('charms.reactive.relation_factory'))
+print([(ep.name, ep.load().__qualname__) for ep in found])
+print(list(pkg_resources.iter_entry_points('charms.reactive.relation_factory', 'other')))
+# Anything else comes from the real module.
+print(pkg_resources.parse_version('1.10') > pkg_resources.parse_version('1.9'))
+'''
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'layers', 'caas-base', 'lib')
+    out = _run_python(code, lib, str(site)).splitlines()
+    assert out == ["[('factory', 'Holder.Factory')]", '[]', 'True']

@@ -123,3 +123,42 @@ def test_without_manifest_the_charms_own_layer_library_is_the_charms(model, char
         assert status.is_layer_file(os.path.join(charm, 'lib', 'charms', 'layer', 'fakelayer.py'))
         assert status.is_layer_file(os.path.join(charm, 'lib', 'charms', 'layer', 'status.py'))
         assert not status.is_layer_file(os.path.join(charm, 'reactive', 'st.py'))
+
+
+def test_a_status_equal_to_the_last_one_written_is_not_written_again(model, charm):
+    assert run(model, charm, [('charm', 'active', 'ready')]) == [('active', 'ready')]
+    assert run(model, charm, [('charm', 'active', 'ready')]) == []
+    assert run(model, charm, [('charm', 'active', 'ready now')]) == [('active', 'ready now')]
+    # A maintenance status in between: the unit shows it, so the same final status is written.
+    assert run(model, charm, [('charm', 'maintenance', 'busy'), ('charm', 'active', 'ready now')]) \
+        == [('maintenance', 'busy'), ('active', 'ready now')]
+    assert run(model, charm, [('charm', 'maintenance', 'busy')]) == [('maintenance', 'busy')]
+    assert run(model, charm, [('charm', 'maintenance', 'busy')]) == []
+
+
+def test_a_status_written_by_a_hook_that_then_failed_counts_as_written(model, charm):
+    # Juju applies status-set at once: the next hook must not take the unit's saved data
+    # (lost with the failed hook) for what the unit shows.
+    assert run(model, charm, [('charm', 'active', 'ready')]) == [('active', 'ready')]
+    failing = HANDLERS.replace('{hook}', 'update-status') + '''
+
+@hook('update-status')
+def fail():
+    layer.status.maintenance('half way')
+    raise RuntimeError('the hook fails')
+'''
+    with open(os.path.join(charm, 'reactive', 'st.py'), 'w') as f:
+        f.write(failing)
+    with pytest.raises(RuntimeError):
+        run(model, charm, [])
+    with open(os.path.join(charm, 'reactive', 'st.py'), 'w') as f:
+        f.write(HANDLERS.replace('{hook}', 'update-status'))
+    assert run(model, charm, [('charm', 'active', 'ready')]) == [('active', 'ready')]
+
+
+def test_a_unit_that_lost_its_charm_directory_writes_its_status_again(model, charm):
+    assert run(model, charm, [('charm', 'active', 'ready')]) == [('active', 'ready')]
+    for name in os.listdir(charm):
+        if name.endswith('.status'):
+            os.unlink(os.path.join(charm, name))
+    assert run(model, charm, [('charm', 'active', 'ready')]) == [('active', 'ready')]

@@ -153,6 +153,23 @@ def test_update_status_runs_on_the_interval(make_model):
     m.wait_for(lambda st: hooks(m, "echo/0").count(("update-status", "")) >= 2, timeout=20)
 
 
+def test_each_hook_run_keeps_its_hook_tool_calls(make_model):
+    m = make_model(update_status_interval=1)
+    deploy_echo(m)
+    m.wait_for(lambda st: ("update-status", "echo/0") in
+               [run[:2] for run in m.hook_tool_calls()], timeout=20)
+    calls = {hook: tools for hook, unit, _, tools in m.hook_tool_calls() if unit == "echo/0"}
+    # What the echo charm's install and update-status hooks call, each tool once but
+    # status-set (maintenance, then active) in install.
+    assert calls["install"] == {"juju-log": 1, "config-get": 1, "is-leader": 1,
+                                "status-set": 2, "resource-get": 1}
+    assert calls["update-status"] == {"juju-log": 1, "config-get": 1, "is-leader": 1,
+                                      "resource-get": 1, "status-set": 1}
+    # The same runs as hook_runs(), in the same order (update-status may add one meanwhile).
+    runs = m.hook_runs()
+    assert [run[:3] for run in m.hook_tool_calls()][:len(runs)] == runs
+
+
 def test_background_process_outlives_its_hook(model):
     deploy_echo(model)
     rc, _, _ = model.run("echo/0", "setsid nohup sleep 300 >/dev/null 2>&1 & echo $! > /tmp/x",

@@ -9,10 +9,13 @@ status). The split follows the RedisFailover operator's loop: *check* (``observe
 
 import functools
 import hashlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 from charmhelpers.core import hookenv, unitdata
@@ -20,8 +23,34 @@ from charms.reactive import (clear_flag, endpoint_from_flag, endpoint_from_name,
                              set_flag, toggle_flag)
 
 from charms import layer
-from redis_k8s import (healing, live, naming, observation, passwords, podspec, relation, rotation,
-                       settings, watchers)
+
+
+class _LazySubmodules:
+    """Import finder: the named submodules load when first used, not when imported.
+
+    redis-py's package imports ``redis.asyncio`` (asyncio, its event loop, an async copy of
+    every client class) though the hooks only use the blocking client: that is half of what
+    importing redis costs a hook. Left lazy (``importlib.util.LazyLoader``), it loads only if
+    something uses it.
+    """
+
+    def __init__(self, *names):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+if 'redis' not in sys.modules:
+    sys.meta_path.insert(0, _LazySubmodules('redis.asyncio'))
+
+from redis_k8s import (healing, live, naming, observation, passwords, podspec, relation,  # noqa: E402
+                       rotation, settings, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
 
@@ -35,9 +64,13 @@ MASTER_CHANGED = 'redis.master.changed'
 UNITS_CHANGED = 'redis.units.changed'
 
 PEERS = 'redis-peers'  # the peer endpoint (metadata.yaml)
+# Unit kv, leader: ``[host, port, epoch]`` the peer record held at the end of this unit's last
+# successful hook as leader (see :func:`peer_record`).
+SHARED = 'redis-k8s.shared-record'
 PUBLISHED = 'redis-k8s.published'  # unit kv: a digest of what this unit last gave its consumers
 SIZED_FOR = 'redis-k8s.sized-for'  # unit kv: the units the leader last sized quorum for
 OWN_POD = 'redis-k8s.own-pod'  # unit kv: the pod this unit runs in, once found
+OWN_VIEW = 'redis-k8s.own-view'  # unit kv: [pod, role] this unit last published to its peers
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 
@@ -333,13 +366,44 @@ def peers():
     return endpoint_from_name(PEERS)
 
 
+def _recorded_in_leader_data():
+    """``(host, port, epoch)`` of leader data's master, or None (no master, or no epoch: a charm
+    before the epoch was kept there)."""
+    host, port, epoch = (leader_get(key) for key in ('master-host', 'master-port', 'master-epoch'))
+    try:
+        return (host, int(port), int(epoch)) if host else None
+    except (TypeError, ValueError):
+        return None
+
+
+def peer_record():
+    """``(host, port, epoch)`` the leader recorded in the peer application data, or None.
+
+    Reading the record is a hook tool call (``relation-get --app``). The leader keeps the epoch
+    in leader data beside the master (both written in the hook that moves the record), and skips
+    the read when leader data still says what the record held at the end of its last
+    successful hook as leader: only a leader writes the record, always with leader data and a
+    higher epoch, so an equal leader data means nobody wrote since. Leader data is written at
+    once and the record only when a hook succeeds; a hook failing in between leaves leader data
+    ahead of the unit's saved copy, so the next hook reads the record again.
+    """
+    endpoint = peers()
+    if endpoint is None:
+        return None
+    if is_flag_set(LEADER):
+        mine = _recorded_in_leader_data()
+        if mine is not None and list(mine) == unitdata.kv().get(SHARED):
+            return mine
+    record = endpoint.master()
+    return tuple(record) if record is not None else None
+
+
 def published_master():
     """``(host, port, epoch)`` of the master consumers must be given: the leader's record in the
     peer application data, else (before the leader first wrote one) leader data, epoch 0."""
-    endpoint = peers()
-    record = endpoint.master() if endpoint is not None else None
+    record = peer_record()
     if record is not None:
-        return tuple(record)
+        return record
     host, port = leader_get('master-host'), leader_get('master-port')
     if not host or not port:
         return None
@@ -353,10 +417,15 @@ def share_master():
     host, port = leader_get('master-host'), leader_get('master-port')
     endpoint = peers()
     if host and port and endpoint is not None:
-        before = endpoint.master()
-        record = endpoint.record_master(host, port)
-        if record is not None and record != before:
-            hookenv.log('master epoch {}: {}:{}'.format(record.epoch, host, port))
+        record = peer_record()
+        if record is None or record[:2] != (host, int(port)):
+            record = endpoint.record_master(host, port)
+            if record is not None:
+                hookenv.log('master epoch {}: {}:{}'.format(record.epoch, host, port))
+        if record is not None:
+            if leader_get('master-epoch') != str(record[2]):
+                leader_set({'master-epoch': str(record[2])})
+            unitdata.kv().set(SHARED, [record[0], int(record[1]), int(record[2])])
     follow_peers()
 
 
@@ -440,10 +509,14 @@ def share_own_view(snapshot):
 
     Refreshed on update-status only (and whenever nothing was published yet): each change of a
     unit's data runs a hook on every peer, and after a failover those hooks would queue behind
-    the ones that carry the new master to the consumers.
+    the ones that carry the new master to the consumers. What was published is kept in the unit's
+    kv, so an unchanged view costs no hook tool call (reading the unit's own relation data is a
+    ``relation-get``).
     """
     endpoint = peers()
-    if endpoint is None or (hookenv.hook_name() != 'update-status' and endpoint.own_pod_published()):
+    kv = unitdata.kv()
+    last = kv.get(OWN_VIEW)
+    if endpoint is None or (last and hookenv.hook_name() != 'update-status'):
         return
     pod = own_pod()
     if pod is None:
@@ -451,7 +524,9 @@ def share_own_view(snapshot):
     fqdn = next((host for host in snapshot.hosts if naming.pod_name_of(host) == pod), None)
     info = snapshot.info(fqdn) if fqdn else None
     role = {'master': 'master', 'slave': 'replica'}.get((info or {}).get('role'), 'unreachable')
-    endpoint.publish_pod(pod, role)
+    if [pod, role] != last:
+        endpoint.publish_pod(pod, role)
+        kv.set(OWN_VIEW, [pod, role])
 
 
 def resize_for_units():

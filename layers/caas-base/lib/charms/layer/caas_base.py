@@ -1,5 +1,6 @@
 """Helpers for Juju podspec (Kubernetes) charms: pod spec, raw k8s spec, config flags."""
 
+import json
 import os
 import re
 import subprocess
@@ -48,6 +49,145 @@ def prepare_python():
     except ImportError:
         import _distutils_hack
         _distutils_hack.add_shim()
+
+
+# --- pkg_resources, which charms.reactive imports for one function ---------------------------------
+
+def stand_in_for_pkg_resources():
+    """Give charms.reactive the one thing it imports from ``pkg_resources``,
+    ``iter_entry_points``, without importing setuptools' ``pkg_resources``.
+
+    charms.reactive imports it in every hook to look up relation factories by entry point;
+    importing it scans every installed distribution and pulls in ``packaging``, ``email``,
+    ``http.client`` and more: about a third of a hook's import time. The stand-in reads the
+    same entry points (``entry_points.txt`` of each ``*.dist-info``/``*.egg-info`` on
+    ``sys.path``) with the standard library. Any other name asked of the module imports the
+    real ``pkg_resources`` then, and gives its answer. Called by the hook before importing
+    charms.reactive; does nothing if ``pkg_resources`` is already imported.
+    """
+    if 'pkg_resources' not in sys.modules:
+        sys.modules['pkg_resources'] = _PkgResourcesStandIn('pkg_resources')
+
+
+class _EntryPoint:
+    """An entry point as ``pkg_resources`` gives it: ``name``, ``module_name``, ``attrs``,
+    ``load()``."""
+
+    def __init__(self, name, value):
+        self.name = name
+        target = value.split('[', 1)[0].strip()
+        self.module_name, _, attrs = target.partition(':')
+        self.module_name = self.module_name.strip()
+        self.attrs = tuple(a for a in attrs.strip().split('.') if a)
+
+    def load(self, *args, **kwargs):
+        import importlib
+        found = importlib.import_module(self.module_name)
+        for attr in self.attrs:
+            found = getattr(found, attr)
+        return found
+
+    def __repr__(self):
+        return 'EntryPoint({!r} = {}:{})'.format(self.name, self.module_name,
+                                                  '.'.join(self.attrs))
+
+
+def _entry_point_files():
+    seen = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or '.')
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.endswith(('.dist-info', '.egg-info')):
+                path = os.path.join(entry or '.', name, 'entry_points.txt')
+                project = name.rsplit('-', 1)[0].lower()
+                if project not in seen and os.path.isfile(path):
+                    seen.add(project)  # the first one on sys.path wins, as in pkg_resources
+                    yield path
+
+
+def iter_entry_points(group, name=None):
+    """The entry points of ``group`` (named ``name``, if given) of every distribution on
+    ``sys.path``, as ``pkg_resources.iter_entry_points`` yields them."""
+    for path in _entry_point_files():
+        try:
+            with open(path, encoding='utf-8') as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        section = None
+        for line in lines:
+            line = line.strip()
+            if not line or line.startswith(('#', ';')):
+                continue
+            if line.startswith('[') and line.endswith(']'):
+                section = line[1:-1].strip()
+            elif section == group and '=' in line:
+                key, _, value = line.partition('=')
+                if name is None or key.strip() == name:
+                    yield _EntryPoint(key.strip(), value)
+
+
+class _PkgResourcesStandIn(type(sys)):
+    iter_entry_points = staticmethod(iter_entry_points)
+
+    def __getattr__(self, attr):
+        if attr.startswith('__'):
+            raise AttributeError(attr)
+        # Anything else: the real module, which replaces the stand-in from now on.
+        del sys.modules['pkg_resources']
+        import importlib
+        real = importlib.import_module('pkg_resources')
+        return getattr(real, attr)
+
+
+# --- what charms.reactive logs of its own work --------------------------------------------------
+
+# charms.reactive's own lines (module name prefix) held back by hold_framework_log.
+_FRAMEWORK = 'charms.reactive'
+_HELD_LEVELS = (None, 'TRACE', 'DEBUG', 'INFO')
+_held = []
+_send = None  # charmhelpers' hookenv.log, which runs juju-log
+
+
+def hold_framework_log():
+    """Hold back what charms.reactive logs below WARNING about its own work (the hook running,
+    each handler invoked, its flag tracer) until the charm logs something, then send it in one
+    ``juju-log`` call just before the charm's line; drop it when the charm logs nothing.
+
+    Each ``juju-log`` is a hook tool call (tens of ms on an operator pod), and charms.reactive
+    makes six to eight a hook: a steady hook (update-status finding nothing to do) now makes
+    none, and a hook that did something still shows in debug-log with the handlers that ran
+    before it. Warnings and errors, a failing hook's traceback among them, are never held.
+    Called by the hook before ``charms.reactive.main()``.
+    """
+    global _send
+    from charmhelpers.core import hookenv
+    if _send is not None:
+        return
+    _send = hookenv.log
+
+    def log(message, level=None):
+        caller = sys._getframe(1).f_globals.get('__name__') or ''
+        framework = caller == _FRAMEWORK or caller.startswith(_FRAMEWORK + '.')
+        if framework and level in _HELD_LEVELS:
+            _held.append(message)
+            return None
+        release_framework_log()
+        return _send(message, level=level)
+
+    log.__doc__ = _send.__doc__
+    hookenv.log = log
+
+
+def release_framework_log():
+    """Send what :func:`hold_framework_log` holds, in one DEBUG line."""
+    if _held and _send is not None:
+        text = '\n'.join(_held)
+        del _held[:]
+        _send(text, level='DEBUG')
 
 
 def _run_spec_tool(tool, spec, k8s_resources=None):
@@ -116,14 +256,37 @@ def _juju_log(message, level):
     hookenv.log(message, level=level)
 
 
+# The defaults of config.yaml as JSON, beside it: the vendored YAML parser is pure Python, and
+# config.yaml (long descriptions) changes only with the charm.
+_DEFAULTS_CACHE = '.config-defaults.json'
+
+
 def _config_defaults():
     from charmhelpers.core import hookenv
     path = os.path.join(hookenv.charm_dir(), 'config.yaml')
-    if not os.path.exists(path):
+    try:
+        stat = os.stat(path)
+    except OSError:
         return {}
+    stamp = [stat.st_mtime_ns, stat.st_size]
+    cache = os.path.join(os.path.dirname(path), _DEFAULTS_CACHE)
+    try:
+        with open(cache) as f:
+            cached = json.load(f)
+        if cached.get('stamp') == stamp:
+            return cached['defaults']
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
     with open(path) as f:
         options = (yaml.safe_load(f) or {}).get('options') or {}
-    return {name: (spec or {}).get('default') for name, spec in options.items()}
+    defaults = {name: (spec or {}).get('default') for name, spec in options.items()}
+    try:
+        with open(cache + '.tmp', 'w') as f:
+            json.dump({'stamp': stamp, 'defaults': defaults}, f)
+        os.replace(cache + '.tmp', cache)
+    except OSError:  # a read-only charm directory: parsed again next hook
+        pass
+    return defaults
 
 
 def _is_set(value):

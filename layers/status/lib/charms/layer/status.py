@@ -12,6 +12,12 @@ At the end of a successful hook the queued status with the highest precedence is
 blocked > waiting > active. Between statuses of the same state, the one set by the charm's
 own code (its ``reactive/`` handlers or libraries, as opposed to a layer's library or
 handlers) wins; then the most recent one.
+
+A status equal to the one this unit last wrote is not written again: most hooks end on the
+status they started with, and ``status-set`` is a hook tool call (so would be ``status-get``).
+What was last written is kept in a file beside the unit's state database, written as soon as
+``status-set`` succeeds: Juju applies ``status-set`` at once, not at the end of a successful
+hook, so the unit's key/value data (saved only then) could disagree with it.
 """
 
 import enum
@@ -104,7 +110,37 @@ def _finalize():
 
 
 def _write(state, message):
+    if _last_written() == [state, message]:
+        return
     subprocess.check_call(['status-set', state, message])
+    _remember([state, message])
+
+
+def _last_file():
+    # Beside the unit's state database (one per unit: in Juju 2.9 each unit has its own charm
+    # directory, and UNIT_STATE_DB names the unit's database when units share one).
+    database = os.environ.get('UNIT_STATE_DB') or os.path.join(_charm_dir(), '.unit-state.db')
+    return database + '.status'
+
+
+def _last_written():
+    """``[state, message]`` this unit last wrote, or None (never, or the file is gone: an
+    operator pod restart loses the charm directory, and the status is written again)."""
+    try:
+        with open(_last_file()) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _remember(written):
+    path = _last_file()
+    try:
+        with open(path + '.tmp', 'w') as f:
+            json.dump(written, f)
+        os.replace(path + '.tmp', path)
+    except OSError:  # not remembered: written again next time
+        pass
 
 
 def _charm_dir():
