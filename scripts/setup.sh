@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, the local model and the tests need: Debian packages
-# (redis-server, redis-sentinel, util-linux for namespaces, mmdebstrap for the container images),
+# (redis-server, redis-sentinel, util-linux for namespaces, mmdebstrap for the container images,
+# nftables for the pods' source addresses and partitions),
 # a virtual environment, and the local model's images (built once, then reused: see
 # localmodel/images.py; $LOCALMODEL_IMAGES, default /var/cache/localmodel-images).
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get)" >&2
