@@ -101,7 +101,7 @@ def one_run(cluster, prefix, units, seconds=PARTITION_S):
     finally:
         pinned.stop()
         load.stop()
-    late = [at - moment for at in pinned.acknowledged if moment + lag + LATE_MARGIN_S < at <= healed]
+    late = [at for at in pinned.acknowledged if moment + lag + LATE_MARGIN_S < at <= healed]
     during = [at for at in pinned.acknowledged if moment < at <= healed]
     return {'master': master, 'new_master': new_master, 'max_lag_s': lag,
             'lost': len(load.lost(new_master)), 'acknowledged': len(load.acknowledged),
@@ -111,12 +111,19 @@ def one_run(cluster, prefix, units, seconds=PARTITION_S):
             'late_acks': len(late)}
 
 
-def set_round(cluster, value, units):
+def set_round(cluster, value, units, timeout=180):
+    """Leave ``min-replicas-max-lag`` unset (``value`` None) or set it, and wait until every
+    redis runs with the value set (the leader applies it live with CONFIG SET)."""
     if value is None:
         cluster.model.config(APP, reset=[OPTION])
     else:
         cluster.model.config(APP, {OPTION: value})
-    cluster.model.wait(120)
+        deadline = time.monotonic() + timeout
+        while not all(cluster.client(pod).config_get(OPTION)[OPTION] == value
+                      for pod in cluster.pods()):
+            if time.monotonic() > deadline:
+                raise TimeoutError('{} {} not applied after {} s'.format(OPTION, value, timeout))
+            time.sleep(1)
     settle(cluster, units)
 
 
@@ -135,6 +142,8 @@ def measure(session, cluster, units=3, runs=10, rounds=ROUNDS, min_left_s=60):
                     break
                 try:
                     runs_done.append(one_run(cluster, '{}{}'.format(name, index), units))
+                    print('bench: {} run {}: {}'.format(name, index + 1, runs_done[-1]),
+                          flush=True)
                 except TimeoutError as error:
                     runs_done.append({'error': 'no recovery: {}'.format(
                         str(error).splitlines()[0])})
@@ -162,8 +171,9 @@ def measure(session, cluster, units=3, runs=10, rounds=ROUNDS, min_left_s=60):
 
 def main(argv=None):
     from bench import machine
-    from bench.deployment import deploy
+    from bench.deployment import DOWN_AFTER_MS, IMAGE, BenchCluster
     from bench.session import Session
+    from testbed.cluster import CONSUMER
     from testbed.deploy import build_charms
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -172,13 +182,21 @@ def main(argv=None):
     parser.add_argument('--subnet', default=os.environ.get('BENCH_SUBNET', '127.93'))
     parser.add_argument('--rounds', default=','.join(name for name, _ in ROUNDS))
     parser.add_argument('--budget', type=float, default=3600)
+    parser.add_argument('--deploy-timeout', type=float, default=900)
     args = parser.parse_args(argv)
     wanted = [r for r in ROUNDS if r[0] in args.rounds.split(',')]
     session = Session(args.budget)
     result = {'load_at_start': machine.load()}
     try:
         model = session.model(args.subnet, 'bench-partition')
-        cluster, _ = deploy(model, build_charms())
+        charms = build_charms()
+        # As bench.deployment.deploy, with room for a loaded machine.
+        model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE},
+                     config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
+        model.deploy(charms[CONSUMER], CONSUMER)
+        model.relate(APP, CONSUMER)
+        cluster = BenchCluster(model)
+        settle(cluster, 3, timeout=args.deploy_timeout)
         result.update(measure(session, cluster, runs=args.runs, rounds=wanted))
     finally:
         problems = session.close()
