@@ -2,7 +2,8 @@
 
     python -m bench [--budget SECONDS] [--runs N]
 
-Figures: consumer-visible failover time, acknowledged writes lost per fault, hook durations by
+Figures: consumer-visible failover time, acknowledged writes lost per fault (a partition of the
+master included, with the writes it acknowledged too late), hook durations by
 kind, deploy-to-active time at 1/3/5 units, charm build time, throughput against a bare
 redis-server. Benchmarks report; they do not assert targets. Exit 0 unless the bench broke.
 """
@@ -16,8 +17,8 @@ import time
 import traceback
 
 import bench
-from bench import (build, deploy_time, failover, hooks, losses, machine, promotion, report,
-                   throughput)
+from bench import (build, deploy_time, failover, hooks, losses, machine, partition, promotion,
+                   report, throughput)
 from bench.deployment import deploy
 from bench.session import Session
 
@@ -73,6 +74,11 @@ def run(session, results, errors, runs):
             if lost:
                 results['writes_lost'] = lost['counts']
                 results['writes_lost_detail'] = lost
+            parted = phase('partition', lambda: partition.measure(session, cluster))
+            if parted:
+                results.setdefault('writes_lost', {}).update(parted['writes_lost'])
+                results['partition_late_acks'] = parted['late_acks']
+                results['partition_detail'] = parted
         hook_runs.extend(hooks.collect(model))
     finally:
         session.release(model)

@@ -27,6 +27,9 @@ def rows(results):
         target = targets.get(scenario)
         out.append(('writes lost: ' + scenario, _fmt(count),
                     'bounded (crash)' if target is None else str(target)))
+    if 'partition_late_acks' in results:
+        out.append(('partition: isolated master acks later than max-lag + 1 s',
+                    _fmt(results['partition_late_acks']), '0'))
     for kind, figure in (results.get('hook_s') or {}).items():
         out.append(('hook {} p50 / p95 (s)'.format(kind),
                     '{} / {}  (n={})'.format(_fmt(figure['p50']), _fmt(figure['p95']),

@@ -122,6 +122,12 @@ def build_parser():
     s.add_argument("pod")
     s.add_argument("-c", "--container", default=None)
     s.add_argument("cmd", nargs=argparse.REMAINDER)
+    s = sub.add_parser("partition", help="not in Juju: cut a pod off from every other pod "
+                       "(both ways); clients that are not pods still reach it")
+    s.add_argument("pod")
+    s.add_argument("--heal", action="store_true", help="undo the partition")
+    s = sub.add_parser("heal", help="not in Juju: undo `partition POD`")
+    s.add_argument("pod")
     s = sub.add_parser("delete-pod")
     s.add_argument("pod")
     s = sub.add_parser("wait")
@@ -221,6 +227,13 @@ def run(args, m):
         sys.stdout.write(out)
         sys.stderr.write(err)
         return rc
+    elif c == "partition":
+        if args.heal:
+            m.heal(args.pod)
+        else:
+            m.partition(args.pod)
+    elif c == "heal":
+        m.heal(args.pod)
     elif c == "delete-pod":
         m.delete_pod(args.pod)
     elif c == "wait":

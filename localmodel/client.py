@@ -22,7 +22,7 @@ import time
 from localmodel import debuglog, hooktools, images, podexec
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
-from localmodel.runtime import enter, linux
+from localmodel.runtime import enter, linux, network
 
 LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DOMAIN_RE = re.compile(r"^%s(\.%s)*$" % (LABEL, LABEL))
@@ -44,6 +44,11 @@ def check_prerequisites():
     for binary in ("unshare", "nsenter"):
         if shutil.which(binary) is None:
             raise PrerequisiteError("required binary %r not found (util-linux)" % binary)
+    if shutil.which("nft") is None:
+        raise PrerequisiteError("required binary 'nft' not found (nftables)")
+    if network.cgroup2_mount() is None:
+        raise PrerequisiteError("no cgroup v2 tree under /sys/fs/cgroup (pods' source "
+                                "addresses need one)")
     if not os.path.exists("/usr/bin/python3"):
         raise PrerequisiteError("/usr/bin/python3 not found: hook tools need it")
     rc = subprocess.call(["unshare", "--mount", "--pid", "--uts", "--fork", "--mount-proc",
@@ -235,6 +240,13 @@ class Model:
                 except ProcessLookupError:
                     pass
             time.sleep(0.05)
+        if st:
+            # Every rule the model added, and its cgroups (empty now that its processes died).
+            uuid = st["model"]["uuid"]
+            if not network.delete(network.table_name(uuid)):
+                raise ModelError("could not delete nftables table %s"
+                                 % network.table_name(uuid))
+            network.remove_cgroups(uuid)
         for name in ("state.json", "apps", "pods", "storage", "run", "tools"):
             p = os.path.join(self.home, name)
             if os.path.isdir(p):
@@ -322,6 +334,15 @@ class Model:
     def restart_operator(self, app):
         """Not in Juju: restart the application's operator pod (see the README)."""
         return self._call("restart-operator", app=app)
+
+    def partition(self, pod):
+        """Not in Juju: cut ``pod`` off from every other pod of the model, both ways; clients
+        that are not pods still reach it (a NetworkPolicy deny, or its node cut off)."""
+        return self._call("partition", pod=pod)
+
+    def heal(self, pod):
+        """Undo ``partition(pod)``."""
+        return self._call("partition", pod=pod, heal=True)
 
     def pod_spec(self, app):
         return self._call("pod_spec", app=app)

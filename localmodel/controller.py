@@ -22,7 +22,7 @@ from localmodel.hooktools.args import ToolError, parse
 from localmodel.operations import OperationsMixin, OpError
 from localmodel.paths import Paths
 from localmodel.pods import RuntimeMixin
-from localmodel.runtime import linux
+from localmodel.runtime import linux, network
 from localmodel.uniter import UniterMixin
 
 RUN_LOCK_TIMEOUT = 300
@@ -48,9 +48,11 @@ class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
         self.runs_in_flight = 0
         self.dirty = False
         self.hosts_text = None
+        self.network_text = self.network_failed = None
         m = self.state["model"]
         self.model_name, self.model_uuid, self.subnet = m["name"], m["uuid"], m["subnet"]
         self.subnet_cidr = self.subnet + ".0.0/16"
+        self.network_table = network.table_name(self.model_uuid)
         self.update_status_interval = float(m["update-status-interval"])
         self.retry_delay = float(m["retry-delay"])
         self.cluster_domain = m.get("cluster-domain", dns.DEFAULT_DOMAIN)

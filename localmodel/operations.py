@@ -497,6 +497,23 @@ class OperationsMixin:
         if not self.delete_pod(pod):
             raise OpError('pod "%s" not found' % pod)
 
+    def op_partition(self, pod, heal=False):
+        """Not a Juju command: cut ``pod`` off from every other pod (both ways), or heal it.
+
+        The rules follow the pod by name, as a NetworkPolicy follows its pod selector: a pod
+        recreated with a new address stays cut off until healed (runtime/network.py).
+        """
+        partitions = set(self.state.setdefault("partitions", []))
+        if heal:
+            partitions.discard(pod)
+        elif pod not in self.state["pods"]:
+            raise OpError('pod "%s" not found' % pod)
+        else:
+            partitions.add(pod)
+        self.state["partitions"] = sorted(partitions)
+        if not self._reconcile_network():
+            raise OpError("the pod network rules could not be applied: see the debug log")
+
     def op_settled(self, allow_errors=False):
         for a in self.state["applications"].values():
             if a.get("dying"):

@@ -54,4 +54,9 @@ def target(paths, pods, pod, container=None):
     # the working directory is entered inside it (runtime/enter.py), not in the host's tree.
     argv = ["nsenter", "-t", str(rec["pid"]), "-m", "-p", "-u", "--",
             sys.executable, "-m", "localmodel.runtime.enter", str(nspid), spec["workingDir"]]
+    if config.get("cgroup"):
+        # In the pod's cgroup, as kubectl exec runs in the pod's network namespace: the
+        # command's connections leave from the pod's address (runtime/network.py).
+        argv = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"',
+                config["cgroup"]] + argv
     return argv, dict(env, PYTHONPATH=PKG_ROOT, **enter.helper_env(env)), container

@@ -14,7 +14,7 @@ import sys
 import time
 
 from localmodel import dns, images, podspec, volumes
-from localmodel.runtime import linux
+from localmodel.runtime import linux, network
 from localmodel.state import atomic_write, write_in_place
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -181,6 +181,9 @@ class RuntimeMixin:
         shutil.rmtree(pdir, ignore_errors=True)
         os.makedirs(pdir, exist_ok=True)
         address = self.alloc_pod_address()
+        # The pod's processes live in its cgroup, so their connections leave from its address.
+        cgroup = network.pod_cgroup(self.model_uuid, name)
+        network.ensure_cgroup(cgroup)
         charm = self.charm(app)
         # Juju's k8s provider (configureStorage) mounts the charm's storage into
         # podSpec.Containers[0] only: the first container that is not an init container.
@@ -206,13 +209,13 @@ class RuntimeMixin:
                   "nsswitch": self.paths.nsswitch, "resolv": self.paths.resolv,
                   "env-sources": self._env_sources_path(app),
                   "dir": pdir, "hostname": os.path.join(pdir, "hostname"),
-                  "images": images.store_dir()}
+                  "images": images.store_dir(), "cgroup": cgroup}
         atomic_write(os.path.join(pdir, "pod.json"), json.dumps(config), 0o600)
         pid = self._spawn_ns("localmodel.runtime.podinit", name, "pod-%s.log" % name)
         self.state["pods"][name] = {
             "app": app, "ordinal": ordinal, "address": address, "hash": a["spec-hash"],
             "unshare": pid, "ustart": linux.starttime(pid), "pid": None, "start": None,
-            "terminating": False, "created": time.time(),
+            "terminating": False, "created": time.time(), "cgroup": cgroup,
             "grace": podspec.grace_period(spec),
             "volume-data": a["volume-data"]["hash"]}
         self.log("INFO", "juju.kubernetes.provider",
@@ -402,7 +405,27 @@ class RuntimeMixin:
                 elif not pod["terminating"]:
                     self.delete_pod(name)
         self._write_hosts()
+        self._reconcile_network()
         self.cond.notify_all()
+
+    def _reconcile_network(self):
+        """Keep the model's nftables table in line with its pods and partitions; True when
+        it is."""
+        pods = [(n, p["address"], p["cgroup"]) for n, p in sorted(self.state["pods"].items())
+                if p.get("cgroup")]
+        text = network.ruleset(self.network_table, self.subnet, pods,
+                               set(self.state.get("partitions", [])))
+        if text == self.network_text:
+            return True
+        try:
+            network.apply(self.network_table, text)
+        except network.NetworkError as e:
+            if self.network_failed != text:
+                self.log("ERROR", "localmodel.network", str(e))
+                self.network_failed = text
+            return False
+        self.network_text = text
+        return True
 
     def _attach_storage(self, app, a):
         """Storage is provisioned with the pod: storage-attached follows the pod's start."""

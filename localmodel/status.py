@@ -57,5 +57,6 @@ def status_dict(ctl):
                       "subnet": m["subnet"], "update-status-interval": m[
                           "update-status-interval"],
                       "cluster-domain": ctl.cluster_domain,
-                      "volume-sync-delay": ctl.volume_sync_delay},
+                      "volume-sync-delay": ctl.volume_sync_delay,
+                      "partitions": list(ctl.state.get("partitions", []))},
             "applications": apps, "pods": pods, "relations": rels}

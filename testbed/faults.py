@@ -93,6 +93,29 @@ def freeze_master_redis(cluster, timeout=60):
     return Fault('freeze-master-redis', master, master, at, len(cluster.pods()), lambda: True)
 
 
+# Long enough for the sentinels to fail over (down-after-milliseconds 2000 in the bench and the
+# soak, plus the election), short of the old master's full resync.
+PARTITION_S = 10
+
+
+def partition_master(cluster, seconds=PARTITION_S):
+    """Cut the master's pod off from every other pod for ``seconds`` (both directions), then
+    heal: a NetworkPolicy deny or a node cut off from the others' nodes, not a Juju operation.
+
+    Clients that are not pods (this process, the operator) still reach it, so a consumer that
+    keeps its connection keeps writing to it; the sentinels on the other pods promote a replica
+    meanwhile, and after the heal they must turn the old master into a replica of the new one.
+    """
+    master = cluster.master_pod()
+    at = time.monotonic()
+    cluster.model.partition(master)
+    try:
+        time.sleep(max(0.0, at + seconds - time.monotonic()))
+    finally:
+        cluster.model.heal(master)
+    return Fault('partition-master', master, master, at, len(cluster.pods()), lambda: True)
+
+
 def redis_server(model, pod, port=6379):
     """``(pid, start time)`` of the pod's redis-server, found by its title (address and port).
 

@@ -19,7 +19,7 @@ import time
 
 from localmodel import images
 from localmodel.paths import Paths
-from localmodel.runtime import linux, nsinit, rootfs
+from localmodel.runtime import linux, network, nsinit, rootfs
 from localmodel.runtime.backoff import CrashBackoff
 from localmodel.runtime.probes import Probe
 from localmodel.state import atomic_write
@@ -344,6 +344,10 @@ class Pod:
 def main(home, name):
     pod = Pod(home, name)
     paths = pod.paths
+    if pod.config.get("cgroup"):
+        # Before any container starts: every process of the pod is born in its cgroup, so its
+        # connections leave from the pod's address (runtime/network.py).
+        network.join_cgroup(pod.config["cgroup"], os.getpid())
     hostname = os.path.join(pod.dir, "hostname")
     atomic_write(hostname, name + "\n")
     nsinit.setup(name, {"/etc/hostname": hostname, "/etc/hosts": paths.hosts,

@@ -1,4 +1,5 @@
-"""Fixtures of the chaos soak: its own model (subnet 127.94) and a three-unit redis-k8s.
+"""Fixtures of the chaos soak: its own model (subnet 127.94, or ``CHAOS_SUBNET``) and a three-unit
+redis-k8s.
 
 The soak is long, so it runs only when asked for by path (``make chaos`` runs ``pytest tests/chaos``);
 a run of the whole suite (``pytest tests``, ``make test``) does not collect it.
@@ -17,7 +18,8 @@ sys.path.insert(0, os.path.join(ROOT, 'lib'))
 from testbed import deploy  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-SUBNET = '127.94'
+# Another run on this machine (another worktree) moves it: CHAOS_SUBNET=127.N.
+SUBNET = os.environ.get('CHAOS_SUBNET', '127.94')
 
 
 def pytest_ignore_collect(collection_path, config):

@@ -2,7 +2,8 @@
 
 Each round injects one fault from issue 5: a crash of the master's redis (once, or in a loop until
 the sentinels fail over), the master's redis frozen until they do, a graceful delete of the master
-pod, a crash of a sentinel, every pod deleted at once, a scale-down that removes the master. It then waits for recovery and checks the
+pod, a crash of a sentinel, every pod deleted at once, a scale-down that removes the master, the
+master's pod cut off from the other pods for 10 s (issue 11). It then waits for recovery and checks the
 same invariants as the functional failover tests. The rounds and the seed come from
 ``CHAOS_ROUNDS`` (default 20) and ``CHAOS_SEED`` (default: random, printed), so a failing sequence
 can be replayed.
@@ -30,6 +31,7 @@ FAULTS = {
     'kill-sentinel': kill_any_sentinel,
     'delete-all-pods': lambda cluster, chooser: faults.delete_all_pods(cluster),
     'scale-down-master': lambda cluster, chooser: faults.scale_down_master(cluster),
+    'partition-master': lambda cluster, chooser: faults.partition_master(cluster),
 }
 
 
