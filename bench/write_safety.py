@@ -123,8 +123,9 @@ def refused_healthy(cluster, units=3, seconds=HEALTHY_S):
 
 
 def main(argv=None):
+    from testbed.cluster import APP, CONSUMER
     from testbed.deploy import build_charms
-    from bench.deployment import deploy
+    from bench.deployment import IMAGE, BenchCluster
     from bench.session import Session
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -135,11 +136,18 @@ def main(argv=None):
                         help='min-replicas-max-lag to configure (default: automatic)')
     args = parser.parse_args(argv)
     session = Session(3600)
+    failed = True
     try:
         charms = build_charms()  # this checkout's build/, built when needed
         subnet = '127.{}'.format(os.environ.get('BENCH_SUBNET_BASE', '93'))
         model = session.model(subnet, 'write-safety')
-        cluster, _ = deploy(model, charms)
+        # As bench.deployment.deploy, with more time: the machine may be shared.
+        model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE},
+                     config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
+        model.deploy(charms[CONSUMER], CONSUMER)
+        model.relate(APP, CONSUMER)
+        cluster = BenchCluster(model)
+        settle(cluster, 3, timeout=1200)
         if args.max_lag is not None:
             model.config(cluster.app, {'min-replicas-max-lag': str(args.max_lag)})
             deadline = time.monotonic() + 120
@@ -150,8 +158,11 @@ def main(argv=None):
         figures = {'writes_refused_healthy': refused_healthy(cluster, seconds=args.healthy_s),
                    'frozen_woken': frozen_woken(session, cluster, runs=args.runs)}
         print(json.dumps(figures, indent=1, sort_keys=True))
+        failed = False
     finally:
-        session.close()
+        session.close(keep_scratch=failed)
+        if failed:
+            print('scratch kept: {}'.format(session.scratch))
 
 
 if __name__ == '__main__':
