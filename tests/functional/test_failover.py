@@ -33,7 +33,8 @@ def load(cluster, request):
 @contextlib.contextmanager
 def started_load(cluster, prefix):
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 120, 'not healthy')
-    faults.eventually(cluster, lambda: cluster.relation_points_at(master), 60,
+    # The relation hooks of a fresh deployment queue behind the others: minutes on a busy machine.
+    faults.eventually(cluster, lambda: cluster.relation_points_at(master), 240,
                       'relation data does not name master {}'.format(master))
     writer = WriteLoad(cluster, prefix=prefix).start()
     try:
