@@ -18,8 +18,9 @@ SUBNET = '127.92'
 # Failover, handover and scale on a cluster whose DNS domain is not the default one.
 CLUSTER_DOMAIN = 'failover.test'
 CONFIG = deploy.FAST_FAILOVER  # the cluster fixture deploys with it
-# A crash may lose what the master acknowledged after the replicas last caught up: with
-# min-replicas-max-lag 10 s that is bounded by about 10 s of this load (200 writes/s at most).
+# A crash may lose what the master acknowledged after the replicas last caught up: bounded by
+# min-replicas-max-lag (automatic: 1 s at down-after 2000) plus 2 s of this load, well inside
+# the bound kept for a configured lag of 10 s (200 writes/s at most).
 CRASH_LOSS_BOUND = faults.CRASH_LOSS_BOUND
 
 
