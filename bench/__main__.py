@@ -18,12 +18,14 @@ import traceback
 
 import bench
 from bench import (build, deploy_time, failover, hooks, losses, machine, partition, promotion,
-                   report, throughput)
+                   report, throughput, write_safety)
 from bench.deployment import deploy
 from bench.session import Session
 
-MAIN_SUBNET = '127.93'
-DEPLOY_SUBNET = '127.95'
+# BENCH_SUBNET_BASE moves the bench's addresses (127.N and 127.N+2), e.g. beside another run.
+SUBNET_BASE = int(os.environ.get('BENCH_SUBNET_BASE', '93'))
+MAIN_SUBNET = '127.{}'.format(SUBNET_BASE)
+DEPLOY_SUBNET = '127.{}'.format(SUBNET_BASE + 2)
 RESULTS = os.path.join(bench.ROOT, 'bench', 'results.json')
 
 
@@ -58,6 +60,11 @@ def run(session, results, errors, runs):
             if measured:
                 results['throughput_ratio'] = measured['throughput_ratio']
                 results['throughput_detail'] = measured['detail']
+            healthy = phase('writes refused, healthy cluster',
+                            lambda: write_safety.refused_healthy(cluster))
+            if healthy:
+                results['writes_refused_healthy'] = healthy['refused']
+                results['writes_refused_healthy_detail'] = healthy
             crashes = phase('failover', lambda: failover.measure(session, cluster, runs=runs))
             if crashes:
                 results['failover_visible_s'], crash_lost = crashes
@@ -65,12 +72,12 @@ def run(session, results, errors, runs):
                 crash_lost = []
             promoted = phase('failover with promotion',
                              lambda: promotion.measure(session, cluster, runs=runs))
-            freeze_lost = []
             if promoted:
                 results['failover_promotion_s'] = promoted
-                freeze_lost = [run['lost'] for run in promoted['details'] if 'lost' in run]
+            frozen = phase('frozen master woken after the switch',
+                           lambda: write_safety.frozen_woken(session, cluster))
             lost = phase('writes lost', lambda: losses.measure(session, cluster, crash_lost,
-                                                               freeze_lost))
+                                                               frozen))
             if lost:
                 results['writes_lost'] = lost['counts']
                 results['writes_lost_detail'] = lost
@@ -97,7 +104,7 @@ def run(session, results, errors, runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--budget', type=float, default=1050,
+    parser.add_argument('--budget', type=float, default=2400,
                         help='seconds the bench may take; phases are skipped beyond it')
     parser.add_argument('--runs', type=int, default=5, help='failover runs (at least 5)')
     args = parser.parse_args(argv)

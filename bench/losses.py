@@ -9,8 +9,9 @@ from testbed.cluster import APP
 from bench.deployment import settle
 from bench.faults import killed, recreated, restarted, under_load
 
-# The issue's targets: zero for the graceful cases; a crash's loss is only bounded.
-TARGETS = {'kill-master': None, 'freeze-master': None, 'delete-master': 0, 'kill-sentinel': 0,
+# The issue's targets: zero for the graceful cases and for a frozen master woken after the
+# switch (issue 11); a crash's loss is only bounded.
+TARGETS = {'kill-master': None, 'freeze-master': 0, 'delete-master': 0, 'kill-sentinel': 0,
            'delete-all-pods': 0, 'scale-down-master': 0}
 
 
@@ -100,15 +101,15 @@ SCENARIOS = [('delete-master', delete_master), ('kill-sentinel', kill_sentinel),
              ('delete-all-pods', delete_all_pods), ('scale-down-master', scale_down_master)]
 
 
-def measure(session, cluster, crash_lost, freeze_lost, units=3, min_left_s=150):
-    """Returns ``{'counts': {scenario: lost or None}, 'details': {...}}``."""
+def measure(session, cluster, crash_lost, frozen, units=3, min_left_s=150):
+    """Returns ``{'counts': {scenario: lost or None}, 'details': {...}}``; ``frozen`` is
+    :func:`bench.write_safety.frozen_woken`'s figure (None when it did not run)."""
+    freeze_lost = (frozen or {}).get('per_run') or []
     counts = {'kill-master': sum(crash_lost) if crash_lost else None,
               'freeze-master': sum(freeze_lost) if freeze_lost else None}
     details = {'kill-master': {'per_run': crash_lost,
                                'fault': 'SIGKILL of the whole master pod (the failover runs)'},
-               'freeze-master': {'per_run': freeze_lost,
-                                 'fault': 'SIGSTOP of the master\'s redis-server until a replica '
-                                          'was promoted (the promotion runs)'}}
+               'freeze-master': frozen or {'per_run': []}}
     for name, scenario in SCENARIOS:
         if session.left() < min_left_s:
             counts[name] = None

@@ -30,6 +30,10 @@ def rows(results):
     if 'partition_late_acks' in results:
         out.append(('partition: isolated master acks later than max-lag + 1 s',
                     _fmt(results['partition_late_acks']), '0'))
+    healthy = results.get('writes_refused_healthy_detail') or {}
+    out.append(('writes refused (NOREPLICAS), healthy cluster', _fmt(results.get(
+        'writes_refused_healthy')), '0 ({} writes/s over {} s, min-replicas-max-lag {})'.format(
+            healthy.get('writes_per_s'), healthy.get('window_s'), healthy.get('min_replicas_max_lag'))))
     for kind, figure in (results.get('hook_s') or {}).items():
         out.append(('hook {} p50 / p95 (s)'.format(kind),
                     '{} / {}  (n={})'.format(_fmt(figure['p50']), _fmt(figure['p95']),

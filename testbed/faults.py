@@ -25,6 +25,7 @@ class Fault:
     at: float
     count: int  # units expected once recovered
     applied: object = None  # callable: True once the fault has taken effect (a pod replaced...)
+    woken: float = None  # a frozen process: when it was woken (monotonic)
 
 
 @dataclasses.dataclass
@@ -90,7 +91,8 @@ def freeze_master_redis(cluster, timeout=60):
                                timeout=timeout)
     finally:
         resume(pid, start)
-    return Fault('freeze-master-redis', master, master, at, len(cluster.pods()), lambda: True)
+    return Fault('freeze-master-redis', master, master, at, len(cluster.pods()), lambda: True,
+                 woken=time.monotonic())
 
 
 # Long enough for the sentinels to fail over (down-after-milliseconds 2000 in the bench and the

@@ -30,6 +30,7 @@ class WriteLoad:
         self.password = cluster.password()
         self.acknowledged = []  # (key, monotonic time)
         self.failures = []  # monotonic times of failed writes
+        self.refused = []  # monotonic times of writes refused with NOREPLICAS (also in failures)
         self.endpoint = None  # (pod, port) from the relation data
         self.endpoints = []  # (monotonic time, (pod, port)) each time the relation data changed
         self._stop = threading.Event()
@@ -90,8 +91,10 @@ class WriteLoad:
                 client.set(key, index)
                 self.acknowledged.append((key, time.monotonic()))
                 index += 1
-            except Exception:  # connection refused, READONLY, NOREPLICAS, pod gone...
+            except Exception as error:  # connection refused, READONLY, NOREPLICAS, pod gone...
                 self.failures.append(time.monotonic())
+                if str(error).startswith('NOREPLICAS'):
+                    self.refused.append(self.failures[-1])
                 client = None
                 time.sleep(0.05)
             time.sleep(self.pause_s)

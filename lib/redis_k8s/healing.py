@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from . import live, rules
+from . import live, naming, rules
 from .connection import as_dict
 
 
@@ -96,6 +96,34 @@ def follow_moved_master(snapshot):
     for host in hosts:
         monitor_afresh(snapshot.pods, host, (followed[0], settings.port))
     return followed[0]
+
+
+def demote_second_masters(snapshot) -> list:
+    """Make every pod acting as master beside the one a majority of the sentinels name its
+    replica, as soon as they have switched; return the pods demoted.
+
+    An old master that was frozen or cut off while the sentinels failed it over comes back
+    still master. The sentinels turn it into a replica only once they have seen it so (their
+    INFO every 10 s, or every second while they fail over) and :func:`repoint_strays` waits for
+    every sentinel to agree and nothing to be down; meanwhile every write it acknowledges is
+    discarded at its demotion. The rule (:func:`redis_k8s.rules.second_masters`) never names
+    the pod of the master the majority names, nor anything while a failover is under way.
+    """
+    master = rules.majority_master(snapshot.views, len(snapshot.hosts))
+    if master is None:
+        return []
+    infos = snapshot.infos()
+    named_pod = naming.pod_name_of(master[0])
+    if not any(info and info.get("role") == "master" and naming.pod_name_of(host) != named_pod
+               for host, info in infos.items()):
+        return []  # the usual case: no sentinel state asked for
+    views = snapshot.views
+    states = {host: snapshot.sentinel_state(host) for host in views}
+    demoted = []
+    for host in rules.second_masters(master, snapshot.info(*master), views, states, infos):
+        if snapshot.pods.redis(host, lambda c: c.execute_command("REPLICAOF", master[0], master[1])) is not None:
+            demoted.append(host)
+    return demoted
 
 
 def _settled(snapshot, master, sentinel_hosts) -> bool:
@@ -239,10 +267,11 @@ def reset_stale_sentinels(snapshot) -> list:
 
 
 # The order matters: a lost or moved master first (nothing else is safe while the sentinels
-# follow an address that is gone), then sentinels and pods that stray from the settled master,
-# then the forgetting of removed instances (only once everything follows one master).
-STEPS = (recover_lost_master, follow_moved_master, realign_sentinels, repoint_strays,
-         reset_stale_sentinels)
+# follow an address that is gone), then a second master (each write it takes is lost: no
+# waiting for the sentinels to settle), then sentinels and pods that stray from the settled
+# master, then the forgetting of removed instances (only once everything follows one master).
+STEPS = (recover_lost_master, follow_moved_master, demote_second_masters, realign_sentinels,
+         repoint_strays, reset_stale_sentinels)
 
 
 def heal(snapshot, steps=STEPS):

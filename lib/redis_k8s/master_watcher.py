@@ -34,6 +34,9 @@ it. So after a master went down the watcher holds every trigger for ``down_after
 before ``+switch-master``: the promoted replica already takes writes) or the master answers
 again; what was held runs when the hold ends.
 
+On ``+switch-master`` it also makes the old master a replica of the new one as soon as a majority
+of the sentinels name the new one, without waiting for a hook (:mod:`redis_k8s.demotion`).
+
 Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
 """
 
@@ -47,7 +50,7 @@ import time
 
 import redis
 
-from . import rules
+from . import demotion, rules
 
 RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.1
@@ -148,6 +151,8 @@ def subscribe(host, data, events, stop):
                 channel = message['channel'].decode()
                 if concerns(text, data['master_name']):
                     events.put((kind_of(channel, text), '{} {}'.format(channel, text)))
+                    if channel == '+switch-master':  # the old master may wake up still master
+                        demotion.DEMOTER.on_switch(text, data)
         except (redis.RedisError, OSError):
             pass  # the pod is gone or restarting: a switch is relayed by the other sentinels
         finally:

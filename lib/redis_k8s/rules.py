@@ -105,6 +105,52 @@ def settled(master, hosts, states, master_info) -> bool:
             and bool(master_info) and master_info.get("role") == "master")
 
 
+def majority_master(views: dict, pod_count: int):
+    """The master at least a quorum of the ``pod_count`` pods' sentinels name, or None.
+
+    A sentinel that has not heard of a finished failover yet (the others tell it within about
+    two seconds) still names the old master; a majority naming the new one is what the
+    sentinels have decided."""
+    master = master_by_vote(views)
+    if master is None:
+        return None
+    votes = sum(1 for named in views.values() if named == master)
+    return master if votes >= expected_quorum(pod_count) else None
+
+
+def second_masters(master, master_info, views: dict, states: dict, infos: dict) -> list:
+    """The pods acting as master beside ``master`` (the one a majority of sentinels name, see
+    :func:`majority_master`), to be made its replicas; sorted, ``[]`` when none or unsafe.
+
+    A second master is an old master that missed its own demotion (frozen, or cut off, while
+    the sentinels failed it over): whatever it acknowledges is discarded when the sentinels
+    turn it into a replica, so it must be demoted as soon as they have switched. The pod of
+    ``master`` is never one, whatever port it answers on. Nothing is returned unless
+    ``master`` answers as master (``master_info``, its INFO), no sentinel is failing over and
+    none of those naming ``master`` sees it down: in a failover under way the replica being
+    promoted acts as master before the sentinels name it, and it is the one that must win.
+
+    Args:
+        master: ``(host, port)`` the sentinel majority names.
+        master_info: INFO of ``master`` (None when it does not answer).
+        views: ``{sentinel host: (master host, port)}`` as for :func:`master_by_vote`.
+        states: ``{sentinel host: SENTINEL MASTER entry}`` of the sentinels of ``views``
+            (``{}`` when one did not answer).
+        infos: ``{host: INFO or None}`` of every pod's redis.
+    """
+    if master is None or not master_info or master_info.get("role") != "master":
+        return []
+    for state in states.values():
+        flags = str(state.get("flags", "")) if state else ""
+        if "failover" in flags:
+            return []
+    if not quiet(states.get(host) or {} for host, named in views.items() if named == master):
+        return []
+    named_pod = pod_name_of(master[0])
+    return sorted(host for host, info in infos.items()
+                  if info and info.get("role") == "master" and pod_name_of(host) != named_pod)
+
+
 def gave_up(views: dict, followed, states: dict, failover_timeout_ms: int) -> bool:
     """Whether every sentinel that answers still names ``followed``, has seen it down for a whole
     failover timeout and is not failing over: only then can no failover of theirs be on the way.

@@ -19,7 +19,7 @@ DEFAULTS = {
     "down-after-milliseconds": 5000,
     "failover-timeout": 30000,
     "min-replicas-to-write": -1,
-    "min-replicas-max-lag": 10,
+    "min-replicas-max-lag": -1,
     "appendonly": True,
     "maxmemory": "",
     "maxmemory-policy": "noeviction",
@@ -54,7 +54,7 @@ class Settings:
     down_after_ms: int
     failover_timeout_ms: int
     min_replicas_to_write_option: int
-    min_replicas_max_lag: int
+    min_replicas_max_lag_option: int
     appendonly: bool
     maxmemory: str
     maxmemory_policy: str
@@ -71,6 +71,12 @@ class Settings:
     def min_replicas_to_write(self) -> int:
         """Effective ``min-replicas-to-write`` for the current unit count."""
         return effective_min_replicas(self.min_replicas_to_write_option, self.unit_count)
+
+    @property
+    def min_replicas_max_lag(self) -> int:
+        """Effective ``min-replicas-max-lag`` (seconds): the option, or derived from
+        ``down-after-milliseconds`` when automatic (:func:`derived_max_lag`)."""
+        return effective_max_lag(self.min_replicas_max_lag_option, self.down_after_ms)
 
     def __repr__(self):
         # Settings end up in logs and tracebacks: never show the password.
@@ -90,6 +96,44 @@ def effective_min_replicas(option: int, unit_count: int) -> int:
     if option >= 0:
         return option
     return 1 if unit_count >= 3 else 0
+
+
+# Whole seconds a master may go without a replica's acknowledgement before it stops counting
+# that replica (Redis 7.0 reads 0 as "no limit", so 1 is the least). See derived_max_lag.
+MIN_MAX_LAG_S = 1
+
+
+def derived_max_lag(down_after_ms: int) -> int:
+    """``min-replicas-max-lag`` (seconds) for ``down-after-milliseconds`` when the option is -1.
+
+    A master cut off from its replicas (or frozen) must refuse writes before the sentinels can
+    have promoted one of them: whatever it acknowledges after that is discarded when it rejoins.
+    Redis 7.0 (``refreshGoodSlavesCount`` in replication.c) counts a replica while
+    ``unixtime - repl_ack_time <= min-replicas-max-lag``, both in whole seconds; replicas send
+    ``REPLCONF ACK`` once a second (``replicationCron``) and the master recounts in its own
+    ``replicationCron``, once a second (and when a replica's link closes). So a master that last
+    heard a replica just before the cut refuses writes at most ``lag + 2`` s after it (the whole
+    second the ACK fell in, one more second of lag, one more until the recount), at best
+    ``lag - 1`` s after.
+
+    The sentinels cannot promote before ``down-after-milliseconds`` has passed since the cut;
+    then they still need to agree it is down, elect a leader and promote (a second or more).
+    ``down-after - 2 s`` makes the worst case refuse by ``down-after`` itself, before any
+    failover can start. Below 3000 ms that would be 0 (no limit at all), so the floor is 1 s:
+    refusal by 3 s after the cut at worst, about 1.5 s typically, while the failover at
+    down-after 2000 promotes about 3-4 s after it.
+
+    On a healthy cluster a replica drops out only when two ACK periods pass without one (its
+    ACK a second late): with one replica needed of two, both would have to be late at once.
+    """
+    return max(MIN_MAX_LAG_S, (int(down_after_ms) - 2000) // 1000)
+
+
+def effective_max_lag(option: int, down_after_ms: int) -> int:
+    """``min-replicas-max-lag`` for an option value (-1 = automatic) and ``down-after-milliseconds``."""
+    if option >= 1:
+        return option
+    return derived_max_lag(down_after_ms)
 
 
 def _get(raw: dict, option: str):
@@ -132,6 +176,26 @@ def _min_replicas_to_write(raw: dict, unit_count: int) -> int:
                                   "refuse every write; {}, or add units first".format(
                                       value, most, "" if most == 1 else "s", unit_count,
                                       "" if unit_count == 1 else "s", fix))
+    return value
+
+
+def _min_replicas_max_lag(raw: dict) -> int:
+    """``min-replicas-max-lag``: -1 (automatic, from down-after-milliseconds) or 1 or more.
+
+    0 is refused: Redis reads it as "no limit", so a master cut off from its replicas would go
+    on acknowledging writes that the failover then discards."""
+    option = "min-replicas-max-lag"
+    value = _get(raw, option)
+    fix = "set {} to -1 (automatic: down-after-milliseconds less 2 s, at least 1 s) or to " \
+          "1 or more seconds".format(option)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(option, "{!r} is not an integer; {}".format(value, fix))
+    if value == 0:
+        raise ConfigError(option, "0 would let a master cut off from its replicas acknowledge "
+                                  "writes without limit; {}".format(fix))
+    if value < -1:
+        raise ConfigError(option, "{} is not valid (-1 is automatic, below it means nothing); {}".format(
+            value, fix))
     return value
 
 
@@ -186,7 +250,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
     if isinstance(unit_count, bool) or not isinstance(unit_count, int) or unit_count < 0:
         raise ValueError("unit_count must be an integer >= 0, got {!r}".format(unit_count))
     min_replicas = _min_replicas_to_write(raw, unit_count)
-    max_lag = _int(raw, "min-replicas-max-lag", 1)
+    max_lag = _min_replicas_max_lag(raw)
     appendonly = _get(raw, "appendonly")
     if not isinstance(appendonly, bool):
         raise ConfigError("appendonly", "{!r} is not a boolean; set appendonly to true or false".format(appendonly))
@@ -206,7 +270,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         down_after_ms=down_after,
         failover_timeout_ms=failover_timeout,
         min_replicas_to_write_option=min_replicas,
-        min_replicas_max_lag=max_lag,
+        min_replicas_max_lag_option=max_lag,
         appendonly=appendonly,
         maxmemory=maxmemory.lower(),
         maxmemory_policy=policy,

@@ -18,8 +18,9 @@ SUBNET = '127.92'
 # Failover, handover and scale on a cluster whose DNS domain is not the default one.
 CLUSTER_DOMAIN = 'failover.test'
 CONFIG = deploy.FAST_FAILOVER  # the cluster fixture deploys with it
-# A crash may lose what the master acknowledged after the replicas last caught up: with
-# min-replicas-max-lag 10 s that is bounded by about 10 s of this load (200 writes/s at most).
+# A crash may lose what the master acknowledged after the replicas last caught up: bounded by
+# min-replicas-max-lag (automatic: 1 s at down-after 2000) plus 2 s of this load, well inside
+# the bound kept for a configured lag of 10 s (200 writes/s at most).
 CRASH_LOSS_BOUND = faults.CRASH_LOSS_BOUND
 
 
@@ -33,7 +34,8 @@ def load(cluster, request):
 @contextlib.contextmanager
 def started_load(cluster, prefix):
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 120, 'not healthy')
-    faults.eventually(cluster, lambda: cluster.relation_points_at(master), 60,
+    # The relation hooks of a fresh deployment queue behind the others: minutes on a busy machine.
+    faults.eventually(cluster, lambda: cluster.relation_points_at(master), 240,
                       'relation data does not name master {}'.format(master))
     writer = WriteLoad(cluster, prefix=prefix).start()
     try:
@@ -131,11 +133,21 @@ def test_consumer_charm_follows_the_last_master(cluster):
 # Last in this module on purpose: twice in four suite runs the graceful delete that ran right after
 # it on the same cluster found no handover (the master came back as master, nothing lost); not
 # reproduced in isolation, not understood yet (see the closing note of session 3).
-def test_a_frozen_master_is_failed_over_and_rejoins_as_replica_when_it_wakes(cluster, load):
+def test_a_frozen_master_woken_after_the_switch_acknowledges_nothing_that_is_lost(cluster, load):
+    # Woken as soon as a majority of the sentinels names another pod, while the relation data
+    # still names it and the writer still writes to it.
     fault = faults.freeze_master_redis(cluster)
     outcome = faults.recover(cluster, load, fault)
     report(outcome)
     assert outcome.new_master != fault.old_master
+    lost = set(outcome.lost)
+    acknowledged_after_the_switch = [key for key, at in load.acknowledged
+                                     if key in lost and at >= fault.woken]
+    assert acknowledged_after_the_switch == [], \
+        'the woken master acknowledged {} writes the new master lacks'.format(
+            len(acknowledged_after_the_switch))
     # It acknowledged nothing while frozen; what it acknowledged just before and had not yet
     # replicated is a crash's bounded loss. Awake, it must have become a replica.
     faults.check(outcome)
+    assert outcome.old_master_role == 'slave'
+

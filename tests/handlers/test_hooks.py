@@ -101,6 +101,27 @@ def test_the_leader_records_and_publishes_a_new_master(ctx):
     assert not out.spec_sent
 
 
+def test_the_leader_demotes_a_woken_old_master_before_every_sentinel_agrees(ctx):
+    before = running_leader(ctx)
+    cluster = before.cluster.copy()
+    cluster.fail_over(to=2)
+    out = ctx.run(before.state.replace(cluster=cluster), 'update-status')  # records pod 2
+    woken = out.state.cluster.copy()
+    # Pod 0 was frozen through the failover: awake, it is still master, and its own sentinel
+    # has not heard of the switch yet (two of three name pod 2).
+    woken.pods[0].redis_up = True
+    woken.pods[0].role, woken.pods[0].follows = 'master', None
+    woken.pods[0].names = 0
+
+    out = ctx.run(out.state.replace(cluster=woken), 'update-status')
+
+    demotions = out.state.cluster.sent('REPLICAOF')
+    assert [(ordinal, kind, [str(word) for word in args]) for ordinal, kind, args in demotions] == [
+        (0, 'redis', ['REPLICAOF', woken.host(2), '6379'])], demotions
+    assert out.state.cluster.pods[0].role == 'slave'
+    assert pod(out.published()['host']) == ctx.app + '-2'
+
+
 def test_a_non_leader_publishes_the_leaders_master(ctx):
     leader = running_leader(ctx)
     state = leader.state.seen_by(1)

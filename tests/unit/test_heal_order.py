@@ -26,7 +26,7 @@ def test_a_cluster_that_needs_nothing_runs_every_step():
     assert calls == ['a', 'b', 'c']
 
 
-def test_the_order_is_lost_master_moved_master_sentinels_strays_then_stale_resets():
+def test_the_order_is_lost_master_moved_master_second_masters_sentinels_strays_then_resets():
     assert [step.__name__ for step in healing.STEPS] == [
-        'recover_lost_master', 'follow_moved_master', 'realign_sentinels', 'repoint_strays',
-        'reset_stale_sentinels']
+        'recover_lost_master', 'follow_moved_master', 'demote_second_masters', 'realign_sentinels',
+        'repoint_strays', 'reset_stale_sentinels']

@@ -245,3 +245,66 @@ def test_sentinels_stay_unless_their_master_moved_port(case):
         nodes[("a", 6379)].role = "slave"
     assert healing.follow_moved_master(observe(["a", "b", "c"], nodes)) is None
     assert not any("MONITOR" in call for node in nodes.values() for call in node.calls)
+
+
+def switched_cluster():
+    """The sentinels of a and b switched to b (promoted); c's sentinel has not heard yet and
+    still names a, which woke up from a freeze still acting as master."""
+    nodes = sentinels({"a": ("b", 6379), "b": ("b", 6379), "c": ("a", 6379)})
+    nodes[("c", 26379)].state["flags"] = "master,s_down"  # the straggler saw a down
+    nodes[("a", 6379)] = FakeNode(role="master", replicas=[])
+    nodes[("b", 6379)] = FakeNode(role="master", replicas=["c"])
+    nodes[("c", 6379)] = replica = FakeNode(role="slave")
+    replica.follows = "b"
+    return nodes
+
+
+def test_a_second_master_is_demoted_as_soon_as_a_majority_of_sentinels_switched():
+    nodes = switched_cluster()
+    assert healing.demote_second_masters(observe(["a", "b", "c"], nodes)) == ["a"]
+    assert ("REPLICAOF", "b", 6379) in nodes[("a", 6379)].calls
+    # repoint_strays would still wait: the sentinels are not unanimous.
+    assert healing.repoint_strays(observe(["a", "b", "c"], nodes)) == []
+
+
+@pytest.mark.parametrize("case", [
+    "no majority", "named master does not answer", "named master is a replica",
+    "a sentinel is failing over", "the majority sees its master down", "nothing else is master"])
+def test_the_master_the_majority_names_is_never_demoted_nor_anything_while_unsure(case):
+    nodes = switched_cluster()
+    if case == "no majority":
+        nodes[("b", 26379)].master = ("a", 6379)
+        nodes[("a", 26379)].master = ("c", 6379)
+    elif case == "named master does not answer":
+        del nodes[("b", 6379)]
+    elif case == "named master is a replica":
+        nodes[("b", 6379)].role = "slave"
+    elif case == "a sentinel is failing over":
+        # A failover of b under way: the replica it promotes (a here) acts as master first.
+        nodes[("c", 26379)].state["flags"] = "master,failover_in_progress"
+    elif case == "the majority sees its master down":
+        nodes[("a", 26379)].state["flags"] = "master,s_down,o_down"
+    else:
+        nodes[("a", 6379)].role = "slave"
+        nodes[("a", 6379)].follows = "b"
+    assert healing.demote_second_masters(observe(["a", "b", "c"], nodes)) == []
+    assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)
+
+
+def test_the_named_masters_pod_is_not_demoted_on_another_port():
+    # Sentinels name b at its old port during a port change; b's redis on the new port is b.
+    nodes = sentinels({"a": ("b", 6380), "b": ("b", 6380), "c": ("b", 6380)})
+    nodes[("b", 6380)] = FakeNode(role="master")
+    nodes[("b", 6379)] = FakeNode(role="master")
+    nodes[("a", 6379)] = FakeNode(role="slave")
+    nodes[("c", 6379)] = FakeNode(role="slave")
+    assert healing.demote_second_masters(observe(["a", "b", "c"], nodes)) == []
+    assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)
+
+
+def test_no_sentinel_state_is_asked_when_there_is_no_second_master():
+    nodes = switched_cluster()
+    nodes[("a", 6379)].role = "slave"
+    healing.demote_second_masters(observe(["a", "b", "c"], nodes))
+    assert not any(call[:2] == ("SENTINEL", "MASTER") for host in "abc"
+                   for call in nodes[(host, 26379)].calls)

@@ -20,6 +20,13 @@ def test_what_every_redis_and_sentinel_must_report_follows_options_and_unit_coun
     assert live.redis_settings(settings.parse({}, 1))["min-replicas-to-write"] == "0"
 
 
+def test_the_automatic_max_lag_is_set_live_and_follows_down_after():
+    assert live.redis_settings(settings.parse({"down-after-milliseconds": 2000}, 3))[
+        "min-replicas-max-lag"] == "1"
+    assert live.redis_settings(settings.parse({"down-after-milliseconds": 9000}, 3))[
+        "min-replicas-max-lag"] == "7"
+
+
 def test_every_directive_redis_config_accepts_is_wanted_at_its_line_or_at_redis_default():
     # A removed line is undone by wanting the default of every table directive, always.
     plain = live.redis_settings(settings.parse({}, 3))

@@ -50,3 +50,11 @@ def test_a_redis_loading_its_dataset_does_not_serve_commands_yet():
     assert rules.answers_commands({'role': 'slave'})
     assert not rules.answers_commands({'role': 'slave', 'loading': 1})
     assert not rules.answers_commands(None)
+
+
+def test_the_majority_master_needs_a_quorum_of_the_pods_sentinels():
+    a, b = ("a", 6379), ("b", 6379)
+    assert rules.majority_master({"s1": b, "s2": b, "s3": a}, 3) == b
+    assert rules.majority_master({"s1": b, "s2": a}, 3) is None  # one sentinel did not answer
+    assert rules.majority_master({"s1": b, "s2": b}, 5) is None
+    assert rules.majority_master({}, 3) is None

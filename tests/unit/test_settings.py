@@ -8,7 +8,8 @@ def test_defaults_parse_to_the_documented_values():
     s = parse({}, 3)
     assert (s.port, s.sentinel_port, s.password) == (6379, 26379, "")
     assert (s.down_after_ms, s.failover_timeout_ms) == (5000, 30000)
-    assert (s.min_replicas_to_write_option, s.min_replicas_max_lag) == (-1, 10)
+    assert (s.min_replicas_to_write_option, s.min_replicas_max_lag_option) == (-1, -1)
+    assert s.min_replicas_max_lag == 3  # automatic, from down-after-milliseconds 5000
     assert s.appendonly is True and s.maxmemory == "" and s.maxmemory_policy == "noeviction"
 
 
@@ -36,7 +37,10 @@ def test_null_values_take_defaults_and_unknown_options_are_ignored():
     ({"failover-timeout": -30000}, "failover-timeout", ">= 1000"),
     ({"min-replicas-to-write": -2}, "min-replicas-to-write", "-1 (automatic)"),
     ({"min-replicas-to-write": "1"}, "min-replicas-to-write", "-1 (automatic)"),
-    ({"min-replicas-max-lag": 0}, "min-replicas-max-lag", ">= 1"),
+    ({"min-replicas-max-lag": 0}, "min-replicas-max-lag", "-1 (automatic"),
+    ({"min-replicas-max-lag": -2}, "min-replicas-max-lag", "-1 (automatic"),
+    ({"min-replicas-max-lag": "5"}, "min-replicas-max-lag", "not an integer"),
+    ({"min-replicas-max-lag": True}, "min-replicas-max-lag", "not an integer"),
     ({"appendonly": "yes"}, "appendonly", "true or false"),
     ({"maxmemory": "lots"}, "maxmemory", "512mb"),
     ({"maxmemory": "-5mb"}, "maxmemory", "512mb"),
@@ -140,3 +144,31 @@ def test_master_name_is_the_application_name(monkeypatch):
     assert parse({}, 1).master_name == "my-redis"
     monkeypatch.delenv("JUJU_UNIT_NAME")
     assert parse({}, 1).master_name == "redis-k8s"
+
+
+@pytest.mark.parametrize("down_after_ms, lag", [
+    (100, 1), (2000, 1), (2999, 1), (3000, 1), (3999, 1), (4000, 2), (5000, 3), (30000, 28)])
+def test_automatic_max_lag_is_down_after_less_two_seconds_and_at_least_one(down_after_ms, lag):
+    s = parse({"down-after-milliseconds": down_after_ms}, 3)
+    assert s.min_replicas_max_lag_option == -1
+    assert s.min_replicas_max_lag == lag
+
+
+def test_automatic_max_lag_refuses_by_down_after_at_worst_from_three_seconds_on():
+    # Redis refuses at most lag + 2 s after the replicas' last acknowledgement (whole seconds,
+    # ACKs and recounts once a second): by down-after, before a failover can begin.
+    for down_after_ms in range(3000, 60001, 250):
+        assert settings.derived_max_lag(down_after_ms) + 2 <= down_after_ms / 1000
+    # 0 would turn the limit off in Redis: never derived.
+    assert min(settings.derived_max_lag(ms) for ms in range(100, 5000, 50)) == 1
+
+
+def test_a_set_max_lag_is_kept_whatever_down_after_is():
+    assert parse({"min-replicas-max-lag": 10, "down-after-milliseconds": 2000}, 3).min_replicas_max_lag == 10
+    assert parse({"min-replicas-max-lag": 1, "down-after-milliseconds": 60000}, 3).min_replicas_max_lag == 1
+
+
+def test_max_lag_zero_is_refused_because_redis_reads_it_as_no_limit():
+    with pytest.raises(ConfigError) as e:
+        parse({"min-replicas-max-lag": 0}, 3)
+    assert "without limit" in str(e.value)

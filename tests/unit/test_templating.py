@@ -64,6 +64,11 @@ def test_redis_conf_follows_settings():
     assert "\nmaxmemory " not in conf and "appendonly yes" in conf
 
 
+def test_redis_conf_carries_the_automatic_max_lag_for_the_next_start():
+    ctx = podspec.template_context("r", settings.parse({"down-after-milliseconds": 6000}, 3))
+    assert "\nmin-replicas-max-lag 4\n" in templating.render("redis.conf", **ctx)
+
+
 def test_sentinel_confs_hold_the_static_part_only():
     ctx = podspec.template_context("r", settings.parse(
         {"sentinel-port": 26400, "down-after-milliseconds": 1500, "failover-timeout": 9000}, 3))

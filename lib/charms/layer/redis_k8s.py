@@ -569,6 +569,10 @@ def heal_sentinels():
         hookenv.log('the master {} came back on port {}: sentinels follow it there'.format(
             naming.pod_name_of(result), parsed.port), hookenv.WARNING)
         _record(result, parsed.port)
+    elif step == 'demote_second_masters':
+        hookenv.log('pods still acting as master after the sentinels switched made replicas of '
+                    '{}: {}'.format(leader_get('master-host'), ', '.join(
+                        naming.pod_name_of(host) for host in result)), hookenv.WARNING)
     elif step == 'realign_sentinels':
         hookenv.log('sentinels that followed a gone master now monitor {}: {}'.format(
             leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
