@@ -127,6 +127,25 @@ def test_a_non_leader_publishes_the_master_the_leader_moved_to(ctx):
     assert pod(out.published()['host']) == ctx.app + '-1'
 
 
+def test_a_non_leader_publishes_a_new_master_in_its_first_hook_without_asking_any_pod(ctx):
+    # A legacy consumer reads every unit's entry: each must move as soon as it can. Asking the
+    # pods for the status first would hold the entry back, by a timeout when the old master
+    # does not answer: the full status comes with a later hook.
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=1)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+    asked = len(moved.cluster.commands)
+
+    out = ctx.run(unit.state.sharing(moved.state), 'leader-settings-changed')
+
+    assert pod(out.published()['host']) == ctx.app + '-1'
+    assert out.cluster.commands[asked:] == []
+    assert out.status == ('waiting', 'master moved to {}-1; checking the other pods'.format(
+        ctx.app))
+
+
 # -- the master watcher ------------------------------------------------------------------------
 
 def test_the_leader_runs_one_watcher_and_the_stop_hook_stops_it(ctx):

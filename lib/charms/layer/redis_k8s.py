@@ -42,7 +42,7 @@ RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 # --- leader data, read once per hook ---------------------------------------------------------------
 
 _leader_data = None
-_master_moved = False  # this hook recorded a new master
+_master_moved = False  # this hook recorded a new master, or gave consumers one
 
 
 def leader_get(key):
@@ -394,10 +394,15 @@ def publish_master():
     provides = endpoint_from_flag('endpoint.redis.joined')
     if found is None or provides is None:
         return
+    global _master_moved
     payload, epoch = found
+    before = {relation.to_publish_raw.get('host') for relation in provides.relations}
     published = dict(payload)
     provides.configure(published.pop('host'), published.pop('port'),
                        password=published.pop('password'), **published)
+    # The entry leaves when the hook ends: it must not wait for a status that asks the pods
+    # (the old master may not answer). A legacy consumer reads every unit's entry.
+    _master_moved = _master_moved or any(host and host != payload['host'] for host in before)
     unitdata.kv().set(PUBLISHED, _digest(payload, epoch))
     endpoint = peers()
     if endpoint is not None:
