@@ -1,6 +1,9 @@
 """``make bench``: measure redis-k8s on local models and write ``bench/results.json``.
 
-    python -m bench [--budget SECONDS] [--runs N]
+    python -m bench [--budget SECONDS] [--runs N] [--only PHASE,...]
+
+``BENCH_SUBNET`` / ``BENCH_DEPLOY_SUBNET`` move the two models (default 127.93 / 127.95), so a
+second run on this machine uses addresses of its own.
 
 Figures: consumer-visible failover time, acknowledged writes lost per fault, hook durations by
 kind, deploy-to-active time at 1/3/5 units, charm build time, throughput against a bare
@@ -21,8 +24,8 @@ from bench import (build, deploy_time, failover, hooks, losses, machine, promoti
 from bench.deployment import deploy
 from bench.session import Session
 
-MAIN_SUBNET = '127.93'
-DEPLOY_SUBNET = '127.95'
+MAIN_SUBNET = os.environ.get('BENCH_SUBNET', '127.93')
+DEPLOY_SUBNET = os.environ.get('BENCH_DEPLOY_SUBNET', '127.95')
 RESULTS = os.path.join(bench.ROOT, 'bench', 'results.json')
 
 
@@ -30,8 +33,10 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through the finally that releases everything
 
 
-def run(session, results, errors, runs):
+def run(session, results, errors, runs, only=None):
     def phase(name, function):
+        if only and name not in only and name not in ('build', 'deploy 3 units + consumer'):
+            return None
         print('bench: {} ({:.0f} s in)'.format(name, session.elapsed()), flush=True)
         try:
             return function()
@@ -68,6 +73,10 @@ def run(session, results, errors, runs):
             if promoted:
                 results['failover_promotion_s'] = promoted
                 freeze_lost = [run['lost'] for run in promoted['details'] if 'lost' in run]
+            agreed = phase('relation agreement',
+                           lambda: failover.measure_agreement(session, cluster, runs=runs))
+            if agreed:
+                results['relation_agree_s'] = agreed
             lost = phase('writes lost', lambda: losses.measure(session, cluster, crash_lost,
                                                                freeze_lost))
             if lost:
@@ -92,6 +101,9 @@ def main(argv=None):
     parser.add_argument('--budget', type=float, default=1050,
                         help='seconds the bench may take; phases are skipped beyond it')
     parser.add_argument('--runs', type=int, default=5, help='failover runs (at least 5)')
+    parser.add_argument('--only', default='',
+                        help='comma-separated phases to run (the build and the deployments they '
+                             'need run anyway), e.g. "throughput,failover with promotion"')
     args = parser.parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _terminate)
@@ -101,7 +113,8 @@ def main(argv=None):
     session = Session(args.budget)
     broken = False
     try:
-        run(session, results, errors, args.runs)
+        run(session, results, errors, args.runs,
+            {name.strip() for name in args.only.split(',') if name.strip()})
     except BaseException:
         broken = True
         traceback.print_exc()
