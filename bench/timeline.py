@@ -206,14 +206,15 @@ def _argv(pid):
 
 
 def _classify(argv):
-    for arg in argv:
-        found = _HOOK.search(arg)
-        if found and not arg.startswith('-'):
-            return 'hook', found.group(1)
+    # A tool first: the watcher's ``juju-run ... hooks/update-status`` names a hook too.
     if len(argv) > 1 and os.path.basename(argv[1]) in hooktools.NAMES:
         return 'tool', os.path.basename(argv[1])
     if argv and os.path.basename(argv[0]) in hooktools.NAMES:
         return 'tool', os.path.basename(argv[0])
+    for arg in argv:
+        found = _HOOK.search(arg)
+        if found and not arg.startswith('-'):
+            return 'hook', found.group(1)
     return 'other', os.path.basename(argv[0]) if argv else ''
 
 
@@ -262,6 +263,8 @@ def breakdown(timeline, moment, new_master_pod):
 
     hook = None
     if start is not None:
+        client = _first(calls, lambda c: c[3] == 'tool' and c[4] == 'juju-run', start[0] - 0.05)
+        out['juju_run_start'] = client[0] if client else None
         hook = _first(calls, lambda c: c[3] == 'hook' and c[2].startswith(APP + '/'),
                       start[0] - 0.05)
     if hook is not None:
