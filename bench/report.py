@@ -41,7 +41,7 @@ def rows(results):
     out.append(('charm build cold / warm (s)', '{} / {}'.format(
         _fmt(build.get('cold')), _fmt(build.get('warm'))), '-'))
     rounds = len((results.get('throughput_detail') or {}).get('bare_rps', []))
-    out.append(('throughput ratio (deployed / bare, best of {})'.format(rounds),
+    out.append(('throughput ratio (deployed / bare, median of {} rounds)'.format(rounds),
                 _fmt(results.get('throughput_ratio')), '>= 0.95'))
     return out
 

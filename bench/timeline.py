@@ -143,7 +143,8 @@ class Timeline:
                 self._stop.wait(POLL_S)
                 continue
             now = time.monotonic()
-            for rel in state.get('relations', []):
+            relations = state.get('relations', {})
+            for rel in (relations.values() if isinstance(relations, dict) else relations):
                 if rel.get('peer'):
                     data = rel['data']['apps'].get(APP, {})
                     record = (data.get('master-host'), data.get('master-epoch'))
