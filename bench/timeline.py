@@ -52,7 +52,7 @@ class Timeline:
         self.model = cluster.model
         self.marker = self.model.paths.marker.encode()
         self.events = []  # (t, pod, channel, message)
-        self.processes = {}  # pid -> {'start', 'end', 'unit', 'argv'}
+        self.processes = {}  # (pid, start) -> {'start', 'end', 'unit', 'argv'}
         self.entries = []  # (t, unit, host) of the redis relation's unit entries, as they change
         self.records = []  # (t, master-host, master-epoch) of the peer application data
         self._stop = threading.Event()
@@ -60,7 +60,7 @@ class Timeline:
         self._boot = _boot_offset()
 
     def __enter__(self):
-        self._last_pid = max(int(entry) for entry in os.listdir('/proc') if entry.isdigit())
+        self._present = {int(entry) for entry in os.listdir('/proc') if entry.isdigit()}
         self._threads = [threading.Thread(target=self._follow_processes, daemon=True),
                          threading.Thread(target=self._follow_state, daemon=True)]
         password = self.cluster.password()
@@ -94,25 +94,26 @@ class Timeline:
             return  # the pod went away: the other sentinels tell the rest
 
     def _follow_processes(self):
-        alive = {}
+        alive = {}  # pid -> key in self.processes
+        seen = self._present
         while not self._stop.is_set():
             now = time.monotonic()
+            present = {int(entry) for entry in os.listdir('/proc') if entry.isdigit()}
             for pid in list(alive):
-                argv = _argv(pid)
+                argv = _argv(pid) if pid in present else None
                 if argv is None:
-                    self.processes[pid]['end'] = now
-                    del alive[pid]
+                    self.processes[alive.pop(pid)]['end'] = now
                 elif argv:
-                    self.processes[pid]['argv'] = argv
-            for entry in os.listdir('/proc'):
-                if not entry.isdigit() or int(entry) <= self._last_pid:
-                    continue
-                pid = int(entry)
-                self._last_pid = max(self._last_pid, pid)
+                    self.processes[alive[pid]]['argv'] = argv
+            # Pids wrap around (pid_max may be 32768): a pid is new when it was not there
+            # at the last look.
+            for pid in present - seen:
                 found = self._ours(pid)
                 if found is not None:
-                    self.processes[pid] = found
-                    alive[pid] = True
+                    key = (pid, found['start'])
+                    self.processes[key] = found
+                    alive[pid] = key
+            seen = present
             self._stop.wait(POLL_S)
 
     def _ours(self, pid):
