@@ -46,7 +46,9 @@ the other sentinels (and the role and replica changes that follow it) is not a n
 ``FOLLOW_S`` after it those events are held and run one trigger at the end, so that the hooks of
 the other units, which publish the new master to their own consumers, are not kept waiting
 behind a second hook of this one (a unit's hooks run one at a time per operator, whichever unit
-takes the lock). A promotion of another replica is not held.
+takes the lock). A promotion of another replica is not held. Nor does a new master wait for
+a command already running (a settle pass, a status refresh): that one is left to end on its own
+and the trigger starts at once, queued for the lock right away.
 
 Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
 """
@@ -56,6 +58,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -253,6 +256,7 @@ class Watcher:
         self.events = queue.Queue()
         self.stop = threading.Event()
         self.threads = []
+        self.detached = []  # commands left running when a new master came
 
     def restart_subscribers(self):
         self.stop.set()
@@ -267,22 +271,52 @@ class Watcher:
         for thread in self.threads:
             thread.start()
 
-    def run(self, command, reason):
+    def run(self, command, reason, urgent=False):
+        """Run ``command`` to its end; a command that is not ``urgent`` is left running in the
+        background as soon as an URGENT event is queued, so that the main loop starts the new
+        master's trigger at once instead of after it (Juju runs the two one after the other)."""
+        self.detached = [process for process in self.detached if process.poll() is None]
         print('{} {}: running {}'.format(stamp(), reason, ' '.join(command)), flush=True)
+        errors = tempfile.TemporaryFile()
         try:
-            result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as error:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        except OSError as error:
             print('trigger failed: {}'.format(error), flush=True)
+            errors.close()
             return
-        if result.returncode != 0:
-            print('trigger exited {}: {}'.format(result.returncode, result.stderr.decode()[-500:]),
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                returncode = process.wait(timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                if not urgent and self.urgent_queued():
+                    print('{} left running: a new master is not kept waiting behind it'.format(
+                        stamp()), flush=True)
+                    self.detached.append(process)
+                    errors.close()
+                    return
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    print('trigger failed: timed out', flush=True)
+                    errors.close()
+                    return
+        if returncode != 0:
+            errors.seek(0)
+            print('trigger exited {}: {}'.format(returncode, errors.read().decode()[-500:]),
                   flush=True)
         else:
             print('{} done'.format(stamp()), flush=True)
+        errors.close()
 
-    def run_trigger(self, reason):
-        self.run(self.settings.data['trigger'], reason)
+    def urgent_queued(self):
+        """Whether an URGENT event waits in the queue."""
+        with self.events.mutex:
+            return any(kind == URGENT for kind, _ in self.events.queue)
+
+    def run_trigger(self, reason, urgent=False):
+        self.run(self.settings.data['trigger'], reason, urgent)
 
     def hold_s(self):
         return int(self.settings.data.get('down_after_ms', 5000)) / 1000.0 + HOLD_MARGIN_S
@@ -317,7 +351,8 @@ class Watcher:
                 print('{} master down: triggers held for {:.1f} s while the sentinels fail '
                       'over'.format(stamp(), hold.hold_s), flush=True)
             if reason is not None:
-                self.run_trigger(reason)
+                self.run_trigger(reason, any(kind == URGENT and text == reason
+                                             for kind, text in burst))
                 settle_at = time.monotonic() + SETTLED_AFTER_S
             elif not burst and settle_at is not None and hold.until is None and now >= settle_at:
                 settle_at = None if self.settle_pass() else time.monotonic() + SETTLED_AFTER_S
