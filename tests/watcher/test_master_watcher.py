@@ -286,7 +286,7 @@ def test_a_promotion_triggers_once_though_every_sentinel_announces_its_switch(tm
         assert wait_for(lambda: 'trigger' in lines(record))
         for _ in range(3):
             publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
-        assert wait_for(lambda: 'settle-b' in lines(record))
+        assert wait_for(lambda: 'settle-b' in lines(record), timeout=30)
         assert lines(record) == ['trigger', 'settle-a', 'settle-b']
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
