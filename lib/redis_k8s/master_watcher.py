@@ -43,7 +43,8 @@ replicas reconfigured, or ``+failover-end-for-timeout``) with ``+switch-master``
 So ``+promoted-slave``, or ``+switch-master`` from whichever sentinel speaks first, triggers at
 once, without the half-second a burst is otherwise given to gather. The same switch announced by
 the other sentinels (and the role and replica changes that follow it) is not a new trigger: for
-``FOLLOW_S`` after it those events are held and run one trigger at the end, so that the hooks of
+``FOLLOW_S`` after it, or as long as one hook per other unit takes if the trigger's hook took
+longer, those events are held and run one trigger at the end, so that the hooks of
 the other units, which publish the new master to their own consumers, are not kept waiting
 behind a second hook of this one (a unit's hooks run one at a time per operator, whichever unit
 takes the lock). A promotion of another replica is not held. Nor does a new master wait for
@@ -351,8 +352,13 @@ class Watcher:
                 print('{} master down: triggers held for {:.1f} s while the sentinels fail '
                       'over'.format(stamp(), hold.hold_s), flush=True)
             if reason is not None:
-                self.run_trigger(reason, any(kind == URGENT and text == reason
-                                             for kind, text in burst))
+                urgent = any(kind == URGENT and text == reason for kind, text in burst)
+                started = time.monotonic()
+                self.run_trigger(reason, urgent)
+                if urgent:
+                    # The other units follow with a hook each, about as long as this one was.
+                    others = max(0, len(self.settings.data.get('settle', [])) - 1)
+                    hold.follow_for(others * (time.monotonic() - started), time.monotonic())
                 settle_at = time.monotonic() + SETTLED_AFTER_S
             elif not burst and settle_at is not None and hold.until is None and now >= settle_at:
                 settle_at = None if self.settle_pass() else time.monotonic() + SETTLED_AFTER_S
@@ -413,6 +419,13 @@ class Hold:
             self.until, self.held, self.switched_to = None, None, None
             return reason
         return None
+
+
+    def follow_for(self, seconds, now):
+        """Keep the follow window of the last new master open ``seconds`` from ``now`` at
+        least (it lasts ``follow_s`` at least already)."""
+        if self.switched_to is not None and self.until is not None:
+            self.until = max(self.until, now + seconds)
 
 
 def _promoted_by(text):

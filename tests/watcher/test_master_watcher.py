@@ -291,3 +291,16 @@ def test_a_promotion_triggers_once_though_every_sentinel_announces_its_switch(tm
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
+
+
+def test_the_follow_window_lasts_one_hook_per_other_unit_when_hooks_are_slow():
+    from redis_k8s.master_watcher import CHANGE, URGENT, Hold
+    hold = Hold(7.0, follow_s=3.0)
+    promoted = '+promoted-slave slave b:6379 b 6379 @ mymaster a 6379'
+    assert hold.reason([(URGENT, promoted)], 0.0) == promoted
+    hold.follow_for(2 * 4.0, 4.0)  # the trigger's hook took 4 s; two other units follow
+    assert hold.reason([(CHANGE, 'pods changed: a')], 5.0) is None
+    assert hold.reason([], 11.9) is None
+    assert hold.reason([], 12.0) == 'pods changed: a (held)'
+    hold.follow_for(100.0, 13.0)  # no window open: nothing to extend
+    assert hold.reason([(CHANGE, 'pods changed: b')], 13.5) == 'pods changed: b'
