@@ -146,6 +146,20 @@ def test_a_non_leader_publishes_a_new_master_in_its_first_hook_without_asking_an
         ctx.app))
 
 
+def test_a_non_leaders_update_status_publishes_the_master_the_leader_recorded(ctx):
+    # The watcher's settle pass runs update-status on every unit; it may come before the
+    # leader-settings-changed or peer relation-changed hook Juju queued for the move.
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=2)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+
+    out = ctx.run(unit.state.sharing(moved.state), 'update-status')
+
+    assert pod(out.published()['host']) == ctx.app + '-2'
+
+
 # -- the master watcher ------------------------------------------------------------------------
 
 def test_the_leader_runs_one_watcher_and_the_stop_hook_stops_it(ctx):
