@@ -208,11 +208,12 @@ def _argv(pid):
 
 
 def _classify(argv):
-    # A tool first: the watcher's ``juju-run ... hooks/update-status`` names a hook too.
-    if len(argv) > 1 and os.path.basename(argv[1]) in hooktools.NAMES:
-        return 'tool', os.path.basename(argv[1])
-    if argv and os.path.basename(argv[0]) in hooktools.NAMES:
-        return 'tool', os.path.basename(argv[0])
+    # A tool first: the watcher's ``juju-run ... hooks/update-status`` names a hook too. A
+    # tool runs as ``python3 [-IS] <tools>/<name> ...``.
+    script = next((arg for arg in argv[1:] if not arg.startswith('-')), '')
+    for candidate in (script, argv[0] if argv else ''):
+        if os.path.basename(candidate) in hooktools.NAMES:
+            return 'tool', os.path.basename(candidate)
     for arg in argv:
         found = _HOOK.search(arg)
         if found and not arg.startswith('-'):
