@@ -1,6 +1,9 @@
 """``make bench``: measure redis-k8s on local models and write ``bench/results.json``.
 
-    python -m bench [--budget SECONDS] [--runs N]
+    python -m bench [--budget SECONDS] [--runs N] [--only PHASE,...]
+
+``BENCH_SUBNET`` / ``BENCH_DEPLOY_SUBNET`` move the two models (default 127.93 / 127.95), so a
+second run on this machine uses addresses of its own.
 
 Figures: consumer-visible failover time, acknowledged writes lost per fault (a partition of the
 master included, with the writes it acknowledged too late), hook durations by
@@ -22,10 +25,11 @@ from bench import (build, deploy_time, failover, hooks, losses, machine, partiti
 from bench.deployment import deploy
 from bench.session import Session
 
-# BENCH_SUBNET_BASE moves the bench's addresses (127.N and 127.N+2), e.g. beside another run.
+# BENCH_SUBNET / BENCH_DEPLOY_SUBNET name the two models' subnets; else BENCH_SUBNET_BASE N
+# gives 127.N and 127.N+2 (default 93: 127.93 and 127.95), e.g. beside another run.
 SUBNET_BASE = int(os.environ.get('BENCH_SUBNET_BASE', '93'))
-MAIN_SUBNET = '127.{}'.format(SUBNET_BASE)
-DEPLOY_SUBNET = '127.{}'.format(SUBNET_BASE + 2)
+MAIN_SUBNET = os.environ.get('BENCH_SUBNET', '127.{}'.format(SUBNET_BASE))
+DEPLOY_SUBNET = os.environ.get('BENCH_DEPLOY_SUBNET', '127.{}'.format(SUBNET_BASE + 2))
 RESULTS = os.path.join(bench.ROOT, 'bench', 'results.json')
 
 
@@ -33,8 +37,10 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through the finally that releases everything
 
 
-def run(session, results, errors, runs):
+def run(session, results, errors, runs, only=None):
     def phase(name, function):
+        if only and name not in only and name not in ('build', 'deploy 3 units + consumer'):
+            return None
         print('bench: {} ({:.0f} s in)'.format(name, session.elapsed()), flush=True)
         try:
             return function()
@@ -76,6 +82,10 @@ def run(session, results, errors, runs):
                 results['failover_promotion_s'] = promoted
             frozen = phase('frozen master woken after the switch',
                            lambda: write_safety.frozen_woken(session, cluster))
+            agreed = phase('relation agreement',
+                           lambda: failover.measure_agreement(session, cluster, runs=runs))
+            if agreed:
+                results['relation_agree_s'] = agreed
             lost = phase('writes lost', lambda: losses.measure(session, cluster, crash_lost,
                                                                frozen))
             if lost:
@@ -107,6 +117,9 @@ def main(argv=None):
     parser.add_argument('--budget', type=float, default=2400,
                         help='seconds the bench may take; phases are skipped beyond it')
     parser.add_argument('--runs', type=int, default=5, help='failover runs (at least 5)')
+    parser.add_argument('--only', default='',
+                        help='comma-separated phases to run (the build and the deployments they '
+                             'need run anyway), e.g. "throughput,failover with promotion"')
     args = parser.parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _terminate)
@@ -116,7 +129,8 @@ def main(argv=None):
     session = Session(args.budget)
     broken = False
     try:
-        run(session, results, errors, args.runs)
+        run(session, results, errors, args.runs,
+            {name.strip() for name in args.only.split(',') if name.strip()})
     except BaseException:
         broken = True
         traceback.print_exc()

@@ -1,9 +1,14 @@
-"""Consumer-visible failover time after a crash of the master (SIGKILL of the whole pod)."""
+"""Consumer-visible failover time after a crash of the master (SIGKILL of the whole pod), and
+how long the redis units' entries disagree after a graceful delete of the master."""
 
 import statistics
+import time
 
-from bench.deployment import DOWN_AFTER_MS, settle
-from bench.faults import killed, recreated, under_load
+from testbed.load import WriteLoad
+
+from bench.deployment import DOWN_AFTER_MS, identity, settle, wait_changed
+from bench.faults import killed, recreated, under_load, wait_writes
+from bench.timeline import Timeline, breakdown
 
 TARGET_S = 5.0
 
@@ -47,3 +52,64 @@ def measure(session, cluster, units=3, runs=5, min_left_s=120):
         'details': details,
     }
     return figure, lost
+
+
+AGREE_TARGET_S = 1.5
+
+
+def agreement_run(cluster, index, units, timeout=60):
+    """Gracefully delete the master pod under the write load; returns its timeline's parts
+    (:func:`bench.timeline.breakdown`), from the deletion."""
+    master = settle(cluster, units)
+    load = WriteLoad(cluster, prefix='agree{}'.format(index)).start()
+    try:
+        if not wait_writes(load, 50, 30):
+            raise RuntimeError('the write load could not write before the fault')
+        before = identity(cluster)
+        with Timeline(cluster) as timeline:
+            cluster.model.delete_pod(master)
+            moment = time.monotonic()
+            deadline = moment + timeout
+            while time.monotonic() < deadline and len(
+                    {unit for _, unit, host in timeline.entries
+                     if host and not host.startswith(master + '.')}) < units:
+                time.sleep(0.1)
+            time.sleep(1.0)  # the consumer's hook
+        wait_changed(cluster, before, recreated(master), 120)
+        new_master = settle(cluster, units)
+        wait_writes(load, 20, 10)
+    finally:
+        load.stop()
+    return master, new_master, breakdown(timeline, moment, new_master)
+
+
+def measure_agreement(session, cluster, units=3, runs=5, min_left_s=120):
+    """Returns ``relation_agree_s``: from the first redis unit's entry naming the new master
+    to every unit's entry naming it, after a graceful delete of the master pod."""
+    spans, details = [], []
+    for index in range(runs):
+        if session.left() < min_left_s:
+            break
+        try:
+            deleted, new_master, parts = agreement_run(cluster, index, units)
+        except TimeoutError as error:
+            details.append({'error': 'no recovery: {}'.format(str(error).splitlines()[0])})
+            break
+        span = None
+        if parts.get('entries_agree') is not None and parts.get('entry_moved') is not None:
+            span = round(parts['entries_agree'] - parts['entry_moved'], 3)
+            spans.append(span)
+        details.append({'deleted': deleted, 'new_master': new_master, 'agree_s': span,
+                        'timeline_s': parts})
+    return {
+        'median': round(statistics.median(spans), 3) if spans else None,
+        'max': round(max(spans), 3) if spans else None,
+        'runs': len(spans),
+        'samples': spans,
+        'fault': 'graceful delete of the master pod (model.delete_pod: SIGTERM, the pod hands '
+                 'over), 3 units, under the write load',
+        'measured': 'from the first redis-k8s unit\'s entry in the consumer\'s relation naming '
+                    'the new master to the last, as the model committed them (bench/timeline.py)',
+        'target_s': AGREE_TARGET_S,
+        'details': details,
+    }

@@ -332,8 +332,12 @@ class UniterMixin:
                 self.enqueue(other, "relation-changed", rel["id"], unit, unit.split("/")[0])
 
     def _notify_app_change(self, rel, app, writer):
+        # Each unit's relation-units watcher follows its counterpart applications' settings;
+        # on a peer relation that is the unit's own application, so every unit, the leader that
+        # wrote them included, runs relation-changed (state/relationunit.go,
+        # counterpartApplicationSettingsKeys; juju/juju#20178 shows it on a single unit).
         for other in self.relation_units(rel):
-            if other.split("/")[0] == app and (not rel.get("peer") or other == writer):
+            if other.split("/")[0] == app and not rel.get("peer"):
                 continue
             self.enqueue(other, "relation-changed", rel["id"], None, app)
 

@@ -58,6 +58,14 @@ def not_leading():
     charm.stop_watcher()
 
 
+@when_not(charm.LEADER)
+def follow_the_leaders_record():
+    # charms.reactive looks at relation data only in that relation's hooks: without this, a
+    # non-leader's update-status (the watcher's settle pass runs one on every unit) would not
+    # publish a master the leader already recorded (read from leader data: no extra tool call).
+    charm.follow_peers()
+
+
 @when('endpoint.redis-peers.changed')
 def peer_data_changed():
     # A peer joined or wrote its data, or the leader recorded a new master epoch.

@@ -30,9 +30,26 @@ quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a
 A master that stops answering is the sentinels' to fail over: a hook run then would only spend
 its time on timeouts against the dead master while the promotion it should publish waits behind
 it. So after a master went down the watcher holds every trigger for ``down_after_ms`` plus
-``HOLD_MARGIN_S``, until the sentinels promote a replica (``+promoted-slave``, a second or more
-before ``+switch-master``: the promoted replica already takes writes) or the master answers
-again; what was held runs when the hold ends.
+``HOLD_MARGIN_S``, until the sentinels promote a replica or the master answers again; what was
+held runs when the hold ends.
+
+A promotion is published as soon as it cannot be undone. In Redis 7.0's ``sentinel.c`` the
+leading sentinel announces ``+promoted-slave`` when the replica it told to become master reports
+role master in its INFO: in the same step it moves the failover from ``WAIT_PROMOTION`` to
+``RECONF_SLAVES`` and sets the master's config epoch to the failover's, which the other
+sentinels adopt (``sentinelRefreshInstanceInfo``). ``sentinelAbortFailover`` asserts
+``failover_state <= WAIT_PROMOTION``: from ``+promoted-slave`` on, the failover only ends (all
+replicas reconfigured, or ``+failover-end-for-timeout``) with ``+switch-master`` to that replica.
+So ``+promoted-slave``, or ``+switch-master`` from whichever sentinel speaks first, triggers at
+once, without the half-second a burst is otherwise given to gather. The same switch announced by
+the other sentinels (and the role and replica changes that follow it) is not a new trigger: for
+``FOLLOW_S`` after it, or as long as one hook per other unit takes if the trigger's hook took
+longer, those events are held and run one trigger at the end, so that the hooks of
+the other units, which publish the new master to their own consumers, are not kept waiting
+behind a second hook of this one (a unit's hooks run one at a time per operator, whichever unit
+takes the lock). A promotion of another replica is not held. Nor does a new master wait for
+a command already running (a settle pass, a status refresh): that one is left to end on its own
+and the trigger starts at once, queued for the lock right away.
 
 On ``+switch-master`` it also makes the old master a replica of the new one as soon as a majority
 of the sentinels name the new one, without waiting for a hook (:mod:`redis_k8s.demotion`).
@@ -45,6 +62,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -59,6 +77,7 @@ POLL_S = 2.0
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
 HOLD_MARGIN_S = 5.0
+FOLLOW_S = 3.0  # after a new master was triggered: the other units' hooks follow it meanwhile
 CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
             '+role-change', '+slave')
 
@@ -121,6 +140,20 @@ def kind_of(channel, message):
     return CHANGE
 
 
+def promoted_to(channel, message):
+    """``(host, port)`` of the replica an URGENT event makes master, or None.
+
+    ``+switch-master`` says ``<name> <old-host> <old-port> <new-host> <new-port>``;
+    ``+promoted-slave`` says ``slave <host>:<port> <host> <port> @ <name> <master> <port>``.
+    """
+    fields = message.split()
+    if channel == '+switch-master' and len(fields) >= 5:
+        return fields[3], fields[4]
+    if channel == '+promoted-slave' and len(fields) >= 4:
+        return fields[2], fields[3]
+    return None
+
+
 def poll_kind(previous, current):
     """The kind of a change between two looks at the pods: MASTER_DOWN when the only change is
     that the pod the sentinels named as master stopped answering, MASTER_UP when a pod that did
@@ -150,7 +183,10 @@ def subscribe(host, data, events, stop):
                 text = message['data'].decode()
                 channel = message['channel'].decode()
                 if concerns(text, data['master_name']):
-                    events.put((kind_of(channel, text), '{} {}'.format(channel, text)))
+                    kind = kind_of(channel, text)
+                    if kind == URGENT:
+                        print('{} heard {} {}'.format(stamp(), channel, text), flush=True)
+                    events.put((kind, '{} {}'.format(channel, text)))
                     if channel == '+switch-master':  # the old master may wake up still master
                         demotion.DEMOTER.on_switch(text, data)
         except (redis.RedisError, OSError):
@@ -226,6 +262,7 @@ class Watcher:
         self.events = queue.Queue()
         self.stop = threading.Event()
         self.threads = []
+        self.detached = []  # commands left running when a new master came
 
     def restart_subscribers(self):
         self.stop.set()
@@ -240,33 +277,66 @@ class Watcher:
         for thread in self.threads:
             thread.start()
 
-    def run(self, command, reason):
-        print('{} {}: running {}'.format(time.strftime('%H:%M:%S'), reason, ' '.join(command)),
-              flush=True)
+    def run(self, command, reason, urgent=False):
+        """Run ``command`` to its end; a command that is not ``urgent`` is left running in the
+        background as soon as an URGENT event is queued, so that the main loop starts the new
+        master's trigger at once instead of after it (Juju runs the two one after the other)."""
+        self.detached = [process for process in self.detached if process.poll() is None]
+        print('{} {}: running {}'.format(stamp(), reason, ' '.join(command)), flush=True)
+        errors = tempfile.TemporaryFile()
         try:
-            result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as error:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        except OSError as error:
             print('trigger failed: {}'.format(error), flush=True)
+            errors.close()
             return
-        if result.returncode != 0:
-            print('trigger exited {}: {}'.format(result.returncode, result.stderr.decode()[-500:]),
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                returncode = process.wait(timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                if not urgent and self.urgent_queued():
+                    print('{} left running: a new master is not kept waiting behind it'.format(
+                        stamp()), flush=True)
+                    self.detached.append(process)
+                    errors.close()
+                    return
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    print('trigger failed: timed out', flush=True)
+                    errors.close()
+                    return
+        if returncode != 0:
+            errors.seek(0)
+            print('trigger exited {}: {}'.format(returncode, errors.read().decode()[-500:]),
                   flush=True)
+        else:
+            print('{} done'.format(stamp()), flush=True)
+        errors.close()
 
-    def run_trigger(self, reason):
-        self.run(self.settings.data['trigger'], reason)
+    def urgent_queued(self):
+        """Whether an URGENT event waits in the queue."""
+        with self.events.mutex:
+            return any(kind == URGENT for kind, _ in self.events.queue)
+
+    def run_trigger(self, reason, urgent=False):
+        self.run(self.settings.data['trigger'], reason, urgent)
 
     def hold_s(self):
         return int(self.settings.data.get('down_after_ms', 5000)) / 1000.0 + HOLD_MARGIN_S
 
     def next_burst(self):
         """The events of one burst (every sentinel announces the same event), or [] after a
-        quiet half second."""
+        quiet half second. A burst that starts with a promotion is not given time to gather:
+        it is published at once."""
         try:
             burst = [self.events.get(timeout=0.5)]
         except queue.Empty:
             return []
-        time.sleep(SETTLE_S)
+        if burst[0][0] != URGENT:
+            time.sleep(SETTLE_S)
         while not self.events.empty():
             burst.append(self.events.get_nowait())
         return burst
@@ -283,11 +353,17 @@ class Watcher:
             now = time.monotonic()
             holding = hold.until is not None
             reason = hold.reason(burst, now)
-            if hold.until is not None and not holding:
+            if hold.until is not None and not holding and hold.switched_to is None:
                 print('{} master down: triggers held for {:.1f} s while the sentinels fail '
-                      'over'.format(time.strftime('%H:%M:%S'), hold.hold_s), flush=True)
+                      'over'.format(stamp(), hold.hold_s), flush=True)
             if reason is not None:
-                self.run_trigger(reason)
+                urgent = any(kind == URGENT and text == reason for kind, text in burst)
+                started = time.monotonic()
+                self.run_trigger(reason, urgent)
+                if urgent:
+                    # The other units follow with a hook each, about as long as this one was.
+                    others = max(0, len(self.settings.data.get('settle', [])) - 1)
+                    hold.follow_for(others * (time.monotonic() - started), time.monotonic())
                 settle_at = time.monotonic() + SETTLED_AFTER_S
             elif not burst and settle_at is not None and hold.until is None and now >= settle_at:
                 settle_at = None if self.settle_pass() else time.monotonic() + SETTLED_AFTER_S
@@ -303,25 +379,40 @@ class Watcher:
 
 
 class Hold:
-    """Decides which burst of events runs the trigger, holding them while a failover is under way.
+    """Decides which burst of events runs the trigger: holding them while a failover is under
+    way, and for ``follow_s`` after a new master was triggered.
 
     Args:
         hold_s: how long to hold after the master went down, at most.
+        follow_s: how long to hold after a trigger for a new master.
     """
 
-    def __init__(self, hold_s):
+    def __init__(self, hold_s, follow_s=FOLLOW_S):
         self.hold_s = hold_s
+        self.follow_s = follow_s
         self.until = None  # monotonic time the hold ends, None when not holding
         self.held = None  # the first event held
+        self.promoted = None  # the master the last URGENT trigger was for
+        self.switched_to = None  # the same, while its follow window lasts
 
     def reason(self, burst, now):
         """The reason to run the trigger now for ``burst`` (``[(kind, text), ...]``, maybe
         empty) at monotonic time ``now``, or None."""
-        reason = next((text for kind, text in burst if kind == URGENT),
-                      next((text for kind, text in burst if kind == MASTER_UP), None))
+        # Every sentinel announces the same switch, the leading one once more at its end: the
+        # master already triggered for is no news.
+        burst = [(kind, text) for kind, text in burst
+                 if kind != URGENT or _promoted_by(text) != self.promoted]
+        reason = next((text for kind, text in burst if kind == URGENT), None)
         if reason is not None:
-            self.until, self.held = None, None
+            self.promoted = self.switched_to = _promoted_by(reason)
+            self.until, self.held = now + self.follow_s, None
             return reason
+        reason = next((text for kind, text in burst if kind == MASTER_UP), None)
+        if reason is not None:
+            self.until, self.held, self.switched_to = None, None, None
+            return reason
+        if any(kind == MASTER_DOWN for kind, _ in burst) and self.switched_to is not None:
+            self.until, self.switched_to = None, None  # a new failover: hold for it from now
         if any(kind == MASTER_DOWN for kind, _ in burst) or (burst and self.until is not None):
             if self.until is None:
                 self.until = now + self.hold_s
@@ -329,9 +420,30 @@ class Hold:
         elif burst:
             return burst[-1][1]
         if self.until is not None and now >= self.until:
-            reason, self.until, self.held = '{} (held)'.format(self.held), None, None
+            reason = None if self.held is None else '{} (held)'.format(self.held)
+            self.until, self.held, self.switched_to = None, None, None
             return reason
         return None
+
+
+    def follow_for(self, seconds, now):
+        """Keep the follow window of the last new master open ``seconds`` from ``now`` at
+        least (it lasts ``follow_s`` at least already)."""
+        if self.switched_to is not None and self.until is not None:
+            self.until = max(self.until, now + seconds)
+
+
+def _promoted_by(text):
+    """The new master an URGENT event's text (``<channel> <message>``) names, or None."""
+    channel, _, message = text.partition(' ')
+    return promoted_to(channel, message)
+
+
+def stamp():
+    """UTC time of day to the millisecond, for the log (timelines are read from it)."""
+    now = time.time()
+    return '{}.{:03d}'.format(time.strftime('%H:%M:%S', time.gmtime(now)),
+                              int(now * 1000) % 1000)
 
 
 def main(argv):

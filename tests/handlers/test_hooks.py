@@ -165,6 +165,38 @@ def test_the_leader_puts_right_a_peer_record_left_behind_leader_data_by_a_failed
     assert pod(out.state.peer_app_data['master-host']) == ctx.app + '-2'
     assert out.state.peer_app_data['master-epoch'] == str(epoch + 1)
     assert out.leader_data['master-epoch'] == str(epoch + 1)
+
+
+def test_a_non_leader_publishes_a_new_master_in_its_first_hook_without_asking_any_pod(ctx):
+    # A legacy consumer reads every unit's entry: each must move as soon as it can. Asking the
+    # pods for the status first would hold the entry back, by a timeout when the old master
+    # does not answer: the full status comes with a later hook.
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=1)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+    asked = len(moved.cluster.commands)
+
+    out = ctx.run(unit.state.sharing(moved.state), 'leader-settings-changed')
+
+    assert pod(out.published()['host']) == ctx.app + '-1'
+    assert out.cluster.commands[asked:] == []
+    assert out.status == ('waiting', 'master moved to {}-1; checking the other pods'.format(
+        ctx.app))
+
+
+def test_a_non_leaders_update_status_publishes_the_master_the_leader_recorded(ctx):
+    # The watcher's settle pass runs update-status on every unit; it may come before the
+    # leader-settings-changed or peer relation-changed hook Juju queued for the move.
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=2)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+
+    out = ctx.run(unit.state.sharing(moved.state), 'update-status')
+
     assert pod(out.published()['host']) == ctx.app + '-2'
 
 

@@ -120,3 +120,17 @@ def test_remove_application_departs_each_unit_before_broken(model):
                                                 ("upstream-relation-departed", rid),
                                                 ("upstream-relation-broken", rid)]
     assert model.unit_status("front/0")["juju-status"]["current"] == "idle"
+
+
+def test_peer_application_data_runs_relation_changed_on_every_unit_the_writer_included(model):
+    deploy_echo(model, "echo", n=2)
+    leader = next(name for name, unit in model.status()["applications"]["echo"]["units"].items()
+                  if unit.get("leader"))
+    changed = ("cluster-relation-changed", "")
+    app_changes = {unit: hooks(model, unit).count(changed) for unit in ("echo/0", "echo/1")}
+    rc, _, err = model.run(leader, "relation-set -r $(relation-ids cluster) --app record=1",
+                           operator=True)
+    assert rc == 0, err
+    model.wait(60)
+    for unit in ("echo/0", "echo/1"):
+        assert hooks(model, unit).count(changed) == app_changes[unit] + 1, unit

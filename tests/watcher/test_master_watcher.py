@@ -76,8 +76,10 @@ def pod_redis(tmp_path):
 def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0):
     settings = tmp_path / 'watcher.json'
     write = [sys.executable, '-c', 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")']
+    # A slow settle command records its end too, so a test can tell what ran meanwhile.
     slow = [sys.executable, '-c', 'import sys, time; open(sys.argv[1], "a").write(sys.argv[2] + '
-            '"\\n"); time.sleep({})'.format(settle_s)]
+            '"\\n"); time.sleep({0}); {0} and open(sys.argv[1], "a").write(sys.argv[2] + '
+            '"-end\\n")'.format(settle_s)]
     settings.write_text(json.dumps({
         'sentinels': [HOST], 'port': PORT, 'redis_port': REDIS_PORT, 'password': PASSWORD,
         'master_name': 'mymaster',
@@ -125,16 +127,17 @@ def test_switch_master_runs_trigger_once_per_burst_then_settles(tmp_path, publis
 
 def test_a_promotion_during_the_settle_pass_is_not_kept_waiting_behind_it(tmp_path, publisher):
     record = tmp_path / 'record'
-    watcher = start_watcher(tmp_path, record, settle_s=2)
+    watcher = start_watcher(tmp_path, record, settle_s=3)
     try:
         assert wait_for(lambda: subscribed(publisher))
         publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
         assert wait_for(lambda: 'settle-a' in lines(record))
         publisher.publish('+promoted-slave', 'slave c:6379 c 6379 @ mymaster b 6379')
-        assert wait_for(lambda: lines(record).count('trigger') == 2)
-        # The pass stopped after the hook that was running; it comes again once things are quiet.
-        assert lines(record) == ['trigger', 'settle-a', 'trigger']
-        assert wait_for(lambda: 'settle-b' in lines(record), timeout=20)
+        assert wait_for(lambda: 'settle-a-end' in lines(record))
+        # The new master's trigger ran without waiting for the settle command that was running
+        # (left to end on its own); the pass comes again once things are quiet.
+        assert lines(record) == ['trigger', 'settle-a', 'trigger', 'settle-a-end']
+        assert wait_for(lambda: 'settle-b' in lines(record), timeout=30)
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
@@ -227,8 +230,11 @@ def test_the_hold_keeps_triggers_back_until_a_promotion_or_its_end():
     assert hold.reason([(MASTER_DOWN, '+sdown master mymaster a 6379')], 1.0) is None
     assert hold.reason([(CHANGE, 'pods changed: a')], 2.0) is None
     assert hold.reason([], 3.0) is None
-    assert hold.reason([(URGENT, '+promoted-slave b')], 4.0) == '+promoted-slave b'
-    assert hold.reason([(CHANGE, 'pods changed: b')], 5.0) == 'pods changed: b'
+    promoted = '+promoted-slave slave b:6379 b 6379 @ mymaster a 6379'
+    assert hold.reason([(URGENT, promoted)], 4.0) == promoted
+    # The promotion is published; what follows it waits for the other units to follow it.
+    assert hold.reason([(CHANGE, 'pods changed: b')], 5.0) is None
+    assert hold.reason([], 7.0 + 0.1) == 'pods changed: b (held)'
     # No failover comes (no quorum): what was held runs when the hold ends, events or not.
     assert hold.reason([(MASTER_DOWN, '+sdown master mymaster b 6379')], 10.0) is None
     assert hold.reason([(CHANGE, 'pods still unsettled')], 16.0) is None
@@ -238,3 +244,63 @@ def test_the_hold_keeps_triggers_back_until_a_promotion_or_its_end():
     assert hold.reason([(MASTER_DOWN, '+sdown master mymaster b 6379')], 20.0) is None
     assert hold.reason([(MASTER_UP, '-sdown master mymaster b 6379')], 21.0) == \
         '-sdown master mymaster b 6379'
+
+
+def test_the_new_master_an_urgent_event_names():
+    from redis_k8s.master_watcher import promoted_to
+    assert promoted_to('+switch-master', 'mymaster a.x 6379 b.x 6380') == ('b.x', '6380')
+    assert promoted_to('+promoted-slave', 'slave b.x:6379 b.x 6379 @ mymaster a.x 6379') == \
+        ('b.x', '6379')
+    assert promoted_to('+sdown', 'master mymaster a.x 6379') is None
+    assert promoted_to('+switch-master', 'mymaster a.x') is None
+
+
+def test_one_switch_announced_by_every_sentinel_triggers_once_and_a_new_one_at_once():
+    from redis_k8s.master_watcher import CHANGE, URGENT, Hold
+    hold = Hold(7.0, follow_s=3.0)
+    promoted = '+promoted-slave slave b:6379 b 6379 @ mymaster a 6379'
+    switched = '+switch-master mymaster a 6379 b 6379'
+    assert hold.reason([(URGENT, promoted)], 0.0) == promoted
+    # The other sentinels' switch to the same replica, and the role changes it brings, are not
+    # a second hook while the other units publish it: they run once, after the window.
+    assert hold.reason([(URGENT, switched), (URGENT, switched)], 0.1) is None
+    assert hold.reason([(CHANGE, '+convert-to-slave slave a:6379 a 6379 @ mymaster b 6379')],
+                       0.5) is None
+    assert hold.reason([], 3.1) == '+convert-to-slave slave a:6379 a 6379 @ mymaster b 6379 (held)'
+    # The leading sentinel's own switch, at the end of its failover, is no news either.
+    assert hold.reason([(URGENT, switched)], 5.0) is None
+    # A promotion of another replica is.
+    promoted_c = '+promoted-slave slave c:6379 c 6379 @ mymaster b 6379'
+    assert hold.reason([(URGENT, switched), (URGENT, promoted_c)], 5.5) == promoted_c
+    assert hold.reason([(URGENT, '+switch-master mymaster c 6379 a 6379')], 5.6) == \
+        '+switch-master mymaster c 6379 a 6379'
+
+
+def test_a_promotion_triggers_once_though_every_sentinel_announces_its_switch(tmp_path,
+                                                                               publisher):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish('+promoted-slave', 'slave b:6379 b 6379 @ mymaster a 6379')
+        assert wait_for(lambda: 'trigger' in lines(record))
+        for _ in range(3):
+            publisher.publish('+switch-master', 'mymaster a 6379 b 6379')
+        assert wait_for(lambda: 'settle-b' in lines(record), timeout=30)
+        assert lines(record) == ['trigger', 'settle-a', 'settle-b']
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+def test_the_follow_window_lasts_one_hook_per_other_unit_when_hooks_are_slow():
+    from redis_k8s.master_watcher import CHANGE, URGENT, Hold
+    hold = Hold(7.0, follow_s=3.0)
+    promoted = '+promoted-slave slave b:6379 b 6379 @ mymaster a 6379'
+    assert hold.reason([(URGENT, promoted)], 0.0) == promoted
+    hold.follow_for(2 * 4.0, 4.0)  # the trigger's hook took 4 s; two other units follow
+    assert hold.reason([(CHANGE, 'pods changed: a')], 5.0) is None
+    assert hold.reason([], 11.9) is None
+    assert hold.reason([], 12.0) == 'pods changed: a (held)'
+    hold.follow_for(100.0, 13.0)  # no window open: nothing to extend
+    assert hold.reason([(CHANGE, 'pods changed: b')], 13.5) == 'pods changed: b'

@@ -78,7 +78,7 @@ RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 # --- leader data, read once per hook ---------------------------------------------------------------
 
 _leader_data = None
-_master_moved = False  # this hook recorded a new master
+_master_moved = False  # this hook recorded a new master, or gave consumers one
 
 
 def leader_get(key):
@@ -379,7 +379,8 @@ def _recorded_in_leader_data():
 def peer_record():
     """``(host, port, epoch)`` the leader recorded in the peer application data, or None.
 
-    Reading the record is a hook tool call (``relation-get --app``). The leader keeps the epoch
+    Reading the record is a hook tool call (``relation-get --app``); a non-leader reads leader
+    data's copy instead (leader data is read in every hook already). The leader keeps the epoch
     in leader data beside the master (both written in the hook that moves the record), and skips
     the read when leader data still says what the record held at the end of its last
     successful hook as leader: only a leader writes the record, always with leader data and a
@@ -390,10 +391,15 @@ def peer_record():
     endpoint = peers()
     if endpoint is None:
         return None
+    mine = _recorded_in_leader_data()
     if is_flag_set(LEADER):
-        mine = _recorded_in_leader_data()
         if mine is not None and list(mine) == unitdata.kv().get(SHARED):
             return mine
+    elif mine is not None:
+        # A non-leader takes the record from leader data (read once per hook anyway): the leader
+        # writes it there in the hook that moves the peer record, and leader-set applies at once,
+        # so it is never behind the peer record.
+        return mine
     record = endpoint.master()
     return tuple(record) if record is not None else None
 
@@ -469,10 +475,15 @@ def publish_master():
     provides = endpoint_from_flag('endpoint.redis.joined')
     if found is None or provides is None:
         return
+    global _master_moved
     payload, epoch = found
+    before = {relation.to_publish_raw.get('host') for relation in provides.relations}
     published = dict(payload)
     provides.configure(published.pop('host'), published.pop('port'),
                        password=published.pop('password'), **published)
+    # The entry leaves when the hook ends: it must not wait for a status that asks the pods
+    # (the old master may not answer). A legacy consumer reads every unit's entry.
+    _master_moved = _master_moved or any(host and host != payload['host'] for host in before)
     unitdata.kv().set(PUBLISHED, _digest(payload, epoch))
     endpoint = peers()
     if endpoint is not None:
