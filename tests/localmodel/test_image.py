@@ -115,7 +115,10 @@ def test_containers_run_in_their_image_and_see_nothing_else_of_the_host(model, t
             "name": "redis", "imageDetails": {"imagePath": "redis:7.0"},
             "workingDir": os.path.dirname(conf),
             "command": ["/bin/sh", "-c",
-                        "exec redis-server --bind $POD_IP --port 7379 --save ''"],
+                        # A probe reaches $POD_IP from the pod's own address, as in a pod:
+                        # not loopback, so without a password protected mode would refuse it.
+                        "exec redis-server --bind $POD_IP --port 7379 --save '' "
+                        "--protected-mode no"],
             "envConfig": {"POD_IP": {"field": {"path": "status.podIP"}}},
             "volumeConfig": [{"name": "rconf", "mountPath": conf,
                               "files": [{"path": "a.txt", "content": "in the spec\n"}]}],
