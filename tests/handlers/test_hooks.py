@@ -148,6 +148,27 @@ def test_a_non_leader_publishes_the_master_the_leader_moved_to(ctx):
     assert pod(out.published()['host']) == ctx.app + '-1'
 
 
+def test_which_master_a_unit_gave_its_consumers_reaches_its_peers_on_update_status_only(ctx):
+    # Every unit moves it after a failover and each write runs a hook on every peer: those hooks
+    # would queue behind the ones carrying the new master to the consumers.
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    given = {k: unit.state.peer_data[1][k] for k in ('published-master', 'published-epoch')}
+    assert pod(given['published-master']) == ctx.app + '-0'
+    cluster = leader.cluster.copy()
+    cluster.fail_over(to=1)
+    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+
+    out = follow_leader(ctx, unit.state, moved.state)
+
+    assert pod(out.published()['host']) == ctx.app + '-1'
+    assert {k: out.state.peer_data[1][k] for k in given} == given
+    refreshed = ctx.run(out.state.sharing(moved.state), 'update-status')
+    assert pod(refreshed.state.peer_data[1]['published-master']) == ctx.app + '-1'
+    assert refreshed.state.peer_data[1]['published-epoch'] == moved.state.peer_app_data[
+        'master-epoch']
+
+
 def test_the_leader_puts_right_a_peer_record_left_behind_leader_data_by_a_failed_hook(ctx):
     before = running_leader(ctx)
     cluster = before.cluster.copy()

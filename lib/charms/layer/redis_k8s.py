@@ -71,6 +71,8 @@ PUBLISHED = 'redis-k8s.published'  # unit kv: a digest of what this unit last ga
 SIZED_FOR = 'redis-k8s.sized-for'  # unit kv: the units the leader last sized quorum for
 OWN_POD = 'redis-k8s.own-pod'  # unit kv: the pod this unit runs in, once found
 OWN_VIEW = 'redis-k8s.own-view'  # unit kv: [pod, role] this unit last published to its peers
+GIVEN = 'redis-k8s.given'  # unit kv: [host, port, epoch] this unit last gave its consumers
+GIVEN_SHARED = 'redis-k8s.given-shared'  # unit kv: the GIVEN last told the peers
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 
@@ -485,11 +487,28 @@ def publish_master():
     # (the old master may not answer). A legacy consumer reads every unit's entry.
     _master_moved = _master_moved or any(host and host != payload['host'] for host in before)
     unitdata.kv().set(PUBLISHED, _digest(payload, epoch))
-    endpoint = peers()
-    if endpoint is not None:
-        endpoint.publish_seen(payload['host'], payload['port'], epoch)
+    unitdata.kv().set(GIVEN, [payload['host'], payload['port'], epoch])
+    share_given()
     clear_flag(MASTER_CHANGED)
     clear_flag('endpoint.redis.changed')
+
+
+def share_given():
+    """Tell the peers which master (and epoch) this unit last gave its consumers.
+
+    Written the first time at once, then refreshed on update-status only, like the unit's view
+    (:func:`share_own_view`): every unit moves it after a failover, and each write runs a hook on
+    every peer (N x (N-1) hooks) that would queue behind the ones carrying the new master.
+    """
+    endpoint = peers()
+    kv = unitdata.kv()
+    given, last = kv.get(GIVEN), kv.get(GIVEN_SHARED)
+    if endpoint is None or given is None or given == last:
+        return
+    if last and hookenv.hook_name() != 'update-status':
+        return
+    endpoint.publish_seen(*given)
+    kv.set(GIVEN_SHARED, given)
 
 
 def own_pod():
@@ -665,6 +684,7 @@ def assess_status():
     snapshot = observe_topology(parsed)
     health = snapshot.health()
     share_own_view(snapshot)
+    share_given()
     if health.master is None:
         layer.status.waiting('waiting for pods: {}/{} ready, no master yet'.format(
             health.ready, count))
