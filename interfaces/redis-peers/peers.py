@@ -4,9 +4,10 @@ Flags (``{name}`` is the endpoint's name, ``redis-peers`` in redis-k8s):
 
 - ``endpoint.{name}.joined``: another unit of the application is there (set and cleared by
   charms.reactive, like every Endpoint's).
-- ``endpoint.{name}.changed``: a peer's unit data changed (charms.reactive's rule: set on the
-  hook that brings it, a new peer's first data included), or the application data changed
-  (the master the leader records). Not cleared here: the charm clears it once handled.
+- ``endpoint.{name}.changed``: a peer's unit data changed (set on the hook that brings it, a
+  new peer's first data included; no ``changed.<key>`` flags in a peer's relation-changed), or
+  the application data changed (the master the leader records). Not cleared here: the charm
+  clears it once handled.
 - ``endpoint.{name}.departed``: a peer left (set on relation-departed; charms.reactive clears
   it on a later hook while peers remain, the charm may clear it sooner).
 
@@ -46,10 +47,12 @@ class RedisPeers(Endpoint):
 
         charms.reactive reads every peer's data (a ``relation-get`` each, a hook tool call) in
         every hook of this relation. Juju runs one relation-changed per change: a peer's own
-        (its name in ``JUJU_REMOTE_UNIT``) or the application data's (no remote unit). So in a
-        relation-changed hook only that peer's data, or only the application data, is read;
-        the others' changes come with their own hooks. Other hooks of this relation, and any
-        hook before a peer is known, read everything, as charms.reactive does.
+        (its name in ``JUJU_REMOTE_UNIT``) or the application data's (no remote unit), and it
+        runs a peer's only when that peer's settings moved (or once after it joined). So a
+        peer's relation-changed raises ``changed`` without reading anything (no ``changed.<key>``
+        flags: nothing here needs them, and the unit data is read when it is used); the
+        application data's reads only the application data. Other hooks of this relation, and
+        any hook before a peer is known, read everything, as charms.reactive does.
         """
         hook = hookenv.hook_name()
         relation_hook = hook.startswith(self.endpoint_name + '-relation-')
@@ -61,19 +64,20 @@ class RedisPeers(Endpoint):
             clear_flag(self.expand_name('departed'))
         if already_joined and not relation_hook:
             return
-        one_change = already_joined and hook.endswith('-relation-changed')
-        remote = hookenv.remote_unit() if one_change else None
+        if already_joined and hook.endswith('-relation-changed'):
+            if hookenv.remote_unit():
+                set_flag(self.expand_name('changed'))
+            else:
+                self.manage_flags()
+            return
         for unit in self.all_joined_units:
-            if one_change and unit.unit_name != remote:
-                continue
             for key, value in unit.received.items():
                 data_key = 'endpoint.{}.{}.{}.{}'.format(
                     self.endpoint_name, unit.relation.relation_id, unit.unit_name, key)
                 if data_changed(data_key, value):
                     set_flag(self.expand_name('changed'))
                     set_flag(self.expand_name('changed.{}'.format(key)))
-        if not (one_change and remote):
-            self.manage_flags()
+        self.manage_flags()
 
     def manage_flags(self):
         """Raise ``changed`` when the application data moved (charms.reactive only watches the

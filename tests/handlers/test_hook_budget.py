@@ -5,7 +5,8 @@ request: tens of milliseconds on an operator pod), and most hooks of a running a
 are steady ones: update-status, and relation hooks that bring nothing new. Issue 11 bounds
 those at 8 calls, juju-log included. charms.reactive itself makes 4 of them (relation-ids and
 relation-list for each of the two endpoints); the charm reads leadership, config, goal state
-and leader data once each.
+and leader data once each, and a peer's relation-changed reads no relation data (Juju runs it
+only when that peer's data moved, and nothing the charm does depends on a peer's unit data).
 """
 
 import collections
@@ -70,6 +71,17 @@ def test_a_steady_consumer_relation_changed_stays_within_the_budget(ctx, steady,
     out = ctx.run(state, 'redis-relation-changed', relation=state.relations[0])
     assert_steady(out)
     assert out.published() == state.relations[0].local_data  # still published, unchanged
+
+
+@pytest.mark.parametrize('who', ['leader', 'non-leader'])
+def test_a_peers_relation_changed_stays_within_the_budget(ctx, steady, who):
+    # A peer's data moves on its update-status (its pod and role, the master it gave its
+    # consumers): every other unit runs this hook for it.
+    state = steady[0] if who == 'leader' else steady[1]
+    out = ctx.run(state, 'redis-peers-relation-changed', relation='redis-peers',
+                  remote_unit=ctx.unit_name(2))
+    assert_steady(out)
+    assert 'relation-get' not in tool_calls(out)
 
 
 def test_a_hook_that_acts_still_logs_what_it_did(ctx, steady):
