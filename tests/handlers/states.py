@@ -24,6 +24,14 @@ def running_leader(ctx, **state):
     return out
 
 
+def failed_over(state, to):
+    """``state`` with its cluster failed over to pod ``to`` by the sentinels (a copy: ``state``
+    itself is left as it was)."""
+    cluster = state.cluster.copy()
+    cluster.fail_over(to=to)
+    return state.replace(cluster=cluster)
+
+
 def follow_leader(ctx, unit, leader):
     """Run on ``unit`` (a non-leader's state) the hooks Juju runs after the leader's hook that
     left ``leader`` (its state): leader-settings-changed, then the peer relation's changed hook."""

@@ -13,7 +13,7 @@ import collections
 
 import pytest
 
-from states import follow_leader, running_leader
+from states import failed_over, follow_leader, running_leader
 
 BUDGET = 8
 # Tools that change something: a steady hook calls none of them.
@@ -86,9 +86,7 @@ def test_a_peers_relation_changed_stays_within_the_budget(ctx, steady, who):
 
 def test_a_hook_that_acts_still_logs_what_it_did(ctx, steady):
     leader, _ = steady
-    cluster = leader.cluster.copy()
-    cluster.fail_over(to=2)
-    out = ctx.run(leader.replace(cluster=cluster), 'update-status')
+    out = ctx.run(failed_over(leader, 2), 'update-status')
     assert [line for line in out.logs if 'master is now' in line]
     # charms.reactive's account of the hook goes out with it, in one juju-log call.
     assert [line for line in out.logs if 'Invoking reactive handler' in line]

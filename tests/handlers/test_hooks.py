@@ -5,7 +5,7 @@ import os
 import pytest
 
 from harness import State
-from states import follow_leader, pod, running_leader
+from states import failed_over, follow_leader, pod, running_leader
 
 
 # -- the pod spec ------------------------------------------------------------------------------
@@ -87,10 +87,8 @@ def test_upgrade_charm_with_a_new_image_resends_the_pod_spec_with_it(ctx):
 def test_the_leader_records_and_publishes_a_new_master(ctx):
     before = running_leader(ctx)
     assert pod(before.published()['host']) == ctx.app + '-0'
-    cluster = before.cluster.copy()
-    cluster.fail_over(to=2)
 
-    out = ctx.run(before.state.replace(cluster=cluster), 'update-status')
+    out = ctx.run(failed_over(before.state, 2), 'update-status')
 
     assert pod(out.leader_data['master-host']) == ctx.app + '-2'
     assert out.leader_data['master-port'] == '6379'
@@ -103,9 +101,7 @@ def test_the_leader_records_and_publishes_a_new_master(ctx):
 
 def test_the_leader_demotes_a_woken_old_master_before_every_sentinel_agrees(ctx):
     before = running_leader(ctx)
-    cluster = before.cluster.copy()
-    cluster.fail_over(to=2)
-    out = ctx.run(before.state.replace(cluster=cluster), 'update-status')  # records pod 2
+    out = ctx.run(failed_over(before.state, 2), 'update-status')  # records pod 2
     woken = out.state.cluster.copy()
     # Pod 0 was frozen through the failover: awake, it is still master, and its own sentinel
     # has not heard of the switch yet (two of three name pod 2).
@@ -139,9 +135,7 @@ def test_a_non_leader_publishes_the_leaders_master(ctx):
 def test_a_non_leader_publishes_the_master_the_leader_moved_to(ctx):
     leader = running_leader(ctx)
     unit = ctx.run(leader.state.seen_by(1), 'update-status')
-    cluster = leader.cluster.copy()
-    cluster.fail_over(to=1)
-    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+    moved = ctx.run(failed_over(leader.state, 1), 'update-status')
 
     out = follow_leader(ctx, unit.state, moved.state)
 
@@ -155,9 +149,7 @@ def test_which_master_a_unit_gave_its_consumers_reaches_its_peers_on_update_stat
     unit = ctx.run(leader.state.seen_by(1), 'update-status')
     given = {k: unit.state.peer_data[1][k] for k in ('published-master', 'published-epoch')}
     assert pod(given['published-master']) == ctx.app + '-0'
-    cluster = leader.cluster.copy()
-    cluster.fail_over(to=1)
-    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+    moved = ctx.run(failed_over(leader.state, 1), 'update-status')
 
     out = follow_leader(ctx, unit.state, moved.state)
 
@@ -194,9 +186,7 @@ def test_a_non_leader_publishes_a_new_master_in_its_first_hook_without_asking_an
     # does not answer: the full status comes with a later hook.
     leader = running_leader(ctx)
     unit = ctx.run(leader.state.seen_by(1), 'update-status')
-    cluster = leader.cluster.copy()
-    cluster.fail_over(to=1)
-    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+    moved = ctx.run(failed_over(leader.state, 1), 'update-status')
     asked = len(moved.cluster.commands)
 
     out = ctx.run(unit.state.sharing(moved.state), 'leader-settings-changed')
@@ -212,9 +202,7 @@ def test_a_non_leaders_update_status_publishes_the_master_the_leader_recorded(ct
     # leader-settings-changed or peer relation-changed hook Juju queued for the move.
     leader = running_leader(ctx)
     unit = ctx.run(leader.state.seen_by(1), 'update-status')
-    cluster = leader.cluster.copy()
-    cluster.fail_over(to=2)
-    moved = ctx.run(leader.state.replace(cluster=cluster), 'update-status')
+    moved = ctx.run(failed_over(leader.state, 2), 'update-status')
 
     out = ctx.run(unit.state.sharing(moved.state), 'update-status')
 
@@ -255,10 +243,8 @@ def test_each_unit_names_its_pod_and_its_role_once_then_refreshes_the_role_on_up
     assert {k: unit.state.peer_data[1][k] for k in ('pod', 'role')} == {
         'pod': ctx.app + '-1', 'role': 'replica'}
 
-    cluster = unit.cluster.copy()
-    cluster.fail_over(to=1)
     # Another hook does not refresh it: each write runs a hook on every peer.
-    other = ctx.run(unit.state.replace(cluster=cluster), 'config-changed')
+    other = ctx.run(failed_over(unit.state, 1), 'config-changed')
     assert other.state.peer_data[1]['role'] == 'replica'
     refreshed = ctx.run(other.state, 'update-status')
     assert refreshed.state.peer_data[1]['role'] == 'master'

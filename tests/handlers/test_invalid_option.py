@@ -2,17 +2,15 @@
 tracked and published with the last good configuration: consumers follow a failover even then."""
 
 from harness import State
-from states import follow_leader, pod, running_leader
+from states import failed_over, follow_leader, pod, running_leader
 
 
 def test_while_an_option_is_invalid_the_leader_still_tracks_and_publishes_the_master(ctx):
     before = running_leader(ctx)
     blocked = ctx.run(before.state.replace(config={'maxmemory': 'lots'}), 'config-changed')
     assert blocked.status[0] == 'blocked' and 'maxmemory' in blocked.status[1]
-    cluster = blocked.cluster.copy()
-    cluster.fail_over(to=1)
 
-    out = ctx.run(blocked.state.replace(cluster=cluster), 'update-status')
+    out = ctx.run(failed_over(blocked.state, 1), 'update-status')
 
     assert pod(out.leader_data['master-host']) == ctx.app + '-1'
     assert pod(out.published()['host']) == ctx.app + '-1'
@@ -29,9 +27,7 @@ def test_while_an_option_is_invalid_a_non_leader_still_publishes_the_master(ctx)
     bad = {'port': 0}
     blocked = ctx.run(unit.state.replace(config=bad), 'config-changed')
     assert blocked.status[0] == 'blocked' and 'port' in blocked.status[1]
-    cluster = leader.cluster.copy()
-    cluster.fail_over(to=2)
-    moved = ctx.run(leader.state.replace(config=bad, cluster=cluster), 'update-status')
+    moved = ctx.run(failed_over(leader.state, 2).replace(config=bad), 'update-status')
     assert moved.status[0] == 'blocked'
 
     out = follow_leader(ctx, blocked.state, moved.state)
