@@ -14,12 +14,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 
 import redis
+
+from testbed import bare_redis
 
 BASE = int(os.environ.get('BENCH_SUBNET_BASE', '93')) + 3
 HOSTS = ['127.{}.0.{}'.format(BASE, n) for n in (1, 2, 3)]
@@ -31,19 +32,7 @@ AFTER_S = 3.0
 
 def start(host, directory, extra=()):
     os.makedirs(directory)
-    process = subprocess.Popen(
-        ['redis-server', '--bind', host, '--port', str(PORT), '--requirepass', PASSWORD,
-         '--masterauth', PASSWORD, '--save', '', '--appendonly', 'no', '--dir', directory]
-        + list(extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    client = redis.Redis(host=host, port=PORT, password=PASSWORD, socket_timeout=2)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return process, client
+    return bare_redis.start(host, PORT, PASSWORD, directory, extra)
 
 
 def writer(name, timeout, acknowledged, stop):
@@ -103,12 +92,7 @@ def one_case(lag, repoint):
     finally:
         stop.set()
         for process in processes:
-            try:
-                os.killpg(process.pid, signal.SIGCONT)
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
+            bare_redis.stop(process)  # SIGKILL ends a stopped process too
         shutil.rmtree(scratch, ignore_errors=True)
 
 

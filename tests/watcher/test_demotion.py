@@ -3,7 +3,6 @@ pod they name; and a frozen master runs the demotion when it wakes, before a cli
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -13,8 +12,10 @@ import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'lib'))
+sys.path.insert(0, ROOT)
 
 from redis_k8s import demotion  # noqa: E402
+from testbed import bare_redis  # noqa: E402
 
 OLD = ('m-0.m-endpoints.model.svc.cluster.local', 6379)
 NEW = ('m-1.m-endpoints.model.svc.cluster.local', 6379)
@@ -98,18 +99,7 @@ PASSWORD = 'demotion-test-password'
 
 
 def redis_server(host, directory):
-    process = subprocess.Popen(
-        ['redis-server', '--bind', host, '--port', str(PORT), '--requirepass', PASSWORD,
-         '--masterauth', PASSWORD, '--save', '', '--appendonly', 'no', '--dir', str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    client = redis.Redis(host=host, port=PORT, password=PASSWORD, socket_timeout=2)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return process, client
+    return bare_redis.start(host, PORT, PASSWORD, directory)
 
 
 @pytest.fixture
@@ -124,12 +114,7 @@ def two_masters(tmp_path):
         clients.append(client)
     yield processes, clients
     for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGCONT)
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
+        bare_redis.stop(process)  # SIGKILL ends a stopped process too
 
 
 def test_a_frozen_master_runs_the_demotion_on_waking_before_a_later_clients_write(two_masters):

@@ -8,12 +8,13 @@ import sys
 import time
 
 import pytest
-import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'lib'))
+sys.path.insert(0, ROOT)
 
 from redis_k8s.master_watcher import concerns  # noqa: E402
+from testbed import bare_redis  # noqa: E402
 
 HOST = '127.81.0.1'
 PORT = 26390
@@ -38,23 +39,11 @@ REDIS_PORT = 26391
 
 def redis_server(port, directory):
     """A redis-server on HOST:port and a client to it; the process is returned for cleanup."""
-    process = subprocess.Popen(
-        ['redis-server', '--bind', HOST, '--port', str(port), '--requirepass', PASSWORD,
-         '--save', '', '--appendonly', 'no', '--dir', str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    client = redis.Redis(host=HOST, port=port, password=PASSWORD, socket_timeout=2)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return process, client
+    return bare_redis.start(HOST, port, PASSWORD, directory)
 
 
 def stop(process):
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    bare_redis.stop(process)
 
 
 @pytest.fixture
