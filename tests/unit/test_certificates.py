@@ -112,6 +112,15 @@ def test_openssl_matches_every_name_given_and_no_other(material):
     assert 'does NOT match' in out
 
 
+def test_primes_have_the_bits_asked_and_openssl_finds_them_prime(tmp_path):
+    assert certificates._SMALL_PRIMES == [n for n in range(3, 2000) if all(n % d for d in range(2, n))]
+    for bits in (256, 512):
+        prime = certificates._prime(bits)
+        assert prime.bit_length() == bits
+        assert openssl(tmp_path, 'prime', str(prime)).stdout.endswith(') is prime\n')
+    assert openssl(tmp_path, 'prime', str(prime * 3)).stdout.endswith(') is not prime\n')
+
+
 def test_validity_starts_an_hour_early_and_lasts_the_days_asked(material):
     for name, days in [('ca_cert_pem', 3650), ('pod0_cert_pem', 365)]:
         cert = certificates.load_certificate(material[name])
