@@ -321,3 +321,40 @@ def test_a_replica_replicates_over_tls_presenting_its_certificate_to_a_master_th
             stop(replica)
     finally:
         stop(server)
+
+
+def test_config_set_with_unchanged_paths_reloads_the_files_and_a_key_that_does_not_match_is_refused(material):
+    """The renewal plan (docs/tls.md) rests on this: Redis 7.0 re-reads the files on CONFIG SET
+    even when the paths are the same, and keeps serving the old pair when the new one is bad."""
+    directory = material['dir']
+    cert_path = write(directory, 'live.pem', material['pod0_cert_pem'])
+    key_path = write(directory, 'live.key', material['pod0_key_pem'])
+    with open(material['pod1.pem']) as f:
+        pod1_cert = f.read()
+    with open(material['pod1.key']) as f:
+        pod1_key = f.read()
+    server = start_tls_redis(directory, HOST, MASTER_PORT, cert_path, key_path, material['ca.pem'],
+                             ['--tls-auth-clients', 'no'])
+
+    def served():
+        context = ssl.create_default_context(cafile=material['ca.pem'])
+        context.check_hostname = False
+        with socket.create_connection((HOST, MASTER_PORT), timeout=5) as sock:
+            with context.wrap_socket(sock) as tls:
+                return certificates.fingerprint(ssl.DER_cert_to_PEM_cert(tls.getpeercert(True)))
+
+    try:
+        client = redis.Redis(host=HOST, port=MASTER_PORT, ssl=True, ssl_ca_certs=material['ca.pem'],
+                             ssl_check_hostname=False, socket_timeout=5)
+        assert served() == certificates.fingerprint(material['pod0_cert_pem'])
+        write(directory, 'live.pem', pod1_cert)
+        write(directory, 'live.key', pod1_key)
+        assert served() == certificates.fingerprint(material['pod0_cert_pem'])  # files alone: nothing
+        assert client.execute_command('CONFIG', 'SET', 'tls-cert-file', cert_path, 'tls-key-file', key_path) == b'OK'
+        assert served() == certificates.fingerprint(pod1_cert)
+        write(directory, 'live.key', material['pod0_key_pem'])
+        with pytest.raises(redis.ResponseError, match='Unable to update TLS configuration'):
+            client.execute_command('CONFIG', 'SET', 'tls-key-file', key_path)
+        assert served() == certificates.fingerprint(pod1_cert)
+    finally:
+        stop(server)
