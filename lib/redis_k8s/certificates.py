@@ -130,6 +130,11 @@ def expires_at(cert_pem):
     return load_certificate(cert_pem).not_valid_after
 
 
+def fingerprint(cert_pem):
+    """Return the SHA-256 fingerprint of the (first) certificate, hex: a name for it in logs."""
+    return hashlib.sha256(load_certificate(cert_pem).dump()).hexdigest()
+
+
 def needs_renewal(cert_pem, now, names=(), life_left=RENEW_WHEN_LIFE_LEFT):
     """Say why a certificate must be replaced, or None while it may stay.
 
@@ -141,8 +146,9 @@ def needs_renewal(cert_pem, now, names=(), life_left=RENEW_WHEN_LIFE_LEFT):
         life_left: renew once less than this share of its validity period is left.
 
     Returns:
-        None, or a sentence for the log, e.g. ``"expires at 2027-01-01 00:00:00+00:00 (less
-        than a third of its life left)"`` or ``"does not cover redis-k8s-3.redis-k8s-endpoints"``.
+        None, or the reason as a phrase for the log: ``"expires at 2027-01-01 00:00:00+00:00
+        (less than 33% of its life left)"``, ``"is not valid before ..."`` or ``"does not cover
+        redis-k8s-3.redis-k8s-endpoints"``.
     """
     cert = load_certificate(cert_pem)
     start, end = cert.not_valid_before, cert.not_valid_after
@@ -307,8 +313,3 @@ def _signed(issuer, subject, spki, extensions, days, now, signing_key, not_after
     cert = x509.Certificate({'tbs_certificate': tbs, 'signature_algorithm': algorithm,
                              'signature_value': signature})
     return pem.armor('CERTIFICATE', cert.dump()).decode('ascii')
-
-
-def fingerprint(cert_pem):
-    """Return the SHA-256 fingerprint of the (first) certificate, hex: a name for it in logs."""
-    return hashlib.sha256(load_certificate(cert_pem).dump()).hexdigest()
