@@ -66,11 +66,13 @@ def test_layers_interface_and_pure_python_dependencies_are_in(built_charm):
                 'lib/charmhelpers/core/hookenv.py', 'lib/yaml/__init__.py',
                 'lib/jinja2/__init__.py', 'lib/markupsafe/_native.py',
                 'lib/redis/__init__.py', 'lib/async_timeout/__init__.py',
+                'lib/rsa/__init__.py', 'lib/pyasn1/__init__.py', 'lib/asn1crypto/__init__.py',
+                'lib/redis_k8s/certificates.py', 'lib/redis_k8s/tls_files.py',
                 'lib/pkg_resources/__init__.py'):
         assert os.path.isfile(os.path.join(built_charm, rel)), rel
     with open(os.path.join(built_charm, 'lib', '.vendor.json')) as f:
         vendored = json.load(f)
-    assert {'charms-reactive', 'charmhelpers', 'pyyaml', 'redis'} <= set(
+    assert {'charms-reactive', 'charmhelpers', 'pyyaml', 'redis', 'rsa', 'pyasn1', 'asn1crypto'} <= set(
         vendored['distributions'])
     assert any(r.endswith('.so') for r in vendored['removed'])
 
