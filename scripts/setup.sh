@@ -17,6 +17,8 @@ command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
 command -v cc >/dev/null || need_apt+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
 command -v nft >/dev/null || need_apt+=(nftables)
+# The TLS tests check the charm's certificates with the real openssl CLI (the charm never runs it).
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get)" >&2
