@@ -340,3 +340,27 @@ def test_args_are_expanded_with_the_containers_env_without_a_shell(model, tmp_pa
     model.wait(60)
     a = model.pod_address("echo-0")
     assert ask(a, "CAT /srv/lm-echo/scratch/args.txt") == ["%s:9121|$(POD_IP)|hello\n" % a]
+
+
+def test_tcp_and_http_probes_need_nothing_of_the_image(model, tmp_path):
+    # The kubelet dials tcpSocket and httpGet probes itself: a container whose image has no
+    # Python (redis:7.0 here) passes them as long as it listens.
+    deploy_echo(model)
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
+    spec = json.loads(out)
+    spec["containers"].append({
+        "name": "listener", "imageDetails": {"imagePath": "redis:7.0"},
+        "command": ["redis-server", "--port", "7777", "--bind", "$(POD_IP)",
+                    "--protected-mode", "no", "--save", ""],
+        "envConfig": {"POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}}},
+        "kubernetes": {"readinessProbe": {"tcpSocket": {"port": 7777}, "periodSeconds": 1},
+                       "livenessProbe": {"tcpSocket": {"port": 7777}, "periodSeconds": 1,
+                                         "failureThreshold": 2}}})
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
+    assert rc == 0, err
+    model.wait_for(lambda s: s["pods"].get("echo-0", {}).get("containers", {})
+                   .get("listener", {}).get("ready"), timeout=60)
+    time.sleep(4)  # liveness: 2 failures a second apart would have restarted it by now
+    assert model.status()["pods"]["echo-0"]["containers"]["listener"]["restarts"] == 0
