@@ -37,25 +37,25 @@ def subnet():
     return SUBNET
 
 
-def relation_get(model, args):
-    command = 'id=$(relation-ids metrics-endpoint | head -1); relation-get --format=json -r $id ' + args
+def tool(model, command):
     rc, out, err = model.run(SCRAPER + '/0', command, operator=True)
     assert rc == 0, err
-    return json.loads(out) or {}
+    return out
 
 
 def received(model):
     """``(scrape_jobs, scrape_metadata, {unit: address})`` as the scraper received them; None
     until the leader's jobs and every unit's address are there."""
-    app = relation_get(model, '--app - ' + APP)
-    if 'scrape_jobs' not in app:
+    rid = tool(model, 'relation-ids metrics-endpoint').split()
+    if not rid:
         return None
-    rc, out, err = model.run(SCRAPER + '/0', 'relation-list -r $(relation-ids metrics-endpoint | head -1)',
-                             operator=True)
+    app = json.loads(tool(model, 'relation-get --format=json -r {} --app - {}'.format(rid[0], APP)) or '{}')
+    if 'scrape_jobs' not in (app or {}):
+        return None
     hosts = {}
-    for unit in out.split():
-        data = relation_get(model, '- ' + unit)
-        if data.get('prometheus_scrape_unit_address'):
+    for unit in tool(model, 'relation-list -r ' + rid[0]).split():
+        data = json.loads(tool(model, 'relation-get --format=json -r {} - {}'.format(rid[0], unit)))
+        if (data or {}).get('prometheus_scrape_unit_address'):
             hosts[data['prometheus_scrape_unit_name']] = data['prometheus_scrape_unit_address']
     if len(hosts) < 3:
         return None
@@ -121,13 +121,14 @@ def scraper(model, cluster):
     """The test charm related on metrics-endpoint; what it received, once complete."""
     model.deploy(SCRAPER_DIR, SCRAPER)
     model.relate(APP + ':metrics-endpoint', SCRAPER + ':metrics-endpoint')
-    deadline = time.time() + 120
+    # Not model.wait(): on a loaded machine the units may still be working through other hooks;
+    # what matters is that the leader's jobs and every unit's pod arrive.
+    deadline = time.time() + 300
     while time.time() < deadline:
-        model.wait(timeout=120)
         got = received(model)
         if got is not None:
             return got
-        time.sleep(1)
+        time.sleep(2)
     raise AssertionError('the scraper never received every unit: {}'.format(model.status()))
 
 
@@ -186,6 +187,13 @@ def test_prometheus_scrapes_every_pods_redis_and_sentinel(prometheus, cluster):
     masters = prometheus.wait(lambda: (lambda found: found if set(found) == units else None)(
         prometheus.by_unit('redis_sentinel_masters{redis_k8s_component="sentinel"}')))
     assert masters == {unit: 1 for unit in units}
+    # The exporter runs beside redis and sentinel without disturbing them: no container of any
+    # pod restarted (its liveness probe passes), redis keeps the storage (first container).
+    for pod in cluster.pods():
+        containers = cluster.model.status()['pods'][pod]['containers']
+        assert list(containers) == ['redis', 'sentinel', 'redis-exporter']
+        assert {name: c['restarts'] for name, c in containers.items()} == {
+            'redis': 0, 'sentinel': 0, 'redis-exporter': 0}
 
 
 def test_the_role_metrics_name_one_master_with_two_replicas(prometheus, cluster, scraper):
@@ -217,3 +225,20 @@ def test_the_role_metrics_follow_a_failover(prometheus, cluster, model, scraper)
     connected = prometheus.wait(lambda: (lambda c: c if c.get(new_unit) == 2 else None)(
         prometheus.by_unit('redis_connected_slaves{redis_k8s_component="redis"}')))
     assert connected[before_unit] == 0
+
+
+def test_an_invalid_metrics_port_blocks_naming_it_and_keeps_the_pods(cluster, model, scraper):
+    templates = {name: pod['spec-hash'] for name, pod in model.status()['pods'].items()}
+    model.config(APP, {'metrics-port': 26379})
+    units = model.wait_for(lambda s: (lambda u: u if all(
+        unit['workload-status']['current'] == 'blocked' for unit in u.values()) else None)(
+        s['applications'][APP]['units']), timeout=240)
+    for unit in units.values():
+        assert unit['workload-status']['message'] == (
+            'metrics-port: 26379 is also the sentinel-port of the pods; set metrics-port to '
+            'another value (1-65535, default 9121)')
+    assert {name: pod['spec-hash'] for name, pod in model.status()['pods'].items()} == templates
+    jobs, _, _ = received(model)
+    assert jobs[0]['static_configs'][0]['targets'] == ['*:9121']  # the last good jobs stay
+    model.config(APP, {'metrics-port': 9121})
+    assert cluster.wait_healthy(3, timeout=240)
