@@ -27,8 +27,9 @@ def _digest(data):
 
 
 def _publish(endpoint_name, kind, data, write):
-    """Write ``data`` with ``write(data)`` unless the same was published already (the relation's
-    ``changed`` flag, a consumer that joined, forces it), then clear that flag."""
+    """Write ``data`` with ``write(data)`` unless this unit published the same already; the
+    relation's ``changed`` flag (a consumer joined: its relation has nothing yet) forces it.
+    The caller clears the flag once everything of the relation is published."""
     key = _PUBLISHED.format(endpoint_name + '.' + kind)
     changed = 'endpoint.{}.changed'.format(endpoint_name)
     if unitdata.kv().get(key) != _digest(data) or is_flag_set(changed):
