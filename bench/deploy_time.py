@@ -5,7 +5,7 @@ import time
 from testbed.cluster import APP
 
 from bench import hooks
-from bench.deployment import IMAGE
+from bench.deployment import RESOURCES
 
 SIZES = (1, 3, 5)
 
@@ -36,7 +36,7 @@ def measure(session, charm, subnet, timeout=360, min_left_s=60):
         model = session.model(subnet, 'bench-deploy-{}'.format(units))
         try:
             start = time.monotonic()
-            model.deploy(charm, APP, num_units=units, resources={'redis-image': IMAGE})
+            model.deploy(charm, APP, num_units=units, resources=RESOURCES)
             try:
                 model.wait_for(all_active(units), timeout=min(timeout, session.left()),
                                interval=0.2)

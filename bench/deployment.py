@@ -6,6 +6,8 @@ import time
 from testbed.cluster import APP, CONSUMER, Cluster
 
 IMAGE = 'redis:7.0'
+EXPORTER_IMAGE = 'oliver006/redis_exporter:v1.45.0'
+RESOURCES = {'redis-image': IMAGE, 'exporter-image': EXPORTER_IMAGE}
 DOWN_AFTER_MS = 2000
 
 
@@ -27,7 +29,7 @@ def deploy(model, charms, units=3):
     Returns ``(cluster, seconds from deploy to healthy)``.
     """
     start = time.monotonic()
-    model.deploy(charms[APP], APP, num_units=units, resources={'redis-image': IMAGE},
+    model.deploy(charms[APP], APP, num_units=units, resources=RESOURCES,
                  config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
     model.deploy(charms[CONSUMER], CONSUMER)
     model.relate(APP, CONSUMER)

@@ -73,7 +73,7 @@ def measure_steady(charms, subnet, seconds=120, update_status_s=10, home=None):
     import tempfile
     import time
 
-    from bench.deployment import DOWN_AFTER_MS, IMAGE, BenchCluster, settle
+    from bench.deployment import DOWN_AFTER_MS, RESOURCES, BenchCluster, settle
     from localmodel.client import Model
     from testbed.cluster import CONSUMER
 
@@ -83,7 +83,7 @@ def measure_steady(charms, subnet, seconds=120, update_status_s=10, home=None):
                  retry_delay=2)
         try:
             # As bench.deployment.deploy, with time for a machine under load.
-            model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE},
+            model.deploy(charms[APP], APP, num_units=3, resources=RESOURCES,
                          config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
             model.deploy(charms[CONSUMER], CONSUMER)
             model.relate(APP, CONSUMER)

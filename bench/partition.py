@@ -171,7 +171,7 @@ def measure(session, cluster, units=3, runs=10, rounds=ROUNDS, min_left_s=60):
 
 def main(argv=None):
     from bench import machine
-    from bench.deployment import DOWN_AFTER_MS, IMAGE, BenchCluster
+    from bench.deployment import DOWN_AFTER_MS, RESOURCES, BenchCluster
     from bench.session import Session
     from testbed.cluster import CONSUMER
     from testbed.deploy import build_charms
@@ -191,7 +191,7 @@ def main(argv=None):
         model = session.model(args.subnet, 'bench-partition')
         charms = build_charms()
         # As bench.deployment.deploy, with room for a loaded machine.
-        model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE},
+        model.deploy(charms[APP], APP, num_units=3, resources=RESOURCES,
                      config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
         model.deploy(charms[CONSUMER], CONSUMER)
         model.relate(APP, CONSUMER)

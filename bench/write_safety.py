@@ -125,7 +125,7 @@ def refused_healthy(cluster, units=3, seconds=HEALTHY_S):
 def main(argv=None):
     from testbed.cluster import APP, CONSUMER
     from testbed.deploy import build_charms
-    from bench.deployment import IMAGE, BenchCluster
+    from bench.deployment import RESOURCES, BenchCluster
     from bench.session import Session
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -142,7 +142,7 @@ def main(argv=None):
         subnet = '127.{}'.format(os.environ.get('BENCH_SUBNET_BASE', '93'))
         model = session.model(subnet, 'write-safety')
         # As bench.deployment.deploy, with more time: the machine may be shared.
-        model.deploy(charms[APP], APP, num_units=3, resources={'redis-image': IMAGE},
+        model.deploy(charms[APP], APP, num_units=3, resources=RESOURCES,
                      config={'down-after-milliseconds': str(DOWN_AFTER_MS)})
         model.deploy(charms[CONSUMER], CONSUMER)
         model.relate(APP, CONSUMER)

@@ -39,20 +39,24 @@ BASE_REQUIRED = ("bin/sh", "usr/bin/env", "usr/bin/cat", "usr/bin/getent", "etc/
 
 
 class Recipe:
-    def __init__(self, name, tags, packages, required=(), absent=(), users=()):
+    def __init__(self, name, tags, packages, required=(), absent=(), users=(), links=()):
         self.name = name
         self.tags = tuple(tags)
         self.packages = tuple(packages)
         self.required = BASE_REQUIRED + tuple(required)
         self.absent = tuple(absent)
         self.users = tuple(users)
+        # ``(path, target)`` symlinks made after the packages are installed: where an upstream
+        # image has a binary that the Debian package installs elsewhere.
+        self.links = tuple(tuple(link) for link in links)
 
     def key(self):
         """A hash of everything that shapes the built tree: a new one means a new build."""
         data = json.dumps({"build": BUILD_VERSION, "suite": SUITE, "variant": "minbase",
                            "packages": self.packages, "required": self.required,
                            "absent": self.absent, "users": self.users,
-                           "excludes": DPKG_EXCLUDES}, sort_keys=True)
+                           "excludes": DPKG_EXCLUDES,
+                           **({"links": self.links} if self.links else {})}, sort_keys=True)
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -66,6 +70,12 @@ RECIPES = (
     # The local model's test charm (tests/localmodel/charms/echo) runs a python server, which
     # needs more of the standard library than python3-minimal has (socketserver).
     Recipe("lm-echo", ("1.0", "1"), ("python3",), required=("usr/bin/python3",)),
+    # redis-k8s' exporter image: upstream oliver006/redis_exporter:v1.45.0 is the Go binary
+    # alone, at /redis_exporter (FROM scratch); Debian bookworm packages the same release
+    # (prometheus-redis-exporter 1.45.0) as /usr/bin/prometheus-redis-exporter, linked there.
+    Recipe("redis_exporter", ("v1.45.0", "1.45.0"), ("prometheus-redis-exporter",),
+           required=("usr/bin/prometheus-redis-exporter", "redis_exporter"),
+           links=(("redis_exporter", "/usr/bin/prometheus-redis-exporter"),)),
 )
 
 
@@ -233,6 +243,8 @@ def build(name, store=None, log=sys.stderr):
             if r.returncode != 0:
                 raise ImageError("image %s: mmdebstrap failed (exit %d)"
                                  % (recipe.name, r.returncode))
+            for path, target in recipe.links:
+                os.symlink(target, os.path.join(root, path))
             check_tree(recipe, root)
             stamp = {"name": recipe.name, "tags": list(recipe.tags), "key": recipe.key(),
                      "suite": SUITE, "packages": _packages(root),

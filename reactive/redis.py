@@ -3,11 +3,19 @@
 from charmhelpers.core import hookenv
 from charms.reactive import clear_flag, hook, set_flag, when, when_any, when_not
 
+from charms import layer
 from charms.layer import redis_k8s as charm
+from charms.layer import redis_k8s_metrics as metrics
 
 IMAGE_AVAILABLE = 'layer.docker-resource.redis-image.available'
+# The pods run the exporter too: the spec waits for both images (Juju supplies both: the store
+# by upstream-source, a local deploy by --resource; see the README).
+EXPORTER_IMAGE_AVAILABLE = 'layer.docker-resource.exporter-image.available'
 
 hookenv.atstart(charm.sync_leadership)
+# Most deployments relate no Prometheus: its endpoints cost no hook tool call then (the hook
+# budget, issue 11).
+layer.caas_base.relation_ids_from_goal_state([metrics.SCRAPE, metrics.PROMETHEUS])
 
 
 @hook('upgrade-charm')
@@ -22,12 +30,13 @@ def unit_stopping():
     charm.stop_watcher()
 
 
-@when_any('config.changed', 'layer.docker-resource.redis-image.changed')
+@when_any('config.changed', 'layer.docker-resource.redis-image.changed',
+          'layer.docker-resource.exporter-image.changed')
 def spec_inputs_changed():
     charm.mark_spec_stale()
 
 
-@when(charm.LEADER, IMAGE_AVAILABLE)
+@when(charm.LEADER, IMAGE_AVAILABLE, EXPORTER_IMAGE_AVAILABLE)
 @when_not(charm.SPEC_CURRENT)
 def set_pod_spec():
     charm.apply_pod_spec()
@@ -90,6 +99,16 @@ def leader_data_changed():
 @when_any(charm.MASTER_CHANGED, 'endpoint.redis.changed', 'config.changed')
 def publish_master():
     charm.publish_master()
+
+
+@when('endpoint.metrics-endpoint.joined')
+def publish_scrape_jobs():
+    metrics.publish_scrape()
+
+
+@when('endpoint.prometheus.available')
+def publish_prometheus_target():
+    metrics.publish_prometheus_target()
 
 
 @when(IMAGE_AVAILABLE)

@@ -18,7 +18,7 @@ if lm status --format json >/dev/null 2>&1; then
   lm down
 fi
 lm up ${DEMO_SUBNET:+--subnet "$DEMO_SUBNET"}
-lm deploy build/redis-k8s redis-k8s -n 3 --resource redis-image=redis:7.0
+lm deploy build/redis-k8s redis-k8s -n 3 --resource redis-image=redis:7.0 --resource exporter-image=oliver006/redis_exporter:v1.45.0
 lm deploy build/redis-consumer redis-consumer
 lm relate redis-k8s redis-consumer
 lm wait --timeout 300

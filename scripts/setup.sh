@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, the local model and the tests need: Debian packages
 # (redis-server, redis-sentinel, util-linux for namespaces, mmdebstrap for the container images,
-# nftables for the pods' source addresses and partitions),
+# nftables for the pods' source addresses and partitions, prometheus for the metrics test),
 # a virtual environment, and the local model's images (built once, then reused: see
 # localmodel/images.py; $LOCALMODEL_IMAGES, default /var/cache/localmodel-images).
 set -euo pipefail
@@ -19,6 +19,8 @@ command -v cc >/dev/null || need_apt+=(gcc)
 command -v nft >/dev/null || need_apt+=(nftables)
 # The TLS tests check the charm's certificates with the real openssl CLI (the charm never runs it).
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The metrics test runs a real Prometheus against the pods' exporters (tests/functional/test_metrics.py).
+command -v prometheus >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get)" >&2

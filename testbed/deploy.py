@@ -11,6 +11,9 @@ from .cluster import APP, CONSUMER, Cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = 'redis:7.0'
+EXPORTER_IMAGE = 'oliver006/redis_exporter:v1.45.0'
+# Both oci-image resources of redis-k8s: the pod spec waits for both.
+RESOURCES = {'redis-image': IMAGE, 'exporter-image': EXPORTER_IMAGE}
 CONSUMER_SOURCE = 'tests/charms/redis-consumer'
 # Faster crash detection than the default (5000 ms), as the issue's failover figures use.
 FAST_FAILOVER = {'down-after-milliseconds': '2000', 'failover-timeout': '10000'}
@@ -52,7 +55,7 @@ def local_model(home, name, subnet, **options):
 def deploy_cluster(model, charms, units=3, config=None, timeout=240):
     """redis-k8s with ``units`` units and the consumer, related; returns the :class:`Cluster`
     once it is healthy (AssertionError with the model's status otherwise)."""
-    model.deploy(charms[APP], APP, num_units=units, resources={'redis-image': IMAGE}, config=config)
+    model.deploy(charms[APP], APP, num_units=units, resources=RESOURCES, config=config)
     model.deploy(charms[CONSUMER], CONSUMER)
     model.relate(APP, CONSUMER)
     cluster = Cluster(model)

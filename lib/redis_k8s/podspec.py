@@ -37,6 +37,12 @@ SHARED_VOLUME = "shared"
 AUTH_VOLUME = "auth"
 
 SECRET_KEY = "password"
+EXPORTER_CONTAINER = "redis-exporter"
+# Where the upstream image (oliver006/redis_exporter, built FROM scratch: no shell) has it.
+EXPORTER_BINARY = "/redis_exporter"
+# A scrape of a pod that does not answer gives up after this, well within Prometheus' default
+# scrape timeout (10 s), so the exporter reports redis_up 0 instead of the scrape failing.
+EXPORTER_CONNECT_TIMEOUT = "3s"
 CLI_TIMEOUT_S = 3
 CATCH_UP_WAIT_S = 5
 RESOLVE_WAIT_S = 120
@@ -214,8 +220,55 @@ def _shared_volumes(secret_name):
     ]
 
 
+def _image_details(image):
+    return {
+        "imagePath": _image_field(image, "registry_path"),
+        "username": _image_field(image, "username"),
+        "password": _image_field(image, "password"),
+    }
+
+
+def exporter_container(exporter_image, settings, secret_name: str) -> dict:
+    """The ``redis-exporter`` container: oliver006/redis_exporter on the pod's address at
+    ``metrics-port``, exporting the pod's redis at ``/metrics`` and, through its multi-target
+    ``/scrape?target=`` endpoint, the pod's sentinel.
+
+    The upstream image has no shell, so the exporter is configured by arguments, which
+    Kubernetes expands (``$(POD_IP)``) from the container's environment, and by environment
+    variables it reads itself: ``REDIS_PASSWORD`` comes from the Secret (a reference, so
+    the password is in neither the spec nor a ConfigMap). The exporter reads it when it starts
+    (a password change reaches it when the container restarts: see the README).
+    No readiness probe: a pod's readiness must say whether its redis serves, not its exporter.
+    """
+    port = settings.metrics_port
+    return {
+        "name": EXPORTER_CONTAINER,
+        "imageDetails": _image_details(exporter_image),
+        "imagePullPolicy": "IfNotPresent",
+        "command": [EXPORTER_BINARY],
+        "args": [
+            "--web.listen-address=$(POD_IP):{}".format(port),
+            "--redis.addr=redis://$(POD_IP):{}".format(settings.port),
+            "--connection-timeout=" + EXPORTER_CONNECT_TIMEOUT,
+            "--redis-only-metrics",
+        ],
+        "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
+        "envConfig": {
+            "POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
+            "REDIS_PASSWORD": {"secret": {"name": secret_name, "key": SECRET_KEY}},
+        },
+        "kubernetes": {
+            "livenessProbe": {
+                "httpGet": {"path": "/health", "port": port},
+                "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5,
+                "failureThreshold": 6,
+            },
+        },
+    }
+
+
 def render(app: str, model: str, image, settings, secret_name: str,
-           domain: str = naming.CLUSTER_DOMAIN) -> PodSpec:
+           domain: str = naming.CLUSTER_DOMAIN, exporter_image=None) -> PodSpec:
     """Return the pod spec of the application.
 
     Args:
@@ -226,14 +279,12 @@ def render(app: str, model: str, image, settings, secret_name: str,
         settings: a :class:`redis_k8s.settings.Settings`.
         secret_name: name of the Secret holding the Redis password (see :func:`with_secret`).
         domain: the cluster's DNS domain (the charm reads it in the operator).
+        exporter_image: the redis-exporter image info, as ``image``; None: no exporter
+            container.
     """
     files = volume_files(app, settings)
     env = environment(app, model, settings, domain)
-    image_details = {
-        "imagePath": _image_field(image, "registry_path"),
-        "username": _image_field(image, "username"),
-        "password": _image_field(image, "password"),
-    }
+    image_details = _image_details(image)
     probe_timeout = CLI_TIMEOUT_S + 2
     redis = {
         "name": "redis",
@@ -270,8 +321,11 @@ def render(app: str, model: str, image, settings, secret_name: str,
         },
     }
     # Juju mounts the storage (/var/lib/redis) in the first container only: `redis` stays first,
-    # and nothing the sentinel container needs is on the storage.
-    spec = {"version": 3, "containers": [redis, sentinel]}
+    # and nothing the sentinel or exporter containers need is on the storage.
+    containers = [redis, sentinel]
+    if exporter_image is not None:
+        containers.append(exporter_container(exporter_image, settings, secret_name))
+    spec = {"version": 3, "containers": containers}
     k8s_resources = {
         "kubernetesResources": {
             "pod": {"terminationGracePeriodSeconds": timings(settings)["grace_period_s"]},

@@ -15,6 +15,7 @@ _MAXMEMORY = re.compile(r"^[0-9]+(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE)
 DEFAULTS = {
     "port": 6379,
     "sentinel-port": 26379,
+    "metrics-port": 9121,
     "password": "",
     "down-after-milliseconds": 5000,
     "failover-timeout": 30000,
@@ -61,6 +62,8 @@ class Settings:
     unit_count: int
     master_name: str
     custom: custom_config.CustomConfig = field(default_factory=custom_config.CustomConfig)
+    # The redis-exporter container's port (on the pod's address).
+    metrics_port: int = DEFAULTS["metrics-port"]
 
     @property
     def quorum(self) -> int:
@@ -199,6 +202,18 @@ def _min_replicas_max_lag(raw: dict) -> int:
     return value
 
 
+def _metrics_port(raw: dict, port: int, sentinel_port: int) -> int:
+    """``metrics-port``: 1-65535, and neither Redis' nor Sentinel's port (the exporter listens on
+    the same pod address as both)."""
+    option = "metrics-port"
+    value = _int(raw, option, 1, 65535)
+    for other, taken in (("port", port), ("sentinel-port", sentinel_port)):
+        if value == taken:
+            raise ConfigError(option, "{} is also the {} of the pods; set metrics-port to another "
+                                      "value (1-65535, default 9121)".format(value, other))
+    return value
+
+
 def _custom_config(raw: dict) -> custom_config.CustomConfig:
     """``redis-config`` and ``sentinel-config``, checked line by line (``custom_config``)."""
     texts = {}
@@ -235,6 +250,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
     if port == sentinel_port:
         raise ConfigError("sentinel-port", "{} is also the Redis port; set port and sentinel-port "
                                            "to different values".format(sentinel_port))
+    metrics_port = _metrics_port(raw, port, sentinel_port)
     password = _get(raw, "password")
     if not isinstance(password, str):
         raise ConfigError("password", "is not a string; set password to a text value or \"\"")
@@ -277,4 +293,5 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         unit_count=unit_count,
         master_name=app_name or _app_name_from_env(),
         custom=custom,
+        metrics_port=metrics_port,
     )

@@ -19,7 +19,7 @@ import time
 
 from localmodel import images
 from localmodel.paths import Paths
-from localmodel.runtime import linux, network, nsinit, rootfs
+from localmodel.runtime import expansion, linux, network, nsinit, rootfs
 from localmodel.runtime.backoff import CrashBackoff
 from localmodel.runtime.probes import Probe
 from localmodel.state import atomic_write
@@ -55,6 +55,9 @@ class Container:
         self.base_env = dict(BASE_ENV, HOSTNAME=pod["name"], LOCALMODEL_OWNER=pod["marker"],
                              KUBERNETES_SERVICE_HOST="", **spec["env"])
         self.env = dict(self.base_env)
+        # What the kubelet expands $(VAR) in command and args with: the container's own
+        # variables (spec and references), not the image's (PATH) nor the runtime's (HOSTNAME).
+        self.spec_env = dict(KUBERNETES_SERVICE_HOST="", **spec["env"])
         self.pid = None
         self.restarts = 0
         self.started_at = None
@@ -90,6 +93,7 @@ class Container:
         if values is None:
             return False
         self.env = dict(self.base_env, **values)
+        self.spec_env = dict(KUBERNETES_SERVICE_HOST="", **self.spec["env"], **values)
         return True
 
     def pull(self, now):
@@ -132,7 +136,8 @@ class Container:
                 os.dup2(fd, 2)
                 os.chdir(self.spec["workingDir"])
                 os.set_inheritable(write, False)
-                os.execvpe(self.argv[0], self.argv, self.env)
+                argv = expansion.expand_argv(self.argv, self.spec_env)
+                os.execvpe(argv[0], argv, self.env)
             except BaseException as e:
                 os.write(write, ("%s" % e).encode())
                 os._exit(127)

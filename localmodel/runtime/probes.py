@@ -1,7 +1,9 @@
 """Kubernetes probes (exec, tcpSocket, httpGet), each run in a forked child of the pod init.
 
-The child enters the container's mount namespace, and so its root (the image), so exec probes
-see what the container sees.
+For an exec probe the child enters the container's mount namespace, and so its root (the
+image), so the command sees what the container sees. tcpSocket and httpGet probes connect from
+outside the container, as the kubelet does (``pkg/kubelet/prober/prober.go``: ``runProbe``
+execs into the container only for exec; it dials tcp/http itself).
 """
 
 import os
@@ -36,8 +38,11 @@ class Probe:
                 for fd in (0, 1, 2):
                     os.dup2(devnull, fd)
                 os.setsid()
-                linux.setns_mount(container_pid)
                 if "exec" in self.spec:
+                    # Only exec probes run in the container (its root, its tools); the kubelet
+                    # makes tcpSocket and httpGet probes itself, from the node, so those need
+                    # nothing of the image (which may have no Python library at all).
+                    linux.setns_mount(container_pid)
                     try:
                         os.chdir(cwd)
                     except OSError:

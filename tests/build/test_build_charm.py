@@ -92,6 +92,9 @@ def test_metadata_keeps_auto_fetch_and_proof_has_no_errors(built_charm):
     resources = _metadata(built_charm)['resources']
     assert resources['redis-image']['type'] == 'oci-image'
     assert resources['redis-image']['auto-fetch'] is True
+    assert resources['exporter-image']['type'] == 'oci-image'
+    assert resources['exporter-image']['auto-fetch'] is True
+    assert resources['exporter-image']['upstream-source'] == 'oliver006/redis_exporter:v1.45.0'
     proc = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'charm-proof'), built_charm],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines = proc.stdout.decode().splitlines()
@@ -136,10 +139,14 @@ class BuiltHook:
         image = os.path.join(self.tmp, 'image.yaml')
         with open(image, 'w') as f:
             f.write('registrypath: registry.example/redis:7.0\nusername: u\npassword: pw\n')
+        exporter = os.path.join(self.tmp, 'exporter-image.yaml')
+        with open(exporter, 'w') as f:
+            f.write('registrypath: registry.example/oliver006/redis_exporter:v1.45.0\n')
         self.state = os.path.join(self.tmp, 'state.json')
         self.calls_file = os.path.join(self.tmp, 'calls.jsonl')
         self.write_state({'config': {'port': 6379}, 'leader': ['redis-k8s/0'],
-                          'resources': {'redis-image': image}, 'relations': []})
+                          'resources': {'redis-image': image, 'exporter-image': exporter},
+                          'relations': []})
 
     def write_state(self, state):
         with open(self.state, 'w') as f:
@@ -194,7 +201,7 @@ def test_install_hook_runs_the_layers_on_a_bare_python(hooks):
     proc = hooks.run('install')
     assert proc.returncode == 0, proc.stdout.decode()
     assert os.path.exists(hooks.python_marker)
-    assert [c['args'] for c in hooks.calls('resource-get')] == [['redis-image']]
+    assert [c['args'] for c in hooks.calls('resource-get')] == [['exporter-image'], ['redis-image']]
     assert ['maintenance', 'fetching resource: redis-image'] in [
         c['args'] for c in hooks.calls('status-set')]
     # The reactive layers ran: their flags are in the unit's state (config flags set inside
@@ -202,7 +209,8 @@ def test_install_hook_runs_the_layers_on_a_bare_python(hooks):
     # own lines were held back: no juju-log call (layer:caas-base).
     flags = hooks.flags()
     assert {'config.default.port', 'config.set.port',
-            'layer.docker-resource.redis-image.available'} <= flags
+            'layer.docker-resource.redis-image.available',
+            'layer.docker-resource.exporter-image.available'} <= flags
     assert hooks.logs() == []
 
 
@@ -212,7 +220,7 @@ def test_unit_state_is_per_unit_and_persists(hooks):
     assert proc.returncode == 0, proc.stdout.decode()
     assert hooks.calls('resource-get') == []          # remembered by redis-k8s/0
     assert hooks.run('install', unit='redis-k8s/1').returncode == 0
-    assert [c['args'] for c in hooks.calls('resource-get')] == [['redis-image']]
+    assert [c['args'] for c in hooks.calls('resource-get')] == [['exporter-image'], ['redis-image']]
     assert os.path.exists(os.path.join(hooks.charm, '.unit-state-redis-k8s-1.db'))
 
 
@@ -222,7 +230,7 @@ def test_missing_image_blocks(hooks):
     proc = hooks.run('install')
     assert proc.returncode == 0, proc.stdout.decode()
     assert hooks.calls('status-set')[-1]['args'] == [
-        'blocked', 'unable to fetch resource(s): redis-image']
+        'blocked', 'unable to fetch resource(s): exporter-image, redis-image']
 
 
 # Operator images ship whatever python3 their base has; check the oldest and newest we
@@ -238,4 +246,4 @@ def test_install_hook_on_other_pythons(built_charm, tmp_path, python):
     proc = hooks.run('install')
     assert proc.returncode == 0, proc.stdout.decode()
     assert os.path.exists(hooks.python_marker)
-    assert [c['args'] for c in hooks.calls('resource-get')] == [['redis-image']]
+    assert [c['args'] for c in hooks.calls('resource-get')] == [['exporter-image'], ['redis-image']]

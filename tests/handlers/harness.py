@@ -51,6 +51,8 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'layers'))
 from layer_harness import Model  # noqa: E402
 
 IMAGE = {'registrypath': 'registry.example/redis:7.0', 'username': '', 'password': ''}
+EXPORTER_IMAGE = {'registrypath': 'registry.example/oliver006/redis_exporter:v1.45.0', 'username': '',
+                  'password': ''}
 FLAG_PREFIX = 'reactive.states.'
 # Stand-in for the master watcher: sleeps until it is stopped.
 WATCHER_STANDIN = 'import time\nwhile True:\n    time.sleep(1)\n'
@@ -91,6 +93,7 @@ class State:
         peer_data: the peer relation (``redis-peers``, joined by every unit):
             ``{unit number: {key: value}}``; peer_app_data: its application data.
         image: the ``redis-image`` resource (what ``resource-get``'s file holds), None: missing.
+        exporter_image: the ``exporter-image`` resource, likewise.
         kv: the unit's key/value data from earlier hooks (flags are ``reactive.states.<flag>``).
         cluster: the pods as redis-py would see them, None: no pod yet.
         pod_spec, k8s_resources: the spec Juju has (text), if any.
@@ -109,6 +112,7 @@ class State:
     peer_data: dict = field(default_factory=dict)
     peer_app_data: dict = field(default_factory=dict)
     image: dict = field(default_factory=lambda: dict(IMAGE))
+    exporter_image: dict = field(default_factory=lambda: dict(EXPORTER_IMAGE))
     kv: dict = field(default_factory=dict)
     cluster: object = None
     pod_spec: str = None
@@ -336,6 +340,9 @@ class Context:
         if state.image is not None:
             resources['redis-image'] = self.model.image_file(
                 'redis-image.yaml', yaml.safe_dump(state.image))
+        if state.exporter_image is not None:
+            resources['exporter-image'] = self.model.image_file(
+                'exporter-image.yaml', yaml.safe_dump(state.exporter_image))
         juju = {
             'config': config,
             'leader': [unit] if state.leader else [],

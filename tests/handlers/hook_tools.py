@@ -4,7 +4,8 @@ charm's own handlers need of Juju 2.9 beyond the base layers.
 Usage as a tool: ``hook_tools.py <tool> args...`` (the wrappers made by :func:`install`).
 The state file and call log are fake_juju_tools'; the tools handled here instead of there:
 
-- ``goal-state``: ``state["goal_units"]`` (unit names), each ``active``.
+- ``goal-state``: ``state["goal_units"]`` (unit names), each ``active``; the relations by
+  endpoint (remote application and units), as Juju lists them.
 - ``leader-set``: refused to a non-leader (``ERROR cannot write leadership settings``); an
   empty value deletes the key, as in Juju.
 - ``status-set``: ``--application`` sets ``state["app_status"]``; else ``state["status"][unit]``.
@@ -29,6 +30,25 @@ TOOLS = fake_juju_tools.TOOLS + ('pod-spec-get',)
 SERVICE_ADDRESS = '10.1.255.1'
 _OURS = ('goal-state', 'leader-set', 'status-set', 'pod-spec-set', 'pod-spec-get', 'juju-log',
          'network-get')
+
+
+def _goal_relations(state, unit):
+    """goal-state's ``relations``, as Juju 2.9 gives them: by this application's endpoint, the
+    remote application (not for a peer relation) and each remote unit."""
+    app = unit.split('/')[0]
+    out = {}
+    for relation in state.get('relations', []):
+        endpoint = relation['endpoints'].get(app)
+        if endpoint is None:
+            continue
+        entry = out.setdefault(endpoint, {})
+        for remote in relation['endpoints']:
+            if remote != app:
+                entry[remote] = {'status': 'joined', 'since': ''}
+        for name in relation.get('units', []):
+            if name != unit:
+                entry[name] = {'status': 'active', 'since': ''}
+    return out
 
 
 # juju-log runs dozens of times a hook (charms.reactive traces every flag): a shell script that
@@ -89,7 +109,7 @@ def main(tool, args):
         if tool == 'goal-state':
             print(json.dumps({'units': {name: {'status': 'active', 'since': ''}
                                         for name in state.get('goal_units', [])},
-                              'relations': {}}))
+                              'relations': _goal_relations(state, unit)}))
         elif tool == 'leader-set':
             if not leader:
                 sys.stderr.write('ERROR cannot write leadership settings: not the leader\n')

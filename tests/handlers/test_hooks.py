@@ -22,9 +22,12 @@ def test_a_fresh_leader_sets_the_pod_spec_with_a_generated_password_in_the_secre
     # Not in the pod spec (its files become ConfigMaps), nor in a log line.
     assert password not in out.state.pod_spec
     assert not [line for line in out.logs if password in line]
-    # The image comes from the resource.
-    images = {c['imageDetails']['imagePath'] for c in out.spec['containers']}
-    assert images == {State().image['registrypath']}
+    # The images come from the resources: redis and sentinel run redis-image, the exporter
+    # exporter-image.
+    images = {c['name']: c['imageDetails']['imagePath'] for c in out.spec['containers']}
+    assert images == {'redis': State().image['registrypath'],
+                      'sentinel': State().image['registrypath'],
+                      'redis-exporter': State().exporter_image['registrypath']}
 
 
 def test_a_non_leader_sets_no_pod_spec_and_waits_for_the_leader(ctx):
@@ -79,7 +82,26 @@ def test_upgrade_charm_with_a_new_image_resends_the_pod_spec_with_it(ctx):
     out = ctx.run(before.state.replace(image=image), 'upgrade-charm')
 
     assert out.spec_sent
-    assert {c['imageDetails']['imagePath'] for c in out.spec['containers']} == {image['registrypath']}
+    assert {c['imageDetails']['imagePath'] for c in out.spec['containers']
+            if c['name'] != 'redis-exporter'} == {image['registrypath']}
+
+
+def test_the_pod_spec_waits_for_both_images(ctx):
+    out = ctx.run(State(exporter_image=None), 'install')
+    assert not out.spec_sent
+    assert out.status == ('blocked', 'unable to fetch resource(s): exporter-image')
+
+
+def test_upgrade_charm_with_a_new_exporter_image_resends_the_pod_spec_with_it(ctx):
+    before = running_leader(ctx)
+    image = dict(before.state.exporter_image,
+                 registrypath='registry.example/oliver006/redis_exporter:v1.46.0')
+
+    out = ctx.run(before.state.replace(exporter_image=image), 'upgrade-charm')
+
+    assert out.spec_sent
+    exporter = [c for c in out.spec['containers'] if c['name'] == 'redis-exporter']
+    assert exporter[0]['imageDetails']['imagePath'] == image['registrypath']
 
 
 # -- the master --------------------------------------------------------------------------------

@@ -130,6 +130,7 @@ class Model:
             'CHARM_DIR': charm_dir,
             'JUJU_HOOK_NAME': hook,
             'JUJU_MODEL_NAME': 'test',
+            'JUJU_MODEL_UUID': '0b6f7c1e-7d2a-4f5e-9c3b-2a1d4e5f6a7b',
             'PATH': self.bin + os.pathsep + os.environ.get('PATH', ''),
             'UNIT_STATE_DB': self.state_db(charm_dir, unit),
             'FAKE_JUJU_STATE': self.state_file,

@@ -185,3 +185,14 @@ def test_an_image_missing_from_the_store_is_err_image_pull_until_a_known_one(mod
     model.wait(90)
     assert model.status()["pods"]["echo-0"]["ready"]
     assert ask(model.pod_address("echo-0"), "PING") == ["PONG echo-0"]
+
+
+def test_the_exporter_image_has_the_binary_where_the_upstream_image_has_it():
+    # oliver006/redis_exporter:v1.45.0 runs /redis_exporter; Debian's 1.45.0 package is linked there.
+    assert images.recipe_for("oliver006/redis_exporter:v1.45.0").name == "redis_exporter"
+    root = images.lookup("docker.io/oliver006/redis_exporter:v1.45.0")
+    assert root
+    images.check_tree(images.recipe_for("redis_exporter:v1.45.0"), root)
+    assert os.readlink(os.path.join(root, "redis_exporter")) == "/usr/bin/prometheus-redis-exporter"
+    with open(os.path.join(os.path.dirname(root), "stamp.json")) as f:
+        assert any(p.startswith("prometheus-redis-exporter 1.45.0") for p in json.load(f)["packages"])

@@ -301,3 +301,66 @@ def test_cluster_domain_names_and_resolv_conf(make_model):
               "options ndots:5\n")
     assert model.exec("echo-0", "cat /etc/resolv.conf")[1] == resolv
     assert model.run("echo/0", "cat /etc/resolv.conf", operator=True)[1] == resolv
+
+
+@pytest.mark.parametrize("text,expanded", [
+    ("--listen=$(POD_IP):9121", "--listen=127.0.0.9:9121"),
+    ("$(POD_IP)$(EMPTY)$(POD_IP)", "127.0.0.9127.0.0.9"),
+    ("$$(POD_IP)", "$(POD_IP)"),      # $$ escapes
+    ("$$$(POD_IP)", "$127.0.0.9"),
+    ("$(UNDEFINED)", "$(UNDEFINED)"),  # undefined: left as it is
+    ("$(POD_IP", "$(POD_IP"),          # unterminated
+    ("$HOME $", "$HOME $"),            # shell syntax means nothing here
+])
+def test_command_and_args_expand_the_containers_variables_as_the_kubelet_does(text, expanded):
+    from localmodel.runtime import expansion
+    assert expansion.expand(text, {"POD_IP": "127.0.0.9", "EMPTY": ""}) == expanded
+
+
+def test_args_are_expanded_with_the_containers_env_without_a_shell(model, tmp_path):
+    deploy_echo(model)
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
+    spec = json.loads(out)
+    scratch = {"name": "scratch", "mountPath": "/srv/lm-echo/scratch", "emptyDir": {}}
+    spec["containers"][0]["volumeConfig"].append(scratch)
+    # The arguments reach the process expanded: the shell here only writes what it was given
+    # ("$1" and "$2"), it expands nothing of the spec's.
+    spec["containers"].append({
+        "name": "args", "imageDetails": {"imagePath": "redis:7.0"},
+        "command": ["/bin/sh", "-c", 'echo "$1|$2|$3" > /srv/lm-echo/scratch/args.txt; '
+                    'exec sleep 3600', "sh"],
+        "args": ["$(POD_IP):9121", "$$(POD_IP)", "$(FROM_SECRET)"],
+        "envConfig": {"POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
+                      "FROM_SECRET": {"secret": {"name": "echo-secret", "key": "greeting"}}},
+        "volumeConfig": [scratch]})
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
+    assert rc == 0, err
+    model.wait(60)
+    a = model.pod_address("echo-0")
+    assert ask(a, "CAT /srv/lm-echo/scratch/args.txt") == ["%s:9121|$(POD_IP)|hello\n" % a]
+
+
+def test_tcp_and_http_probes_need_nothing_of_the_image(model, tmp_path):
+    # The kubelet dials tcpSocket and httpGet probes itself: a container whose image has no
+    # Python (redis:7.0 here) passes them as long as it listens.
+    deploy_echo(model)
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
+    spec = json.loads(out)
+    spec["containers"].append({
+        "name": "listener", "imageDetails": {"imagePath": "redis:7.0"},
+        "command": ["redis-server", "--port", "7777", "--bind", "$(POD_IP)",
+                    "--protected-mode", "no", "--save", ""],
+        "envConfig": {"POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}}},
+        "kubernetes": {"readinessProbe": {"tcpSocket": {"port": 7777}, "periodSeconds": 1},
+                       "livenessProbe": {"tcpSocket": {"port": 7777}, "periodSeconds": 1,
+                                         "failureThreshold": 2}}})
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
+    assert rc == 0, err
+    model.wait_for(lambda s: s["pods"].get("echo-0", {}).get("containers", {})
+                   .get("listener", {}).get("ready"), timeout=60)
+    time.sleep(4)  # liveness: 2 failures a second apart would have restarted it by now
+    assert model.status()["pods"]["echo-0"]["containers"]["listener"]["restarts"] == 0

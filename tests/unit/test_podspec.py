@@ -212,3 +212,49 @@ def test_with_secret_keeps_the_other_resources_and_replaces_by_name():
         {"name": "other", "type": "Opaque", "stringData": {}},
         {"name": "s", "type": "Opaque", "stringData": {"password": "p2"}}]
     assert len(base["kubernetesResources"]["secrets"]) == 1
+
+
+EXPORTER_IMAGE = {"registry_path": "registry.example/oliver006/redis_exporter:v1.45.0",
+                  "username": "", "password": ""}
+
+
+def render_with_exporter(units=3, **options):
+    s = settings.parse(dict(options, password=PASSWORD), units)
+    return podspec.render("redis-k8s", "prod", IMAGE, s, naming.secret_name("redis-k8s"),
+                          exporter_image=EXPORTER_IMAGE)
+
+
+def test_the_exporter_is_a_third_container_after_redis_which_keeps_the_storage():
+    c = render_with_exporter().spec["containers"]
+    assert [x["name"] for x in c] == ["redis", "sentinel", "redis-exporter"]
+    exporter = c[2]
+    assert set(exporter) <= CONTAINER_KEYS
+    assert exporter["imageDetails"]["imagePath"] == "registry.example/oliver006/redis_exporter:v1.45.0"
+    # The upstream image has no shell: the binary itself, configured by arguments.
+    assert exporter["command"] == ["/redis_exporter"]
+    assert "volumeConfig" not in exporter
+
+
+def test_the_exporter_listens_on_the_pod_address_at_metrics_port_and_reads_the_pods_redis():
+    exporter = containers(render_with_exporter(**{"metrics-port": 9200, "port": 6380}))["redis-exporter"]
+    assert "--web.listen-address=$(POD_IP):9200" in exporter["args"]
+    assert "--redis.addr=redis://$(POD_IP):6380" in exporter["args"]
+    assert exporter["ports"] == [{"name": "metrics", "containerPort": 9200, "protocol": "TCP"}]
+    assert exporter["envConfig"]["POD_IP"] == {"field": {"path": "status.podIP", "api-version": "v1"}}
+    assert exporter["kubernetes"]["livenessProbe"]["httpGet"] == {"path": "/health", "port": 9200}
+    assert "readinessProbe" not in exporter["kubernetes"]  # pod readiness is redis', not the exporter's
+
+
+def test_the_exporter_takes_the_password_from_the_secret_by_reference():
+    spec = render_with_exporter()
+    exporter = containers(spec)["redis-exporter"]
+    assert exporter["envConfig"]["REDIS_PASSWORD"] == {"secret": {"name": "redis-k8s-auth", "key": "password"}}
+    assert PASSWORD not in spec.text()
+
+
+def test_metrics_port_changes_the_template_the_exporter_image_too():
+    assert render_with_exporter().digest() != render_with_exporter(**{"metrics-port": 9200}).digest()
+    other = podspec.render("redis-k8s", "prod", IMAGE, settings.parse({}, 3), "redis-k8s-auth",
+                           exporter_image=dict(EXPORTER_IMAGE, registry_path="r/redis_exporter:v1.46.0"))
+    assert other.digest() != podspec.render("redis-k8s", "prod", IMAGE, settings.parse({}, 3),
+                                            "redis-k8s-auth", exporter_image=EXPORTER_IMAGE).digest()

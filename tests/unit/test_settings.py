@@ -6,7 +6,7 @@ from redis_k8s.settings import ConfigError, parse
 
 def test_defaults_parse_to_the_documented_values():
     s = parse({}, 3)
-    assert (s.port, s.sentinel_port, s.password) == (6379, 26379, "")
+    assert (s.port, s.sentinel_port, s.metrics_port, s.password) == (6379, 26379, 9121, "")
     assert (s.down_after_ms, s.failover_timeout_ms) == (5000, 30000)
     assert (s.min_replicas_to_write_option, s.min_replicas_max_lag_option) == (-1, -1)
     assert s.min_replicas_max_lag == 3  # automatic, from down-after-milliseconds 5000
@@ -26,6 +26,12 @@ def test_null_values_take_defaults_and_unknown_options_are_ignored():
     ({"port": 6379.5}, "port", "not an integer"),
     ({"sentinel-port": 65536}, "sentinel-port", "1-65535"),
     ({"port": 7000, "sentinel-port": 7000}, "sentinel-port", "different values"),
+    ({"metrics-port": 0}, "metrics-port", "1-65535"),
+    ({"metrics-port": 65536}, "metrics-port", "1-65535"),
+    ({"metrics-port": "9121"}, "metrics-port", "not an integer"),
+    ({"metrics-port": 6379}, "metrics-port", "also the port"),
+    ({"metrics-port": 26379}, "metrics-port", "also the sentinel-port"),
+    ({"port": 7000, "metrics-port": 7000}, "metrics-port", "another value"),
     ({"password": "short"}, "password", "too short"),
     ({"password": "has a space"}, "password", "whitespace"),
     ({"password": 'quote"inside'}, "password", "unsupported characters"),
@@ -70,6 +76,8 @@ def test_password_errors_never_repeat_the_password():
 
 @pytest.mark.parametrize("raw", [
     {"port": 1, "sentinel-port": 65535},
+    {"metrics-port": 1},
+    {"port": 9121, "metrics-port": 9122},
     {"password": "Abc123!#$%&()*+,-./:;<=>?@[]^_{|}~"},
     {"maxmemory": "512MB"},
     {"maxmemory": "1gb", "maxmemory-policy": "allkeys-lru"},

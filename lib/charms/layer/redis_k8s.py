@@ -53,6 +53,7 @@ from redis_k8s import (healing, live, naming, observation, passwords, podspec, r
                        rotation, settings, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
+EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
 
 LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
@@ -239,7 +240,8 @@ def apply_pod_spec():
     image = layer.docker_resource.get_info(IMAGE_RESOURCE)
     secret_name = naming.secret_name(hookenv.application_name())
     rendered = podspec.render(hookenv.application_name(), hookenv.model_name(), image, parsed,
-                              secret_name, domain=cluster_domain())
+                              secret_name, domain=cluster_domain(),
+                              exporter_image=layer.docker_resource.get_info(EXPORTER_IMAGE_RESOURCE))
     resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed))
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:

@@ -331,3 +331,35 @@ def _finish_config_flags(config):
 
 # Names used by the upstream layer.
 init_config_states = update_config_flags
+
+
+def relation_ids_from_goal_state(endpoint_names):
+    """Answer ``relation-ids`` for ``endpoint_names`` from ``goal-state`` when it lists no
+    relation on the endpoint: no hook tool call for an endpoint nothing is related to.
+
+    charms.reactive asks ``relation-ids`` for every endpoint of the charm on every hook (one
+    hook tool call each); ``goal-state`` (read once per hook, cached, by charms that need the
+    unit count) already lists every relation of the application by endpoint name. The hook's
+    own relation (``JUJU_RELATION``: its -departed and -broken hooks come after goal state
+    dropped it) and any endpoint goal state names are asked as before, as is everything when
+    goal-state fails. Call it when the charm's reactive modules load (before
+    charms.reactive creates the endpoints).
+    """
+    from charmhelpers.core import hookenv
+    names = frozenset(endpoint_names)
+    asked = hookenv.relation_ids
+
+    def relation_ids(reltype=None):
+        name = reltype or hookenv.relation_type()
+        if name in names and name != hookenv.relation_type():
+            try:
+                relations = (hookenv.goal_state() or {}).get('relations') or {}
+            except Exception:  # goal-state is missing on very old agents
+                relations = None
+            if relations is not None and not relations.get(name):
+                return []
+        return asked(reltype)
+
+    if getattr(asked, 'goal_state_endpoints', None) is None:
+        relation_ids.goal_state_endpoints = names
+        hookenv.relation_ids = relation_ids
