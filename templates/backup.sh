@@ -29,6 +29,10 @@ role=$(info_value "$info" role)
 case "$role" in
     master)
         source_role=master
+        agreed=$(master_from_sentinels $(all_pods))
+        if [ -n "$agreed" ] && [ "${agreed% *}" != "$ME" ]; then
+            fail "this pod acts as master but the sentinels name ${agreed% *}: run backup on the master's unit (pod $(echo "$agreed" | cut -d. -f1)) or wait until the cluster settles"
+        fi
         ;;
     slave)
         source_role=replica

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Action `restore name=NAME` (actions/restore runs this in the unit's `redis` container): brings
-# every pod's redis to the dataset of a backup on this unit's storage, writes held meanwhile.
+# every pod's redis to the dataset of a backup on this unit's storage, writes refused meanwhile.
 #
 # Nothing is touched until the backup passes its checks (its sha256 against its metadata, then
 # redis-check-rdb) and the cluster is whole (the master the sentinels name answers as master,
@@ -8,15 +8,17 @@
 #  1. a temporary redis-server in this pod (this pod's address, a side port, the same password,
 #     no persistence, its dir a private copy of the backup: the backup file is never written)
 #     loads the backup;
-#  2. the master pauses writes (CLIENT PAUSE WRITE: clients wait, nothing is refused or lost),
-#     becomes a replica of the temporary server and full-syncs the backup from it (its RDB and
-#     AOF are rewritten from the received data, as on any full sync);
+#  2. the master becomes a replica of the temporary server (from then on it refuses writes with
+#     READONLY: none is acknowledged, so none is lost) and full-syncs the backup from it (its RDB
+#     and AOF are rewritten from the received data, as on any full sync);
 #  3. REPLICAOF NO ONE: master again, under a new replication id; its replicas resync from it;
-#  4. once every replica is linked under the new id at the master's offset, writes resume (the
-#     writes held meanwhile apply to the restored dataset) and the temporary server stops.
+#  4. every replica is checked to be linked under the new id, the temporary server stops.
 # The sentinels and the pods stay as they were. A sentinel takes a master that reports itself a
 # replica for longer than down-after-milliseconds plus two INFO periods (20 s) as down (sentinel.c,
 # sentinelCheckSubjectivelyDown), so step 2 is given 5 s less than that, and otherwise undone.
+# Writes are not paused (CLIENT PAUSE WRITE): a pause also holds the sentinels' hello PUBLISH, and
+# the PING queued behind it on the same connection, so a pause longer than down-after-milliseconds
+# makes the sentinels fail the master over.
 set -u
 LOG_TAG="restore[${POD_NAME:-?}]"
 . "{{ scripts_dir }}/lib.sh"
@@ -80,15 +82,11 @@ umask 077
 WORK="$DATA_DIR/.restore.$$"
 TMP_PID=""
 TMP_PORT=""
-PAUSED=""
 FOLLOWING=""
 cleanup() {
     if [ -n "$FOLLOWING" ]; then
         cli "$M_HOST" "$M_PORT" REPLICAOF NO ONE >/dev/null
         log "the master ${M_HOST%%.*} is master again"
-    fi
-    if [ -n "$PAUSED" ]; then
-        cli "$M_HOST" "$M_PORT" CLIENT UNPAUSE >/dev/null
     fi
     if [ -n "$TMP_PID" ]; then
         [ -n "$TMP_PORT" ] && cli "$LOCAL_ADDR" "$TMP_PORT" SHUTDOWN NOSAVE >/dev/null
@@ -151,12 +149,8 @@ fi
 backup_keys=$(keyspace_total "$LOCAL_ADDR" "$TMP_PORT")
 action-log "backup $name loaded ($backup_keys keys) by a temporary redis on port $TMP_PORT"
 
-# --- the master takes the backup's dataset, writes held ---
-# Long enough for every wait below; UNPAUSE ends it sooner. Should this script die, it ends alone.
-pause_ms=$(((SWITCH_WAIT_S + REPLICA_WAIT_S + 30) * 1000))
-reply=$(cli "$M_HOST" "$M_PORT" CLIENT PAUSE "$pause_ms" WRITE)
-[ "$reply" = OK ] || fail "the master ${M_HOST%%.*} did not pause writes (${reply:-no answer}); nothing was changed"
-PAUSED=1
+# --- the master takes the backup's dataset ---
+switched_ms=$(date +%s%3N)
 reply=$(cli "$M_HOST" "$M_PORT" REPLICAOF "$LOCAL_ADDR" "$TMP_PORT")
 FOLLOWING=1
 case "$reply" in
@@ -182,21 +176,21 @@ case "$reply" in
     OK*) FOLLOWING="" ;;
     *) fail "the master ${M_HOST%%.*} did not leave the temporary server (${reply:-no answer})" ;;
 esac
+# How long the master refused writes (READONLY) and reported itself a replica.
+readonly_ms=$(($(date +%s%3N) - switched_ms))
 m_info=$(cli "$M_HOST" "$M_PORT" INFO replication)
 new_replid=$(info_value "$m_info" master_replid)
 log "the master ${M_HOST%%.*} holds backup $name; new replication id $new_replid"
 
-# --- every replica resyncs under the new replication id (writes still held: offsets stand still) ---
+# --- every replica resyncs under the new replication id ---
 deadline=$(($(now) + REPLICA_WAIT_S))
 while :; do
-    m_offset=$(info_value "$(cli "$M_HOST" "$M_PORT" INFO replication)" master_repl_offset)
     pending=""
     for p in $REPLICAS; do
         r_info=$(cli "$p" "$REDIS_PORT" INFO replication)
         if [ "$(info_value "$r_info" master_link_status)" != up ] \
                 || [ "$(info_value "$r_info" master_sync_in_progress)" != 0 ] \
-                || [ "$(info_value "$r_info" master_replid)" != "$new_replid" ] \
-                || [ "$(info_value "$r_info" slave_repl_offset)" != "$m_offset" ]; then
+                || [ "$(info_value "$r_info" master_replid)" != "$new_replid" ]; then
             pending="$pending ${p%%.*}"
         fi
     done
@@ -204,12 +198,12 @@ while :; do
     [ "$(now)" -ge "$deadline" ] && break
     sleep 0.2
 done
-cli "$M_HOST" "$M_PORT" CLIENT UNPAUSE >/dev/null
-PAUSED=""
 if [ -n "$pending" ]; then
     fail "the master ${M_HOST%%.*} holds backup $name, but replica(s)$pending had not resynced after ${REPLICA_WAIT_S}s (they go on by themselves; their data may be the old one meanwhile)"
 fi
 master_keys=$(keyspace_total "$M_HOST" "$M_PORT")
+m_offset=$(info_value "$(cli "$M_HOST" "$M_PORT" INFO replication)" master_repl_offset)
 log "backup $name restored on every pod: $master_keys keys, offset $m_offset"
 action-set name="$name" keys="$master_keys" backup-keys="$backup_keys" master="${M_HOST%%.*}" \
-    replicas="$(echo $REPLICAS | sed 's/\.[^ ]*//g')" repl-id="$new_replid" offset="$m_offset"
+    replicas="$(echo $REPLICAS | sed 's/\.[^ ]*//g')" repl-id="$new_replid" offset="$m_offset" \
+    readonly-ms="$readonly_ms"
