@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from conftest import APP
+from conftest import APP, CONSUMER
 from testbed import faults
 
 SUBNET = '127.101'
@@ -57,7 +57,12 @@ def state(cluster):
     """What the tests pass on: the master, a replica, the backups taken, the sentinels' epoch."""
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 120, 'not healthy')
     replica = next(pod for pod in cluster.pods() if pod != master)
+    # The consumer writes a key of its own on its hooks (update-status too): without the relation
+    # the dataset is the tests' alone.
+    cluster.model.remove_relation(APP, CONSUMER)
+    cluster.model.wait(timeout=180)
     client = cluster.client(master)
+    client.flushall()
     for i in range(50):
         client.set('before:{}'.format(i), str(i))
     client.execute_command('WAIT', 2, 5000)

@@ -167,3 +167,22 @@ def test_restore_of_a_larger_dataset_keeps_the_master_and_every_replica_follows(
     assert {config_epoch(p, cluster) for p in cluster.pods} == {epoch}
     # The temporary server is gone, and so is its directory.
     assert not [d for d in os.listdir(replicas[1].storage) if d.startswith(".restore")]
+
+
+def test_restore_run_on_the_masters_own_unit(make_cluster):
+    # The temporary server then shares the master's pod: the master replicates from its own address.
+    cluster = make_cluster(3)
+    master, replicas = master_and_replicas(cluster)
+    epoch = config_epoch(master, cluster)
+    master.client().mset({"a": "1", "b": "2"})
+    taken = run_action(master, "backup.sh")
+    assert taken.failed is None, taken.output
+    master.client().set("a", "changed")
+    master.client().set("c", "3")
+    outcome = run_action(master, "restore.sh", name=taken.results["name"])
+    assert outcome.failed is None, outcome.output
+    assert outcome.results["master"] == master.name
+    for pod in cluster.pods:
+        assert dataset(pod) == {"a": "1", "b": "2"}, pod.name
+    wait_healthy(cluster, master, timeout=30)
+    assert {config_epoch(p, cluster) for p in cluster.pods} == {epoch}
