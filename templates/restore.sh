@@ -31,6 +31,7 @@ REPLICA_WAIT_S=120
 SENTINEL_SLACK_MS=15000
 
 name=$(action-get name)
+name=${name%.rdb}  # the file's name is taken for the backup's
 [ -n "$name" ] || fail "name is required: one of the names list-backups shows"
 problem=$(relative_path_problem "$name")
 [ -z "$problem" ] || fail "name \"$name\" $problem"
