@@ -12,7 +12,7 @@ import pytest
 from conftest import APP, CONSUMER
 from testbed import faults
 
-SUBNET = '127.101'
+SUBNET = '127.88'
 ACTION_WAIT = 180
 
 
