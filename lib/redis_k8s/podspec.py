@@ -48,7 +48,10 @@ REPLICA_PRIORITY = 100
 # live) leave the pod template alone; one that needs a longer grace rolls the pods.
 GRACE_STEP_S = 60
 
-REDIS_FILES = ("lib.sh", "redis-start.sh", "redis-stop.sh", "probe-redis.sh", "redis.conf")
+# handover.sh: the planned master switch of redis-stop.sh and failover.sh (the failover action's
+# work, run in this container by actions/failover).
+REDIS_FILES = ("lib.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "failover.sh",
+               "probe-redis.sh", "redis.conf")
 SENTINEL_SCRIPT_FILES = ("lib.sh", "sentinel-start.sh", "probe-sentinel.sh")
 SENTINEL_CONF_FILES = ("sentinel.conf", "sentinel-master.conf")
 

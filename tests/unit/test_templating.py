@@ -6,8 +6,8 @@ import pytest
 
 from redis_k8s import podspec, settings, templating
 
-SHELL_SCRIPTS = ("lib.sh", "redis-start.sh", "redis-stop.sh", "sentinel-start.sh", "probe-redis.sh",
-                 "probe-sentinel.sh")
+SHELL_SCRIPTS = ("lib.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "failover.sh",
+                 "sentinel-start.sh", "probe-redis.sh", "probe-sentinel.sh")
 
 
 def context():
