@@ -6,6 +6,8 @@ to the unit named, refuses every bad target with a message, and the consumer's r
 follows the new master.
 """
 
+import time
+
 import pytest
 import redis
 
@@ -37,7 +39,28 @@ def settled(cluster):
     peers' pods (the failover action maps units to pods from the peer data)."""
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 180, 'not healthy')
     every_entry_names(cluster, master)
+    faults.eventually(cluster, lambda: peers_know_pods(cluster), 180,
+                      'the units do not know their peers\' pods')
     return master
+
+
+def peers_know_pods(cluster):
+    """Every unit sees each peer's pod in the peer relation, as Juju links them."""
+    pods = unit_pods(cluster)
+    command = ('id=$(relation-ids redis-peers); for u in $(relation-list -r $id); do '
+               'echo $u $(relation-get -r $id pod $u); done')
+    for unit in pods:
+        rc, out, err = cluster.model.run(unit, command, operator=True)
+        seen = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+        if rc != 0 or seen != {peer: pod for peer, pod in pods.items() if peer != unit}:
+            return False
+    return True
+
+
+def longest_gap_s(writer, since):
+    """The longest time between two acknowledged writes after ``since`` (monotonic)."""
+    times = [since] + [at for _, at in writer.acknowledged if at > since]
+    return max((b - a for a, b in zip(times, times[1:])), default=0.0)
 
 
 def every_entry_names(cluster, pod):
@@ -115,9 +138,11 @@ def test_failover_without_target_moves_the_master_under_load_losing_no_acknowled
     writer = WriteLoad(admin, prefix='failover-any').start()
     try:
         faults.eventually(admin, lambda: len(writer.acknowledged) >= 50, 30, 'writes do not succeed')
+        started = time.monotonic()
         record = run_action(admin, admin.leader(), 'failover')
         assert record['status'] == 'completed', record
         results = record['results']
+        assert not results.get('Stderr'), results
         assert results['old-master'] == {'pod': old, 'unit': unit_of(admin, old)}
         new = results['new-master']['pod']
         assert new != old and results['new-master']['unit'] == unit_of(admin, new)
@@ -128,6 +153,10 @@ def test_failover_without_target_moves_the_master_under_load_losing_no_acknowled
                           'writes do not resume on the new master')
     finally:
         writer.stop()
+    print('\nfailover (no target): action {:.1f} s (queued to done), longest write gap {:.2f} s, '
+          '{} writes acknowledged, {} failed'.format(
+              record['completed'] - record['enqueued'], longest_gap_s(writer, started),
+              len(writer.acknowledged), len(writer.failures)))
     assert writer.lost(new) == []
     assert admin.client(old).info('replication')['role'] == 'slave'
 
@@ -142,15 +171,52 @@ def test_failover_to_a_target_makes_exactly_that_unit_master(admin):
     try:
         faults.eventually(admin, lambda: len(writer.acknowledged) >= 50, 30, 'writes do not succeed')
         runner = next(unit for unit in pods if unit != target)
+        started = time.monotonic()
         record = run_action(admin, runner, 'failover', target=target)
         assert record['status'] == 'completed', record
+        assert not record['results'].get('Stderr'), record['results']
         assert record['results']['new-master'] == {'pod': pods[target], 'unit': target}
         assert record['results']['old-master'] == {'pod': old, 'unit': unit_of(admin, old)}
         assert faults.eventually(admin, lambda: admin.healthy(3), 120, 'not healthy') == pods[target]
         every_entry_names(admin, pods[target])
     finally:
         writer.stop()
+    print('\nfailover target={}: action {:.1f} s (queued to done), longest write gap {:.2f} s, '
+          '{} writes acknowledged, {} failed'.format(
+              target, record['completed'] - record['enqueued'], longest_gap_s(writer, started),
+              len(writer.acknowledged), len(writer.failures)))
     assert writer.lost(pods[target]) == []
     # Every replica-priority is the charm's again (the target's was lowered for the switch).
     for pod in pods.values():
         assert admin.client(pod).config_get('replica-priority') == {'replica-priority': '100'}
+
+
+def test_when_no_sentinel_can_promote_the_action_says_so_and_writes_go_on(admin):
+    master = settled(admin)
+    replicas = [pod for pod in admin.pods() if pod != master]
+    sentinel = admin.client(master, port=26379)
+
+    def sentinels_see(priority):
+        replies = sentinel.execute_command('SENTINEL', 'REPLICAS', APP)
+        seen = [dict(zip(reply[::2], reply[1::2])) for reply in replies]
+        return len(seen) == 2 and all(entry[b'slave-priority'] == priority for entry in seen)
+
+    for pod in replicas:  # what a stopping pod does: never promoted
+        admin.client(pod).config_set('replica-priority', 0)
+    try:
+        faults.eventually(admin, lambda: sentinels_see(b'0'), 60, 'sentinels keep old priorities')
+        record = run_action(admin, admin.leader(), 'failover')
+        assert record['status'] == 'failed', record
+        assert record['message'] == (
+            'no sentinel accepted a failover (last reply: NOGOODSLAVE No suitable replica to '
+            'promote); {} stays master'.format(master))
+        assert record['results']['old-master']['pod'] == master
+        assert 'new-master' not in record['results']
+        # The pause ended with the action: a write goes through at once (the pause would hold it
+        # far longer than the client's timeout).
+        assert admin.client(master).set('after-nogoodslave', 1)
+        assert admin.healthy(3) == master
+    finally:
+        for pod in replicas:
+            admin.client(pod).config_set('replica-priority', 100)
+    faults.eventually(admin, lambda: sentinels_see(b'100'), 60, 'sentinels keep priority 0')
