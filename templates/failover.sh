@@ -120,9 +120,14 @@ result new-master "$1"
 # The old master would stay one, its writes paused, until the sentinels convert it (some 8 s or
 # more later): make it a replica now, then end the pause, so that the writes it held fail with
 # READONLY instead of being applied there and lost.
-cli "$MASTER" "$REDIS_PORT" REPLICAOF "$1" "$2" >/dev/null
-cli "$MASTER" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
-log "$(pod_of "$MASTER") is a replica of $(pod_of "$1")"
+if cli "$MASTER" "$REDIS_PORT" REPLICAOF "$1" "$2" | grep -q '^OK'; then
+    cli "$MASTER" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
+    log "$(pod_of "$MASTER") is a replica of $(pod_of "$1")"
+else
+    # Unpaused as a master, it would apply the writes it held and lose them: the pause ends on
+    # its own, by which time the sentinels have made it a replica.
+    log "$(pod_of "$MASTER") did not take REPLICAOF: its writes stay paused until the sentinels convert it"
+fi
 if [ -n "$TARGET" ] && [ "$1" != "$TARGET" ]; then
     fail "the sentinels promoted $(pod_of "$1"), not $(pod_of "$TARGET")"
 fi
