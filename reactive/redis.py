@@ -36,6 +36,11 @@ def spec_inputs_changed():
     charm.mark_spec_stale()
 
 
+@when(charm.LEADER)
+def name_the_leader():
+    charm.record_leader()
+
+
 @when(charm.LEADER, IMAGE_AVAILABLE, EXPORTER_IMAGE_AVAILABLE)
 @when_not(charm.SPEC_CURRENT)
 def set_pod_spec():

@@ -5,19 +5,13 @@
 set -u
 LOG_TAG="redis-stop[${POD_NAME:-?}]"
 . "{{ scripts_dir }}/lib.sh"
+. "{{ scripts_dir }}/handover.sh"
 
 ME=$(own_fqdn)
 
 # Sentinels never promote a replica whose priority is 0: a pod on its way out (a scale-down
 # stops several pods at once) must not become the new master.
 redis_cli CONFIG SET replica-priority 0 >/dev/null 2>&1 || true
-
-replicas_behind() {
-    _info=$(redis_cli INFO replication)
-    _moff=$(echo "$_info" | sed -n 's/^master_repl_offset://p')
-    echo "$_info" | grep '^slave[0-9]*:' | sed 's/.*offset=\([0-9]*\).*/\1/' \
-        | awk -v m="${_moff:-0}" '$1 < m' | wc -l | tr -d ' '
-}
 
 # Whatever happens below, the storage keeps the master this pod saw last (see lib.sh).
 NEW_MASTER=""
@@ -45,44 +39,13 @@ fi
 # Tells this pod's sentinel container, stopping at the same time, to stay until this is over.
 : > "$STATE_DIR/handover"
 
-# Writes block (not fail) while paused; clients blocked at shutdown see the connection drop,
-# so they never get an acknowledgement for a write the new master lacks.
-redis_cli CLIENT PAUSE {{ pause_ms }} WRITE >/dev/null
-log "writes paused; waiting for $replicas replica(s) to catch up"
-deadline=$(($(now) + {{ catch_up_wait_s }}))
-while [ "$(replicas_behind)" -gt 0 ] && [ "$(now)" -lt "$deadline" ]; do
-    sleep 0.1
-done
-
 PODS=$(all_pods)
-# This pod's own sentinel is probably stopping too: ask the other pods' sentinels first.
-asked=""
-# NOGOODSLAVE can be transient (a sentinel reconnecting, replica INFO being refreshed): retry briefly.
-deadline=$(($(now) + {{ catch_up_wait_s }}))
-while [ -z "$asked" ]; do
-    for s in $(echo "$PODS" | grep -v -x -F "$ME") "$ME"; do
-        reply=$(cli "$s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
-        case "$reply" in
-            OK*|*INPROG*) asked=$s; break ;;
-        esac
-    done
-    [ -n "$asked" ] || [ "$(now)" -ge "$deadline" ] && break
-    sleep 0.5
-done
-if [ -z "$asked" ]; then
-    log "no sentinel accepted a failover; stopping as master"
-    exit 0
+# This pod's own sentinel is probably stopping too: ask the other pods' sentinels first. Once
+# this script ends, redis-start.sh stops redis-server: clients blocked by the pause see the
+# connection drop, so they never get an acknowledgement for a write the new master lacks.
+if handover "$LOCAL_ADDR" "$ME" $(echo "$PODS" | grep -v -x -F "$ME") "$ME"; then
+    NEW_MASTER=$HANDOVER_NEW
+else
+    log "$HANDOVER_ERROR; stopping as master"
 fi
-log "sentinel $asked is failing over"
-deadline=$(($(now) + {{ failover_wait_s }}))
-while [ "$(now)" -lt "$deadline" ]; do
-    set -- $(master_from_sentinels $PODS)
-    if [ $# -eq 2 ] && [ "$1" != "$ME" ]; then
-        log "new master $1:$2"
-        NEW_MASTER="$1 $2"
-        exit 0
-    fi
-    sleep 0.2
-done
-log "no new master after {{ failover_wait_s }}s; stopping anyway"
 exit 0

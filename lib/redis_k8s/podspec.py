@@ -54,9 +54,12 @@ REPLICA_PRIORITY = 100
 # live) leave the pod template alone; one that needs a longer grace rolls the pods.
 GRACE_STEP_S = 60
 
-# The backup actions run in the `redis` container (the storage is there): their scripts too.
-REDIS_FILES = ("lib.sh", "redis-start.sh", "redis-stop.sh", "probe-redis.sh", "redis.conf",
-               "backup-lib.sh", "backup.sh", "list-backups.sh", "restore.sh")
+# The actions that run in the `redis` container (the storage is there) keep their scripts there:
+# handover.sh, the planned master switch of redis-stop.sh and failover.sh (the failover action's
+# work); the backup actions' scripts.
+REDIS_FILES = ("lib.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "failover.sh",
+               "probe-redis.sh", "redis.conf", "backup-lib.sh", "backup.sh", "list-backups.sh",
+               "restore.sh")
 SENTINEL_SCRIPT_FILES = ("lib.sh", "sentinel-start.sh", "probe-sentinel.sh")
 SENTINEL_CONF_FILES = ("sentinel.conf", "sentinel-master.conf")
 

@@ -124,9 +124,12 @@ int main(int argc, char **argv) {
     FILE *in = fdopen(s, "rb");
     size_t n;
     char *answer = slurp(in, &n);
-    int rc; size_t ol, el; int used = 0;
-    if (!answer || sscanf(answer, "%d %zu %zu\n%n", &rc, &ol, &el, &used) != 3 ||
-        (size_t)used + ol + el > n) {
+    int rc; size_t ol, el, used = 0;
+    /* The header ends at its first newline; stdout may begin with whitespace (an empty value
+     * prints "\n"), which a scanf whitespace directive would swallow as part of the header. */
+    char *nl = answer ? memchr(answer, '\n', n) : NULL;
+    if (nl) used = (size_t)(nl - answer) + 1;
+    if (!nl || sscanf(answer, "%d %zu %zu", &rc, &ol, &el) != 3 || used + ol + el > n) {
         fputs("ERROR connection to the agent lost\n", stderr);
         return 1;
     }

@@ -112,6 +112,20 @@ def test_zip_matches_the_tree_and_keeps_exec_bits(built_charm):
     assert 'metadata.yaml' in infos and 'lib/charms/reactive/bus.py' in infos
 
 
+def test_actions_yaml_and_executable_actions_are_in_the_tree_and_the_zip(built_charm):
+    with open(os.path.join(REPO, 'actions.yaml')) as f:
+        declared = yaml.safe_load(f)
+    with open(os.path.join(built_charm, 'actions.yaml')) as f:
+        assert yaml.safe_load(f) == declared
+    with zipfile.ZipFile(built_charm + '.charm') as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+    assert 'actions.yaml' in infos
+    for name in declared:
+        path = os.path.join(built_charm, 'actions', name)
+        assert os.access(path, os.X_OK), path
+        assert (infos['actions/' + name].external_attr >> 16) & stat.S_IXUSR, name
+
+
 class BuiltHook:
     """Runs hooks of a copy of the built charm as real processes: bare /usr/bin/python3
     (no site packages), fake hook tools, Ubuntu os-release in a private mount namespace."""

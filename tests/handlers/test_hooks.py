@@ -270,3 +270,15 @@ def test_each_unit_names_its_pod_and_its_role_once_then_refreshes_the_role_on_up
     assert other.state.peer_data[1]['role'] == 'replica'
     refreshed = ctx.run(other.state, 'update-status')
     assert refreshed.state.peer_data[1]['role'] == 'master'
+
+
+# -- leadership, for the actions ----------------------------------------------------------------
+
+def test_the_leader_names_itself_in_leader_data_so_a_non_leader_action_can_name_it(ctx):
+    out = ctx.run(State(), 'leader-elected')
+    assert out.leader_data['leader-unit'] == ctx.app + '/0'
+    moved = ctx.run(out.state.seen_by(1, leader=True), 'leader-elected')
+    assert moved.leader_data['leader-unit'] == ctx.app + '/1'
+    # A unit that does not lead leaves it alone.
+    follower = ctx.run(moved.state.seen_by(2), 'leader-settings-changed')
+    assert follower.leader_data['leader-unit'] == ctx.app + '/1'

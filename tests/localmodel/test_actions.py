@@ -138,6 +138,16 @@ def test_actions_run_in_the_workload_pod_with_results_log_and_failure(model):
                                                    'action not implemented on unit "echo/0"')
 
 
+def test_an_empty_value_reaches_a_workload_action_as_an_empty_line(model):
+    # action-get prints an empty string as an empty line: the pod's hook tool client must not
+    # take that newline for part of the answer's header.
+    deploy_echo(model)
+    done = model.run_action("echo/0", "greet", {"name": ""}, wait=60)
+    assert done["status"] == "completed", done
+    assert done["results"]["greeting"] == "hello "
+    assert done["results"]["Stderr"] == "a line on stderr\n"
+
+
 def test_an_action_runs_in_a_workload_image_without_python(model, tmp_path):
     deploy_echo(model)
     assert model.run_action("echo/0", "py", wait=60)["results"]["lang"] == "python"

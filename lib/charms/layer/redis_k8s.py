@@ -49,8 +49,8 @@ class _LazySubmodules:
 if 'redis' not in sys.modules:
     sys.meta_path.insert(0, _LazySubmodules('redis.asyncio'))
 
-from redis_k8s import (healing, live, naming, observation, passwords, podspec, relation,  # noqa: E402
-                       rotation, settings, watchers)
+from redis_k8s import (healing, live, naming, observation, password_action, passwords,  # noqa: E402
+                       podspec, relation, rotation, settings, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
@@ -226,6 +226,15 @@ def ensure_leader_data():
     rule, pod 0, themselves)."""
     if not leader_get('password'):
         leader_set({'password': passwords.generate()})
+
+
+def record_leader():
+    """Leader: name this unit in leader data, so that an action run on another unit can say which
+    unit leads (Juju 2.9 gives a unit no hook tool for that). Written only when leadership moved:
+    a steady hook reads leader data once anyway, and writes nothing."""
+    unit = hookenv.local_unit()
+    if leader_get(password_action.LEADER_UNIT_KEY) != unit:
+        leader_set({password_action.LEADER_UNIT_KEY: unit})
 
 
 def apply_pod_spec():

@@ -1,0 +1,93 @@
+# The planned handover of the master role (POSIX sh, sourced after lib.sh), shared by the
+# stopping master (redis-stop.sh) and the failover action (failover.sh): writes paused on the
+# master, the replicas let catch up, a sentinel asked to fail over, the new master awaited.
+# Writes block (not fail) while paused, so no client is told a write succeeded that the new
+# master lacks. The caller ends the pause: a stopping master by exiting, the action by making
+# the old master a replica first (its paused writes then fail with READONLY).
+
+# What the last handover found: "host port" of the new master, the sentinel that accepted, and
+# why it failed (its return status is 1 then).
+HANDOVER_NEW=""
+HANDOVER_ASKED=""
+HANDOVER_ERROR=""
+
+# replicas_behind ADDR: how many replicas of the master at ADDR have not acknowledged its offset.
+replicas_behind() {
+    _info=$(cli "$1" "$REDIS_PORT" INFO replication)
+    _moff=$(echo "$_info" | sed -n 's/^master_repl_offset://p')
+    echo "$_info" | grep '^slave[0-9]*:' | sed 's/.*offset=\([0-9]*\).*/\1/' \
+        | awk -v m="${_moff:-0}" '$1 < m' | wc -l | tr -d ' '
+}
+
+# sentinel_priorities SENTINEL: "name priority" of each replica that sentinel knows, name as
+# host:port (its view is refreshed from the replicas' INFO every 10 s, Sentinel's INFO period).
+sentinel_priorities() {
+    cli "$1" "$SENTINEL_PORT" SENTINEL REPLICAS "$MASTER_NAME" \
+        | awk '_key == "name" { _name = $0 } _key == "slave-priority" { print _name, $0 }
+               { _key = $0 }'
+}
+
+# sentinel_prefers SENTINEL HOST: that sentinel sees replica HOST with the lowest non-zero
+# priority of all, alone (Sentinel promotes the replica of lowest non-zero priority first).
+sentinel_prefers() {
+    sentinel_priorities "$1" | awk -v t="$2:$REDIS_PORT" '
+        $2 > 0 { if ($1 == t) mine = $2; else if (other == "" || $2 < other) other = $2 }
+        END { exit !(mine != "" && (other == "" || mine < other)) }'
+}
+
+# pause_writes ADDR: writes on the master at ADDR block, for at most the longest a handover waits.
+pause_writes() {
+    cli "$1" "$REDIS_PORT" CLIENT PAUSE {{ pause_ms }} WRITE | grep -q '^OK'
+}
+
+# handover ADDR FQDN SENTINELS...: hand the master role of the redis at ADDR (named FQDN by the
+# sentinels) over, asking the SENTINELS in this order. 0 and HANDOVER_NEW set when the sentinels
+# name a new master; 1 and HANDOVER_ERROR set otherwise (writes still paused either way).
+handover() {
+    _addr=$1
+    _fqdn=$2
+    shift 2
+    HANDOVER_NEW=""
+    HANDOVER_ASKED=""
+    HANDOVER_ERROR=""
+    if ! pause_writes "$_addr"; then
+        HANDOVER_ERROR="the master $_fqdn did not accept CLIENT PAUSE"
+        return 1
+    fi
+    log "writes paused on $_fqdn; waiting for its replicas to catch up"
+    _deadline=$(($(now) + {{ catch_up_wait_s }}))
+    while [ "$(replicas_behind "$_addr")" -gt 0 ] && [ "$(now)" -lt "$_deadline" ]; do
+        sleep 0.1
+    done
+    # NOGOODSLAVE can be transient (a sentinel reconnecting, replica INFO being refreshed): retry briefly.
+    _reply=""
+    _deadline=$(($(now) + {{ catch_up_wait_s }}))
+    while [ -z "$HANDOVER_ASKED" ]; do
+        for _s in "$@"; do
+            _reply=$(cli "$_s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
+            case "$_reply" in
+                OK*|*INPROG*) HANDOVER_ASKED=$_s; break ;;
+            esac
+        done
+        [ -n "$HANDOVER_ASKED" ] || [ "$(now)" -ge "$_deadline" ] && break
+        sleep 0.5
+    done
+    if [ -z "$HANDOVER_ASKED" ]; then
+        HANDOVER_ERROR="no sentinel accepted a failover (last reply: ${_reply:-none})"
+        return 1
+    fi
+    log "sentinel $HANDOVER_ASKED is failing over"
+    _pods=$(all_pods)
+    _deadline=$(($(now) + {{ failover_wait_s }}))
+    while [ "$(now)" -lt "$_deadline" ]; do
+        set -- $(master_from_sentinels $_pods)
+        if [ $# -eq 2 ] && [ "$1" != "$_fqdn" ]; then
+            HANDOVER_NEW="$1 $2"
+            log "new master $1:$2"
+            return 0
+        fi
+        sleep 0.2
+    done
+    HANDOVER_ERROR="no new master after {{ failover_wait_s }}s"
+    return 1
+}
