@@ -191,3 +191,22 @@ def test_the_start_scripts_line_is_the_leaders_rules_with_the_digest_of_the_secr
 def test_without_the_secret_key_the_start_scripts_add_no_user(tmp_path):
     assert metrics_user_line(tmp_path, None) == ""
     assert metrics_user_line(tmp_path, "") == ""
+
+
+def test_without_sha256sum_the_start_scripts_add_no_user_rather_than_a_bad_line(tmp_path):
+    import subprocess
+
+    from redis_k8s import podspec
+    lib = tmp_path / "lib.sh"
+    lib.write_text(podspec.volume_files("r", settings.parse({}, 3))[podspec.REDIS_SCRIPTS_VOLUME]["lib.sh"])
+    (tmp_path / "metrics-password").write_text(METRICS_PW)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("cut", "date", "timeout"):  # everything lib.sh needs but sha256sum
+        (bin_dir / tool).symlink_to("/usr/bin/" + tool)
+    script = '. "$1"; METRICS_PASSWORD_FILE="$2"; metrics_user_line "-@all +info"'
+    result = subprocess.run(["/bin/sh", "-c", script, "sh", str(lib), str(tmp_path / "metrics-password")],
+                            env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=30,
+                            check=True)
+    assert result.stdout == ""
+    assert "user left to the leader" in result.stderr
