@@ -15,6 +15,8 @@ LAST_MASTER_FILE="$DATA_DIR/last-master"
 # The Secret's volume. Kubernetes updates the file in place after a password change, so every
 # use reads it again: a value read at start would go stale.
 PASSWORD_FILE="{{ password_file }}"
+# The metrics user's password (the exporter's; generated once, never rotated), same volume.
+METRICS_PASSWORD_FILE="{{ metrics_password_file }}"
 # Without a pod IP (tests, odd runtimes) listen everywhere and talk to ourselves on loopback.
 LOCAL_ADDR="${POD_IP:-127.0.0.1}"
 if command -v timeout >/dev/null 2>&1; then
@@ -37,6 +39,26 @@ password() {
     _pw=""
     IFS= read -r _pw < "$PASSWORD_FILE" 2>/dev/null || true
     printf '%s' "$_pw"
+}
+
+# metrics_user_line PERMISSIONS: the config line creating the exporter's ACL user
+# ({{ metrics_user }}) with only PERMISSIONS and its password from the Secret's file, by its
+# SHA-256 (the file this goes into holds no copy of it). Nothing when the Secret has no such key
+# yet (a pod started before the upgraded charm's Secret reached it): the leader then creates the
+# user live once the key is there.
+metrics_user_line() {
+    _mpw=""
+    IFS= read -r _mpw < "$METRICS_PASSWORD_FILE" 2>/dev/null || true
+    [ -n "$_mpw" ] || return 0
+    _digest=$(printf '%s' "$_mpw" | sha256sum | cut -d' ' -f1)
+    # A malformed line would keep the server from starting: without a digest, no line (the
+    # leader creates the user live).
+    case "$_digest" in
+        ""|*[!0-9a-f]*)
+            log "no SHA-256 of the metrics password: user left to the leader"
+            return 0 ;;
+    esac
+    echo "user {{ metrics_user }} reset on #$_digest $1"
 }
 
 require_password() {

@@ -167,6 +167,7 @@ write_conf() {
         echo "repl-diskless-sync-max-replicas $((_n - 1))"
         echo "requirepass \"$_password\""
         echo "masterauth \"$_password\""
+        metrics_user_line "{{ metrics_redis_permissions }}"
         if [ -n "$MASTER_HOST" ]; then
             echo "replicaof $MASTER_HOST $MASTER_PORT"
         fi

@@ -71,6 +71,7 @@ PASSWORD=$(password)
     echo "sentinel announce-port $SENTINEL_PORT"
     echo "requirepass \"$PASSWORD\""
     echo "sentinel sentinel-pass \"$PASSWORD\""
+    metrics_user_line "{{ metrics_sentinel_permissions }}"
     # Keeping the id and epoch makes a restarted sentinel the same voter, not a new stranger.
     grep -E '^sentinel (myid|current-epoch) ' "$PREV"
     echo "sentinel monitor $MASTER_NAME $MASTER_HOST $MASTER_PORT $QUORUM"

@@ -14,7 +14,7 @@ import hashlib
 
 import redis
 
-from . import custom_config
+from . import custom_config, metrics_user
 from .connection import as_dict as _as_dict, ask as _try, default_connect
 
 # How long after the Secret changes a pod may still read the previous password from its file:
@@ -67,9 +67,25 @@ def _differences(current: dict, wanted: dict, table: dict = None) -> list:
     return pairs
 
 
-def apply_settings(hosts, settings, password, connect=None, snapshot=None) -> list:
+def ensure_metrics_user(commands, metrics_password):
+    """``fn(client)`` giving an instance the exporter's ACL user (:mod:`redis_k8s.metrics_user`)
+    with ``commands`` and ``metrics_password``, when it lacks it or has it otherwise: a pod that
+    started before its Secret file had the password, or one of a revision without the user.
+    Only that user is touched (``ACL SETUSER`` changes the named user alone). True when done."""
+    def run(client):
+        reply = client.execute_command("ACL", "GETUSER", metrics_user.NAME)
+        if not metrics_user.matches(reply, metrics_password, commands):
+            client.execute_command("ACL", "SETUSER", metrics_user.NAME,
+                                   *metrics_user.rules(metrics_password, commands))
+        return True
+    return run
+
+
+def apply_settings(hosts, settings, password, connect=None, snapshot=None,
+                   metrics_password=None) -> list:
     """Make every redis (``CONFIG SET``) and sentinel (``SENTINEL SET``) of ``hosts`` use the
-    settings; return the ``(host, port)`` not reached.
+    settings and, given ``metrics_password``, have the exporter's user; return the
+    ``(host, port)`` not reached.
 
     With the hook's ``snapshot`` (:class:`redis_k8s.observation.Snapshot`), its open clients are
     used and the sentinels' ``SENTINEL MASTER`` it read (or reads now, for the heal steps after)
@@ -82,11 +98,16 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None) -> li
     wanted_redis = redis_settings(settings)
     wanted_sentinel = sentinel_settings(settings)
 
+    redis_user = sentinel_user = None
+    if metrics_password:
+        redis_user = ensure_metrics_user(metrics_user.REDIS_COMMANDS, metrics_password)
+        sentinel_user = ensure_metrics_user(metrics_user.SENTINEL_COMMANDS, metrics_password)
+
     def align_redis(client):
         pairs = _differences(client.config_get("*"), wanted_redis, custom_config.REDIS)
         if pairs:
             client.execute_command("CONFIG", "SET", *pairs)
-        return True
+        return redis_user(client) if redis_user else True
 
     def set_sentinel(pairs):
         def run(client):
@@ -103,13 +124,17 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None) -> li
                 snapshot.pods.sentinel(host, set_sentinel(pairs))))
             if pairs:
                 snapshot.forget_sentinel_state(host)
+            if sentinel_done and sentinel_user:
+                sentinel_done = bool(snapshot.pods.sentinel(host, sentinel_user))
         else:
             redis_done = _try(connect, host, settings.port, password, align_redis)
 
             def align_sentinel(client):
                 state = _as_dict(client.execute_command("SENTINEL", "MASTER", settings.master_name))
                 pairs = _differences(state, wanted_sentinel, custom_config.SENTINEL)
-                return set_sentinel(pairs)(client) if pairs else True
+                if pairs:
+                    set_sentinel(pairs)(client)
+                return sentinel_user(client) if sentinel_user else True
 
             sentinel_done = _try(connect, host, settings.sentinel_port, password, align_sentinel)
         if not redis_done:

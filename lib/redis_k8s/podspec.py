@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from . import custom_config, naming, templating
+from . import custom_config, metrics_user, naming, templating
 
 SCRIPTS_DIR = "/etc/redis-k8s"
 SENTINEL_CONF_DIR = "/etc/redis-sentinel"
@@ -37,6 +37,8 @@ SHARED_VOLUME = "shared"
 AUTH_VOLUME = "auth"
 
 SECRET_KEY = "password"
+# The exporter's own password (``redis_k8s.metrics_user``): generated once, never rotated.
+METRICS_SECRET_KEY = "metrics-password"
 EXPORTER_CONTAINER = "redis-exporter"
 # Where the upstream image (oliver006/redis_exporter, built FROM scratch: no shell) has it.
 EXPORTER_BINARY = "/redis_exporter"
@@ -129,6 +131,10 @@ def template_context(app: str, settings) -> dict:
         "scripts_dir": SCRIPTS_DIR,
         "shared_dir": SHARED_DIR,
         "password_file": AUTH_DIR + "/" + SECRET_KEY,
+        "metrics_password_file": AUTH_DIR + "/" + METRICS_SECRET_KEY,
+        "metrics_user": metrics_user.NAME,
+        "metrics_redis_permissions": metrics_user.permissions(metrics_user.REDIS_COMMANDS),
+        "metrics_sentinel_permissions": metrics_user.permissions(metrics_user.SENTINEL_COMMANDS),
         "sentinel_conf_dir": SENTINEL_CONF_DIR,
         "master_name": naming.master_name(app),
         "port": settings.port,
@@ -240,9 +246,11 @@ def exporter_container(exporter_image, settings, secret_name: str) -> dict:
 
     The upstream image has no shell, so the exporter is configured by arguments, which
     Kubernetes expands (``$(POD_IP)``) from the container's environment, and by environment
-    variables it reads itself: ``REDIS_PASSWORD`` comes from the Secret (a reference, so
-    the password is in neither the spec nor a ConfigMap). The exporter reads it when it starts
-    (a password change reaches it when the container restarts: see the README).
+    variables it reads itself, once, when it starts: it logs in as the metrics user
+    (``REDIS_USER``, :mod:`redis_k8s.metrics_user`) with that user's password, from the Secret's
+    ``metrics-password`` key (a reference: the password is in neither the spec nor a ConfigMap).
+    That password never changes, so a rotation of the main one never stops the scrapes. It is
+    kept from ``CONFIG GET``, which the user may not run (it answers the main password).
     No readiness probe: a pod's readiness must say whether its redis serves, not its exporter.
     """
     port = settings.metrics_port
@@ -256,11 +264,14 @@ def exporter_container(exporter_image, settings, secret_name: str) -> dict:
             "--redis.addr=redis://$(POD_IP):{}".format(settings.port),
             "--connection-timeout=" + EXPORTER_CONNECT_TIMEOUT,
             "--redis-only-metrics",
+            # Not CONFIG: the metrics user may not run CONFIG GET (see redis_k8s.metrics_user).
+            "--config-command=" + metrics_user.CONFIG_COMMAND,
         ],
         "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
         "envConfig": {
             "POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
-            "REDIS_PASSWORD": {"secret": {"name": secret_name, "key": SECRET_KEY}},
+            "REDIS_USER": metrics_user.NAME,
+            "REDIS_PASSWORD": {"secret": {"name": secret_name, "key": METRICS_SECRET_KEY}},
         },
         "kubernetes": {
             "livenessProbe": {
@@ -339,15 +350,18 @@ def render(app: str, model: str, image, settings, secret_name: str,
     return PodSpec(spec=spec, k8s_resources=k8s_resources)
 
 
-def with_secret(k8s_resources: dict, secret_name: str, password: str) -> dict:
+def with_secret(k8s_resources: dict, secret_name: str, password: str,
+                metrics_password: str = None) -> dict:
     """Return a copy of ``k8s_resources`` (a PodSpec's) with the Secret holding the Redis password
-    (replacing a Secret of the same name); the spec itself never carries the password."""
+    and, given one, the metrics user's (replacing a Secret of the same name); the spec itself
+    never carries a password."""
     merged = copy.deepcopy(k8s_resources)
     resources = merged.setdefault("kubernetesResources", {})
     secrets = [item for item in resources.get("secrets", []) if item.get("name") != secret_name]
     resources["secrets"] = secrets + [{
         "name": secret_name,
         "type": "Opaque",
-        "stringData": {SECRET_KEY: password},
+        "stringData": dict({SECRET_KEY: password},
+                           **({METRICS_SECRET_KEY: metrics_password} if metrics_password else {})),
     }]
     return merged

@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+import redis
 import yaml
 
 from testbed.cluster import APP
@@ -241,4 +242,88 @@ def test_an_invalid_metrics_port_blocks_naming_it_and_keeps_the_pods(cluster, mo
     jobs, _, _ = received(model)
     assert jobs[0]['static_configs'][0]['targets'] == ['*:9121']  # the last good jobs stay
     model.config(APP, {'metrics-port': 9121})
+    assert cluster.wait_healthy(3, timeout=240)
+
+
+METRICS_USER = 'redis-k8s-metrics'
+NEW_PASSWORD = 'Metrics-Rotation-Pass-0099'
+
+
+def refuses(cluster, pod, port, password):
+    """Whether the pod's redis (or sentinel) refuses ``password`` (the default user's)."""
+    try:
+        cluster.client(pod, port, password=password).ping()
+    except redis.AuthenticationError:
+        return True
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False  # asked again on the next poll
+    except redis.ResponseError as error:
+        if 'WRONGPASS' in str(error) or 'NOAUTH' in str(error):
+            return True
+        raise
+    return False
+
+
+def test_a_password_change_never_stops_the_scrapes_the_exporter_has_its_own_user(
+        prometheus, cluster, model):
+    units = set(cluster.units())
+    pods = cluster.pods()
+
+    def exporter_restarts():
+        return {pod: model.status()['pods'][pod]['containers']['redis-exporter']['restarts']
+                for pod in pods}
+
+    restarts = exporter_restarts()
+    old = cluster.password()
+    changed_at = time.time()
+    model.config(APP, {'password': NEW_PASSWORD})
+    # The rotation: both passwords accepted, then (live.SECRET_SYNC_S later) the old one refused
+    # everywhere, by the leader's live commands; no pod restarts, so neither does any exporter.
+    assert model.wait_for(lambda status: all(
+        refuses(cluster, pod, port, old) for pod in pods for port in (6379, 26379)),
+        timeout=480, interval=2)
+    refused_at = time.time()
+    print('\nold password refused everywhere {:.0f}s after the change'.format(refused_at - changed_at))
+
+    # Scrapes taken after the old password was refused: every pod's redis and sentinel still up.
+    def scraped_since_refused(expr):
+        return lambda: (lambda found: found if set(found) == units else None)(
+            {unit: value for unit, value in prometheus.by_unit('timestamp({})'.format(expr)).items()
+             if value > refused_at + 1})
+
+    for component in ('redis', 'sentinel'):
+        selector = 'redis_up{{redis_k8s_component="{}"}}'.format(component)
+        prometheus.wait(scraped_since_refused(selector))
+        assert prometheus.by_unit(selector) == {unit: 1 for unit in units}
+        # And at every scrape since the change, across the whole rotation: never 0.
+        window = int(time.time() - changed_at) + 1
+        assert prometheus.by_unit('min_over_time({}[{}s])'.format(selector, window)) == {
+            unit: 1 for unit in units}, component
+    assert prometheus.by_unit('up{redis_k8s_component="sentinel"}') == {unit: 1 for unit in units}
+    assert exporter_restarts() == restarts
+
+    # The exporter's user never had a command refused: what redis_exporter sends is all granted.
+    metrics_password = cluster.leader_get('metrics-password')
+    assert metrics_password and metrics_password not in (old, NEW_PASSWORD)
+    for pod in pods:
+        for port in (6379, 26379):
+            log = cluster.client(pod, port).execute_command('ACL', 'LOG')
+            assert not [entry for entry in log if METRICS_USER.encode() in entry], (pod, port, log)
+
+    # And it can read metrics only: no write, no key, no configuration (CONFIG GET would answer
+    # the main password), no sentinel command that changes anything.
+    master = cluster.master_pod()
+    user = cluster.client(master, username=METRICS_USER, password=metrics_password)
+    assert user.info('replication')['role'] == 'master'
+    for command in (('SET', 'metrics-user-write', 'x'), ('GET', 'any'), ('CONFIG', 'GET', 'requirepass'),
+                    ('FLUSHALL',), ('ACL', 'LIST')):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            user.execute_command(*command)
+    assert cluster.client(master).exists('metrics-user-write') == 0
+    sentinel = cluster.client(master, port=26379, username=METRICS_USER, password=metrics_password)
+    assert sentinel.execute_command('SENTINEL', 'MASTERS')
+    for command in (('SENTINEL', 'SET', APP, 'quorum', '1'), ('SENTINEL', 'FAILOVER', APP),
+                    ('SENTINEL', 'CONFIG', 'GET', 'sentinel-pass')):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            sentinel.execute_command(*command)
     assert cluster.wait_healthy(3, timeout=240)

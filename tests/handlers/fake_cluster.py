@@ -41,6 +41,9 @@ class Pod:
         self.names = None  # ordinal of the master this pod's sentinel names, None: no master known
         self.sentinel_settings = {'quorum': '2', 'down-after-milliseconds': '5000',
                                   'failover-timeout': '30000', 'parallel-syncs': '1'}
+        # ACL users other than default, per instance: {name: ACL GETUSER reply}.
+        self.redis_users = {}
+        self.sentinel_users = {}
 
 
 class FakeCluster:
@@ -191,8 +194,24 @@ class FakeCluster:
         return ['slave', self.host(pod.follows), self.port, 'connected', pod.offset]
 
     def _redis_acl(self, pod, words):
-        if words[0].upper() == 'GETUSER':
-            return ['flags', ['on'], 'passwords', []]
+        return self._acl(pod.redis_users, words)
+
+    @staticmethod
+    def _acl(users, words):
+        """``ACL GETUSER``/``SETUSER``: the default user as a bare reply (passwords are not
+        checked); another user set with ``reset on #<digest> <command rules>`` as Redis 7.0
+        reports it (the only form the charm sends)."""
+        sub, name = words[0].upper(), words[1]
+        if sub == 'GETUSER':
+            if name == 'default':
+                return ['flags', ['on'], 'passwords', []]
+            return users.get(name)
+        if sub == 'SETUSER' and name != 'default':
+            rules = words[2:]
+            assert rules[:2] == ['reset', 'on'] and rules[2].startswith('#'), rules
+            users[name] = ['flags', ['on', 'sanitize-payload'], 'passwords', [rules[2][1:]],
+                           'commands', ' '.join(rules[3:]), 'keys', '', 'channels', '',
+                           'selectors', []]
         return 'OK'
 
     def _redis_client(self, pod, words):
@@ -209,6 +228,9 @@ class FakeCluster:
                 self._prefix, 'ok' if master.redis_up else 'odown', self.host(pod.names),
                 self.port, len(self._replica_entries(pod)), len(self.pods)))
         return '\r\n'.join(lines) + '\r\n'
+
+    def _sentinel_acl(self, pod, words):
+        return self._acl(pod.sentinel_users, words)
 
     def _sentinel_role(self, pod, words):
         return ['sentinel', [] if pod.names is None else [self._prefix]]

@@ -82,3 +82,67 @@ def test_invalid_metrics_port_blocks_and_keeps_the_spec(ctx):
     assert out.status == ('blocked', 'metrics-port: 6379 is also the port of the pods; set '
                                      'metrics-port to another value (1-65535, default 9121)')
     assert not out.spec_sent
+
+
+# -- the exporter's own ACL user ------------------------------------------------------------------
+
+def exporter(out):
+    return next(c for c in out.spec['containers'] if c['name'] == 'redis-exporter')
+
+
+def test_the_leader_puts_a_generated_metrics_password_in_the_secret_and_names_only_its_key(ctx):
+    from harness import State
+    out = ctx.run(State(), 'install')
+
+    metrics_password = out.leader_data['metrics-password']
+    assert len(metrics_password) >= 16 and metrics_password != out.leader_data['password']
+    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    assert secret['stringData'] == {'password': out.leader_data['password'],
+                                    'metrics-password': metrics_password}
+    env = exporter(out)['envConfig']
+    assert env['REDIS_USER'] == 'redis-k8s-metrics'
+    assert env['REDIS_PASSWORD'] == {'secret': {'name': secret['name'], 'key': 'metrics-password'}}
+    # In the Secret only: not in the spec (its files become ConfigMaps), nor in a log line.
+    assert metrics_password not in out.state.pod_spec
+    assert not [line for line in out.logs if metrics_password in line]
+
+
+def test_the_leader_gives_every_redis_and_sentinel_the_metrics_user_once(ctx):
+    import hashlib
+    out = running_leader(ctx)
+    cluster = out.state.cluster
+    metrics_password = out.leader_data['metrics-password']
+    digest = hashlib.sha256(metrics_password.encode()).hexdigest()
+    for pod in cluster.pods.values():
+        for users, extra in ((pod.redis_users, '+slowlog|get'), (pod.sentinel_users, '+sentinel|masters')):
+            reply = dict(zip(users['redis-k8s-metrics'][::2], users['redis-k8s-metrics'][1::2]))
+            assert reply['passwords'] == [digest]
+            commands = reply['commands'].split()
+            assert commands[0] == '-@all' and '+info' in commands and extra in commands
+            assert not [c for c in commands[1:] if not c.startswith('+') or '@' in c]
+    assert len(cluster.sent('ACL', 'SETUSER')) == 6  # once per redis and sentinel of 3 pods
+    # The password travels as its digest only.
+    assert not [c for c in cluster.commands if metrics_password in ' '.join(c[2])]
+
+
+def test_a_password_change_keeps_the_metrics_password_and_the_exporter_spec(ctx):
+    before = running_leader(ctx)
+    out = ctx.run(before.state.replace(config={'password': 'Changed-Pass-0042'}), 'config-changed')
+
+    assert out.spec_sent  # the Secret changed
+    assert out.leader_data['metrics-password'] == before.leader_data['metrics-password']
+    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    assert secret['stringData']['metrics-password'] == before.leader_data['metrics-password']
+    assert exporter(out) == exporter(before)  # its container is not restarted
+
+
+def test_an_upgraded_leader_without_a_metrics_password_generates_one(ctx):
+    before = running_leader(ctx)
+    data = dict(before.state.leader_data)
+    del data['metrics-password']
+    out = ctx.run(before.state.replace(leader_data=data), 'upgrade-charm')
+
+    assert out.leader_data['metrics-password']
+    assert out.leader_data['password'] == before.leader_data['password']
+    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    assert secret['stringData']['metrics-password'] == out.leader_data['metrics-password']

@@ -18,5 +18,7 @@ def test_a_steady_leader_update_status_makes_one_client_per_instance_and_asks_on
     asked = collections.Counter(out.cluster.commands)
     assert max(asked.values()) == 1, [c for c, n in asked.items() if n > 1]
     # Per sentinel: who is master, the promoted-replica check, its state, its peers; per redis:
-    # INFO and CONFIG GET (18 for 3 pods; each client also sends AUTH once when it connects).
-    assert len(out.cluster.commands) == 18
+    # INFO and CONFIG GET; per instance, ACL GETUSER of the exporter's user (24 for 3 pods; each
+    # client also sends AUTH once when it connects). Nothing is set: the user is there already.
+    assert len(out.cluster.commands) == 24
+    assert len(out.cluster.sent('ACL', 'GETUSER')) == 6 and not out.cluster.sent('ACL', 'SETUSER')

@@ -245,11 +245,42 @@ def test_the_exporter_listens_on_the_pod_address_at_metrics_port_and_reads_the_p
     assert "readinessProbe" not in exporter["kubernetes"]  # pod readiness is redis', not the exporter's
 
 
-def test_the_exporter_takes_the_password_from_the_secret_by_reference():
+def test_the_exporter_logs_in_as_the_metrics_user_with_its_secret_key_by_reference():
     spec = render_with_exporter()
     exporter = containers(spec)["redis-exporter"]
-    assert exporter["envConfig"]["REDIS_PASSWORD"] == {"secret": {"name": "redis-k8s-auth", "key": "password"}}
+    # Its own user, whose password never rotates: a change of the main password (applied live,
+    # no container restart) never reaches the password the exporter read when it started.
+    assert exporter["envConfig"]["REDIS_USER"] == "redis-k8s-metrics"
+    assert exporter["envConfig"]["REDIS_PASSWORD"] == {
+        "secret": {"name": "redis-k8s-auth", "key": "metrics-password"}}
+    assert not any("password" in arg or "user" in arg for arg in exporter["args"])
     assert PASSWORD not in spec.text()
+
+
+def test_the_exporter_does_not_ask_config_get_which_would_answer_the_main_password():
+    exporter = containers(render_with_exporter())["redis-exporter"]
+    # It sends "<config-command> GET *": INFO answers unknown sections with nothing, no error.
+    assert "--config-command=INFO" in exporter["args"]
+
+
+def test_the_secret_carries_the_metrics_password_under_its_own_key():
+    merged = podspec.with_secret({}, "redis-k8s-auth", PASSWORD, "Metrics-Pw-0123")
+    assert merged["kubernetesResources"]["secrets"] == [{
+        "name": "redis-k8s-auth", "type": "Opaque",
+        "stringData": {"password": PASSWORD, "metrics-password": "Metrics-Pw-0123"}}]
+
+
+def test_the_metrics_user_is_created_at_start_from_the_secret_file_by_its_digest():
+    files = podspec.volume_files("redis-k8s", settings.parse({}, 3))
+    lib = files[podspec.REDIS_SCRIPTS_VOLUME]["lib.sh"]
+    assert 'METRICS_PASSWORD_FILE="/etc/redis-k8s-auth/metrics-password"' in lib
+    assert 'echo "user redis-k8s-metrics reset on #$_digest $1"' in lib
+    redis_start = files[podspec.REDIS_SCRIPTS_VOLUME]["redis-start.sh"]
+    assert ('metrics_user_line "-@all +info +ping +client|setname +slowlog|get +slowlog|len '
+            '+latency|latest"') in redis_start
+    sentinel_start = files[podspec.SENTINEL_SCRIPTS_VOLUME]["sentinel-start.sh"]
+    assert ('metrics_user_line "-@all +info +ping +client|setname +sentinel|masters '
+            '+sentinel|sentinels +sentinel|slaves +sentinel|ckquorum"') in sentinel_start
 
 
 def test_metrics_port_changes_the_template_the_exporter_image_too():

@@ -54,6 +54,7 @@ from redis_k8s import (healing, live, naming, observation, password_action, pass
 
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
+METRICS_PASSWORD_KEY = 'metrics-password'  # leader data: the exporter's ACL user's password
 
 LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
@@ -222,10 +223,18 @@ def mark_spec_stale():
 
 
 def ensure_leader_data():
-    """Generate the password once, on the first leader (the pods' scripts apply the bootstrap
-    rule, pod 0, themselves)."""
-    if not leader_get('password'):
-        leader_set({'password': passwords.generate()})
+    """Generate the password and the metrics user's once, on the first leader (the pods' scripts
+    apply the bootstrap rule, pod 0, themselves); an upgraded leader generates the metrics one
+    in its first hook. Neither is ever logged."""
+    missing = {key: passwords.generate() for key in ('password', METRICS_PASSWORD_KEY)
+               if not leader_get(key)}
+    if missing:
+        leader_set(missing)
+
+
+def metrics_password():
+    """The metrics user's password (``redis_k8s.metrics_user``): generated once, never rotated."""
+    return leader_get(METRICS_PASSWORD_KEY) or None
 
 
 def record_leader():
@@ -251,7 +260,8 @@ def apply_pod_spec():
     rendered = podspec.render(hookenv.application_name(), hookenv.model_name(), image, parsed,
                               secret_name, domain=cluster_domain(),
                               exporter_image=layer.docker_resource.get_info(EXPORTER_IMAGE_RESOURCE))
-    resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed))
+    resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed),
+                                    metrics_password())
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
         change_password_live(parsed)
@@ -320,12 +330,13 @@ def consumer_password(parsed):
 
 def apply_live_settings(parsed, fqdns=None):
     """Leader: make every running redis and sentinel use the options and the unit count's quorum
-    and min-replicas-to-write (only what differs is set); pods not reached are retried on the
-    next hook."""
+    and min-replicas-to-write, and have the exporter's ACL user (only what differs is set); pods
+    not reached are retried on the next hook."""
     hosts = pod_fqdns() if fqdns is None else fqdns
     snapshot = observe_topology(parsed)
     missed = live.apply_settings(hosts, parsed, password(parsed),
-                                 snapshot=snapshot if list(hosts) == snapshot.hosts else None)
+                                 snapshot=snapshot if list(hosts) == snapshot.hosts else None,
+                                 metrics_password=metrics_password())
     if missed:
         hookenv.log('settings not applied yet on {} (retried on a later hook)'.format(
             ', '.join('{}:{}'.format(naming.pod_name_of(h), p) for h, p in missed)))
