@@ -306,6 +306,17 @@ def recover(cluster, load, fault, timeout=180, relation_timeout=30, writes_timeo
                    old_master_role(cluster, fault.old_master), window, timeline)
 
 
+def every_entry_names(cluster, pod, timeout):
+    """Wait until every redis unit's entry in the consumer's relation data names ``pod``: a
+    legacy consumer (interface:redis ``relation_data()``) may take any of them."""
+    def agree():
+        data = cluster.all_relation_data()
+        return len(data) == 3 and all(cluster.pod_of(entry.get('host', '')) == pod
+                                      for entry in data)
+    eventually(cluster, agree, timeout, 'not every unit publishes master {}: {}'.format(
+        pod, cluster.all_relation_data()))
+
+
 def eventually(cluster, predicate, timeout, message):
     """``predicate()``'s first truthy value within ``timeout`` seconds, else AssertionError."""
     def attempt(status):

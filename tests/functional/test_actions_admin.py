@@ -38,7 +38,7 @@ def settled(cluster):
     """The master, once the cluster is healthy, the relation names it and every unit knows its
     peers' pods (the failover action maps units to pods from the peer data)."""
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 180, 'not healthy')
-    every_entry_names(cluster, master)
+    faults.every_entry_names(cluster, master, 180)
     faults.eventually(cluster, lambda: peers_know_pods(cluster), 180,
                       'the units do not know their peers\' pods')
     return master
@@ -61,16 +61,6 @@ def longest_gap_s(writer, since):
     """The longest time between two acknowledged writes after ``since`` (monotonic)."""
     times = [since] + [at for _, at in writer.acknowledged if at > since]
     return max((b - a for a, b in zip(times, times[1:])), default=0.0)
-
-
-def every_entry_names(cluster, pod):
-    """Every redis unit's entry in the consumer's relation data names ``pod``."""
-    def agree():
-        data = cluster.all_relation_data()
-        return len(data) == 3 and all(cluster.pod_of(entry.get('host', '')) == pod
-                                      for entry in data)
-    faults.eventually(cluster, agree, 180, 'not every unit publishes master {}: {}'.format(
-        pod, cluster.all_relation_data()))
 
 
 def no_traceback(record):
@@ -147,7 +137,7 @@ def test_failover_without_target_moves_the_master_under_load_losing_no_acknowled
         new = results['new-master']['pod']
         assert new != old and results['new-master']['unit'] == unit_of(admin, new)
         assert faults.eventually(admin, lambda: admin.healthy(3), 120, 'not healthy') == new
-        every_entry_names(admin, new)
+        faults.every_entry_names(admin, new, 180)
         count = len(writer.acknowledged)
         faults.eventually(admin, lambda: len(writer.acknowledged) > count + 50, 60,
                           'writes do not resume on the new master')
@@ -178,7 +168,7 @@ def test_failover_to_a_target_makes_exactly_that_unit_master(admin):
         assert record['results']['new-master'] == {'pod': pods[target], 'unit': target}
         assert record['results']['old-master'] == {'pod': old, 'unit': unit_of(admin, old)}
         assert faults.eventually(admin, lambda: admin.healthy(3), 120, 'not healthy') == pods[target]
-        every_entry_names(admin, pods[target])
+        faults.every_entry_names(admin, pods[target], 180)
     finally:
         writer.stop()
     print('\nfailover target={}: action {:.1f} s (queued to done), longest write gap {:.2f} s, '

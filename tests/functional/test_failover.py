@@ -50,17 +50,6 @@ def report(outcome):
     print('\n' + faults.summary(outcome))
 
 
-def every_entry_names(cluster, pod):
-    """Every redis unit's entry in the consumer's relation data names ``pod``: a legacy consumer
-    (interface:redis ``relation_data()``) may take any of them."""
-    def agree():
-        data = cluster.all_relation_data()
-        return len(data) == 3 and all(cluster.pod_of(entry.get('host', '')) == pod
-                                      for entry in data)
-    faults.eventually(cluster, agree, 60, 'not every unit publishes master {}: {}'.format(
-        pod, cluster.all_relation_data()))
-
-
 def test_master_redis_crash_recovers_with_bounded_loss(cluster, load):
     fault = faults.kill_master_redis(cluster)
     outcome = faults.recover(cluster, load, fault)
@@ -90,7 +79,7 @@ def test_graceful_delete_of_the_master_loses_no_acknowledged_write(cluster, load
     assert outcome.new_master != fault.old_master
     assert outcome.old_master_role == 'slave'
     assert outcome.lost == []
-    every_entry_names(cluster, outcome.new_master)
+    faults.every_entry_names(cluster, outcome.new_master, 60)
 
 
 def test_sentinel_crash_keeps_the_master_and_every_write(cluster, load):
@@ -158,7 +147,7 @@ def test_a_frozen_master_woken_after_the_switch_acknowledges_nothing_that_is_los
     assert acknowledged_after_the_switch == [], \
         'the woken master acknowledged {} writes the new master lacks'.format(
             len(acknowledged_after_the_switch))
-    every_entry_names(cluster, outcome.new_master)
+    faults.every_entry_names(cluster, outcome.new_master, 60)
     # It acknowledged nothing while frozen; what it acknowledged just before and had not yet
     # replicated is a crash's bounded loss. Awake, it must have become a replica.
     faults.check(outcome)
