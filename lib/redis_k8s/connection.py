@@ -46,6 +46,11 @@ def configure_tls(tls):
     _tls = tls
 
 
+def current_tls():
+    """The :class:`Tls` in use (:func:`configure_tls`), or None."""
+    return _tls
+
+
 def speaks_tls(host, port):
     """True/False: the mode ``host:port`` answered in last; None before it answered."""
     return _modes.get((host, int(port)))
@@ -67,6 +72,25 @@ def default_connect(host: str, port: int, password) -> redis.Redis:
                            socket_connect_timeout=TIMEOUT_S, decode_responses=True,
                            lib_name=None, lib_version=None)
     return open_client(host, port, password, _tls)
+
+
+def client(host, port, password, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S, decode=True) -> redis.Redis:
+    """A client of ``host:port`` with these timeouts: plain and lazy before TLS is configured,
+    else connected in the mode the instance speaks (:func:`open_client`). The watcher's."""
+    if _tls is None:
+        return redis.Redis(host=host, port=int(port), password=password or None, socket_timeout=timeout,
+                           socket_connect_timeout=connect_timeout, decode_responses=decode)
+    return open_client(host, port, password, _tls, timeout=timeout, connect_timeout=connect_timeout,
+                       decode=decode)
+
+
+def ssl_context(tls):
+    """An ``ssl.SSLContext`` verifying the servers against ``tls.ca`` (host names checked),
+    presenting ``tls.cert`` when given: for raw sockets (the demotion's REPLICAOF)."""
+    context = ssl.create_default_context(cafile=tls.ca)
+    if tls.cert:
+        context.load_cert_chain(tls.cert, tls.key)
+    return context
 
 
 def _client(host, port, password, tls, use_tls, timeout, connect_timeout, decode):
