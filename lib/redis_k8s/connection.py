@@ -46,6 +46,21 @@ def configure_tls(tls):
     _tls = tls
 
 
+def modes() -> dict:
+    """``{"host:port": True/False}``: the mode each instance answered in, to keep across
+    processes (a hook is one): during a switch, trying the wrong mode first costs a handshake
+    timeout."""
+    return {"{}:{}".format(host, port): mode for (host, port), mode in _modes.items()}
+
+
+def remember_modes(saved: dict):
+    """Take the modes :func:`modes` gave (a previous hook's) as what each instance speaks."""
+    for name, mode in (saved or {}).items():
+        host, _, port = name.rpartition(":")
+        if host and port.isdigit():
+            _modes.setdefault((host, int(port)), bool(mode))
+
+
 def current_tls():
     """The :class:`Tls` in use (:func:`configure_tls`), or None."""
     return _tls

@@ -148,3 +148,13 @@ def test_tls_switch_arguments_are_in_the_contracts_order():
         "tls-port", "0", "port", "6379", "tls-replication", "no"]
     assert live.tls_switch({"port": "6379", "tls-port": "0", "tls-replication": "no"}, off, 6379, "r-0") == []
     assert live.tls_switch({"port": "6379"}, off, 6379, "r-0") == []
+
+
+def test_the_modes_seen_are_kept_across_processes_as_text_keys():
+    connection._modes.clear()
+    try:
+        connection.remember_modes({"r-0.x:6379": True, "r-1.x:26379": False, "junk": True})
+        assert connection.modes() == {"r-0.x:6379": True, "r-1.x:26379": False}
+        assert connection.speaks_tls("r-0.x", 6379) is True
+    finally:
+        connection._modes.clear()

@@ -78,6 +78,7 @@ GIVEN_SHARED = 'redis-k8s.given-shared'  # unit kv: the GIVEN last told the peer
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 TLS_LIVE_KEY = 'tls-live'  # leader data: "on" once every pod serves TLS (consumers are told)
+TLS_MODES = 'redis-k8s.tls-modes'  # unit kv: the mode each instance last answered in
 TLS_CLIENT_DIR = '.redis-k8s-tls'  # in the charm dir: the CA bundle and client certificate files
 
 
@@ -221,7 +222,15 @@ def configure_tls_connections(parsed):
             _write_private(key, pair[1])
     tls = connection.Tls(enabled=parsed.tls, ca=ca, cert=cert, key=key)
     connection.configure_tls(tls)
+    connection.remember_modes(unitdata.kv().get(TLS_MODES))
+    hookenv.atexit(_save_tls_modes)
     return tls
+
+
+def _save_tls_modes():
+    found = connection.modes()
+    if found != (unitdata.kv().get(TLS_MODES) or {}):
+        unitdata.kv().set(TLS_MODES, found)
 
 
 def read_tls_resources():
