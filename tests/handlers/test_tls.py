@@ -63,3 +63,19 @@ def test_operator_files_missing_one_block_naming_them_and_change_nothing(ctx):
     assert not out.spec_sent
     later = ctx.run(out.state, 'update-status')
     assert later.status == out.status
+
+
+def test_once_every_pod_serves_tls_consumers_get_the_ca_and_the_tls_port(ctx):
+    before = running_leader(ctx)
+    on = ctx.run(before.state.replace(config={'enable-tls': True, 'non-tls-port': 6380}), 'config-changed')
+    assert on.published()['tls'] == 'false' and on.published()['port'] == '6379'
+
+    # the leader's pass saw every pod in TLS (the fake cluster speaks none: given here)
+    out = ctx.run(on.state.replace(leader_data=dict(on.leader_data, **{'tls-live': 'on'})), 'update-status')
+
+    published = out.published()
+    assert (published['tls'], published['tls-port'], published['port']) == ('true', '6379', '6380')
+    assert published['tls-ca'] == on.leader_data['tls-ca-cert']
+    off = ctx.run(out.state.replace(config={'enable-tls': False, 'non-tls-port': 6380}), 'config-changed')
+    assert off.leader_data.get('tls-live', '') == ''
+    assert (off.published()['tls'], off.published().get('tls-ca', ''), off.published()['port']) == ('false', '', '6379')

@@ -260,6 +260,7 @@ def tls_material_now(parsed, read_resources=False):
         hookenv.log('TLS: {}'.format(reason))
     if material.leader_data:
         leader_set(material.leader_data)
+        configure_tls_connections(parsed)  # this hook's later connections may need the new CA
     return material
 
 
