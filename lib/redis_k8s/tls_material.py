@@ -185,6 +185,14 @@ def plan(settings, app: str, model: str, domain: str, count: int, leader: dict, 
             updates[PROBLEM_KEY] = problem or ""
     elif settings.tls:
         problem = leader.get(PROBLEM_KEY) or None
+        operator = _operator(leader)
+        if operator is not None and problem is None:
+            # The files in use, checked again as time passes: an operator certificate that
+            # expired blocks the units (it stays in the pods: nothing better is at hand).
+            every_name = [name for pod in pods for name in names[pod]]
+            problem = tls_files.problem(*[text.encode() for text in operator], names=every_name, now=now)
+            if problem:
+                updates[PROBLEM_KEY] = problem
     merged = dict(leader, **updates)
     if settings.tls and _operator(merged) is None:
         updates.update(_generated(merged, pods, names, now, issuer, reasons))

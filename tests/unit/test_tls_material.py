@@ -179,3 +179,13 @@ def test_the_secret_digest_changes_with_the_data_only(generated):
     material, _ = generated
     assert tls_material.digest(material.secret_data) == tls_material.digest(dict(material.secret_data))
     assert tls_material.digest(material.secret_data) != tls_material.digest({"tls.env": "x"})
+
+
+def test_operator_files_in_use_that_expire_later_block_and_stay(generated, operator_files):
+    material, _ = generated
+    leader = dict(material.leader_data, **plan(ON, dict(material.leader_data), resources=operator_files).leader_data)
+    later = NOW + datetime.timedelta(days=400)  # the operator's certificate lasts 365 days
+    expired = plan(ON, leader, now=later)
+    assert expired.problem.startswith("cert-file expired at")
+    assert expired.leader_data == {"tls-problem": expired.problem}
+    assert expired.served == {"r-{}".format(n): operator_files["cert-file"].decode() for n in range(3)}
