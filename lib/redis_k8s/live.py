@@ -288,7 +288,8 @@ def _login(connect, host, port, candidates):
             client.ping()
             return client
         except redis.AuthenticationError:
-            client.close()
+            if client is not None:  # over TLS the login happens while connecting
+                client.close()
         except (redis.RedisError, OSError):
             if client is not None:
                 client.close()

@@ -158,3 +158,15 @@ def test_the_modes_seen_are_kept_across_processes_as_text_keys():
         assert connection.speaks_tls("r-0.x", 6379) is True
     finally:
         connection._modes.clear()
+
+
+def test_over_tls_a_refused_password_is_skipped_for_the_next_candidate(cluster, material):
+    cert = material[2][0]
+    apply(wanted(cluster, cert))
+    client(HOSTS[0]).config_set("requirepass", "the-new-password-1")
+    logged_in = live._login(None, HOSTS[0], PORT, ["an-old-password-1", "the-new-password-1"])
+    try:
+        assert logged_in is not None and connection.speaks_tls(HOSTS[0], PORT) is True
+        assert logged_in.ping()
+    finally:
+        logged_in.close()
