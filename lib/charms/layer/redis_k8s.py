@@ -50,7 +50,7 @@ if 'redis' not in sys.modules:
     sys.meta_path.insert(0, _LazySubmodules('redis.asyncio'))
 
 from redis_k8s import (healing, live, naming, observation, password_action, passwords,  # noqa: E402
-                       podspec, relation, rotation, settings, watchers)
+                       podspec, relation, rotation, settings, tls_env, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
@@ -262,6 +262,8 @@ def apply_pod_spec():
                               exporter_image=layer.docker_resource.get_info(EXPORTER_IMAGE_RESOURCE))
     resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed),
                                     metrics_password())
+    resources = podspec.with_tls_secret(resources, naming.tls_secret_name(hookenv.application_name()),
+                                        tls_env.tls_secret_data_off(parsed))
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
         change_password_live(parsed)
