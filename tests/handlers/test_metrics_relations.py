@@ -33,7 +33,8 @@ def test_the_leader_publishes_the_scrape_jobs_and_the_topology_and_its_pod(ctx):
     jobs = json.loads(app['scrape_jobs'])
     assert [job['job_name'] for job in jobs] == ['redis', 'sentinel']
     assert jobs[0]['static_configs'][0]['targets'] == ['*:9121']
-    assert jobs[1]['relabel_configs'][0]['replacement'] == 'redis://${1}:26379'
+    # The exporter reads its pod's sentinel through the socket in the pod's shared emptyDir.
+    assert jobs[1]['relabel_configs'][0]['replacement'] == 'unix:///run/redis-k8s/sentinel.sock'
     meta = json.loads(app['scrape_metadata'])
     assert meta['application'] == ctx.app and meta['charm_name'] == 'redis-k8s'
     assert set(meta) == {'model', 'model_uuid', 'application', 'charm_name'}
@@ -96,7 +97,7 @@ def test_the_leader_puts_a_generated_metrics_password_in_the_secret_and_names_on
 
     metrics_password = out.leader_data['metrics-password']
     assert len(metrics_password) >= 16 and metrics_password != out.leader_data['password']
-    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    (secret,) = [s for s in out.k8s_resources['kubernetesResources']['secrets'] if s['name'].endswith('-auth')]
     assert secret['stringData'] == {'password': out.leader_data['password'],
                                     'metrics-password': metrics_password}
     env = exporter(out)['envConfig']
@@ -131,7 +132,7 @@ def test_a_password_change_keeps_the_metrics_password_and_the_exporter_spec(ctx)
 
     assert out.spec_sent  # the Secret changed
     assert out.leader_data['metrics-password'] == before.leader_data['metrics-password']
-    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    (secret,) = [s for s in out.k8s_resources['kubernetesResources']['secrets'] if s['name'].endswith('-auth')]
     assert secret['stringData']['metrics-password'] == before.leader_data['metrics-password']
     assert exporter(out) == exporter(before)  # its container is not restarted
 
@@ -144,5 +145,5 @@ def test_an_upgraded_leader_without_a_metrics_password_generates_one(ctx):
 
     assert out.leader_data['metrics-password']
     assert out.leader_data['password'] == before.leader_data['password']
-    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    (secret,) = [s for s in out.k8s_resources['kubernetesResources']['secrets'] if s['name'].endswith('-auth')]
     assert secret['stringData']['metrics-password'] == out.leader_data['metrics-password']

@@ -43,7 +43,7 @@ def material():
         pod = naming.pod_name(app, n)
         fqdn = naming.pod_fqdn(app, model, n)
         pairs[pod] = certificates.issue(ca_cert, ca_key, pod, [fqdn, "localhost"], ["127.0.0.1"], 10)
-    return ca_cert, pairs
+    return _Fields(ca=ca_cert, ca_key=ca_key, pairs=pairs)
 
 
 def tls_fields(tls):
@@ -51,25 +51,22 @@ def tls_fields(tls):
 
 
 def secret_on(material):
-    ca, pairs = material
-    return tls_env.secret_data(_Fields(**tls_fields(True)), ca, pairs)
+    return tls_env.secret_data(_Fields(**tls_fields(True)), material.ca, material.pairs)
 
 
 def secret_off(material=None):
     """tls.env says no; with ``material``, the files are kept (the first step of switching off)."""
     if material is None:
         return tls_env.secret_data(_Fields(**tls_fields(False)))
-    ca, pairs = material
-    return tls_env.secret_data(_Fields(**tls_fields(False)), ca, pairs, keep_material=True)
+    return tls_env.secret_data(_Fields(**tls_fields(False)), material.ca, material.pairs, keep_material=True)
 
 
 def client_files(cluster, material):
     """The CA and pod 0's pair as files of the harness's own (the Secret's go away with TLS off)."""
     directory = os.path.join(cluster.root, "client-tls")
     os.makedirs(directory, exist_ok=True)
-    ca, pairs = material
-    cert, key = pairs["redis-k8s-0"]
-    for name, text in (("ca.pem", ca), ("cert.pem", cert), ("key.pem", key)):
+    cert, key = material.pairs["redis-k8s-0"]
+    for name, text in (("ca.pem", material.ca), ("cert.pem", cert), ("key.pem", key)):
         with open(os.path.join(directory, name), "w") as f:
             f.write(text)
     return {"ssl": True, "ssl_ca_certs": os.path.join(directory, "ca.pem"),
@@ -283,3 +280,23 @@ def test_a_live_switch_off_then_on_keeps_the_master_and_the_probes_green(cluster
         assert plain_ping(pod.ip, port, cluster.password) is not True
         assert plain_ping(pod.ip, cluster.settings.sentinel_port, cluster.password) is not True
         assert pod.sentinel_client().execute_command("SENTINEL", "MYID") == myids[pod.name]
+
+
+def test_a_pod_started_before_its_files_reach_it_waits_for_them_then_joins_over_tls(cluster, material):
+    master = wait_settled(cluster)
+    pod = cluster.add_pod()  # a scale-up: the Secret has no pair for the new pod yet
+    pod.start()
+    wait_for(lambda: all("is missing: waiting for them" in c.log_text() for c in (pod.redis, pod.sentinel)),
+             30, what="both containers waiting for the pod's files")
+    # Nothing served plain meanwhile; not ready, but alive (its role is not chosen yet).
+    assert plain_ping(pod.ip, cluster.settings.port, cluster.password) is not True
+    assert plain_ping(pod.ip, PLAIN_PORT, cluster.password) is not True
+    assert not pod.redis.probe("readiness") and pod.redis.probe("liveness")
+    # The leader issues its certificate; the Secret reaches the pod.
+    fqdn = naming.pod_fqdn(cluster.app, cluster.model, pod.ordinal)
+    pair = certificates.issue(material.ca, material.ca_key, pod.name, [fqdn], [], 10)
+    pairs = dict(material.pairs, **{pod.name: pair})
+    cluster.set_tls_secret(tls_env.secret_data(_Fields(**tls_fields(True)), material.ca, pairs))
+    wait_healthy(cluster, master, timeout=120)
+    assert "this pod's TLS files are here" in pod.redis.log_text()
+    assert pod.client().config_get("tls-replication")["tls-replication"] == "yes"
