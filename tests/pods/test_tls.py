@@ -221,6 +221,23 @@ def test_a_graceful_stop_of_the_master_under_tls_hands_over_without_losing_a_wri
     wait_healthy(cluster, new)
 
 
+def test_backup_and_restore_under_tls_the_temporary_server_serves_tls_to_the_master(cluster):
+    from test_backup_actions import dataset, run_action
+    master = wait_settled(cluster)
+    replica = next(p for p in cluster.pods if p is not master)
+    master.client().flushall()
+    master.client().mset({"a": "1", "b": "2"})
+    wait_for(lambda: dataset(replica) == {"a": "1", "b": "2"}, 30, what="the replica in sync")
+    taken = run_action(replica, "backup.sh")
+    assert taken.failed is None, taken.output
+    master.client().set("a", "changed")
+    outcome = run_action(replica, "restore.sh", name=taken.results["name"])
+    assert outcome.failed is None, outcome.output
+    for pod in cluster.pods:
+        assert dataset(pod) == {"a": "1", "b": "2"}, pod.name
+    wait_healthy(cluster, master, timeout=60)
+
+
 def restart_sentinels(cluster, was_tls, now_tls):
     """What the charm does to change a sentinel's TLS mode: SHUTDOWN, one at a time; the
     container restarts it (here the harness, as the kubelet does) in the mode tls.env says."""
