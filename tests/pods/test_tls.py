@@ -113,9 +113,13 @@ def plain_ping(ip, port, password):
         client.close()
 
 
-def all_probes_pass(cluster):
-    return all(pod.redis.probe("readiness") and pod.redis.probe("liveness") and pod.sentinel.probe("readiness")
-               for pod in cluster.pods)
+def all_probes_pass(cluster, label=None):
+    started = time.monotonic()
+    passed = all(pod.redis.probe("readiness") and pod.redis.probe("liveness") and pod.sentinel.probe("readiness")
+                 for pod in cluster.pods)
+    if label:
+        print("\n{}: 3 probes x {} pods took {:.1f}s".format(label, len(cluster.pods), time.monotonic() - started))
+    return passed
 
 
 def test_a_tls_trio_serves_only_tls_replicates_and_its_sentinels_agree_over_tls(cluster):
@@ -261,7 +265,7 @@ def test_a_live_switch_off_then_on_keeps_the_master_and_the_probes_green(cluster
     # Off. The Secret first: tls.env says no while every server still serves TLS only (the
     # files stay until every server is plain): the scripts' calls fail plain, then retry with TLS.
     cluster.set_tls_secret(secret_off(material))
-    assert all_probes_pass(cluster)
+    assert all_probes_pass(cluster, "tls.env no, servers TLS (plain, then TLS)")
     for pod in cluster.pods:
         reply = pod.client().execute_command("CONFIG", "SET", "tls-port", "0", "port", str(port),
                                              "tls-replication", "no")
@@ -281,7 +285,7 @@ def test_a_live_switch_off_then_on_keeps_the_master_and_the_probes_green(cluster
     # On again. The Secret first: tls.env says yes while every server is plain: the scripts'
     # TLS calls fail, then retry plain.
     cluster.set_tls_secret(secret_on(material))
-    assert all_probes_pass(cluster)
+    assert all_probes_pass(cluster, "tls.env yes, servers plain (TLS times out, then plain)")
     for pod in cluster.pods:
         reply = pod.client().execute_command(
             "CONFIG", "SET", "tls-cert-file", "/etc/redis-k8s-tls/{}.pem".format(pod.name),
@@ -292,7 +296,7 @@ def test_a_live_switch_off_then_on_keeps_the_master_and_the_probes_green(cluster
     restart_sentinels(cluster, False, True)
     assert wait_settled(cluster) is master
     wait_healthy(cluster, master)
-    assert all_probes_pass(cluster)
+    assert all_probes_pass(cluster, "tls.env yes, servers TLS")
     for pod in cluster.pods:
         assert plain_ping(pod.ip, port, cluster.password) is not True
         assert plain_ping(pod.ip, cluster.settings.sentinel_port, cluster.password) is not True
