@@ -138,8 +138,13 @@ def open_client(host, port, password, tls, timeout=TIMEOUT_S, connect_timeout=TI
     key = (host, int(port))
     first = _modes.get(key, tls.enabled)
     failure = None
+    # redis-py runs the TLS handshake under the socket timeout, not the connect timeout: with
+    # none (a subscriber's), a handshake with a plain server (which waits for the rest of a
+    # command) would never end. The handshake gets the connect timeout; the socket gets
+    # ``timeout`` once connected.
+    handshake_timeout = connect_timeout if timeout is None else timeout
     for use_tls in (first, not first):
-        client = _client(host, port, password, tls, use_tls, timeout, connect_timeout, decode)
+        client = _client(host, port, password, tls, use_tls, handshake_timeout, connect_timeout, decode)
         try:
             connection = client.connection_pool.get_connection("PING")
             if not use_tls and not password:
@@ -170,6 +175,11 @@ def open_client(host, port, password, tls, timeout=TIMEOUT_S, connect_timeout=TI
             sock = getattr(connection, "_sock", None)
             if use_tls and isinstance(sock, ssl.SSLSocket):
                 _served[key] = hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest()
+            if timeout is None:
+                client.connection_pool.connection_kwargs["socket_timeout"] = None
+                connection.socket_timeout = None
+                if sock is not None:
+                    sock.settimeout(None)
         finally:
             client.connection_pool.release(connection)
         _modes[key] = use_tls

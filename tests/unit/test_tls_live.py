@@ -170,3 +170,26 @@ def test_over_tls_a_refused_password_is_skipped_for_the_next_candidate(cluster, 
         assert logged_in.ping()
     finally:
         logged_in.close()
+
+
+def test_a_client_without_socket_timeout_still_falls_back_from_a_tls_handshake_with_a_plain_server(
+        cluster):
+    # The watcher's subscribers read with no socket timeout; the handshake must still end.
+    import threading
+    opened = []
+    opener = threading.Thread(target=lambda: opened.append(connection.client(
+        HOSTS[0], PORT, None, timeout=None, connect_timeout=1, decode=False)), daemon=True)
+    opener.start()
+    opener.join(30)
+    assert opened, "the handshake with a plain server never ended"
+    subscriber = opened[0]
+    try:
+        assert connection.speaks_tls(HOSTS[0], PORT) is False
+        assert subscriber.connection_pool.connection_kwargs["socket_timeout"] is None
+        pubsub = subscriber.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe("events")
+        redis.Redis(host=HOSTS[0], port=PORT).publish("events", "hello")
+        wait_for(lambda: (pubsub.get_message(timeout=1.0) or {}).get("data") == b"hello")
+        pubsub.close()
+    finally:
+        subscriber.close()
