@@ -131,17 +131,21 @@ class Cluster:
                            socket_timeout=3, socket_connect_timeout=3, **extra)
 
     def ca_path(self, refresh=False):
-        """A file holding the CA bundle of the relation (``tls-ca``), or None before the
-        relation gave one; read once, and again with ``refresh`` (the last one is kept while
-        the relation gives none, e.g. with TLS off)."""
+        """A file holding the CA bundle (:meth:`tls_ca_bundle`), or None before there is one;
+        read once, and again with ``refresh`` (the last one is kept while there is none, e.g.
+        with TLS off)."""
         if self._ca_path is None or refresh:
             try:
-                bundle = self.relation_data().get('tls-ca', '')
+                bundle = self.tls_ca_bundle()
             except (AssertionError, KeyError, ValueError):  # no hook context at the moment
                 bundle = ''
             if bundle.strip():
                 self._ca_path = tls.ca_file(bundle)
         return self._ca_path
+
+    def tls_ca_bundle(self):
+        """The CA bundle clients trust: what the consumer received (``tls-ca``), "" if none."""
+        return self.relation_data().get('tls-ca', '')
 
     def pod_of(self, fqdn):
         return fqdn.split('.')[0]
