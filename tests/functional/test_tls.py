@@ -225,18 +225,20 @@ def operator_ca(directory):
 
 
 def operator_cert(directory, name, dns_names, ips=('127.0.0.1',)):
-    """A certificate ``<name>.pem`` and its key ``<name>.key`` signed by the CA in ``directory``;
-    returns their paths."""
+    """A certificate ``<name>.pem`` and its key ``<name>-key.pem`` signed by the CA in
+    ``directory``; returns their paths. (Juju refuses an upload whose extension differs from the
+    resource's ``filename``: ``.pem`` for all three.)"""
     alt = ','.join(['DNS:' + n for n in dns_names] + ['IP:' + ip for ip in ips])
     with open(os.path.join(str(directory), name + '.ext'), 'w') as handle:
         handle.write('subjectAltName={}\nbasicConstraints=critical,CA:FALSE\n'
                      'keyUsage=critical,digitalSignature,keyEncipherment\n'
                      'extendedKeyUsage=serverAuth,clientAuth\n'.format(alt))
-    openssl(directory, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', name + '.key',
+    openssl(directory, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', name + '-key.pem',
             '-out', name + '.csr', '-subj', '/CN=' + APP)
     openssl(directory, 'x509', '-req', '-in', name + '.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
             '-CAcreateserial', '-out', name + '.pem', '-days', '30', '-extfile', name + '.ext')
-    return os.path.join(str(directory), name + '.pem'), os.path.join(str(directory), name + '.key')
+    return (os.path.join(str(directory), name + '.pem'),
+            os.path.join(str(directory), name + '-key.pem'))
 
 
 def every_name():
@@ -429,15 +431,16 @@ def test_wrong_files_block_naming_the_file_and_the_pods_keep_serving(cluster, ma
     assert set(served(cluster).values()) == {good_fp}
     before = pods_state(cluster)
     secret = tls_secret(cluster)
-    stranger_key = tmp_path / 'stranger.key'
+    stranger_key = tmp_path / 'stranger-key.pem'
     openssl(tmp_path, 'genrsa', '-out', stranger_key, '2048')
     expired, expired_key = expired_cert(material)
     (tmp_path / 'expired.pem').write_text(expired)
-    (tmp_path / 'expired.key').write_text(expired_key)
+    (tmp_path / 'expired-key.pem').write_text(expired_key)
     narrow, narrow_key = operator_cert(material['dir'], 'narrow', ['elsewhere.example'], ips=())
     cases = [
         ('key not matching', dict(key_file=stranger_key), 'key-file does not match cert-file'),
-        ('expired', dict(key_file=tmp_path / 'expired.key', cert_file=tmp_path / 'expired.pem'),
+        ('expired', dict(key_file=tmp_path / 'expired-key.pem',
+                         cert_file=tmp_path / 'expired.pem'),
          'cert-file expired at'),
         ('names missing', dict(key_file=narrow_key, cert_file=narrow), 'cert-file does not cover'),
     ]
