@@ -42,7 +42,9 @@ DOMAIN = 'cluster.local'
 PORT, SENTINEL_PORT = 6379, 26379
 CRASH_LOSS_BOUND = faults.CRASH_LOSS_BOUND
 ACTION_WAIT_S = 300
-SWITCH_TIMEOUT_S = 300  # a live switch: Secret sync, then one sentinel restart per hook
+# A live switch or a new certificate: the Secret's sync, then one sentinel restart per hook (the
+# next may be the update-status 60 s later).
+SWITCH_TIMEOUT_S = 480
 
 
 # --- what a TLS client sees -------------------------------------------------------------------
