@@ -55,7 +55,14 @@ def track_master():
 
 @when(charm.LEADER, charm.SPEC_CURRENT, charm.UNITS_CHANGED)
 def size_for_units():
+    charm.renew_tls_if_due()  # a new pod needs its certificate (the spec goes out again)
     charm.resize_for_units()
+
+
+@hook('update-status')
+def renew_certificates():
+    # Leader only (it returns on other units); the spec goes out again when anything was issued.
+    charm.renew_tls_if_due()
 
 
 @when(charm.LEADER, charm.SPEC_CURRENT)

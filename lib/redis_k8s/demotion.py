@@ -22,7 +22,7 @@ import time
 
 import redis
 
-from . import naming, rules
+from . import connection, naming, rules
 
 SENTINEL_TIMEOUT_S = 0.5
 CONNECT_TIMEOUT_S = 1.0
@@ -53,9 +53,11 @@ def sentinel_views(sentinels, port, password, master_name):
     """``{sentinel host: (master host, port)}`` of the sentinels that answer and name one."""
     views = {}
     for host in sentinels:
-        client = redis.Redis(host=host, port=int(port), password=password or None,
-                             socket_timeout=SENTINEL_TIMEOUT_S,
-                             socket_connect_timeout=SENTINEL_TIMEOUT_S, decode_responses=True)
+        try:
+            client = connection.client(host, port, password, timeout=SENTINEL_TIMEOUT_S,
+                                       connect_timeout=SENTINEL_TIMEOUT_S)
+        except (redis.RedisError, OSError):
+            continue
         try:
             addr = rules.master_addr(client.execute_command(
                 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', master_name))
@@ -78,6 +80,16 @@ def send_replicaof(host, port, password, master, wait_s=REPLY_WAIT_S):
         sock = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
     except OSError:
         return None
+    tls = connection.current_tls()
+    if tls is not None and connection.speaks_tls(host, port) is not False and tls.enabled:
+        # Over TLS the handshake needs the redis to answer: a frozen one is demoted once it
+        # wakes (the sentinels' own REPLICAOF reaches it then too).
+        try:
+            sock.settimeout(wait_s)
+            sock = connection.ssl_context(tls).wrap_socket(sock, server_hostname=host)
+        except (OSError, ValueError):
+            sock.close()
+            return None
     try:
         payload = (command('AUTH', password) if password else b'') + command(
             'REPLICAOF', master[0], master[1])

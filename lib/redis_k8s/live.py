@@ -14,7 +14,10 @@ import hashlib
 
 import redis
 
-from . import custom_config, metrics_user
+from typing import NamedTuple
+
+from . import custom_config, metrics_user, naming
+from . import connection
 from .connection import as_dict as _as_dict, ask as _try, default_connect
 
 # How long after the Secret changes a pod may still read the previous password from its file:
@@ -67,6 +70,74 @@ def _differences(current: dict, wanted: dict, table: dict = None) -> list:
     return pairs
 
 
+class TlsWanted(NamedTuple):
+    """The TLS state every pod must reach (the leader's, from settings and tls_material).
+
+    Attributes:
+        enabled, auth_clients, non_tls_port: the options (``settings.tls`` etc.).
+        directory: where the pods have the Secret's files (``podspec.TLS_DIR``).
+        served: ``{pod: SHA-256 hex of the certificate it must present}`` (empty when off).
+    """
+
+    enabled: bool
+    auth_clients: str
+    non_tls_port: int
+    directory: str
+    served: dict
+
+
+def tls_paths(wanted: TlsWanted, pod: str) -> list:
+    """``CONFIG SET`` arguments naming a pod's certificate, key and CA bundle files."""
+    return ["tls-cert-file", "{}/{}.pem".format(wanted.directory, pod),
+            "tls-key-file", "{}/{}.key".format(wanted.directory, pod),
+            "tls-ca-cert-file", "{}/ca.pem".format(wanted.directory)]
+
+
+def tls_switch(current: dict, wanted: TlsWanted, port: int, pod: str, served: str = None) -> list:
+    """The one ``CONFIG SET`` argument list that puts a redis in the wanted TLS state, given its
+    ``CONFIG GET *`` reply and the certificate it presented (``served``, when reached over TLS);
+    [] when it is there.
+
+    On: the files, ``tls-auth-clients``, ``tls-replication yes``, then ``port`` (0 or the plain
+    port: closes the plain listener of ``port``) before ``tls-port`` binds that number (Redis
+    applies them in order; connections already open stay open). A certificate other than the
+    expected one: the same paths again, which makes Redis re-read the files. Off: ``tls-port 0``
+    first, then ``port``, then ``tls-replication no``.
+    """
+    plain = str(wanted.non_tls_port) if wanted.enabled else str(port)
+    tls_port = str(port) if wanted.enabled else "0"
+    in_mode = str(current.get("tls-port")) == tls_port and str(current.get("port")) == plain
+    if not wanted.enabled:
+        if "tls-port" not in current:
+            return []  # a Redis built without TLS: off is all it does
+        if in_mode and current.get("tls-replication", "no") == "no":
+            return []
+        return ["tls-port", "0", "port", str(port), "tls-replication", "no"]
+    if not in_mode or current.get("tls-replication") != "yes":
+        return tls_paths(wanted, pod) + ["tls-auth-clients", wanted.auth_clients,
+                                         "tls-replication", "yes", "port", plain, "tls-port", tls_port]
+    pairs = []
+    expected = wanted.served.get(pod)
+    if served is not None and expected is not None and served != expected:
+        pairs += tls_paths(wanted, pod)
+    if current.get("tls-auth-clients") != wanted.auth_clients:
+        pairs += ["tls-auth-clients", wanted.auth_clients]
+    return pairs
+
+
+def sentinel_due(wanted: TlsWanted, host: str, port: int) -> bool:
+    """Whether the sentinel at ``host:port`` must restart to reach the wanted TLS state: it
+    answered in the other mode, or presented a certificate other than its pod's."""
+    mode = connection.speaks_tls(host, port)
+    if mode is None:
+        return False
+    if mode != wanted.enabled:
+        return True
+    expected = wanted.served.get(naming.pod_name_of(host))
+    served = connection.served_fingerprint(host, port)
+    return bool(wanted.enabled and expected and served and served != expected)
+
+
 def ensure_metrics_user(commands, metrics_password):
     """``fn(client)`` giving an instance the exporter's ACL user (:mod:`redis_k8s.metrics_user`)
     with ``commands`` and ``metrics_password``, when it lacks it or has it otherwise: a pod that
@@ -82,7 +153,7 @@ def ensure_metrics_user(commands, metrics_password):
 
 
 def apply_settings(hosts, settings, password, connect=None, snapshot=None,
-                   metrics_password=None) -> list:
+                   metrics_password=None, tls=None, tls_done=None) -> list:
     """Make every redis (``CONFIG SET``) and sentinel (``SENTINEL SET``) of ``hosts`` use the
     settings and, given ``metrics_password``, have the exporter's user; return the
     ``(host, port)`` not reached.
@@ -93,6 +164,14 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None,
 
     Kept for the next start by the ConfigMap files the start scripts read (a container that starts
     before the kubelet synced them gets the old values, and this puts it right on a later hook).
+
+    With ``tls`` (:class:`TlsWanted`), each redis is also switched to the wanted mode or made to
+    re-read a changed certificate (:func:`tls_switch`, in the same ``CONFIG SET``; the mode is
+    read from the ``CONFIG GET *`` already asked), and at most one sentinel per call whose mode
+    or certificate differs is shut down (its container restarts it in the new mode), only once
+    its pod's redis is in the wanted state and while every other sentinel answers. Hosts whose
+    redis was seen in the wanted state and whose sentinel was not seen out of it are appended to
+    ``tls_done``.
     """
     missed = []
     wanted_redis = redis_settings(settings)
@@ -103,11 +182,27 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None,
         redis_user = ensure_metrics_user(metrics_user.REDIS_COMMANDS, metrics_password)
         sentinel_user = ensure_metrics_user(metrics_user.SENTINEL_COMMANDS, metrics_password)
 
-    def align_redis(client):
-        pairs = _differences(client.config_get("*"), wanted_redis, custom_config.REDIS)
-        if pairs:
-            client.execute_command("CONFIG", "SET", *pairs)
-        return redis_user(client) if redis_user else True
+    redis_in_mode = set()
+
+    def align_redis_of(host):
+        def align_redis(client):
+            current = client.config_get("*")
+            pairs = _differences(current, wanted_redis, custom_config.REDIS)
+            switch = []
+            if tls is not None:
+                served = connection.served_fingerprint(host, settings.port) \
+                    if connection.speaks_tls(host, settings.port) else None
+                switch = tls_switch(current, tls, settings.port, naming.pod_name_of(host), served)
+            if pairs:
+                client.execute_command("CONFIG", "SET", *pairs)
+            if switch:
+                # Its own command: it fails while the pod lacks the files (retried later), and
+                # the other settings must not wait for that.
+                client.execute_command("CONFIG", "SET", *switch)
+            else:
+                redis_in_mode.add(host)  # seen in the wanted state, not just told to reach it
+            return redis_user(client) if redis_user else True
+        return align_redis
 
     def set_sentinel(pairs):
         def run(client):
@@ -116,6 +211,7 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None,
         return run
 
     for host in hosts:
+        align_redis = align_redis_of(host)
         if snapshot is not None:
             redis_done = snapshot.pods.redis(host, align_redis)
             state = snapshot.sentinel_state(host)
@@ -141,7 +237,42 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None,
             missed.append((host, settings.port))
         if not sentinel_done:
             missed.append((host, settings.sentinel_port))
+    if tls is not None:
+        missed += _restart_one_sentinel(hosts, settings, password, connect, snapshot, tls,
+                                        redis_in_mode, missed, tls_done)
     return missed
+
+
+def _restart_one_sentinel(hosts, settings, password, connect, snapshot, tls, redis_in_mode, missed,
+                          tls_done) -> list:
+    """Shut down the first sentinel not in the wanted TLS state whose pod's redis is (its
+    container restarts it with the Secret's files), while every other sentinel answered; return
+    the sentinels still to switch (as not reached), and note the hosts done in ``tls_done``."""
+    port = settings.sentinel_port
+    due = [host for host in hosts if sentinel_due(tls, host, port)]
+    pending = []
+    others_answer = not any(p == port for _, p in missed)
+    for host in due:
+        pending.append((host, port))
+        if not others_answer or host not in redis_in_mode:
+            continue
+        others_answer = False  # one per hook: the next waits for this one to be back
+
+        def shut(client):
+            try:
+                client.execute_command("SHUTDOWN")
+            except redis.ConnectionError:
+                pass  # it closed the connection: that is the shutdown
+            return True
+        if snapshot is not None:
+            snapshot.pods.sentinel(host, shut)
+            snapshot.forget_sentinel_state(host)
+        else:
+            _try(connect, host, port, password, shut)
+    if tls_done is not None:
+        tls_done.extend(host for host in hosts
+                        if host in redis_in_mode and (host, port) not in pending)
+    return pending
 
 
 def _digest(password: str) -> str:
@@ -157,7 +288,8 @@ def _login(connect, host, port, candidates):
             client.ping()
             return client
         except redis.AuthenticationError:
-            client.close()
+            if client is not None:  # over TLS the login happens while connecting
+                client.close()
         except (redis.RedisError, OSError):
             if client is not None:
                 client.close()

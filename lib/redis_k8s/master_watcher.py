@@ -68,7 +68,7 @@ import time
 
 import redis
 
-from . import demotion, rules
+from . import connection, demotion, rules
 
 RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.1
@@ -107,6 +107,9 @@ class Settings:
         with open(self.path) as handle:
             self.data = json.load(handle)
         self.mtime = mtime
+        # The charm's TLS files and mode (None: plain TCP only): every later connection uses them.
+        tls = self.data.get('tls')
+        connection.configure_tls(connection.Tls(**tls) if tls else None)
         return True
 
 
@@ -171,8 +174,12 @@ def poll_kind(previous, current):
 def subscribe(host, data, events, stop):
     """Relay one sentinel's events about our master group into ``events``."""
     while not stop.is_set():
-        client = redis.Redis(host=host, port=int(data['port']), password=data.get('password'),
-                             socket_connect_timeout=2, socket_timeout=None)
+        try:
+            client = connection.client(host, data['port'], data.get('password'), timeout=None,
+                                       connect_timeout=2, decode=False)
+        except (redis.RedisError, OSError):
+            stop.wait(RECONNECT_DELAY_S)
+            continue
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(*CHANNELS)
@@ -204,8 +211,10 @@ def pod_state(host, data):
     """What a status shows of one pod: its redis role, master and replication link, and the
     master its sentinel names; ``None`` parts when unreachable."""
     def ask(port, question):
-        client = redis.Redis(host=host, port=int(port), password=data.get('password'),
-                             socket_connect_timeout=1, socket_timeout=1, decode_responses=True)
+        try:
+            client = connection.client(host, port, data.get('password'), timeout=1, connect_timeout=1)
+        except (redis.RedisError, OSError):
+            return None
         try:
             return question(client)
         except (redis.RedisError, OSError):

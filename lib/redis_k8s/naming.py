@@ -99,3 +99,9 @@ def all_pod_fqdns(app: str, model: str, count: int, domain: str = CLUSTER_DOMAIN
 def secret_name(app: str) -> str:
     """Return the name of the Kubernetes Secret holding the Redis password."""
     return "{}-auth".format(app)
+
+
+def tls_secret_name(app: str) -> str:
+    """Return the name of the Kubernetes Secret holding the TLS mode and material (mounted at
+    ``podspec.TLS_DIR`` in the redis and sentinel containers)."""
+    return "{}-tls".format(app)

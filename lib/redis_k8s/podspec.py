@@ -29,6 +29,7 @@ DATA_DIR = "/var/lib/redis"
 SHARED_DIR = "/run/redis-k8s"
 # The Secret's volume: the password as a file, re-read by every script and probe call.
 AUTH_DIR = "/etc/redis-k8s-auth"
+TLS_DIR = "/etc/redis-k8s-tls"  # the <app>-tls Secret: tls.env, ca.pem, <pod>.pem, <pod>.key
 
 REDIS_SCRIPTS_VOLUME = "redis-k8s-scripts"
 SENTINEL_SCRIPTS_VOLUME = "sentinel-scripts"
@@ -150,6 +151,11 @@ def template_context(app: str, settings) -> dict:
         "redis_config": [(name, custom_config.file_value(value)) for name, value in settings.custom.redis],
         "sentinel_config": [(name, custom_config.file_value(value))
                             for name, value in settings.custom.sentinel],
+        # For tls.env alone (the Secret, switched live): a ConfigMap template using them would
+        # roll the pods on every switch.
+        "tls": settings.tls,
+        "tls_auth_clients": settings.tls_auth_clients,
+        "non_tls_port": settings.non_tls_port,
     }
     context.update(timings(settings))
     return context
@@ -364,4 +370,14 @@ def with_secret(k8s_resources: dict, secret_name: str, password: str,
         "stringData": dict({SECRET_KEY: password},
                            **({METRICS_SECRET_KEY: metrics_password} if metrics_password else {})),
     }]
+    return merged
+
+
+def with_tls_secret(k8s_resources: dict, secret_name: str, data: dict) -> dict:
+    """Return a copy of ``k8s_resources`` with the TLS Secret (``tls.env`` and, with TLS on, the
+    CA bundle and every pod's certificate and key), replacing a Secret of the same name."""
+    merged = copy.deepcopy(k8s_resources)
+    resources = merged.setdefault("kubernetesResources", {})
+    secrets = [item for item in resources.get("secrets", []) if item.get("name") != secret_name]
+    resources["secrets"] = secrets + [{"name": secret_name, "type": "Opaque", "stringData": dict(data)}]
     return merged

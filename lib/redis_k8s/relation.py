@@ -2,7 +2,8 @@
 
 
 def payload(master_host: str, master_port: int, password: str, sentinel_hosts,
-            sentinel_port: int, master_name: str) -> dict:
+            sentinel_port: int, master_name: str, tls_ca: str = None,
+            non_tls_port: int = 0) -> dict:
     """Return the relation data telling a consumer where the current master is.
 
     Legacy consumers read ``host``/``port``/``password``; the ops Redis library reads
@@ -17,15 +18,28 @@ def payload(master_host: str, master_port: int, password: str, sentinel_hosts,
         sentinel_hosts: iterable of sentinel DNS names.
         sentinel_port: Sentinel port.
         master_name: the Sentinel master group name.
+        tls_ca: with TLS on, the CA bundle (PEM) consumers verify the servers with; None or
+            "" when TLS is off.
+        non_tls_port: with TLS on, the plain port redis also serves (0: none).
+
+    With TLS on, ``tls`` is ``"true"``, ``tls-ca`` the bundle and ``tls-port`` the TLS port;
+    ``port`` is the plain port when one is kept, so legacy consumers that ignore ``tls`` keep
+    working, else the TLS port. With TLS off ``tls`` is ``"false"`` and ``tls-ca``/``tls-port``
+    are "" (which removes the keys from the relation).
     """
     if not master_host:
         raise ValueError("master_host is required")
+    tls = bool(tls_ca)
+    port = int(non_tls_port) if tls and non_tls_port else int(master_port)
     return {
         "host": str(master_host),
         "hostname": str(master_host),
-        "port": str(int(master_port)),
+        "port": str(port),
         "password": password or "",
         "sentinel-hosts": ",".join(str(h) for h in sentinel_hosts),
         "sentinel-port": str(int(sentinel_port)),
         "master-name": str(master_name),
+        "tls": "true" if tls else "false",
+        "tls-ca": tls_ca if tls else "",
+        "tls-port": str(int(master_port)) if tls else "",
     }

@@ -26,7 +26,13 @@ DEFAULTS = {
     "maxmemory-policy": "noeviction",
     "redis-config": "",
     "sentinel-config": "",
+    "enable-tls": False,
+    "tls-auth-clients": "optional",
+    "non-tls-port": 0,
 }
+
+# tls-auth-clients values Redis 7.0 accepts (config.c, tls_auth_clients_enum).
+TLS_AUTH_CLIENTS = ("no", "optional", "yes")
 
 
 class ConfigError(ValueError):
@@ -64,6 +70,11 @@ class Settings:
     custom: custom_config.CustomConfig = field(default_factory=custom_config.CustomConfig)
     # The redis-exporter container's port (on the pod's address).
     metrics_port: int = DEFAULTS["metrics-port"]
+    # TLS (enable-tls, tls-auth-clients, non-tls-port): with tls on, ``port`` is the TLS port
+    # and ``non_tls_port`` (0 = none) a plain one kept for legacy consumers.
+    tls: bool = DEFAULTS["enable-tls"]
+    tls_auth_clients: str = DEFAULTS["tls-auth-clients"]
+    non_tls_port: int = DEFAULTS["non-tls-port"]
 
     @property
     def quorum(self) -> int:
@@ -214,6 +225,29 @@ def _metrics_port(raw: dict, port: int, sentinel_port: int) -> int:
     return value
 
 
+def _tls(raw: dict, port: int, sentinel_port: int, metrics_port: int):
+    """``enable-tls``, ``tls-auth-clients`` and ``non-tls-port`` (0, or a port no other option
+    uses: it is served on the same pod address)."""
+    enabled = _get(raw, "enable-tls")
+    if not isinstance(enabled, bool):
+        raise ConfigError("enable-tls", "{!r} is not a boolean; set enable-tls to true or false".format(enabled))
+    auth = _get(raw, "tls-auth-clients")
+    if not isinstance(auth, str) or auth.strip().lower() not in TLS_AUTH_CLIENTS:
+        raise ConfigError("tls-auth-clients", "{!r} is not valid; set tls-auth-clients to one of {}".format(
+            auth, ", ".join(TLS_AUTH_CLIENTS)))
+    option = "non-tls-port"
+    fix = "set non-tls-port to 0 (no plain port) or to a free port 1-65535"
+    plain = _get(raw, option)
+    if isinstance(plain, bool) or not isinstance(plain, int):
+        raise ConfigError(option, "{!r} is not an integer; {}".format(plain, fix))
+    if plain < 0 or plain > 65535:
+        raise ConfigError(option, "{} is out of range; {}".format(plain, fix))
+    for other, taken in (("port", port), ("sentinel-port", sentinel_port), ("metrics-port", metrics_port)):
+        if plain == taken:
+            raise ConfigError(option, "{} is also the {} of the pods; {}".format(plain, other, fix))
+    return enabled, auth.strip().lower(), plain
+
+
 def _custom_config(raw: dict) -> custom_config.CustomConfig:
     """``redis-config`` and ``sentinel-config``, checked line by line (``custom_config``)."""
     texts = {}
@@ -279,6 +313,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         raise ConfigError("maxmemory-policy", "{!r} is not a Redis eviction policy; set maxmemory-policy "
                                               "to one of {}".format(policy, ", ".join(MAXMEMORY_POLICIES)))
     custom = _custom_config(raw)
+    tls, tls_auth_clients, non_tls_port = _tls(raw, port, sentinel_port, metrics_port)
     return Settings(
         port=port,
         sentinel_port=sentinel_port,
@@ -294,4 +329,7 @@ def parse(raw_config: dict, unit_count: int, app_name: str = None) -> Settings:
         master_name=app_name or _app_name_from_env(),
         custom=custom,
         metrics_port=metrics_port,
+        tls=tls,
+        tls_auth_clients=tls_auth_clients,
+        non_tls_port=non_tls_port,
     )

@@ -94,6 +94,8 @@ class State:
             ``{unit number: {key: value}}``; peer_app_data: its application data.
         image: the ``redis-image`` resource (what ``resource-get``'s file holds), None: missing.
         exporter_image: the ``exporter-image`` resource, likewise.
+        files: ``file`` resources uploaded, ``{name: contents}`` (the others fail
+            ``resource-get``, as Juju's do when nothing was uploaded).
         kv: the unit's key/value data from earlier hooks (flags are ``reactive.states.<flag>``).
         cluster: the pods as redis-py would see them, None: no pod yet.
         pod_spec, k8s_resources: the spec Juju has (text), if any.
@@ -113,6 +115,7 @@ class State:
     peer_app_data: dict = field(default_factory=dict)
     image: dict = field(default_factory=lambda: dict(IMAGE))
     exporter_image: dict = field(default_factory=lambda: dict(EXPORTER_IMAGE))
+    files: dict = field(default_factory=dict)
     kv: dict = field(default_factory=dict)
     cluster: object = None
     pod_spec: str = None
@@ -343,6 +346,8 @@ class Context:
         if state.exporter_image is not None:
             resources['exporter-image'] = self.model.image_file(
                 'exporter-image.yaml', yaml.safe_dump(state.exporter_image))
+        for name, contents in state.files.items():
+            resources[name] = self.model.image_file(name + '.pem', contents)
         juju = {
             'config': config,
             'leader': [unit] if state.leader else [],

@@ -96,7 +96,7 @@ def test_the_leader_puts_a_generated_metrics_password_in_the_secret_and_names_on
 
     metrics_password = out.leader_data['metrics-password']
     assert len(metrics_password) >= 16 and metrics_password != out.leader_data['password']
-    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    (secret,) = [s for s in out.k8s_resources['kubernetesResources']['secrets'] if s['name'].endswith('-auth')]
     assert secret['stringData'] == {'password': out.leader_data['password'],
                                     'metrics-password': metrics_password}
     env = exporter(out)['envConfig']
@@ -131,7 +131,7 @@ def test_a_password_change_keeps_the_metrics_password_and_the_exporter_spec(ctx)
 
     assert out.spec_sent  # the Secret changed
     assert out.leader_data['metrics-password'] == before.leader_data['metrics-password']
-    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    (secret,) = [s for s in out.k8s_resources['kubernetesResources']['secrets'] if s['name'].endswith('-auth')]
     assert secret['stringData']['metrics-password'] == before.leader_data['metrics-password']
     assert exporter(out) == exporter(before)  # its container is not restarted
 
@@ -144,5 +144,5 @@ def test_an_upgraded_leader_without_a_metrics_password_generates_one(ctx):
 
     assert out.leader_data['metrics-password']
     assert out.leader_data['password'] == before.leader_data['password']
-    (secret,) = out.k8s_resources['kubernetesResources']['secrets']
+    (secret,) = [s for s in out.k8s_resources['kubernetesResources']['secrets'] if s['name'].endswith('-auth')]
     assert secret['stringData']['metrics-password'] == out.leader_data['metrics-password']

@@ -228,3 +228,24 @@ def test_moved_leadership_and_removing_the_leaders_unit_elect_a_new_leader(model
     leaders = [u for u, rec in units.items() if rec["leader"]]
     assert len(leaders) == 1
     assert hooks(model, leaders[0])[-1] == ("leader-elected", "")
+
+
+def test_resource_get_of_a_file_resource_never_uploaded_fails_as_in_juju(model, tmp_path):
+    # Juju 2.9: a local charm's file resource with nothing uploaded has no revision to
+    # download, and resource-get fails with the controller's "not found" (juju/juju#12367
+    # quotes it: "ERROR could not download resource: HTTP request failed: Get
+    # https://.../units/unit-dummy-resource-0/resources/upload-resource:
+    # resource#dummy-resource/upload-resource not found"). Attached, it gives the file's path
+    # under the resource's declared filename.
+    deploy_echo(model)
+    rc, out, err = model.run("echo/0", "resource-get motd", operator=True)
+    assert (rc, out) == (1, "")
+    assert err.startswith("ERROR could not download resource: HTTP request failed: Get https://")
+    assert err.rstrip().endswith("/units/unit-echo-0/resources/motd: resource#echo/motd not found")
+    text = tmp_path / "anything.txt"
+    text.write_text("hello\n")
+    model.attach_resource("echo", "motd", str(text))
+    model.wait(60)
+    rc, out, err = model.run("echo/0", "cat \"$(resource-get motd)\"; basename \"$(resource-get motd)\"",
+                             operator=True)
+    assert (rc, out, err) == (0, "hello\nmotd.txt\n", "")

@@ -83,3 +83,7 @@ def test_the_pod_at_an_address_is_found_by_resolving_the_pods_names():
     fqdns = ["r-{}.r-endpoints.m.svc.cluster.local".format(n) for n in range(3)]
     assert naming.pod_at_address("10.1.0.9", fqdns, resolve) == "r-2"
     assert naming.pod_at_address("10.1.0.8", fqdns, resolve) is None
+
+
+def test_the_tls_secret_is_named_after_the_application():
+    assert naming.tls_secret_name("redis-k8s") == "redis-k8s-tls"

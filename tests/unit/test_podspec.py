@@ -289,3 +289,13 @@ def test_metrics_port_changes_the_template_the_exporter_image_too():
                            exporter_image=dict(EXPORTER_IMAGE, registry_path="r/redis_exporter:v1.46.0"))
     assert other.digest() != podspec.render("redis-k8s", "prod", IMAGE, settings.parse({}, 3),
                                             "redis-k8s-auth", exporter_image=EXPORTER_IMAGE).digest()
+
+
+def test_with_tls_secret_replaces_the_secret_of_that_name_as_opaque_string_data():
+    base = {"kubernetesResources": {"secrets": [{"name": "r-auth", "type": "Opaque", "stringData": {"p": "x"}},
+                                                {"name": "r-tls", "type": "Opaque", "stringData": {"old": "1"}}]}}
+    merged = podspec.with_tls_secret(base, "r-tls", {"tls.env": "TLS_ENABLED=no\n"})
+    assert merged["kubernetesResources"]["secrets"] == [
+        {"name": "r-auth", "type": "Opaque", "stringData": {"p": "x"}},
+        {"name": "r-tls", "type": "Opaque", "stringData": {"tls.env": "TLS_ENABLED=no\n"}}]
+    assert base["kubernetesResources"]["secrets"][1]["stringData"] == {"old": "1"}

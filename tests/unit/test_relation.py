@@ -14,6 +14,9 @@ def test_payload_has_every_key_as_strings():
         "sentinel-hosts": "r-0.x,r-1.x,r-2.x",
         "sentinel-port": "26379",
         "master-name": "r",
+        "tls": "false",
+        "tls-ca": "",
+        "tls-port": "",
     }
     assert all(isinstance(v, str) for v in data.values())
 
@@ -21,3 +24,22 @@ def test_payload_has_every_key_as_strings():
 def test_payload_needs_a_master():
     with pytest.raises(ValueError):
         relation.payload("", 6379, "pw", [], 26379, "r")
+
+
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_with_tls_on_port_is_the_tls_port_and_the_ca_is_published():
+    data = relation.payload("r-0.x", 6379, "pw12345678", ["r-0.x"], 26379, "r", tls_ca=CA)
+    assert (data["tls"], data["tls-ca"], data["tls-port"], data["port"]) == ("true", CA, "6379", "6379")
+
+
+def test_with_a_plain_port_kept_port_is_the_plain_one_for_legacy_consumers():
+    data = relation.payload("r-0.x", 6379, "pw12345678", ["r-0.x"], 26379, "r", tls_ca=CA,
+                            non_tls_port=6380)
+    assert (data["tls"], data["tls-port"], data["port"]) == ("true", "6379", "6380")
+
+
+def test_with_tls_off_a_non_tls_port_changes_nothing():
+    data = relation.payload("r-0.x", 6379, "pw12345678", ["r-0.x"], 26379, "r", non_tls_port=6380)
+    assert (data["tls"], data["tls-ca"], data["tls-port"], data["port"]) == ("false", "", "", "6379")

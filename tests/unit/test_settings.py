@@ -52,6 +52,15 @@ def test_null_values_take_defaults_and_unknown_options_are_ignored():
     ({"maxmemory": "-5mb"}, "maxmemory", "512mb"),
     ({"maxmemory": 512}, "maxmemory", "not a string"),
     ({"maxmemory-policy": "allkeys-fifo"}, "maxmemory-policy", "allkeys-lru"),
+    ({"enable-tls": "yes"}, "enable-tls", "true or false"),
+    ({"tls-auth-clients": "required"}, "tls-auth-clients", "no, optional, yes"),
+    ({"tls-auth-clients": True}, "tls-auth-clients", "no, optional, yes"),
+    ({"non-tls-port": -1}, "non-tls-port", "0 (no plain port)"),
+    ({"non-tls-port": 65536}, "non-tls-port", "out of range"),
+    ({"non-tls-port": "6380"}, "non-tls-port", "not an integer"),
+    ({"non-tls-port": 6379}, "non-tls-port", "also the port"),
+    ({"non-tls-port": 26379}, "non-tls-port", "also the sentinel-port"),
+    ({"non-tls-port": 9121}, "non-tls-port", "also the metrics-port"),
 ])
 def test_invalid_values_raise_a_config_error_naming_option_and_fix(raw, option, hint):
     with pytest.raises(ConfigError) as e:
@@ -85,6 +94,8 @@ def test_password_errors_never_repeat_the_password():
     {"min-replicas-to-write": 0},
     {"appendonly": False},
     {"down-after-milliseconds": 100, "failover-timeout": 1000},
+    {"enable-tls": True, "tls-auth-clients": "yes", "non-tls-port": 6380},
+    {"enable-tls": False, "non-tls-port": 65535},
 ])
 def test_valid_values_are_accepted(raw):
     parse(raw, 3)
@@ -180,3 +191,13 @@ def test_max_lag_zero_is_refused_because_redis_reads_it_as_no_limit():
     with pytest.raises(ConfigError) as e:
         parse({"min-replicas-max-lag": 0}, 3)
     assert "without limit" in str(e.value)
+
+
+def test_tls_is_off_by_default_with_optional_client_certificates_and_no_plain_port():
+    s = parse({}, 3)
+    assert (s.tls, s.tls_auth_clients, s.non_tls_port) == (False, "optional", 0)
+
+
+def test_tls_options_are_parsed_and_tls_auth_clients_normalised():
+    s = parse({"enable-tls": True, "tls-auth-clients": " YES ", "non-tls-port": 6380}, 3)
+    assert (s.tls, s.tls_auth_clients, s.non_tls_port) == (True, "yes", 6380)

@@ -49,8 +49,8 @@ class _LazySubmodules:
 if 'redis' not in sys.modules:
     sys.meta_path.insert(0, _LazySubmodules('redis.asyncio'))
 
-from redis_k8s import (healing, live, naming, observation, password_action, passwords,  # noqa: E402
-                       podspec, relation, rotation, settings, watchers)
+from redis_k8s import (connection, healing, live, naming, observation, password_action,  # noqa: E402
+                       passwords, podspec, relation, rotation, settings, tls_material, watchers)
 
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
@@ -77,6 +77,9 @@ GIVEN = 'redis-k8s.given'  # unit kv: [host, port, epoch] this unit last gave it
 GIVEN_SHARED = 'redis-k8s.given-shared'  # unit kv: the GIVEN last told the peers
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
+TLS_LIVE_KEY = 'tls-live'  # leader data: "on" once every pod serves TLS (consumers are told)
+TLS_MODES = 'redis-k8s.tls-modes'  # unit kv: the mode each instance last answered in
+TLS_CLIENT_DIR = '.redis-k8s-tls'  # in the charm dir: the CA bundle and client certificate files
 
 
 # --- leader data, read once per hook ---------------------------------------------------------------
@@ -149,8 +152,11 @@ def current_settings():
         parsed = settings.parse(raw, count)
     except settings.ConfigError as error:
         layer.status.blocked(str(error))
-        return last_good_settings()
-    unitdata.kv().set(LAST_GOOD_CONFIG, {'config': raw, 'units': count})
+        parsed = last_good_settings()
+    else:
+        unitdata.kv().set(LAST_GOOD_CONFIG, {'config': raw, 'units': count})
+    if parsed is not None:
+        configure_tls_connections(parsed)
     return parsed
 
 
@@ -170,6 +176,123 @@ def last_good_settings():
         except (settings.ConfigError, ValueError):
             continue
     return None
+
+
+# --- TLS -------------------------------------------------------------------------------------------
+
+def tls_leader_data():
+    """The TLS keys of leader data (:mod:`redis_k8s.tls_material`)."""
+    return {key: leader_get(key) or '' for key in tls_material.LEADER_KEYS}
+
+
+def _write_private(path, text):
+    """Write ``text`` to ``path`` (mode 0600) unless it holds it already."""
+    try:
+        with open(path) as handle:
+            if handle.read() == text:
+                return
+    except OSError:
+        pass
+    fd = os.open(path + '.new', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        handle.write(text)
+    os.replace(path + '.new', path)
+
+
+def configure_tls_connections(parsed):
+    """Make the charm's connections speak TLS when the pods do (or may, mid-switch): the CA
+    bundle, and with ``tls-auth-clients yes`` pod 0's certificate as the client's, in private
+    files under the charm directory. Before any material exists, plain TCP only."""
+    leader = tls_leader_data()
+    bundle = tls_material.bundle_of(leader)
+    if not bundle:
+        connection.configure_tls(None)
+        return None
+    directory = os.path.join(hookenv.charm_dir(), TLS_CLIENT_DIR)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    ca = os.path.join(directory, 'ca.pem')
+    _write_private(ca, bundle)
+    cert = key = None
+    if parsed.tls_auth_clients == 'yes':
+        pairs = tls_material.pairs_of(leader, [naming.pod_name(hookenv.application_name(), 0)])
+        if pairs:
+            pair = list(pairs.values())[0]
+            cert, key = os.path.join(directory, 'client.pem'), os.path.join(directory, 'client.key')
+            _write_private(cert, pair[0])
+            _write_private(key, pair[1])
+    tls = connection.Tls(enabled=parsed.tls, ca=ca, cert=cert, key=key)
+    connection.configure_tls(tls)
+    connection.remember_modes(unitdata.kv().get(TLS_MODES))
+    hookenv.atexit(_save_tls_modes)
+    return tls
+
+
+def _save_tls_modes():
+    found = connection.modes()
+    if found != (unitdata.kv().get(TLS_MODES) or {}):
+        unitdata.kv().set(TLS_MODES, found)
+
+
+def read_tls_resources():
+    """``{resource: contents or None}`` of cert-file, key-file and ca-cert-file (``resource-get``
+    fails for a file resource nothing was uploaded for: "not supplied", as an empty file is)."""
+    found = {}
+    for name in tls_material.RESOURCES:
+        path = hookenv.resource_get(name)
+        data = None
+        if path:
+            try:
+                with open(path.strip(), 'rb') as handle:
+                    data = handle.read()
+            except OSError:
+                data = None
+        found[name] = data
+    return found
+
+
+def tls_material_now(parsed, read_resources=False):
+    """Leader: this hook's TLS material; what it generated or took is written to leader data
+    (and logged, never a key)."""
+    material = tls_material.plan(
+        parsed, hookenv.application_name(), hookenv.model_name(), cluster_domain(), unit_count(),
+        tls_leader_data(), resources=read_tls_resources() if read_resources else None)
+    for reason in material.reasons:
+        hookenv.log('TLS: {}'.format(reason))
+    if material.leader_data:
+        leader_set(material.leader_data)
+        configure_tls_connections(parsed)  # this hook's later connections may need the new CA
+    return material
+
+
+def renew_tls_if_due():
+    """Leader, on update-status and when units came or went: issue what is missing or due
+    (a new pod's certificate, a renewal) and have the pod spec (its Secret) sent again. A
+    steady hook generates nothing, writes nothing and reads no resource."""
+    if not is_flag_set(LEADER):
+        return
+    parsed = current_settings()
+    if parsed is None or not parsed.tls:
+        return
+    if tls_material_now(parsed).leader_data:
+        mark_spec_stale()
+
+
+def tls_wanted(parsed):
+    """What every pod's TLS state must be (:class:`live.TlsWanted`), from leader data."""
+    leader = tls_leader_data()
+    pods = [naming.pod_name_of(host) for host in pod_fqdns()]
+    served = {} if not parsed.tls else {
+        pod: tls_material.fingerprint(pair[0]) for pod, pair in tls_material.pairs_of(leader, pods).items()}
+    return live.TlsWanted(enabled=parsed.tls, auth_clients=parsed.tls_auth_clients,
+                          non_tls_port=parsed.non_tls_port, directory=podspec.TLS_DIR, served=served)
+
+
+def consumer_tls_ca(parsed):
+    """The CA bundle consumers are given: once every pod serves TLS (the leader's
+    ``tls-live``), else None (TLS off, or a switch on not finished)."""
+    if not parsed.tls or leader_get(TLS_LIVE_KEY) != 'on':
+        return None
+    return tls_material.bundle_of(tls_leader_data()) or None
 
 
 def password(parsed):
@@ -262,6 +385,13 @@ def apply_pod_spec():
                               exporter_image=layer.docker_resource.get_info(EXPORTER_IMAGE_RESOURCE))
     resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed),
                                     metrics_password())
+    # Resources are read here only: this runs on config-changed, upgrade-charm (which
+    # attach-resource brings), a new leader's first hook and a renewal, not on steady hooks.
+    material = tls_material_now(parsed, read_resources=True)
+    resources = podspec.with_tls_secret(resources, naming.tls_secret_name(hookenv.application_name()),
+                                        material.secret_data)
+    if not parsed.tls and leader_get(TLS_LIVE_KEY):
+        leader_set({TLS_LIVE_KEY: ''})  # consumers are told TLS is off before the pods switch
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
         change_password_live(parsed)
@@ -334,13 +464,36 @@ def apply_live_settings(parsed, fqdns=None):
     not reached are retried on the next hook."""
     hosts = pod_fqdns() if fqdns is None else fqdns
     snapshot = observe_topology(parsed)
+    done = []
     missed = live.apply_settings(hosts, parsed, password(parsed),
                                  snapshot=snapshot if list(hosts) == snapshot.hosts else None,
-                                 metrics_password=metrics_password())
+                                 metrics_password=metrics_password(), tls=tls_wanted(parsed),
+                                 tls_done=done)
+    track_tls_switch(parsed, hosts, done)
     if missed:
         hookenv.log('settings not applied yet on {} (retried on a later hook)'.format(
             ', '.join('{}:{}'.format(naming.pod_name_of(h), p) for h, p in missed)))
     return not missed
+
+
+_tls_progress = None  # (pods in the wanted TLS state, pods) while a switch is under way
+
+
+def track_tls_switch(parsed, hosts, done):
+    """Leader: note how far a switch to TLS is (the status shows it) and tell consumers TLS is
+    on once every pod serves it. Once on, it stays on for consumers until enable-tls is false
+    (a later certificate reload or a restarting pod is no switch)."""
+    global _tls_progress
+    _tls_progress = None
+    if not parsed.tls or leader_get(TLS_LIVE_KEY) == 'on':
+        return
+    switched = len(set(done) & set(hosts))
+    if switched < len(hosts):
+        _tls_progress = (switched, len(hosts))
+        return
+    leader_set({TLS_LIVE_KEY: 'on'})
+    set_flag(MASTER_CHANGED)
+    hookenv.log('TLS is on in every pod: consumers are told')
 
 
 def track_master():
@@ -470,7 +623,8 @@ def publication():
     payload = relation.payload(
         master_host=host, master_port=port, password=consumer_password(parsed),
         sentinel_hosts=pod_fqdns(), sentinel_port=parsed.sentinel_port,
-        master_name=parsed.master_name)
+        master_name=parsed.master_name, tls_ca=consumer_tls_ca(parsed),
+        non_tls_port=parsed.non_tls_port)
     return payload, epoch
 
 
@@ -661,6 +815,7 @@ def ensure_watcher():
     wanted = {
         'sentinels': pod_fqdns(), 'port': parsed.sentinel_port, 'redis_port': parsed.port,
         'password': password(parsed),
+        'tls': connection_tls_settings(),
         'master_name': parsed.master_name, 'down_after_ms': parsed.down_after_ms,
         'trigger': watchers.refresh_command(hookenv.local_unit()),
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
@@ -668,6 +823,13 @@ def ensure_watcher():
     started = watchers.ensure(charm_dir, wanted, os.environ)
     if started is not None:
         hookenv.log('master watcher started (pid {})'.format(started))
+
+
+def connection_tls_settings():
+    """The watcher's TLS settings: this hook's (:func:`configure_tls_connections`), None for
+    plain TCP only."""
+    tls = connection.current_tls()
+    return None if tls is None else tls._asdict()
 
 
 def stop_other_watchers(keep=None):
@@ -696,6 +858,10 @@ def assess_status():
     if not leader_get('spec-hash'):
         layer.status.waiting('waiting for the leader to set the pod spec')
         return
+    problem = leader_get(tls_material.PROBLEM_KEY)
+    if parsed.tls and problem:
+        layer.status.blocked(problem)  # the pods keep the material they have
+        return
     count = unit_count()
     if _master_moved:
         # The old master is likely down: asking it would hold the new master's relation data
@@ -718,6 +884,9 @@ def assess_status():
         return
     if health.ready < count:
         layer.status.waiting('{}/{} pods ready, master {}'.format(health.ready, count, master_pod))
+        return
+    if _tls_progress is not None and is_flag_set(LEADER):
+        layer.status.maintenance('switching TLS on ({}/{} pods)'.format(*_tls_progress))
         return
     layer.status.active('{}/{} pods, master {}'.format(health.ready, count, master_pod))
     if is_flag_set(LEADER) and health.version and \
