@@ -21,6 +21,8 @@ command -v nft >/dev/null || need_apt+=(nftables)
 command -v openssl >/dev/null || need_apt+=(openssl)
 # The metrics test runs a real Prometheus against the pods' exporters (tests/functional/test_metrics.py).
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+# The pods' TLS test runs the exporter (1.45, as the exporter image) against the pods' sockets.
+command -v prometheus-redis-exporter >/dev/null || need_apt+=(prometheus-redis-exporter)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install ${need_apt[*]} (apt-get)" >&2

@@ -17,6 +17,18 @@ LAST_MASTER_FILE="$DATA_DIR/last-master"
 PASSWORD_FILE="{{ password_file }}"
 # The metrics user's password (the exporter's; generated once, never rotated), same volume.
 METRICS_PASSWORD_FILE="{{ metrics_password_file }}"
+# The TLS Secret's volume, mounted whatever the mode: tls.env (the mode, changed live by the
+# charm: read again at every use, see tls_load) and, while TLS is on, the CA bundle and every
+# pod's certificate and key. Redis presents its certificate as server and as client.
+TLS_ENV_FILE="{{ tls_env_file }}"
+TLS_CA_FILE="{{ tls_ca_file }}"
+TLS_CERT_FILE="{{ tls_dir }}/${POD_NAME:-}.pem"
+TLS_KEY_FILE="{{ tls_dir }}/${POD_NAME:-}.key"
+# Every server of the pod also listens on a unix socket in the shared dir, whatever the TLS mode:
+# the exporter reads them there. The exporter image runs as another user (uid 59000), hence 777;
+# the password still guards them, and only the pod's containers see the directory.
+REDIS_SOCKET="{{ redis_socket }}"
+SENTINEL_SOCKET="{{ sentinel_socket }}"
 # Without a pod IP (tests, odd runtimes) listen everywhere and talk to ourselves on loopback.
 LOCAL_ADDR="${POD_IP:-127.0.0.1}"
 if command -v timeout >/dev/null 2>&1; then
@@ -120,14 +132,123 @@ count_words() {
     echo "$@" | wc -w | tr -d ' '
 }
 
-# cli HOST PORT ARGS...: one redis-cli call, raw output. redis-cli takes the password from
-# REDISCLI_AUTH, so it never shows on a command line; it is read afresh for every call.
+# tls_load: TLS_ENABLED (yes|no), TLS_AUTH_CLIENTS (no|optional|yes) and TLS_NON_TLS_PORT
+# (0: none) from tls.env; no file (or a value it does not know) means TLS off and the defaults.
+# Only these names are taken (the file is parsed, not sourced); `read` is a builtin.
+tls_load() {
+    TLS_ENABLED=no
+    TLS_AUTH_CLIENTS=optional
+    TLS_NON_TLS_PORT=0
+    [ -r "$TLS_ENV_FILE" ] || return 0
+    while IFS='=' read -r _tls_name _tls_value; do
+        case "$_tls_name=$_tls_value" in
+            TLS_ENABLED=yes|TLS_ENABLED=no) TLS_ENABLED=$_tls_value ;;
+            TLS_AUTH_CLIENTS=no|TLS_AUTH_CLIENTS=optional|TLS_AUTH_CLIENTS=yes) TLS_AUTH_CLIENTS=$_tls_value ;;
+            TLS_NON_TLS_PORT=*)
+                case "$_tls_value" in
+                    ""|*[!0-9]*) ;;
+                    *) TLS_NON_TLS_PORT=$_tls_value ;;
+                esac ;;
+        esac
+    done < "$TLS_ENV_FILE"
+}
+
+# tls_files_present: this pod's certificate, key and the CA bundle are in the Secret's volume.
+tls_files_present() {
+    [ -s "$TLS_CERT_FILE" ] && [ -s "$TLS_KEY_FILE" ] && [ -s "$TLS_CA_FILE" ]
+}
+
+# wait_tls_files: with TLS on, wait until this pod's files are there (a pod scaled up before the
+# leader issued its certificate, or before the Secret that has it reached the pod), logged;
+# starting plain instead would serve what TLS is meant to refuse. Leaves tls.env loaded.
+wait_tls_files() {
+    tls_load
+    if [ "$TLS_ENABLED" != yes ] || tls_files_present; then
+        return 0
+    fi
+    log "TLS is on but $TLS_CERT_FILE, $TLS_KEY_FILE or $TLS_CA_FILE is missing: waiting for them"
+    while :; do
+        sleep 1
+        tls_load
+        if [ "$TLS_ENABLED" != yes ]; then
+            log "TLS is off now: going on without TLS"
+            return 0
+        fi
+        if tls_files_present; then
+            log "this pod's TLS files are here"
+            return 0
+        fi
+    done
+}
+
+# listener_conf PORT PLAIN_PORT SOCKET: the configuration lines of a server's listeners per
+# tls.env (loaded first): PORT plain; or PORT with TLS, PLAIN_PORT plain beside it (0: none), and
+# its links to masters, replicas and sentinels over TLS, presenting this pod's certificate.
+# And always the unix SOCKET.
+listener_conf() {
+    if [ "$TLS_ENABLED" = yes ]; then
+        echo "port $2"
+        echo "tls-port $1"
+        echo "tls-cert-file $TLS_CERT_FILE"
+        echo "tls-key-file $TLS_KEY_FILE"
+        echo "tls-ca-cert-file $TLS_CA_FILE"
+        echo "tls-auth-clients $TLS_AUTH_CLIENTS"
+        echo "tls-replication yes"
+    else
+        echo "port $1"
+    fi
+    echo "unixsocket $3"
+    echo "unixsocketperm 777"
+}
+
+# cli_in yes|no HOST PORT ARGS...: one redis-cli call with TLS (yes) or without; its raw output
+# and status (0: a reply came, error replies included; 124: timed out). redis-cli takes the
+# password from REDISCLI_AUTH, so it never shows on a command line; it is read afresh each call.
+cli_in() {
+    _cli_tls=$1
+    _cli_host=$2
+    _cli_port=$3
+    shift 3
+    if [ "$_cli_tls" = yes ]; then
+        if [ -s "$TLS_CERT_FILE" ] && [ -s "$TLS_KEY_FILE" ]; then
+            set -- --cert "$TLS_CERT_FILE" --key "$TLS_KEY_FILE" "$@"
+        fi
+        if [ -s "$TLS_CA_FILE" ]; then
+            set -- --tls --cacert "$TLS_CA_FILE" "$@"
+        else
+            # Only as the retry of a plain call (TLS being switched off: the Secret has no CA any
+            # more, a server still has TLS): unverified, which is no worse than the plain call
+            # tls.env asked for.
+            set -- --tls --insecure "$@"
+        fi
+    fi
+    REDISCLI_AUTH=$(password) $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_cli_host" -p "$_cli_port" \
+        "$@" 2>/dev/null
+}
+
+# cli HOST PORT ARGS...: one redis-cli call in the mode tls.env says, raw output. While the charm
+# switches TLS, a server and the file may disagree for a while: a call that gets no reply is made
+# once more in the other mode. A plain call to a TLS port fails at once (reset); a TLS call to a
+# plain port waits for the timeout (the server waits for the end of a command line), so a plain
+# call that timed out is not retried (the host is slow or away, TLS would not help).
 cli() {
     _host=$1
     _port=$2
     shift 2
-    REDISCLI_AUTH=$(password) $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_host" -p "$_port" "$@" \
-        2>/dev/null | tr -d '\r'
+    tls_load
+    _cli_out=$(cli_in "$TLS_ENABLED" "$_host" "$_port" "$@")
+    _cli_rc=$?
+    if [ "$_cli_rc" -ne 0 ] && { [ "$TLS_ENABLED" = yes ] || [ "$_cli_rc" -ne 124 ]; }; then
+        if [ "$TLS_ENABLED" = yes ]; then
+            _cli_out=$(cli_in no "$_host" "$_port" "$@")
+        else
+            _cli_out=$(cli_in yes "$_host" "$_port" "$@")
+        fi
+    fi
+    if [ -n "$_cli_out" ]; then
+        printf '%s\n' "$_cli_out" | tr -d '\r'
+    fi
+    return 0
 }
 
 redis_cli() {

@@ -29,6 +29,8 @@ mkdir -p "$STATE_DIR"
 rm -f "$STATE_DIR/handover" "$STATE_DIR/stopping"
 # The liveness probe passes while this exists: deciding the role may wait for a failover.
 : > "$STATE_DIR/starting"
+# With TLS on, this pod talks to its peers and serves with its own certificate only.
+wait_tls_files
 
 PODS=$(all_pods)
 PEERS=$(echo "$PODS" | grep -v -x -F "$ME")
@@ -157,10 +159,12 @@ choose_role() {
 write_conf() {
     _n=$(count_words $PODS)
     _password=$(password)
+    # The mode as it is now (it may have changed while the role was chosen).
+    wait_tls_files
     {
         cat "{{ scripts_dir }}/redis.conf"
         echo "bind ${POD_IP:-0.0.0.0}"
-        echo "port $REDIS_PORT"
+        listener_conf "$REDIS_PORT" "$TLS_NON_TLS_PORT" "$REDIS_SOCKET"
         echo "replica-announce-ip $ME"
         echo "replica-announce-port $REDIS_PORT"
         echo "min-replicas-to-write $(min_replicas_for "$_n")"

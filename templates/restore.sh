@@ -110,7 +110,9 @@ cp "$rdb" "$WORK/backup.rdb" || fail "cannot copy the backup to $WORK (storage f
 start_temporary() {
     {
         echo "bind $LOCAL_ADDR"
-        echo "port $1"
+        # In the pod's TLS mode: the master replicates from it over TLS when TLS is on.
+        tls_load
+        listener_conf "$1" 0 "$WORK/redis.sock"
         echo "requirepass \"$(password)\""
         echo "save \"\""
         echo "appendonly no"

@@ -9,6 +9,8 @@ require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME
 require_password
 
 trap 'log "stopped before sentinel started"; exit 143' TERM INT
+# With TLS on, this sentinel talks to redis and the other sentinels with its own certificate only.
+wait_tls_files
 
 ME=$(own_fqdn)
 SDIR="$STATE_DIR/sentinel"
@@ -64,9 +66,14 @@ done
 
 QUORUM=$(quorum_for "$(count_words $PODS)")
 PASSWORD=$(password)
+# The mode as it is now. Sentinel cannot change it live (no CONFIG SET of tls-*): the charm makes
+# it exit, the container restarts and this writes the configuration in the new mode, keeping
+# what it learned (below). It never serves plain beside TLS.
+wait_tls_files
 {
     cat "{{ sentinel_conf_dir }}/sentinel.conf"
     echo "bind ${POD_IP:-0.0.0.0}"
+    listener_conf "$SENTINEL_PORT" 0 "$SENTINEL_SOCKET"
     echo "sentinel announce-ip $ME"
     echo "sentinel announce-port $SENTINEL_PORT"
     echo "requirepass \"$PASSWORD\""

@@ -1,9 +1,10 @@
 """What the metrics relations publish: Prometheus scrape jobs for every pod's redis-exporter.
 
 Each pod runs a ``redis-exporter`` container (oliver006/redis_exporter) on its own address at
-``metrics-port``: ``/metrics`` exports the pod's redis; ``/scrape?target=redis://<pod>:<sentinel
-port>`` (the exporter's multi-target endpoint) exports the pod's sentinel. Both authenticate
-with the password from the Secret.
+``metrics-port``: ``/metrics`` exports the pod's redis; ``/scrape?target=unix://<sentinel socket>``
+(the exporter's multi-target endpoint) exports the pod's sentinel. The exporter reaches both
+through their unix sockets in the pod's shared emptyDir (:data:`redis_k8s.podspec.SENTINEL_SOCKET`),
+so TLS on or off changes nothing here. Both authenticate as the metrics user.
 
 Two relations carry this:
 
@@ -27,6 +28,8 @@ relations the application's Service address as ``ingress-address``, which would 
 
 import json
 
+from .podspec import SENTINEL_SOCKET
+
 REDIS_JOB = "redis"
 SENTINEL_JOB = "sentinel"
 # The label telling a pod's redis series from its sentinel's (both come from one exporter
@@ -34,15 +37,18 @@ SENTINEL_JOB = "sentinel"
 COMPONENT_LABEL = "redis_k8s_component"
 METRICS_PATH = "/metrics"
 SCRAPE_PATH = "/scrape"
+# The exporter's target for the pod's sentinel: the socket in its own pod's shared emptyDir.
+SENTINEL_TARGET = "unix://" + SENTINEL_SOCKET
 
 
-def scrape_jobs(metrics_port: int, sentinel_port: int) -> list:
+def scrape_jobs(metrics_port: int) -> list:
     """The Prometheus scrape jobs of the application (``scrape_jobs`` of ``prometheus_scrape``).
 
     One job for the pods' redis (the exporter's ``/metrics``), one for their sentinels (its
-    ``/scrape`` with ``target=redis://<pod address>:<sentinel_port>``, the address taken from the
-    target the consumer expanded ``*`` to). Job names are fixed strings, so series continue
-    across leader changes.
+    ``/scrape`` with ``target=`` :data:`SENTINEL_TARGET`: every exporter reads the sentinel of
+    its own pod through the socket, so the target is the same string for every pod; it is set by
+    relabelling because the canonical library drops ``params``). Job names are fixed strings, so
+    series continue across leader changes.
     """
     wildcard = "*:{}".format(int(metrics_port))
     return [
@@ -57,9 +63,9 @@ def scrape_jobs(metrics_port: int, sentinel_port: int) -> list:
             "static_configs": [{"targets": [wildcard], "labels": {COMPONENT_LABEL: "sentinel"}}],
             "relabel_configs": [{
                 "source_labels": ["__address__"],
-                "regex": "(.+):[0-9]+",
+                "regex": ".+",
                 "target_label": "__param_target",
-                "replacement": "redis://${1}:" + str(int(sentinel_port)),
+                "replacement": SENTINEL_TARGET,
             }],
         },
     ]
@@ -72,11 +78,11 @@ def scrape_metadata(model: str, model_uuid: str, application: str, charm_name: s
             "charm_name": charm_name}
 
 
-def scrape_app_data(metrics_port: int, sentinel_port: int, model: str, model_uuid: str,
+def scrape_app_data(metrics_port: int, model: str, model_uuid: str,
                     application: str, charm_name: str) -> dict:
     """The leader's application data on ``metrics-endpoint``: JSON strings, as relation data must be."""
     return {
-        "scrape_jobs": json.dumps(scrape_jobs(metrics_port, sentinel_port), sort_keys=True),
+        "scrape_jobs": json.dumps(scrape_jobs(metrics_port), sort_keys=True),
         "scrape_metadata": json.dumps(scrape_metadata(model, model_uuid, application, charm_name),
                                       sort_keys=True),
     }

@@ -29,13 +29,23 @@ DATA_DIR = "/var/lib/redis"
 SHARED_DIR = "/run/redis-k8s"
 # The Secret's volume: the password as a file, re-read by every script and probe call.
 AUTH_DIR = "/etc/redis-k8s-auth"
-TLS_DIR = "/etc/redis-k8s-tls"  # the <app>-tls Secret: tls.env, ca.pem, <pod>.pem, <pod>.key
+# The TLS Secret's volume (``<app>-tls``), mounted whether TLS is on or off, so that switching
+# TLS never changes the pod template: ``tls.env`` (the mode, read by every script call), and only
+# while TLS is on ``ca.pem`` and each pod's ``<pod>.pem`` / ``<pod>.key``.
+TLS_DIR = "/etc/redis-k8s-tls"
+TLS_ENV_FILE = "tls.env"
+TLS_CA_FILE = "ca.pem"
+# Every redis and sentinel also listens on a unix socket in the pod's shared emptyDir: the
+# exporter reaches them there whatever the TLS mode (only the pod's containers see the socket).
+REDIS_SOCKET = SHARED_DIR + "/redis.sock"
+SENTINEL_SOCKET = SHARED_DIR + "/sentinel.sock"
 
 REDIS_SCRIPTS_VOLUME = "redis-k8s-scripts"
 SENTINEL_SCRIPTS_VOLUME = "sentinel-scripts"
 SENTINEL_CONF_VOLUME = "sentinel-conf"
 SHARED_VOLUME = "shared"
 AUTH_VOLUME = "auth"
+TLS_VOLUME = "tls"
 
 SECRET_KEY = "password"
 # The exporter's own password (``redis_k8s.metrics_user``): generated once, never rotated.
@@ -136,6 +146,12 @@ def template_context(app: str, settings) -> dict:
         "metrics_user": metrics_user.NAME,
         "metrics_redis_permissions": metrics_user.permissions(metrics_user.REDIS_COMMANDS),
         "metrics_sentinel_permissions": metrics_user.permissions(metrics_user.SENTINEL_COMMANDS),
+        # Only where the mode is read: nothing rendered here depends on it (see tls_env).
+        "tls_dir": TLS_DIR,
+        "tls_env_file": TLS_DIR + "/" + TLS_ENV_FILE,
+        "tls_ca_file": TLS_DIR + "/" + TLS_CA_FILE,
+        "redis_socket": REDIS_SOCKET,
+        "sentinel_socket": SENTINEL_SOCKET,
         "sentinel_conf_dir": SENTINEL_CONF_DIR,
         "master_name": naming.master_name(app),
         "port": settings.port,
@@ -183,6 +199,7 @@ def mount_paths() -> dict:
         SENTINEL_CONF_VOLUME: SENTINEL_CONF_DIR,
         SHARED_VOLUME: SHARED_DIR,
         AUTH_VOLUME: AUTH_DIR,
+        TLS_VOLUME: TLS_DIR,
     }
 
 
@@ -228,12 +245,18 @@ def _files_volume(name, mount_path, files):
     }
 
 
-def _shared_volumes(secret_name):
+def _shared_dir_volume():
+    return {"name": SHARED_VOLUME, "mountPath": SHARED_DIR, "emptyDir": {}}
+
+
+def _shared_volumes(secret_name, tls_secret_name):
     """The volumes both containers mount, identical in each (Juju makes one pod volume of them)."""
     return [
-        {"name": SHARED_VOLUME, "mountPath": SHARED_DIR, "emptyDir": {}},
+        _shared_dir_volume(),
         {"name": AUTH_VOLUME, "mountPath": AUTH_DIR,
          "secret": {"name": secret_name, "defaultMode": 0o400}},
+        {"name": TLS_VOLUME, "mountPath": TLS_DIR,
+         "secret": {"name": tls_secret_name, "defaultMode": 0o400}},
     ]
 
 
@@ -249,6 +272,14 @@ def exporter_container(exporter_image, settings, secret_name: str) -> dict:
     """The ``redis-exporter`` container: oliver006/redis_exporter on the pod's address at
     ``metrics-port``, exporting the pod's redis at ``/metrics`` and, through its multi-target
     ``/scrape?target=`` endpoint, the pod's sentinel.
+
+    It reaches both through their unix sockets in the pod's shared emptyDir (mounted here too):
+    the same whether TLS is on or off, so switching TLS changes nothing here and the exporter
+    needs no certificate. redis_exporter v1.45 dials ``unix://<path>`` (``DialURL`` refuses the
+    scheme, then it dials ``unix`` with the path: ``exporter/redis.go``, ``connectToRedis``),
+    for ``--redis.addr`` and for ``/scrape?target=`` alike (checked with the Debian build of
+    1.45.0). The upstream image runs as uid 59000, so the sockets are ``unixsocketperm 777``:
+    the password still guards them, and nothing outside the pod sees the emptyDir.
 
     The upstream image has no shell, so the exporter is configured by arguments, which
     Kubernetes expands (``$(POD_IP)``) from the container's environment, and by environment
@@ -267,13 +298,14 @@ def exporter_container(exporter_image, settings, secret_name: str) -> dict:
         "command": [EXPORTER_BINARY],
         "args": [
             "--web.listen-address=$(POD_IP):{}".format(port),
-            "--redis.addr=redis://$(POD_IP):{}".format(settings.port),
+            "--redis.addr=unix://" + REDIS_SOCKET,
             "--connection-timeout=" + EXPORTER_CONNECT_TIMEOUT,
             "--redis-only-metrics",
             # Not CONFIG: the metrics user may not run CONFIG GET (see redis_k8s.metrics_user).
             "--config-command=" + metrics_user.CONFIG_COMMAND,
         ],
         "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
+        "volumeConfig": [_shared_dir_volume()],
         "envConfig": {
             "POD_IP": {"field": {"path": "status.podIP", "api-version": "v1"}},
             "REDIS_USER": metrics_user.NAME,
@@ -289,8 +321,19 @@ def exporter_container(exporter_image, settings, secret_name: str) -> dict:
     }
 
 
+def redis_ports(settings) -> list:
+    """The ``redis`` container's ports: ``redis-port`` (TLS or plain, as the mode says) and, when
+    ``non-tls-port`` is set, the plain port redis also serves while TLS is on."""
+    ports = [{"name": "redis", "containerPort": settings.port, "protocol": "TCP"}]
+    non_tls_port = getattr(settings, "non_tls_port", 0) or 0
+    if non_tls_port > 0:
+        ports.append({"name": "redis-non-tls", "containerPort": non_tls_port, "protocol": "TCP"})
+    return ports
+
+
 def render(app: str, model: str, image, settings, secret_name: str,
-           domain: str = naming.CLUSTER_DOMAIN, exporter_image=None) -> PodSpec:
+           domain: str = naming.CLUSTER_DOMAIN, exporter_image=None,
+           tls_secret_name: str = None) -> PodSpec:
     """Return the pod spec of the application.
 
     Args:
@@ -303,7 +346,12 @@ def render(app: str, model: str, image, settings, secret_name: str,
         domain: the cluster's DNS domain (the charm reads it in the operator).
         exporter_image: the redis-exporter image info, as ``image``; None: no exporter
             container.
+        tls_secret_name: name of the TLS Secret (see :func:`with_tls_secret`), by default
+            :func:`naming.tls_secret_name`. The spec mounts it whatever the TLS mode: the mode and
+            the certificates are only in the Secret, so switching TLS never rolls the pods.
     """
+    if tls_secret_name is None:
+        tls_secret_name = naming.tls_secret_name(app)
     files = volume_files(app, settings)
     env = environment(app, model, settings, domain)
     image_details = _image_details(image)
@@ -313,10 +361,10 @@ def render(app: str, model: str, image, settings, secret_name: str,
         "imageDetails": dict(image_details),
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", SCRIPTS_DIR + "/redis-start.sh"],
-        "ports": [{"name": "redis", "containerPort": settings.port, "protocol": "TCP"}],
+        "ports": redis_ports(settings),
         "envConfig": copy.deepcopy(env),
         "volumeConfig": [_files_volume(REDIS_SCRIPTS_VOLUME, SCRIPTS_DIR, files[REDIS_SCRIPTS_VOLUME])]
-        + _shared_volumes(secret_name),
+        + _shared_volumes(secret_name, tls_secret_name),
         "kubernetes": {
             "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-redis.sh", "readiness"],
                                      1, 2, probe_timeout, 3),
@@ -334,7 +382,7 @@ def render(app: str, model: str, image, settings, secret_name: str,
         "volumeConfig": [
             _files_volume(SENTINEL_SCRIPTS_VOLUME, SCRIPTS_DIR, files[SENTINEL_SCRIPTS_VOLUME]),
             _files_volume(SENTINEL_CONF_VOLUME, SENTINEL_CONF_DIR, files[SENTINEL_CONF_VOLUME]),
-        ] + _shared_volumes(secret_name),
+        ] + _shared_volumes(secret_name, tls_secret_name),
         "kubernetes": {
             "readinessProbe": _probe(["/bin/sh", SCRIPTS_DIR + "/probe-sentinel.sh"], 1, 2, probe_timeout, 3),
             # Sentinel may wait up to RESOLVE_WAIT_S for the master's name before it listens.
@@ -374,8 +422,11 @@ def with_secret(k8s_resources: dict, secret_name: str, password: str,
 
 
 def with_tls_secret(k8s_resources: dict, secret_name: str, data: dict) -> dict:
-    """Return a copy of ``k8s_resources`` with the TLS Secret (``tls.env`` and, with TLS on, the
-    CA bundle and every pod's certificate and key), replacing a Secret of the same name."""
+    """Return a copy of ``k8s_resources`` with the TLS Secret ``secret_name`` holding ``data``
+    (``{key: text}``: ``tls.env`` always, the PEM files while TLS is on; see
+    :func:`redis_k8s.tls_env.secret_data`), replacing a Secret of the same name."""
+    if TLS_ENV_FILE not in data:
+        raise ValueError("the TLS Secret must hold {}".format(TLS_ENV_FILE))
     merged = copy.deepcopy(k8s_resources)
     resources = merged.setdefault("kubernetesResources", {})
     secrets = [item for item in resources.get("secrets", []) if item.get("name") != secret_name]

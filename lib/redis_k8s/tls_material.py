@@ -145,7 +145,7 @@ def digest(secret_data: dict) -> str:
 
 
 def plan(settings, app: str, model: str, domain: str, count: int, leader: dict, resources=None,
-         now=None, issuer=certificates) -> Material:
+         now=None, issuer=certificates, keep_material=False) -> Material:
     """Decide the TLS material for this hook.
 
     Args:
@@ -159,6 +159,10 @@ def plan(settings, app: str, model: str, domain: str, count: int, leader: dict, 
         now: the current time (aware datetime).
         issuer: makes certificates (``new_ca``, ``issue``, ``needs_renewal``): tests pass a
             faster one.
+        keep_material: TLS is being switched off: the Secret keeps the CA bundle and the pods'
+            files (``tls.env`` says off) until every server serves plain TCP, since a server
+            still on TLS with ``tls-auth-clients yes`` refuses the pod scripts' calls once they
+            have no certificate to present.
 
     Returns:
         The :class:`Material`. With TLS off it holds ``tls.env`` alone and writes nothing (the
@@ -199,6 +203,9 @@ def plan(settings, app: str, model: str, domain: str, count: int, leader: dict, 
         merged.update(updates)
     secret = tls_env.tls_secret_data_off(settings)
     if not settings.tls:
+        bundle, kept = bundle_of(merged, now), pairs_of(merged, pods)
+        if keep_material and bundle and kept:
+            secret = tls_env.secret_data(settings, bundle, kept, keep_material=True)
         return Material(secret_data=secret, leader_data=updates, problem=problem, reasons=tuple(reasons))
     bundle = bundle_of(merged, now)
     served = pairs_of(merged, pods)

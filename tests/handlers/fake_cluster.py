@@ -323,6 +323,9 @@ class FakeRedis(redis.Redis):
         super().__init__(host, port, *args, **kwargs)
         self._address = (host, int(port))
         self._decode = kwargs.get('decode_responses', False)
+        # The fake's instances speak plain TCP: a client opened for TLS fails its handshake.
+        self._tls = bool(kwargs.get('ssl'))
+        self.connection_pool = _FakePool(self)
         if self.cluster is not None:
             self.cluster.clients.append(self._address)
 
@@ -340,6 +343,44 @@ class FakeRedis(redis.Redis):
         return FakePipeline(self)
 
     def close(self):
+        pass
+
+
+class _FakeConnection:
+    """What ``connection_pool.get_connection`` gives: nothing to send or read, no socket."""
+
+    _sock = None
+
+    def send_command(self, *args, **kwargs):
+        pass
+
+    def read_response(self, *args, **kwargs):
+        return 'PONG'
+
+
+class _FakePool:
+    """A connection pool whose connect (``get_connection``, as ``connection.open_client`` opens
+    one to learn the mode) fails as a real one would: no pod yet, an instance down, or a TLS
+    handshake with the fake's plain instances."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get_connection(self, *args, **kwargs):
+        client = self.client
+        if client.cluster is None:
+            raise redis.ConnectionError('Error -2 connecting to {}:{}. Name does not resolve.'.format(
+                *client._address))
+        client.execute_command('PING')  # raises as the fake does for an instance that is down
+        if client._tls:
+            raise redis.ConnectionError('Error 1 connecting to {}:{}. [SSL: WRONG_VERSION_NUMBER] '
+                                        'wrong version number.'.format(*client._address))
+        return _FakeConnection()
+
+    def release(self, connection):
+        pass
+
+    def disconnect(self, *args, **kwargs):
         pass
 
 

@@ -33,7 +33,8 @@ def test_the_leader_publishes_the_scrape_jobs_and_the_topology_and_its_pod(ctx):
     jobs = json.loads(app['scrape_jobs'])
     assert [job['job_name'] for job in jobs] == ['redis', 'sentinel']
     assert jobs[0]['static_configs'][0]['targets'] == ['*:9121']
-    assert jobs[1]['relabel_configs'][0]['replacement'] == 'redis://${1}:26379'
+    # The exporter reads its pod's sentinel through the socket in the pod's shared emptyDir.
+    assert jobs[1]['relabel_configs'][0]['replacement'] == 'unix:///run/redis-k8s/sentinel.sock'
     meta = json.loads(app['scrape_metadata'])
     assert meta['application'] == ctx.app and meta['charm_name'] == 'redis-k8s'
     assert set(meta) == {'model', 'model_uuid', 'application', 'charm_name'}

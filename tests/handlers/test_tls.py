@@ -79,3 +79,29 @@ def test_once_every_pod_serves_tls_consumers_get_the_ca_and_the_tls_port(ctx):
     off = ctx.run(out.state.replace(config={'enable-tls': False, 'non-tls-port': 6380}), 'config-changed')
     assert off.leader_data.get('tls-live', '') == ''
     assert (off.published()['tls'], off.published().get('tls-ca', ''), off.published()['port']) == ('false', '', '6379')
+
+
+def test_switching_off_keeps_the_files_in_the_pods_until_every_server_is_plain(ctx):
+    before = running_leader(ctx)
+    on = ctx.run(before.state.replace(config={'enable-tls': True}), 'config-changed')
+    on = ctx.run(on.state.replace(leader_data=dict(on.leader_data, **{'tls-live': 'on'})), 'update-status')
+    material = tls_secret(on, ctx.app)['stringData']
+
+    off = ctx.run(on.state.replace(config={'enable-tls': False}), 'config-changed')
+
+    # A server still on TLS demands a client certificate: the scripts keep theirs meanwhile.
+    kept = tls_secret(off, ctx.app)['stringData']
+    assert set(kept) == set(material) and 'TLS_ENABLED=no' in kept['tls.env']
+    assert off.published()['tls'] == 'false'
+    # This hook told every redis to serve plain; the next sees them so and drops the files.
+    assert off.leader_data.get('tls-all-plain', '') == ''
+    plain = ctx.run(off.state, 'update-status')
+    assert plain.leader_data['tls-all-plain'] == 'yes'
+    # The same hook sends the spec again (the pod spec handler runs after the leader's pass).
+    assert plain.spec_sent and list(tls_secret(plain, ctx.app)['stringData']) == ['tls.env']
+    steady = ctx.run(plain.state, 'update-status')
+    assert not steady.spec_sent
+    # On again: the material comes back (the same CA: consumers' trust stays valid).
+    again = ctx.run(steady.state.replace(config={'enable-tls': True}), 'config-changed')
+    assert tls_secret(again, ctx.app)['stringData']['ca.pem'] == material['ca.pem']
+    assert again.leader_data.get('tls-all-plain', '') == ''

@@ -30,6 +30,17 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("tests/pods need root, unshare and redis-server (run scripts/setup.sh)")
 
 
+class WithFields:
+    """Parsed settings with some attributes set (or added: fields the parser may not know yet)."""
+
+    def __init__(self, parsed, fields):
+        self._parsed = parsed
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name):
+        return getattr(self._parsed, name)
+
+
 class Factory:
     """Builds and starts Clusters, and kills every process of them in :meth:`finish`."""
 
@@ -37,13 +48,18 @@ class Factory:
         self.clusters = []
         self.roots = []
 
-    def __call__(self, count=3, start=True, **options):
+    def __call__(self, count=3, start=True, settings_fields=None, tls_data=None, **options):
+        """``settings_fields``: Settings attributes set on the parsed settings (e.g. the TLS ones);
+        ``tls_data``: the TLS Secret's content (default: TLS off)."""
         raw = dict(FAST)
         raw.update({k.replace("_", "-"): v for k, v in options.items()})
         settings = settings_mod.parse(raw, count, app_name="redis-k8s")
+        if settings_fields:
+            settings = WithFields(settings, settings_fields)
         root = tempfile.mkdtemp(prefix="redis-k8s-pods-")
         self.roots.append(root)
-        cluster = harness.Cluster(root, settings, count, "127.70.{}".format(next(_subnets) % 250 + 1))
+        cluster = harness.Cluster(root, settings, count, "127.70.{}".format(next(_subnets) % 250 + 1),
+                                  tls_data=tls_data)
         self.clusters.append(cluster)
         if start:
             cluster.start()

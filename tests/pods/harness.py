@@ -23,7 +23,7 @@ import redis
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
 
-from redis_k8s import naming, podspec, rules  # noqa: E402
+from redis_k8s import naming, podspec, rules, tls_env  # noqa: E402
 
 # Mount points live below these; each namespace overlays them so mkdir stays private.
 OVERLAID = ("/etc", "/var/lib", "/run")
@@ -249,17 +249,22 @@ class Pod:
 class Cluster:
     """N pods of one application, with the Secret, the DNS (a hosts file) and the spec."""
 
-    def __init__(self, root, settings, count, subnet, app="redis-k8s", model="pods", password="s3cret-Pods-pw"):
+    def __init__(self, root, settings, count, subnet, app="redis-k8s", model="pods", password="s3cret-Pods-pw",
+                 tls_data=None):
         self.root = root
         self.settings = settings
         self.app = app
         self.model = model
         self.subnet = subnet
         self.password = password
+        # The TLS options of the harness's own clients (redis-py ``ssl_*`` keywords), None: plain.
+        self.client_tls = None
         secret = naming.secret_name(app)
         rendered = podspec.render(app, model, {"registry_path": "redis:7.0"}, settings, secret)
         self.spec = rendered.spec
-        self.k8s_resources = podspec.with_secret(rendered.k8s_resources, secret, password)
+        self.k8s_resources = podspec.with_tls_secret(
+            podspec.with_secret(rendered.k8s_resources, secret, password), naming.tls_secret_name(app),
+            tls_data if tls_data is not None else tls_env.tls_secret_data_off(settings))
         self.secrets = {s["name"]: s["stringData"] for s in self.k8s_resources["kubernetesResources"]["secrets"]}
         for name in self.secrets:
             self.write_secret(name)
@@ -277,7 +282,8 @@ class Cluster:
         return os.path.join(self.root, "secrets", name)
 
     def write_secret(self, name):
-        """Write a Secret's keys as files, each replaced atomically (as the kubelet swaps them)."""
+        """Write a Secret's keys as files, each replaced atomically (as the kubelet swaps them),
+        and remove the files of keys it no longer has (the kubelet's new ``..data`` lacks them)."""
         directory = self.secret_dir(name)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         for key, value in self.secrets[name].items():
@@ -286,6 +292,19 @@ class Cluster:
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(str(value))
             os.replace(temporary, os.path.join(directory, key))
+        for key in os.listdir(directory):
+            if not key.startswith(".") and key not in self.secrets[name]:
+                os.remove(os.path.join(directory, key))
+
+    def set_tls_secret(self, data):
+        """Replace the TLS Secret's content as Kubernetes does: in place in running pods."""
+        name = naming.tls_secret_name(self.app)
+        self.secrets[name] = dict(data)
+        self.write_secret(name)
+
+    def tls_file(self, key):
+        """The path of a key of the TLS Secret, as the harness sees it (for its own clients)."""
+        return os.path.join(self.secret_dir(naming.tls_secret_name(self.app)), key)
 
     def set_password(self, password):
         """Change the Secret's password as Kubernetes does: the files in running pods change in
@@ -323,6 +342,8 @@ class Cluster:
         raise KeyError(fqdn)
 
     def client(self, ip, port, password=True, **kwargs):
+        if self.client_tls is not None and "ssl" not in kwargs:
+            kwargs = dict(self.client_tls, **kwargs)
         c = redis.Redis(host=ip, port=port, password=self.password if password is True else password,
                         socket_timeout=5, socket_connect_timeout=2, decode_responses=True, **kwargs)
         self.clients.append(c)

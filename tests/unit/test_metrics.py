@@ -4,7 +4,7 @@ from redis_k8s import metrics
 
 
 def test_two_jobs_with_fixed_names_wildcard_targets_at_metrics_port_and_a_component_label():
-    jobs = metrics.scrape_jobs(9121, 26379)
+    jobs = metrics.scrape_jobs(9121)
     assert [j["job_name"] for j in jobs] == ["redis", "sentinel"]
     for job, component in zip(jobs, ("redis", "sentinel")):
         assert job["static_configs"] == [{"targets": ["*:9121"],
@@ -12,8 +12,8 @@ def test_two_jobs_with_fixed_names_wildcard_targets_at_metrics_port_and_a_compon
     assert jobs[0]["metrics_path"] == "/metrics" and "relabel_configs" not in jobs[0]
 
 
-def test_the_sentinel_job_asks_the_exporter_for_the_pods_sentinel_by_relabelling():
-    sentinel = metrics.scrape_jobs(9300, 26380)[1]
+def test_the_sentinel_job_asks_the_exporter_for_its_pods_sentinel_socket_by_relabelling():
+    sentinel = metrics.scrape_jobs(9300)[1]
     assert sentinel["metrics_path"] == "/scrape"
     assert "params" not in sentinel  # dropped by the canonical library: not in its ALLOWED_KEYS
     (relabel,) = sentinel["relabel_configs"]
@@ -22,21 +22,22 @@ def test_the_sentinel_job_asks_the_exporter_for_the_pods_sentinel_by_relabelling
     # Prometheus' relabelling, applied to what the consumer expands "*:9300" to.
     import re
     address = "10.1.2.3:9300"
-    match = re.fullmatch(relabel["regex"], address)
-    assert relabel["replacement"].replace("${1}", match.group(1)) == "redis://10.1.2.3:26380"
+    assert re.fullmatch(relabel["regex"], address)
+    # The socket in the exporter's own pod, whatever the TLS mode or the sentinel port.
+    assert relabel["replacement"] == "unix:///run/redis-k8s/sentinel.sock"
 
 
 def test_the_only_job_keys_are_those_the_canonical_library_keeps():
     allowed = {"job_name", "metrics_path", "static_configs", "scrape_interval", "scrape_timeout",
                "proxy_url", "relabel_configs", "metrics_relabel_configs", "sample_limit",
                "label_limit", "label_name_length_limit", "label_value_lenght_limit"}
-    for job in metrics.scrape_jobs(9121, 26379):
+    for job in metrics.scrape_jobs(9121):
         assert set(job) <= allowed
 
 
 def test_app_data_is_json_text():
-    data = metrics.scrape_app_data(9121, 26379, "prod", "uuid-1", "redis-k8s", "redis-k8s")
-    assert json.loads(data["scrape_jobs"]) == metrics.scrape_jobs(9121, 26379)
+    data = metrics.scrape_app_data(9121, "prod", "uuid-1", "redis-k8s", "redis-k8s")
+    assert json.loads(data["scrape_jobs"]) == metrics.scrape_jobs(9121)
     assert json.loads(data["scrape_metadata"]) == {"model": "prod", "model_uuid": "uuid-1",
                                                    "application": "redis-k8s",
                                                    "charm_name": "redis-k8s"}

@@ -232,13 +232,16 @@ def test_the_exporter_is_a_third_container_after_redis_which_keeps_the_storage()
     assert exporter["imageDetails"]["imagePath"] == "registry.example/oliver006/redis_exporter:v1.45.0"
     # The upstream image has no shell: the binary itself, configured by arguments.
     assert exporter["command"] == ["/redis_exporter"]
-    assert "volumeConfig" not in exporter
+    # Only the pod's shared emptyDir (the sockets): neither the password nor the TLS Secret.
+    assert exporter["volumeConfig"] == [{"name": "shared", "mountPath": "/run/redis-k8s", "emptyDir": {}}]
 
 
 def test_the_exporter_listens_on_the_pod_address_at_metrics_port_and_reads_the_pods_redis():
     exporter = containers(render_with_exporter(**{"metrics-port": 9200, "port": 6380}))["redis-exporter"]
     assert "--web.listen-address=$(POD_IP):9200" in exporter["args"]
-    assert "--redis.addr=redis://$(POD_IP):6380" in exporter["args"]
+    # The redis socket in the shared emptyDir, whatever the TLS mode and the redis port.
+    assert "--redis.addr=unix:///run/redis-k8s/redis.sock" in exporter["args"]
+    assert not any("6380" in arg or "tls" in arg for arg in exporter["args"])
     assert exporter["ports"] == [{"name": "metrics", "containerPort": 9200, "protocol": "TCP"}]
     assert exporter["envConfig"]["POD_IP"] == {"field": {"path": "status.podIP", "api-version": "v1"}}
     assert exporter["kubernetes"]["livenessProbe"]["httpGet"] == {"path": "/health", "port": 9200}
@@ -299,3 +302,85 @@ def test_with_tls_secret_replaces_the_secret_of_that_name_as_opaque_string_data(
         {"name": "r-auth", "type": "Opaque", "stringData": {"p": "x"}},
         {"name": "r-tls", "type": "Opaque", "stringData": {"tls.env": "TLS_ENABLED=no\n"}}]
     assert base["kubernetesResources"]["secrets"][1]["stringData"] == {"old": "1"}
+
+
+# TLS (issue 12): the Secret is always mounted, the mode and material live only in it.
+
+class _TLSSettings:
+    """Settings with the TLS fields the charm side adds (``settings.Settings`` may lack them)."""
+
+    def __init__(self, parsed, **fields):
+        self._parsed = parsed
+        self.__dict__.update(fields)
+
+    def __getattr__(self, name):
+        return getattr(self._parsed, name)
+
+
+def render_tls(tls, non_tls_port=0, auth_clients="optional", **options):
+    s = _TLSSettings(settings.parse(dict(options, password=PASSWORD), 3), tls=tls,
+                     non_tls_port=non_tls_port, tls_auth_clients=auth_clients)
+    return podspec.render("redis-k8s", "prod", IMAGE, s, naming.secret_name("redis-k8s"),
+                          exporter_image=EXPORTER_IMAGE), s
+
+
+def test_the_tls_secret_is_mounted_read_only_in_redis_and_sentinel_whatever_the_mode():
+    for tls in (False, True):
+        c = containers(render_tls(tls)[0])
+        for name in ("redis", "sentinel"):
+            volumes = {v["name"]: v for v in c[name]["volumeConfig"]}
+            assert volumes["tls"] == {"name": "tls", "mountPath": "/etc/redis-k8s-tls",
+                                      "secret": {"name": "redis-k8s-tls", "defaultMode": 0o400}}
+        assert "tls" not in {v["name"] for v in c["redis-exporter"]["volumeConfig"]}
+
+
+def test_the_tls_secret_name_can_be_given():
+    s = settings.parse({"password": PASSWORD}, 3)
+    spec = podspec.render("redis-k8s", "prod", IMAGE, s, "a", tls_secret_name="other-tls")
+    volumes = {v["name"]: v for v in containers(spec)["redis"]["volumeConfig"]}
+    assert volumes["tls"]["secret"]["name"] == "other-tls"
+    assert naming.tls_secret_name("cache") == "cache-tls"
+
+
+def test_switching_tls_or_its_client_auth_leaves_the_whole_spec_alone():
+    plain, _ = render_tls(False)
+    on, _ = render_tls(True)
+    demanding, _ = render_tls(True, auth_clients="yes")
+    assert plain.spec == on.spec == demanding.spec
+    assert plain.k8s_resources == on.k8s_resources
+
+
+def test_non_tls_port_is_a_second_redis_port_only_when_set():
+    with_plain, _ = render_tls(True, non_tls_port=6380)
+    assert containers(with_plain)["redis"]["ports"] == [
+        {"name": "redis", "containerPort": 6379, "protocol": "TCP"},
+        {"name": "redis-non-tls", "containerPort": 6380, "protocol": "TCP"}]
+    assert [p["name"] for p in containers(with_plain)["sentinel"]["ports"]] == ["sentinel"]
+    without, _ = render_tls(True)
+    assert [p["name"] for p in containers(without)["redis"]["ports"]] == ["redis"]
+    # A port name is an IANA_SVC_NAME: at most 15 characters.
+    assert all(len(p["name"]) <= 15 for p in containers(with_plain)["redis"]["ports"])
+    # Declaring it rolls the pods, as a port change does.
+    assert template(with_plain) != template(without)
+
+
+def test_with_tls_secret_merges_the_secret_beside_the_password_one():
+    from redis_k8s import tls_env
+    spec, s = render_tls(False)
+    merged = podspec.with_secret(spec.k8s_resources, "redis-k8s-auth", PASSWORD)
+    merged = podspec.with_tls_secret(merged, "redis-k8s-tls", tls_env.tls_secret_data_off(s))
+    secrets = {x["name"]: x for x in merged["kubernetesResources"]["secrets"]}
+    assert set(secrets) == {"redis-k8s-auth", "redis-k8s-tls"}
+    assert secrets["redis-k8s-tls"]["type"] == "Opaque"
+    assert set(secrets["redis-k8s-tls"]["stringData"]) == {"tls.env"}
+    again = podspec.with_tls_secret(merged, "redis-k8s-tls", {"tls.env": "TLS_ENABLED=yes\n", "ca.pem": "x"})
+    assert len(again["kubernetesResources"]["secrets"]) == 2
+    assert set({x["name"]: x for x in again["kubernetesResources"]["secrets"]}["redis-k8s-tls"]["stringData"]) \
+        == {"tls.env", "ca.pem"}
+    assert "secrets" not in spec.k8s_resources["kubernetesResources"]
+    try:
+        podspec.with_tls_secret(merged, "redis-k8s-tls", {"ca.pem": "x"})
+    except ValueError as e:
+        assert "tls.env" in str(e)
+    else:
+        raise AssertionError("a TLS Secret without tls.env was accepted")

@@ -12,7 +12,9 @@ SHELL_SCRIPTS = ("lib.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "fa
 
 
 def context():
-    return podspec.template_context("redis-k8s", settings.parse({}, 3))
+    # tls.env's own values come from redis_k8s.tls_env (the Secret's, not the ConfigMaps').
+    return dict(podspec.template_context("redis-k8s", settings.parse({}, 3)),
+                enabled=True, auth_clients="yes", non_tls_port=0)
 
 
 def test_every_template_renders_with_the_podspec_context():

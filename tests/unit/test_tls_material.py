@@ -189,3 +189,18 @@ def test_operator_files_in_use_that_expire_later_block_and_stay(generated, opera
     assert expired.problem.startswith("cert-file expired at")
     assert expired.leader_data == {"tls-problem": expired.problem}
     assert expired.served == {"r-{}".format(n): operator_files["cert-file"].decode() for n in range(3)}
+
+
+def test_switching_off_keeps_the_material_in_the_secret_until_every_server_is_plain(generated):
+    material, _ = generated
+    leader = dict(material.leader_data)
+    issuer = CountingIssuer()
+    kept = tls_material.plan(OFF, "r", "m", "cluster.local", 3, leader, now=NOW, issuer=issuer,
+                             keep_material=True)
+    assert issuer.made == [] and kept.leader_data == {}
+    assert set(kept.secret_data) == set(material.secret_data)
+    assert "TLS_ENABLED=no" in kept.secret_data["tls.env"]
+    assert kept.secret_data["r-1.key"] == material.secret_data["r-1.key"]
+    # Nothing to keep on an application that never had TLS.
+    assert set(tls_material.plan(OFF, "r", "m", "cluster.local", 3, {}, now=NOW, issuer=issuer,
+                                 keep_material=True).secret_data) == {"tls.env"}

@@ -78,6 +78,9 @@ GIVEN_SHARED = 'redis-k8s.given-shared'  # unit kv: the GIVEN last told the peer
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 TLS_LIVE_KEY = 'tls-live'  # leader data: "on" once every pod serves TLS (consumers are told)
+# Leader data: "yes" once every redis and sentinel serves plain TCP after TLS was switched off;
+# until then the TLS Secret keeps the material (tls_material.plan's keep_material).
+TLS_ALL_PLAIN_KEY = 'tls-all-plain'
 TLS_MODES = 'redis-k8s.tls-modes'  # unit kv: the mode each instance last answered in
 TLS_CLIENT_DIR = '.redis-k8s-tls'  # in the charm dir: the CA bundle and client certificate files
 
@@ -255,7 +258,8 @@ def tls_material_now(parsed, read_resources=False):
     (and logged, never a key)."""
     material = tls_material.plan(
         parsed, hookenv.application_name(), hookenv.model_name(), cluster_domain(), unit_count(),
-        tls_leader_data(), resources=read_tls_resources() if read_resources else None)
+        tls_leader_data(), resources=read_tls_resources() if read_resources else None,
+        keep_material=not parsed.tls and leader_get(TLS_ALL_PLAIN_KEY) != 'yes')
     for reason in material.reasons:
         hookenv.log('TLS: {}'.format(reason))
     if material.leader_data:
@@ -392,6 +396,8 @@ def apply_pod_spec():
                                         material.secret_data)
     if not parsed.tls and leader_get(TLS_LIVE_KEY):
         leader_set({TLS_LIVE_KEY: ''})  # consumers are told TLS is off before the pods switch
+    if parsed.tls and leader_get(TLS_ALL_PLAIN_KEY):
+        leader_set({TLS_ALL_PLAIN_KEY: ''})
     fingerprint = _fingerprint(rendered.spec, resources)
     if leader_get('spec-hash') != fingerprint:
         change_password_live(parsed)
@@ -485,15 +491,33 @@ def track_tls_switch(parsed, hosts, done):
     (a later certificate reload or a restarting pod is no switch)."""
     global _tls_progress
     _tls_progress = None
-    if not parsed.tls or leader_get(TLS_LIVE_KEY) == 'on':
+    if not parsed.tls:
+        track_tls_switch_off(hosts, done)
+        return
+    if leader_get(TLS_LIVE_KEY) == 'on':
         return
     switched = len(set(done) & set(hosts))
     if switched < len(hosts):
-        _tls_progress = (switched, len(hosts))
+        _tls_progress = ('on', switched, len(hosts))
         return
     leader_set({TLS_LIVE_KEY: 'on'})
     set_flag(MASTER_CHANGED)
     hookenv.log('TLS is on in every pod: consumers are told')
+
+
+def track_tls_switch_off(hosts, done):
+    """Leader, TLS off: once every redis and sentinel serves plain TCP, have the Secret sent
+    again without the certificates and keys (kept until then: see ``TLS_ALL_PLAIN_KEY``)."""
+    global _tls_progress
+    if leader_get(TLS_ALL_PLAIN_KEY) == 'yes' or not tls_material.bundle_of(tls_leader_data()):
+        return
+    switched = len(set(done) & set(hosts))
+    if switched < len(hosts):
+        _tls_progress = ('off', switched, len(hosts))
+        return
+    leader_set({TLS_ALL_PLAIN_KEY: 'yes'})
+    mark_spec_stale()
+    hookenv.log('TLS is off in every pod: the certificates leave the pods')
 
 
 def track_master():
@@ -886,7 +910,7 @@ def assess_status():
         layer.status.waiting('{}/{} pods ready, master {}'.format(health.ready, count, master_pod))
         return
     if _tls_progress is not None and is_flag_set(LEADER):
-        layer.status.maintenance('switching TLS on ({}/{} pods)'.format(*_tls_progress))
+        layer.status.maintenance('switching TLS {} ({}/{} pods)'.format(*_tls_progress))
         return
     layer.status.active('{}/{} pods, master {}'.format(health.ready, count, master_pod))
     if is_flag_set(LEADER) and health.version and \

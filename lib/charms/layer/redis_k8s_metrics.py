@@ -53,8 +53,7 @@ def publish_scrape():
     if parsed is None or endpoint is None:
         return
     if is_flag_set(charm.LEADER):  # is-leader, read once per hook
-        data = metrics.scrape_app_data(parsed.metrics_port, parsed.sentinel_port,
-                                       hookenv.model_name(), hookenv.model_uuid(),
+        data = metrics.scrape_app_data(parsed.metrics_port, hookenv.model_name(), hookenv.model_uuid(),
                                        hookenv.application_name(), hookenv.charm_name())
         _publish(SCRAPE, 'app', data, endpoint.publish_app)
     address = own_pod_fqdn()
