@@ -8,7 +8,7 @@ second run on this machine uses addresses of its own.
 Figures: consumer-visible failover time, acknowledged writes lost per fault (a partition of the
 master included, with the writes it acknowledged too late), hook durations by
 kind, deploy-to-active time at 1/3/5 units, charm build time, throughput against a bare
-redis-server. Benchmarks report; they do not assert targets. Exit 0 unless the bench broke.
+redis-server, throughput of a TLS master against a plain one. Benchmarks report; they do not assert targets. Exit 0 unless the bench broke.
 """
 
 import argparse
@@ -21,7 +21,7 @@ import traceback
 
 import bench
 from bench import (build, deploy_time, failover, hooks, losses, machine, partition, promotion,
-                   report, throughput, write_safety)
+                   report, throughput, tls_throughput, write_safety)
 from bench.deployment import deploy
 from bench.session import Session
 
@@ -96,6 +96,12 @@ def run(session, results, errors, runs, only=None):
                 results.setdefault('writes_lost', {}).update(parted['writes_lost'])
                 results['partition_late_acks'] = parted['late_acks']
                 results['partition_detail'] = parted
+            # Last on this model: a second application, with TLS on, beside the plain one.
+            tls = phase('tls throughput', lambda: tls_throughput.measure(
+                session, cluster, charms['redis-k8s']))
+            if tls:
+                results['tls_throughput_ratio'] = tls['tls_throughput_ratio']
+                results['tls_throughput_detail'] = tls['detail']
         hook_runs.extend(hooks.collect(model))
     finally:
         session.release(model)

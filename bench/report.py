@@ -54,6 +54,9 @@ def rows(results):
     rounds = len((results.get('throughput_detail') or {}).get('bare_rps', []))
     out.append(('throughput ratio (deployed / bare, median of {} rounds)'.format(rounds),
                 _fmt(results.get('throughput_ratio')), '>= 0.95'))
+    rounds = len((results.get('tls_throughput_detail') or {}).get('plain_rps', []))
+    out.append(('TLS throughput ratio (TLS master / plain master, median of {} rounds)'.format(
+        rounds), _fmt(results.get('tls_throughput_ratio')), '- (the cost of TLS)'))
     return out
 
 

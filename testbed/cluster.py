@@ -13,16 +13,30 @@ import redis
 
 from redis_k8s import naming
 
+from . import tls
+
 APP = 'redis-k8s'
 CONSUMER = 'redis-consumer'
 
 
 class Cluster:
-    """What the tests ask of a deployed redis-k8s: pods, roles, sentinels, relation data."""
+    """What the tests ask of a deployed redis-k8s: pods, roles, sentinels, relation data.
 
-    def __init__(self, model, app=APP):
+    Args:
+        model: the local model (``localmodel.client.Model``).
+        app: the redis-k8s application's name.
+        tls: whether the servers may speak TLS (``enable-tls``, now or later). Then
+            :meth:`client` verifies them against the CA bundle the relation gives and, while a
+            switch is under way, finds out which mode each server speaks (see
+            :meth:`client`); without it every client is plain, as before TLS existed.
+    """
+
+    def __init__(self, model, app=APP, tls=False):
         self.model = model
         self.app = app
+        self.tls = tls
+        self._ca_path = None  # the relation's CA bundle, as a file, once read
+        self._modes = {}  # (address, port): 'tls' or 'plain', what it last answered in
 
     # --- Juju side ---
 
@@ -65,9 +79,73 @@ class Cluster:
                       key=lambda name: naming.ordinal_of(self.app, name))
 
     def client(self, pod, port=6379, password=None, **kwargs):
-        return redis.Redis(host=self.model.pod_address(pod), port=port,
-                           password=self.password() if password is None else password,
-                           socket_timeout=3, socket_connect_timeout=3, **kwargs)
+        """A client of ``pod``'s redis (or sentinel, by ``port``).
+
+        With :attr:`tls`, a server is asked (PING) in the mode it last answered in (TLS at
+        first), then in the other one, the way the charm's own connections fall back during a
+        live switch; a certificate that no longer verifies makes it read the relation's CA
+        bundle again (a CA change). A server that answers in neither mode gets a client in the
+        first mode tried, whose first command raises, as a plain client's would.
+        """
+        address = self.model.pod_address(pod)
+        password = self.password() if password is None else password
+        if not self.tls:
+            return self._client(address, port, password, None, kwargs)
+        remembered = self._modes.get((address, port), 'tls')
+        first = None
+        for mode in (remembered, 'plain' if remembered == 'tls' else 'tls'):
+            client = self._answering(address, port, password, mode, kwargs)
+            if client is not None:
+                self._modes[(address, port)] = mode
+                return client
+            first = first or mode
+        return self._client(address, port, password,
+                            self.ca_path() if first == 'tls' else None, kwargs)
+
+    def _answering(self, address, port, password, mode, kwargs):
+        """A client in ``mode`` if the server answers it, else None."""
+        for attempt in (0, 1):
+            ca_path = None
+            if mode == 'tls':
+                ca_path = self.ca_path(refresh=attempt > 0)
+                if ca_path is None:
+                    return None
+            client = self._client(address, port, password, ca_path, kwargs)
+            try:
+                client.ping()
+            except (redis.AuthenticationError, redis.ResponseError):
+                return client  # it answered: the mode is right, the caller meets the error
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if mode == 'tls' and attempt == 0 and 'verify failed' in str(error):
+                    continue  # the CA may have changed: read it again
+                return None
+            return client
+        return None
+
+    @staticmethod
+    def _client(address, port, password, ca_path, kwargs):
+        extra = dict(kwargs)
+        if ca_path is not None:
+            extra.update(tls.client_kwargs(ca_path))
+        return redis.Redis(host=address, port=port, password=password,
+                           socket_timeout=3, socket_connect_timeout=3, **extra)
+
+    def ca_path(self, refresh=False):
+        """A file holding the CA bundle (:meth:`tls_ca_bundle`), or None before there is one;
+        read once, and again with ``refresh`` (the last one is kept while there is none, e.g.
+        with TLS off)."""
+        if self._ca_path is None or refresh:
+            try:
+                bundle = self.tls_ca_bundle()
+            except (AssertionError, KeyError, ValueError):  # no hook context at the moment
+                bundle = ''
+            if bundle.strip():
+                self._ca_path = tls.ca_file(bundle)
+        return self._ca_path
+
+    def tls_ca_bundle(self):
+        """The CA bundle clients trust: what the consumer received (``tls-ca``), "" if none."""
+        return self.relation_data().get('tls-ca', '')
 
     def pod_of(self, fqdn):
         return fqdn.split('.')[0]

@@ -54,10 +54,11 @@ def local_model(home, name, subnet, **options):
 
 def deploy_cluster(model, charms, units=3, config=None, timeout=240):
     """redis-k8s with ``units`` units and the consumer, related; returns the :class:`Cluster`
-    once it is healthy (AssertionError with the model's status otherwise)."""
+    once it is healthy (AssertionError with the model's status otherwise). With ``enable-tls``
+    in ``config`` the cluster's clients speak TLS (:class:`Cluster`'s ``tls``)."""
     model.deploy(charms[APP], APP, num_units=units, resources=RESOURCES, config=config)
     model.deploy(charms[CONSUMER], CONSUMER)
     model.relate(APP, CONSUMER)
-    cluster = Cluster(model)
+    cluster = Cluster(model, tls=str((config or {}).get('enable-tls', '')).lower() == 'true')
     assert cluster.wait_healthy(units, timeout=timeout), model.status()
     return cluster

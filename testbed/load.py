@@ -2,12 +2,17 @@
 
 Writes unique keys to the master named in the consumer's relation data (re-read in the background),
 records every write the server acknowledged, and afterwards counts which of them are missing.
+With TLS on (the relation's ``tls`` is ``"true"``) it writes over TLS to ``tls-port``, verifying
+the server against the relation's ``tls-ca`` (see :mod:`testbed.tls`), and reconnects when the
+mode or the CA bundle changes, as a consumer following the relation would.
 """
 
 import threading
 import time
 
 import redis
+
+from . import tls
 
 WRITE_TIMEOUT_S = 0.25  # the resolution of the failover figures
 
@@ -32,6 +37,8 @@ class WriteLoad:
         self.failures = []  # monotonic times of failed writes
         self.refused = []  # monotonic times of writes refused with NOREPLICAS (also in failures)
         self.endpoint = None  # (pod, port) from the relation data
+        self.ca_path = None  # the relation's CA bundle as a file, with TLS on; else None
+        self._target = (None, None)  # (endpoint, ca_path), replaced as one by the follower
         self.endpoints = []  # (monotonic time, (pod, port)) each time the relation data changed
         self._stop = threading.Event()
         self._threads = []
@@ -59,12 +66,15 @@ class WriteLoad:
     def _refresh(self):
         try:
             data = self.cluster.relation_data()
-            endpoint = (self.cluster.pod_of(data['host']), int(data['port']))
+            port, bundle = tls.relation_tls(data)
+            endpoint = (self.cluster.pod_of(data['host']), port)
+            ca_path = tls.ca_file(bundle) if bundle else None
         except Exception:  # a hook context may be briefly unavailable; keep the last endpoint
             return
         if endpoint != self.endpoint:
             self.endpoints.append((time.monotonic(), endpoint))
-        self.endpoint = endpoint
+        self.endpoint, self.ca_path = endpoint, ca_path
+        self._target = (endpoint, ca_path)
 
     def _follow(self):
         while not self._stop.wait(self.refresh_s):
@@ -74,19 +84,20 @@ class WriteLoad:
         client, target, index = None, None, 0
         while not self._stop.is_set():
             try:
-                if client is None or target != self.endpoint:
-                    target = self.endpoint
-                    address = self.cluster.model.pod_address(target[0])
+                if client is None or target != self._target:
+                    target = self._target
+                    (pod, port), ca_path = target
+                    address = self.cluster.model.pod_address(pod)
                     if address is None:
                         # The pod is gone; redis-py would take None for localhost, where some
                         # other redis may listen.
-                        raise ConnectionError('pod {} has no address'.format(target[0]))
+                        raise ConnectionError('pod {} has no address'.format(pod))
                     # A consumer reconnects when its relation data changes; a long timeout would
                     # keep this loop on a frozen master after the relation has moved on.
-                    client = redis.Redis(host=address,
-                                         port=target[1], password=self.password,
+                    client = redis.Redis(host=address, port=port, password=self.password,
                                          socket_timeout=WRITE_TIMEOUT_S,
-                                         socket_connect_timeout=WRITE_TIMEOUT_S)
+                                         socket_connect_timeout=WRITE_TIMEOUT_S,
+                                         **(tls.client_kwargs(ca_path) if ca_path else {}))
                 key = '{}:{}'.format(self.prefix, index)
                 client.set(key, index)
                 self.acknowledged.append((key, time.monotonic()))

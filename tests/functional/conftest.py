@@ -25,13 +25,16 @@ def charms():
 @pytest.fixture(scope='module')
 def model(tmp_path_factory, request):
     """A fresh local model per test module (on the module's ``SUBNET``, with its
-    ``CLUSTER_DOMAIN`` when it names one: the charm must not rely on ``cluster.local``)."""
+    ``CLUSTER_DOMAIN`` when it names one: the charm must not rely on ``cluster.local``; with its
+    ``VOLUME_SYNC_DELAY`` when it sets one: how long a Secret change takes to reach the pods)."""
     subnet = getattr(request.module, 'SUBNET', '127.90')
     if os.environ.get('TEST_SUBNET_BASE'):  # a second run on this machine: its own addresses
         subnet = '127.{}'.format(int(os.environ['TEST_SUBNET_BASE']) + int(subnet.split('.')[1]) - 60)
     options = {}
     if getattr(request.module, 'CLUSTER_DOMAIN', None):
         options['cluster_domain'] = request.module.CLUSTER_DOMAIN
+    if getattr(request.module, 'VOLUME_SYNC_DELAY', None) is not None:
+        options['volume_sync_delay'] = request.module.VOLUME_SYNC_DELAY
     with deploy.local_model(tmp_path_factory.mktemp('model'), MODEL, subnet, **options) as lm:
         yield lm
 
