@@ -30,7 +30,11 @@ PREVIOUS_CA_KEY = "tls-ca-previous"
 CERTS_KEY = "tls-certs"
 OPERATOR_KEY = "tls-operator"
 PROBLEM_KEY = "tls-problem"
-LEADER_KEYS = (CA_KEY, CA_KEY_KEY, PREVIOUS_CA_KEY, CERTS_KEY, OPERATOR_KEY, PROBLEM_KEY)
+# The CA certificates the pods trusted before the issuer changed (operator files attached,
+# replaced or taken back): they stay in the bundle until every redis and sentinel serves the
+# new certificate, so that no probe, script or peer meets a certificate it cannot verify.
+OUTGOING_KEY = "tls-ca-outgoing"
+LEADER_KEYS = (CA_KEY, CA_KEY_KEY, PREVIOUS_CA_KEY, CERTS_KEY, OPERATOR_KEY, PROBLEM_KEY, OUTGOING_KEY)
 
 RESOURCES = (tls_files.CERT_FILE, tls_files.KEY_FILE, tls_files.CA_CERT_FILE)
 CA_DAYS = 3650
@@ -110,9 +114,9 @@ def _operator(leader: dict):
     return tuple(found) if isinstance(found, list) and len(found) == 3 else None
 
 
-def bundle_of(leader: dict, now=None) -> str:
-    """The CA bundle for the material in leader data: the operator's ``ca-cert-file``, or the
-    generated CA plus the previous one while it is still valid; "" before any exists."""
+def _issuers(leader: dict, now=None) -> str:
+    """The CA bundle of the issuer in use: the operator's ``ca-cert-file``, or the generated CA
+    plus the previous one while it is still valid; "" before any exists."""
     operator = _operator(leader)
     if operator is not None:
         return operator[2]
@@ -122,6 +126,31 @@ def bundle_of(leader: dict, now=None) -> str:
     if previous and certificates.expires_at(previous) > now:
         return ca + previous
     return ca
+
+
+def _pem_blocks(text: str) -> list:
+    end = "-----END CERTIFICATE-----"
+    return [block.strip() + "\n" + end + "\n" for block in (text or "").split(end) if block.strip()]
+
+
+def _joined(*bundles) -> str:
+    """The certificates of ``bundles`` once each, in order."""
+    seen = []
+    for bundle in bundles:
+        seen += [block for block in _pem_blocks(bundle) if block not in seen]
+    return "".join(seen)
+
+
+def bundle_of(leader: dict, now=None) -> str:
+    """The CA bundle the pods, the charm and consumers verify with: the issuer's (see
+    :func:`_issuers`) and, while a change of issuer is under way, the outgoing one's."""
+    return _joined(_issuers(leader, now), leader.get(OUTGOING_KEY) or "")
+
+
+def outgoing(leader: dict) -> str:
+    """The outgoing issuer's CA certificates still in the bundle ("" when no change is under
+    way): the caller clears :data:`OUTGOING_KEY` once every server presents its new certificate."""
+    return leader.get(OUTGOING_KEY) or ""
 
 
 def pairs_of(leader: dict, pods) -> dict:
@@ -201,6 +230,17 @@ def plan(settings, app: str, model: str, domain: str, count: int, leader: dict, 
     if settings.tls and _operator(merged) is None:
         updates.update(_generated(merged, pods, names, now, issuer, reasons))
         merged.update(updates)
+    before, after = _issuers(leader, now), _issuers(merged, now)
+    if before and after != before:
+        # Servers present certificates of the old issuer until the leader reloads them: keep
+        # trusting it meanwhile (the leader drops it once every server presents the new one).
+        kept = _joined(outgoing(leader), before)
+        leaving = "".join(b for b in _pem_blocks(kept) if b not in _pem_blocks(after))
+        if leaving != outgoing(leader):
+            updates[OUTGOING_KEY] = leaving
+            merged.update(updates)
+            reasons.append("CA changed: the previous CA stays trusted until every pod serves the "
+                           "new certificate")
     secret = tls_env.tls_secret_data_off(settings)
     if not settings.tls:
         bundle, kept = bundle_of(merged, now), pairs_of(merged, pods)

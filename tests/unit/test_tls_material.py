@@ -132,20 +132,30 @@ def test_operator_files_serve_every_pod_and_their_ca_is_the_bundle(generated, op
     issuer = CountingIssuer()
     used = plan(ON, dict(material.leader_data), resources=operator_files, issuer=issuer)
     assert issuer.made == [] and used.problem is None
-    assert used.bundle == operator_files["ca-cert-file"].decode()
+    generated_ca = material.leader_data["tls-ca-cert"]
+    # The pods serve the generated certificates until the leader reloads them: both CAs trusted.
+    assert used.bundle == operator_files["ca-cert-file"].decode() + generated_ca
+    assert used.secret_data["ca.pem"] == used.bundle
     assert {used.secret_data["r-{}.pem".format(n)] for n in range(3)} == {operator_files["cert-file"].decode()}
-    assert set(used.leader_data) == {"tls-operator"}
+    assert set(used.leader_data) == {"tls-operator", "tls-ca-outgoing"}
+    assert used.leader_data["tls-ca-outgoing"] == generated_ca
     # the next hooks, resources not read: the operator's files stay in use, nothing written
     steady = plan(ON, dict(material.leader_data, **used.leader_data), issuer=issuer)
     assert steady.secret_data == used.secret_data and steady.leader_data == {}
+    # once every pod serves the operator's certificate the leader clears the outgoing CA
+    done = plan(ON, dict(material.leader_data, **dict(used.leader_data, **{"tls-ca-outgoing": ""})))
+    assert done.bundle == operator_files["ca-cert-file"].decode() and done.leader_data == {}
 
 
 def test_empty_files_take_the_operator_material_back_to_the_generated_one(generated, operator_files):
     material, _ = generated
     leader = dict(material.leader_data, **plan(ON, dict(material.leader_data), resources=operator_files).leader_data)
+    leader["tls-ca-outgoing"] = ""  # every pod served the operator's certificate
     back = plan(ON, leader, resources={"cert-file": b"", "key-file": b"", "ca-cert-file": None})
-    assert back.leader_data == {"tls-operator": ""}
-    assert back.secret_data == material.secret_data
+    operator_ca = operator_files["ca-cert-file"].decode()
+    assert back.leader_data == {"tls-operator": "", "tls-ca-outgoing": operator_ca}
+    assert back.bundle == material.bundle + operator_ca
+    assert dict(back.secret_data, **{"ca.pem": material.bundle}) == material.secret_data
 
 
 @pytest.mark.parametrize("change, message", [

@@ -495,6 +495,7 @@ def track_tls_switch(parsed, hosts, done):
         track_tls_switch_off(hosts, done)
         return
     if leader_get(TLS_LIVE_KEY) == 'on':
+        drop_outgoing_ca(hosts, done)
         return
     switched = len(set(done) & set(hosts))
     if switched < len(hosts):
@@ -503,6 +504,18 @@ def track_tls_switch(parsed, hosts, done):
     leader_set({TLS_LIVE_KEY: 'on'})
     set_flag(MASTER_CHANGED)
     hookenv.log('TLS is on in every pod: consumers are told')
+
+
+def drop_outgoing_ca(hosts, done):
+    """Leader, TLS on: once every redis and sentinel presents its certificate from the new
+    issuer, stop trusting the outgoing one (``tls_material.OUTGOING_KEY``): the Secret's bundle
+    and the consumers' ``tls-ca`` lose it."""
+    if not tls_material.outgoing(tls_leader_data()) or not set(hosts) <= set(done):
+        return
+    leader_set({tls_material.OUTGOING_KEY: ''})
+    mark_spec_stale()
+    set_flag(MASTER_CHANGED)
+    hookenv.log('every pod serves the new certificate: the previous CA is no longer trusted')
 
 
 def track_tls_switch_off(hosts, done):
