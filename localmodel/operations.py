@@ -4,6 +4,7 @@ They only change state and queue hooks, with the controller lock held; the unite
 the hooks and the reconcile loop makes the processes follow.
 """
 
+import hashlib
 import os
 import shutil
 import signal
@@ -76,6 +77,13 @@ class OperationsMixin:
         if decl is None:
             raise OpError('unknown resource "%s" for charm "%s"' % (name, charm["name"]))
         rdir = os.path.join(self.paths.resources(app), name)
+        # Juju's upload handler refuses a file whose extension is not the declared filename's
+        # (apiserver resources upload: "incorrect extension on resource upload").
+        if decl.get("type", "file") != "oci-image" and os.path.isfile(value):
+            expected = os.path.splitext(decl.get("filename") or os.path.basename(value))[1]
+            if os.path.splitext(value)[1] != expected:
+                raise OpError('incorrect extension on resource upload "%s", expected "%s"'
+                              % (os.path.basename(value), expected))
         shutil.rmtree(rdir, ignore_errors=True)
         os.makedirs(rdir)
         if decl.get("type", "file") == "oci-image":
@@ -93,6 +101,14 @@ class OperationsMixin:
             path = os.path.join(rdir, decl.get("filename") or os.path.basename(value))
             shutil.copyfile(value, path)
         self.app(app)["resources"][name] = {"type": decl.get("type", "file"), "path": path}
+
+    def _resource_digest(self, app, name):
+        """SHA-256 of a resource's stored content, None when it has none."""
+        found = (self.app(app) or {}).get("resources", {}).get(name)
+        if not found or not os.path.isfile(found.get("path", "")):
+            return None
+        with open(found["path"], "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
 
     def _new_relation(self, endpoints, peer=False):
         self.state["counters"]["relation"] += 1
@@ -435,10 +451,15 @@ class OperationsMixin:
 
     def op_attach_resource(self, app, name, value):
         a = self._need_app(app)
+        before = self._resource_digest(app, name)
         try:
             self._set_resource(app, name, value)
         except OSError as e:
             raise OpError(str(e))
+        # Juju bumps the charm-modified version (which runs upgrade-charm) only when the bytes
+        # are new (StagedResource.Activate, hasNewBytes): the same file attached again runs nothing.
+        if self._resource_digest(app, name) == before:
+            return
         for u, r in a["units"].items():
             if not r.get("dying"):
                 self.enqueue(u, "upgrade-charm")

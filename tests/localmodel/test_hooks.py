@@ -1,6 +1,11 @@
 """Hook order, hook environment, failed hooks and their retries, upgrade, update-status."""
 
 import os
+import time
+
+import pytest
+
+from localmodel.client import ModelError
 
 from conftest import ECHO, deploy_echo, hooks
 
@@ -249,3 +254,27 @@ def test_resource_get_of_a_file_resource_never_uploaded_fails_as_in_juju(model, 
     rc, out, err = model.run("echo/0", "cat \"$(resource-get motd)\"; basename \"$(resource-get motd)\"",
                              operator=True)
     assert (rc, out, err) == (0, "hello\nmotd.txt\n", "")
+
+
+def test_attach_resource_refuses_another_extension_and_the_same_bytes_run_no_hook(model, tmp_path):
+    # Juju's upload handler: 'incorrect extension on resource upload "x.key", expected ".txt"';
+    # StagedResource.Activate bumps the charm-modified version (upgrade-charm) only for new bytes.
+    deploy_echo(model)
+    wrong = tmp_path / "motd.key"
+    wrong.write_text("hello\n")
+    with pytest.raises(ModelError) as refused:
+        model.attach_resource("echo", "motd", str(wrong))
+    assert 'incorrect extension on resource upload "motd.key", expected ".txt"' in str(refused.value)
+    text = tmp_path / "motd.txt"
+    text.write_text("hello\n")
+    model.attach_resource("echo", "motd", str(text))
+    model.wait(60)
+    before = len(hooks(model, "echo/0"))
+    model.attach_resource("echo", "motd", str(text))
+    model.wait(60)
+    time.sleep(2)
+    assert hooks(model, "echo/0")[before:] == []
+    text.write_text("hello again\n")
+    model.attach_resource("echo", "motd", str(text))
+    model.wait(60)
+    assert hooks(model, "echo/0")[before:] == [("upgrade-charm", ""), ("config-changed", "")]
