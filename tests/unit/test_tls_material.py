@@ -214,3 +214,7 @@ def test_switching_off_keeps_the_material_in_the_secret_until_every_server_is_pl
     # Nothing to keep on an application that never had TLS.
     assert set(tls_material.plan(OFF, "r", "m", "cluster.local", 3, {}, now=NOW, issuer=issuer,
                                  keep_material=True).secret_data) == {"tls.env"}
+
+
+def test_the_resource_names_are_tls_files_own():
+    assert tls_material.RESOURCES == (tls_files.CERT_FILE, tls_files.KEY_FILE, tls_files.CA_CERT_FILE)

@@ -47,7 +47,10 @@ class _LazySubmodules:
 
 
 if 'redis' not in sys.modules:
-    sys.meta_path.insert(0, _LazySubmodules('redis.asyncio'))
+    # tls_material's certificates and tls_files (asn1crypto, rsa) are needed only by hooks
+    # that check or make TLS material: loaded on first use.
+    sys.meta_path.insert(0, _LazySubmodules('redis.asyncio', 'redis_k8s.certificates',
+                                            'redis_k8s.tls_files'))
 
 from redis_k8s import (connection, healing, live, naming, observation, password_action,  # noqa: E402
                        passwords, podspec, relation, rotation, settings, tls_material, watchers)
