@@ -107,10 +107,10 @@ def terminate(pid):
             pass
 
 
-def write_private_json(path, data):
-    """Write ``data`` readable by its owner only, touching the file only when it changes (the
-    watcher re-reads it when its modification time changes)."""
-    text = json.dumps(data, sort_keys=True)
+def write_private(path, text):
+    """Write ``text`` readable by its owner only (mode 0600, replaced atomically), touching the
+    file only when it changes (the watcher re-reads its settings when their modification time
+    changes)."""
     try:
         with open(path) as handle:
             if handle.read() == text:
@@ -122,6 +122,11 @@ def write_private_json(path, data):
     with os.fdopen(descriptor, 'w') as handle:
         handle.write(text)
     os.replace(temporary, path)
+
+
+def write_private_json(path, data):
+    """:func:`write_private` of ``data`` as JSON."""
+    write_private(path, json.dumps(data, sort_keys=True))
 
 
 def stop_others(app, keep=None, proc='/proc') -> list:

@@ -191,20 +191,6 @@ def tls_leader_data():
     return {key: leader_get(key) or '' for key in tls_material.LEADER_KEYS}
 
 
-def _write_private(path, text):
-    """Write ``text`` to ``path`` (mode 0600) unless it holds it already."""
-    try:
-        with open(path) as handle:
-            if handle.read() == text:
-                return
-    except OSError:
-        pass
-    fd = os.open(path + '.new', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
-    os.replace(path + '.new', path)
-
-
 def configure_tls_connections(parsed):
     """Make the charm's connections speak TLS when the pods do (or may, mid-switch): the CA
     bundle, and with ``tls-auth-clients yes`` pod 0's certificate as the client's, in private
@@ -217,15 +203,15 @@ def configure_tls_connections(parsed):
     directory = os.path.join(hookenv.charm_dir(), TLS_CLIENT_DIR)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     ca = os.path.join(directory, 'ca.pem')
-    _write_private(ca, bundle)
+    watchers.write_private(ca, bundle)
     cert = key = None
     if parsed.tls_auth_clients == 'yes':
         pairs = tls_material.pairs_of(leader, [naming.pod_name(hookenv.application_name(), 0)])
         if pairs:
             pair = list(pairs.values())[0]
             cert, key = os.path.join(directory, 'client.pem'), os.path.join(directory, 'client.key')
-            _write_private(cert, pair[0])
-            _write_private(key, pair[1])
+            watchers.write_private(cert, pair[0])
+            watchers.write_private(key, pair[1])
     tls = connection.Tls(enabled=parsed.tls, ca=ca, cert=cert, key=key)
     connection.configure_tls(tls)
     connection.remember_modes(unitdata.kv().get(TLS_MODES))
@@ -485,55 +471,41 @@ def apply_live_settings(parsed, fqdns=None):
     return not missed
 
 
-_tls_progress = None  # (pods in the wanted TLS state, pods) while a switch is under way
+_tls_progress = None  # ('on'|'off', pods in the wanted TLS state, pods) while a switch is under way
 
 
 def track_tls_switch(parsed, hosts, done):
-    """Leader: note how far a switch to TLS is (the status shows it) and tell consumers TLS is
-    on once every pod serves it. Once on, it stays on for consumers until enable-tls is false
-    (a later certificate reload or a restarting pod is no switch)."""
+    """Leader: note how far a switch of TLS is (the status shows it); once every redis and
+    sentinel is in the wanted state (``done``), finish it: switched on, consumers are told;
+    switched off, the certificates leave the Secret; and after a change of issuer, the outgoing
+    CA is no longer trusted. Once on, TLS stays on for consumers until enable-tls is false (a
+    later certificate reload or a restarting pod is no switch)."""
     global _tls_progress
     _tls_progress = None
+    switched = len(set(done) & set(hosts))
+    everywhere = switched == len(set(hosts))
+    leader = tls_leader_data()
     if not parsed.tls:
-        track_tls_switch_off(hosts, done)
-        return
-    if leader_get(TLS_LIVE_KEY) == 'on':
-        drop_outgoing_ca(hosts, done)
-        return
-    switched = len(set(done) & set(hosts))
-    if switched < len(hosts):
-        _tls_progress = ('on', switched, len(hosts))
-        return
-    leader_set({TLS_LIVE_KEY: 'on'})
-    set_flag(MASTER_CHANGED)
-    hookenv.log('TLS is on in every pod: consumers are told')
-
-
-def drop_outgoing_ca(hosts, done):
-    """Leader, TLS on: once every redis and sentinel presents its certificate from the new
-    issuer, stop trusting the outgoing one (``tls_material.OUTGOING_KEY``): the Secret's bundle
-    and the consumers' ``tls-ca`` lose it."""
-    if not tls_material.outgoing(tls_leader_data()) or not set(hosts) <= set(done):
-        return
-    leader_set({tls_material.OUTGOING_KEY: ''})
-    mark_spec_stale()
-    set_flag(MASTER_CHANGED)
-    hookenv.log('every pod serves the new certificate: the previous CA is no longer trusted')
-
-
-def track_tls_switch_off(hosts, done):
-    """Leader, TLS off: once every redis and sentinel serves plain TCP, have the Secret sent
-    again without the certificates and keys (kept until then: see ``TLS_ALL_PLAIN_KEY``)."""
-    global _tls_progress
-    if leader_get(TLS_ALL_PLAIN_KEY) == 'yes' or not tls_material.bundle_of(tls_leader_data()):
-        return
-    switched = len(set(done) & set(hosts))
-    if switched < len(hosts):
-        _tls_progress = ('off', switched, len(hosts))
-        return
-    leader_set({TLS_ALL_PLAIN_KEY: 'yes'})
-    mark_spec_stale()
-    hookenv.log('TLS is off in every pod: the certificates leave the pods')
+        if leader_get(TLS_ALL_PLAIN_KEY) == 'yes' or not tls_material.bundle_of(leader):
+            return
+        if not everywhere:
+            _tls_progress = ('off', switched, len(hosts))
+            return
+        leader_set({TLS_ALL_PLAIN_KEY: 'yes'})
+        mark_spec_stale()
+        hookenv.log('TLS is off in every pod: the certificates leave the pods')
+    elif leader_get(TLS_LIVE_KEY) != 'on':
+        if not everywhere:
+            _tls_progress = ('on', switched, len(hosts))
+            return
+        leader_set({TLS_LIVE_KEY: 'on'})
+        set_flag(MASTER_CHANGED)
+        hookenv.log('TLS is on in every pod: consumers are told')
+    elif tls_material.outgoing(leader) and everywhere:
+        leader_set({tls_material.OUTGOING_KEY: ''})
+        mark_spec_stale()
+        set_flag(MASTER_CHANGED)
+        hookenv.log('every pod serves the new certificate: the previous CA is no longer trusted')
 
 
 def track_master():
