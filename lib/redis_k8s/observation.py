@@ -29,6 +29,7 @@ class Snapshot:
         self._sentinels = {}
         self._infos = {}
         self._pings = {}
+        self._down = None
 
     # --- what the sentinels say -------------------------------------------------------------
 
@@ -98,13 +99,24 @@ class Snapshot:
                 return found
         return None
 
+    def flagged_down(self) -> set:
+        """``{(host, port)}`` of the redis instances the sentinels flag down
+        (:func:`redis_k8s.rules.flagged_down`): they are not asked, as if they had timed out."""
+        if self._down is None:
+            up = [host for host in self.hosts if host in self.sentinels_up]
+            self._down = rules.flagged_down({host: self.sentinel_state(host) for host in up},
+                                            {host: self.sentinel_replicas(host) for host in up})
+        return self._down
+
     # --- what the redis instances say --------------------------------------------------------
 
     def info(self, host, port=None):
-        """``INFO`` of the redis at ``host`` (on ``port``, default the configured one), or None."""
+        """``INFO`` of the redis at ``host`` (on ``port``, default the configured one), or None
+        (it does not answer, or the sentinels flag it down)."""
         key = (host, int(self.settings.port if port is None else port))
         if key not in self._infos:
-            self._infos[key] = self.pods.ask(key[0], key[1], lambda c: c.info())
+            self._infos[key] = None if key in self.flagged_down() else \
+                self.pods.ask(key[0], key[1], lambda c: c.info())
         return self._infos[key]
 
     def infos(self) -> dict:
@@ -112,7 +124,8 @@ class Snapshot:
         return {host: self.info(host) for host in self.hosts}
 
     def answers(self, host, port) -> bool:
-        """Whether anything answers ``PING`` at ``host:port``."""
+        """Whether anything answers ``PING`` at ``host:port`` (asked even when the sentinels flag
+        it down: the safety checks that read this must not act on a master that still answers)."""
         key = (host, int(port))
         if key not in self._pings:
             self._pings[key] = self.pods.ask(host, port, lambda c: c.ping()) is not None

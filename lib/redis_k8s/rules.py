@@ -170,6 +170,29 @@ def gave_up(views: dict, followed, states: dict, failover_timeout_ms: int) -> bo
     return True
 
 
+def flagged_down(states: dict, replicas: dict) -> set:
+    """``{(host, port)}`` of the redis instances that more than half of the answering sentinels
+    flag subjectively down (``s_down``).
+
+    Such an instance did not answer a sentinel's PING for ``down-after-milliseconds``: it is
+    dead, frozen or cut off. Asking it again costs a hook a whole timeout when it is frozen or
+    cut off (the connection opens, the answer never comes), and every hook queued behind that one
+    waits too, the new master's among them. A majority, so that the sentinel of a partitioned
+    pod, which sees everybody else down, does not hide healthy pods.
+
+    Args:
+        states: ``{sentinel host: SENTINEL MASTER entry}`` of the sentinels that answered.
+        replicas: ``{sentinel host: SENTINEL REPLICAS entries, or None}`` of the same.
+    """
+    answering = [host for host, state in states.items() if state]
+    votes = Counter()
+    for host in answering:
+        for entry in [states[host]] + list(replicas.get(host) or []):
+            if "s_down" in str(entry.get("flags", "")).split(","):
+                votes[(entry.get("ip", ""), int(entry.get("port", 0)))] += 1
+    return {address for address, count in votes.items() if count * 2 > len(answering)}
+
+
 def _replica_offset(info: dict) -> int:
     return int(info.get("slave_repl_offset", info.get("master_repl_offset", -1)))
 

@@ -109,3 +109,21 @@ print(type(sys.modules['redis.asyncio']).__name__, 'redis.asyncio.client' in sys
     out = subprocess.run([sys.executable, '-c', code], env=env, check=True, cwd=charm_template,
                          stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
     assert out == ['_LazyModule', 'False', 'redis.client']
+
+
+def test_the_hook_that_publishes_a_new_master_does_only_that(ctx, steady):
+    # The watcher's trigger: every call it saves is time consumers wait for the new master, and
+    # every peer hook it starts queues before the other units' own publishing hooks.
+    leader, unit = steady
+    out = ctx.run(failed_over(leader, 2), 'update-status')
+    calls = tool_calls(out)
+    assert calls['leader-set'] == 1, dict(calls)  # the master and its epoch together
+    assert 'relation-set --help' not in [' '.join([c['tool']] + c['args'][:1]) for c in out.calls]
+    peer_unit_writes = [c for c in out.calls if c['tool'] == 'relation-set'
+                        and '--app' not in c['args'] and 'redis-peers' in ' '.join(c['args'])]
+    assert not peer_unit_writes
+    assert [line for line in out.logs if 'master is now' in line and '(epoch 2)' in line]
+    assert sum(calls.values()) <= 16, dict(calls)
+    followed = ctx.run(unit.sharing(out.state), 'leader-settings-changed')
+    assert followed.published()['host'].startswith(ctx.unit_name(2).replace('/', '-'))
+    assert sum(tool_calls(followed).values()) <= 11, dict(tool_calls(followed))

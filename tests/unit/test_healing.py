@@ -34,6 +34,8 @@ class FakeClient:
             return True
         if cmd == "SENTINEL MASTER":
             return dict(node.state)
+        if cmd == "SENTINEL REPLICAS":  # asked for the replicas' down flags only
+            return []
         raise AssertionError("unexpected command {}".format(args))
 
     def ping(self):
@@ -103,7 +105,8 @@ def test_a_snapshot_asks_each_question_once():
         assert snapshot.master == ("a", 6379)
         assert snapshot.sentinel_state("a")["flags"] == "master"
         assert snapshot.info("a")["role"] == "master"
-    assert nodes[("a", 26379)].calls == [("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"), ("SENTINEL", "MASTER", "m")]
+    assert nodes[("a", 26379)].calls == [("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"), ("SENTINEL", "MASTER", "m"),
+                                         ("SENTINEL", "REPLICAS", "m")]
 
 
 def test_replication_info_raises_when_unreachable():
@@ -302,9 +305,13 @@ def test_the_named_masters_pod_is_not_demoted_on_another_port():
     assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)
 
 
-def test_no_sentinel_state_is_asked_when_there_is_no_second_master():
+def test_each_sentinels_state_is_asked_once_per_snapshot():
+    # Once for the down flags (which redis not to ask), and shared by the heal steps after.
     nodes = switched_cluster()
     nodes[("a", 6379)].role = "slave"
-    healing.demote_second_masters(observe(["a", "b", "c"], nodes))
-    assert not any(call[:2] == ("SENTINEL", "MASTER") for host in "abc"
-                   for call in nodes[(host, 26379)].calls)
+    snapshot = observe(["a", "b", "c"], nodes)
+    healing.demote_second_masters(snapshot)
+    snapshot.health()
+    for host in "abc":
+        calls = nodes[(host, 26379)].calls
+        assert sum(call[:2] == ("SENTINEL", "MASTER") for call in calls) <= 1

@@ -25,7 +25,8 @@ class FakeSentinel:
         assert args[0] == 'SENTINEL' and args[2] == 'r'
         if args[1] == 'GET-MASTER-ADDR-BY-NAME':
             return [self.master, '6379']
-        return {'REPLICAS': self.replicas, 'SENTINELS': self.sentinels}[args[1]]
+        return {'REPLICAS': self.replicas, 'SENTINELS': self.sentinels,
+                'MASTER': ['ip', self.master, 'port', '6379', 'flags', 'master']}[args[1]]
 
     def close(self):
         pass

@@ -102,10 +102,31 @@ def leader_get(key):
     return _leader_data.get(key)
 
 
-def leader_set(values):
-    hookenv.leader_set(values)
-    if _leader_data is not None:
-        _leader_data.update(values)
+_leader_unsaved = {}  # leader data this hook took but has not written yet (leader_set(defer=True))
+
+
+def leader_set(values, defer=False):
+    """Write ``values`` to leader data, with any deferred before them, in one ``leader-set``.
+
+    ``defer`` keeps them for the next write of this hook (each write is a tool call; a failover
+    writes the master and then its epoch), or for the hook's end at the latest: they read back
+    at once either way.
+    """
+    leader_get('master-host')  # the hook's copy, which reads see
+    _leader_data.update(values)
+    if defer:
+        if not _leader_unsaved:
+            hookenv.atexit(flush_leader_data)
+        _leader_unsaved.update(values)
+        return
+    hookenv.leader_set(dict(_leader_unsaved, **values))
+    _leader_unsaved.clear()
+
+
+def flush_leader_data():
+    """Write what :func:`leader_set` deferred, if anything is left."""
+    if _leader_unsaved:
+        leader_set({})
 
 
 # --- check -----------------------------------------------------------------------------------------
@@ -542,8 +563,9 @@ def _record(host, port):
     global _master_moved
     if (leader_get('master-host'), leader_get('master-port')) == (host, str(port)):
         return False
-    leader_set({'master-host': host, 'master-port': str(port)})
-    hookenv.log('master is now {}:{}'.format(host, port))
+    # Written and logged with its epoch (share_master, the same handler): one leader-set and
+    # one juju-log, not two of each.
+    leader_set({'master-host': host, 'master-port': str(port)}, defer=True)
     _master_moved = True
     return True
 
@@ -611,16 +633,19 @@ def share_master():
     this unit's own publishing and sizing react to."""
     host, port = leader_get('master-host'), leader_get('master-port')
     endpoint = peers()
+    moved = bool(_leader_unsaved.get('master-host'))
     if host and port and endpoint is not None:
         record = peer_record()
         if record is None or record[:2] != (host, int(port)):
             record = endpoint.record_master(host, port)
-            if record is not None:
-                hookenv.log('master epoch {}: {}:{}'.format(record.epoch, host, port))
+            moved = moved or record is not None
+        if record is not None and leader_get('master-epoch') != str(record[2]):
+            leader_set({'master-epoch': str(record[2])})
         if record is not None:
-            if leader_get('master-epoch') != str(record[2]):
-                leader_set({'master-epoch': str(record[2])})
             unitdata.kv().set(SHARED, [record[0], int(record[1]), int(record[2])])
+    flush_leader_data()
+    if moved:
+        hookenv.log('master is now {}:{} (epoch {})'.format(host, port, leader_get('master-epoch')))
     follow_peers()
 
 
@@ -693,7 +718,9 @@ def share_given():
     given, last = kv.get(GIVEN), kv.get(GIVEN_SHARED)
     if endpoint is None or given is None or given == last:
         return
-    if last and hookenv.hook_name() != 'update-status':
+    # Nor in the hook that gave consumers a new master (the watcher's trigger is an
+    # update-status): its peer hooks would run before the other units' own publishing hooks.
+    if last and (hookenv.hook_name() != 'update-status' or _master_moved):
         return
     endpoint.publish_seen(*given)
     kv.set(GIVEN_SHARED, given)

@@ -36,8 +36,10 @@ def connection_kwargs(data, ca_path):
     Returns:
         ``(kwargs, mode)``: the arguments of ``redis.Redis`` and ``"TLS"`` or ``"plain"``.
     """
+    # A short answer timeout: the endpoint of an entry not yet moved may be a frozen master, and
+    # while this hook waits on it the operator runs nothing else (not even juju-run).
     kwargs = dict(host=data['host'], password=data.get('password'),
-                  socket_timeout=5, socket_connect_timeout=5)
+                  socket_timeout=2, socket_connect_timeout=5)
     if not tls_wanted(data):
         kwargs['port'] = int(data['port'])
         return kwargs, 'plain'

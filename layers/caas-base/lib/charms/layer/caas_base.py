@@ -190,6 +190,19 @@ def release_framework_log():
         _send(text, level='DEBUG')
 
 
+def trust_relation_set_file():
+    """Tell charmhelpers that ``relation-set`` takes ``--file`` without asking it.
+
+    charmhelpers asks ``relation-set --help`` once per hook before its first write (for Juju
+    before 1.23.2): a hook tool call in every hook that writes relation data, the one that gives
+    consumers a new master among them. Every Juju this layer runs on (2.8, 2.9:
+    ``worker/uniter/runner/jujuc/relation-set.go`` has ``--file``) takes it. Called by the hook
+    before ``charms.reactive.main()``.
+    """
+    from charmhelpers.core import hookenv
+    hookenv._relation_set_accepts_file = lambda: True
+
+
 def _run_spec_tool(tool, spec, k8s_resources=None):
     cmd = [tool]
     resources_file = None
