@@ -209,7 +209,10 @@ def _argv(pid):
 
 def _classify(argv):
     # A tool first: the watcher's ``juju-run ... hooks/update-status`` names a hook too. A
-    # tool runs as ``python3 [-IS] <tools>/<name> ...``.
+    # tool runs as ``<tools>/<name> ...`` (the compiled client; the Python one stands in as
+    # ``python3 -IS <tools>/<name> ...``). The compiled one often ends within the poll
+    # interval: the per-hook tool figures of a timeline are a lower bound then (the model's
+    # own count, ``hook_tool_calls``, is exact).
     script = next((arg for arg in argv[1:] if not arg.startswith('-')), '')
     for candidate in (script, argv[0] if argv else ''):
         if os.path.basename(candidate) in hooktools.NAMES:

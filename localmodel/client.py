@@ -116,21 +116,29 @@ class Model:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def _install_tools(self):
-        src = os.path.join(PKG_ROOT, "localmodel", "hooktools", "jujuc.py")
+        """The hook tools: every name a link to one client, as every Juju hook tool is a link
+        to jujud. The client is the compiled one (:meth:`_build_static_client`): jujud is a
+        compiled binary, and a Python client would add its interpreter's start (about 30 ms)
+        to every call of every hook. Without a compiler, the Python client (same requests,
+        same answers) stands in."""
+        static = self._build_static_client()
+        src = static or os.path.join(PKG_ROOT, "localmodel", "hooktools", "jujuc.py")
         dst = os.path.join(self.paths.tools, "jujuc")
-        shutil.copyfile(src, dst)
-        os.chmod(dst, 0o755)
+        tmp = dst + ".new"
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, dst)
         for name in hooktools.NAMES:
             link = os.path.join(self.paths.tools, name)
             if not os.path.lexists(link):
                 os.symlink("jujuc", link)
-        self._build_static_client()
 
     def _build_static_client(self):
-        """The hook tool client for workload containers (actions run there): static C, as
-        Juju's jujud is a static binary that runs in any image. Built once per source in the
-        machine's image store, then copied into the model. Without a compiler only actions in
-        pods fail, with a message saying so."""
+        """The compiled hook tool client, for the operator and for workload containers (actions
+        run there): static C, as Juju's jujud is a static binary that runs in any image. Built
+        once per source in the machine's image store, then copied into the model; returns its
+        path in the model, or None without a compiler (then actions in pods fail, with a
+        message saying so)."""
         src = os.path.join(PKG_ROOT, "localmodel", "hooktools", "jujuc_static.c")
         with open(src, "rb") as handle:
             digest = hashlib.sha256(handle.read()).hexdigest()[:16]
@@ -138,17 +146,18 @@ class Model:
         if not os.path.exists(built):
             cc = shutil.which("cc") or shutil.which("gcc")
             if cc is None:
-                return
+                return None
             os.makedirs(os.path.dirname(built), exist_ok=True)
             tmp = "%s.%d" % (built, os.getpid())
             subprocess.call([cc, "-static", "-Os", "-o", tmp, src],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if not os.path.exists(tmp):
-                return
+                return None
             os.replace(tmp, built)
         dst = os.path.join(self.paths.tools, "jujuc-static")
         shutil.copyfile(built, dst)
         os.chmod(dst, 0o755)
+        return dst
 
     def up(self, model="localmodel", subnet=None, update_status_interval=300.0,
            retry_delay=5.0, timeout=20, cluster_domain="cluster.local",

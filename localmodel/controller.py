@@ -29,6 +29,17 @@ RUN_LOCK_TIMEOUT = 300
 SEVERITY = ["error", "blocked", "maintenance", "waiting", "active", "unknown"]
 
 
+def frame(resp):
+    """A hook tool's answer as the compiled client reads it (``hooktools/jujuc_static.c``):
+    ``"<rc> <stdout length> <stderr length>\\n"``, then the two byte strings."""
+    if "rc" in resp:
+        rc, out, err = resp["rc"], resp.get("stdout", ""), resp.get("stderr", "")
+    else:
+        rc, out, err = 1, "", "ERROR %s\n" % resp.get("error", "bad request")
+    out, err = out.encode(), err.encode()
+    return b"%d %d %d\n" % (rc, len(out), len(err)) + out + err
+
+
 class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
     """The model's single writer: state, hook execution and process supervision.
 
@@ -263,13 +274,16 @@ class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
                 line = self.rfile.readline()
+                framed = False
                 try:
-                    resp = ctl.handle(json.loads(line))
+                    req = json.loads(line)
+                    framed = bool(req.get("framed"))
+                    resp = ctl.handle(req)
                 except Exception as e:  # report, never kill the controller
                     ctl.log("ERROR", "localmodel.controller", "request failed: %r" % e)
                     resp = {"error": "internal error: %s" % e}
                 try:
-                    self.wfile.write(json.dumps(resp).encode() + b"\n")
+                    self.wfile.write(frame(resp) if framed else json.dumps(resp).encode() + b"\n")
                 except OSError:
                     pass
 

@@ -36,14 +36,15 @@ def target(paths, pods, pod, container=None):
     """
     rec = pods.get(pod)
     config = _read(os.path.join(paths.pod(pod), "pod.json"))
-    if rec is None or not rec.get("pid") or config is None:
+    if rec is None or config is None:
         raise ExecError('pod "%s" not found' % pod)
     status = _read(os.path.join(paths.pod(pod), "status.json")) or {}
     names = [c["name"] for c in config["containers"] if not c.get("init")]
     container = container or names[0]
     if container not in names:
         raise ExecError('container "%s" not found' % container)
-    nspid = (status.get("containers") or {}).get(container, {}).get("pid")
+    # A pod whose sandbox has not started yet is Pending: its containers are not running.
+    nspid = rec.get("pid") and (status.get("containers") or {}).get(container, {}).get("pid")
     if not nspid:
         raise ExecError('container "%s" not running' % container)
     spec = next(c for c in config["containers"] if c["name"] == container)

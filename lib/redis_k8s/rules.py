@@ -170,15 +170,24 @@ def gave_up(views: dict, followed, states: dict, failover_timeout_ms: int) -> bo
     return True
 
 
+# A sentinel pings every instance once a second: one whose oldest unanswered ping is older than
+# this does not answer it (Redis 7.0 sentinel.c: ``last-ping-sent`` is the age of the oldest
+# unanswered PING, 0 when none is pending).
+UNANSWERED_PING_MS = 1000
+
+
 def flagged_down(states: dict, replicas: dict) -> set:
     """``{(host, port)}`` of the redis instances that more than half of the answering sentinels
-    flag subjectively down (``s_down``).
+    see down: flagged subjectively down (``s_down``), or with a PING unanswered for more than
+    :data:`UNANSWERED_PING_MS`.
 
-    Such an instance did not answer a sentinel's PING for ``down-after-milliseconds``: it is
-    dead, frozen or cut off. Asking it again costs a hook a whole timeout when it is frozen or
-    cut off (the connection opens, the answer never comes), and every hook queued behind that one
-    waits too, the new master's among them. A majority, so that the sentinel of a partitioned
-    pod, which sees everybody else down, does not hide healthy pods.
+    Such an instance is dead, frozen or cut off. Asking it costs a hook a whole timeout when it
+    is frozen or cut off (the connection opens, the answer never comes), and every hook queued
+    behind that one waits too, the new master's among them. ``s_down`` alone would leave a gap:
+    after a failover the sentinels watch the old master as a new replica entry, which starts
+    without the flag, while the unanswered ping counts from the entry's creation. A majority,
+    so that the sentinel of a partitioned pod, which sees everybody else down, does not hide
+    healthy pods.
 
     Args:
         states: ``{sentinel host: SENTINEL MASTER entry}`` of the sentinels that answered.
@@ -188,7 +197,9 @@ def flagged_down(states: dict, replicas: dict) -> set:
     votes = Counter()
     for host in answering:
         for entry in [states[host]] + list(replicas.get(host) or []):
-            if "s_down" in str(entry.get("flags", "")).split(","):
+            unanswered = str(entry.get("last-ping-sent", "0"))
+            if ("s_down" in str(entry.get("flags", "")).split(",")
+                    or (unanswered.isdigit() and int(unanswered) > UNANSWERED_PING_MS)):
                 votes[(entry.get("ip", ""), int(entry.get("port", 0)))] += 1
     return {address for address, count in votes.items() if count * 2 > len(answering)}
 

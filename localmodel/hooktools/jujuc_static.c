@@ -1,12 +1,15 @@
 /*
- * The hook tool client for commands the model runs inside a workload container.
+ * The hook tool client: every hook tool name is a link to it, as every Juju hook tool is a link
+ * to jujud (cmd/jujud/main.go runs the command named by argv[0] over the agent's socket).
  *
- * Juju runs an action of a podspec charm in the unit's pod and gives it the hook tools there
- * through jujud, a static binary that talks to the operator's jujuc server over TCP
- * (JUJU_AGENT_SOCKET_NETWORK=tcp, JUJU_AGENT_SOCKET_ADDRESS, JUJU_AGENT_TOKEN). A workload
- * image need not have python3, so this client is static C like jujud is static Go.
+ * In the operator (hooks, juju-run) it talks to the controller over its unix socket
+ * (JUJU_AGENT_SOCKET_NETWORK=unix, JUJU_AGENT_SOCKET_ADDRESS a path). In a workload container
+ * (actions) Juju's jujud talks to the operator's jujuc server over TCP
+ * (JUJU_AGENT_SOCKET_NETWORK=tcp, JUJU_AGENT_SOCKET_ADDRESS, JUJU_AGENT_TOKEN); a workload
+ * image need not have python3, and jujud is a static Go binary, so this client is static C.
  *
- * Request: one JSON line {"tool","args","context","token","stdin","files"}.
+ * Request: one JSON line {"tool","args","context","token","stdin","files"}, over unix also
+ *          "op":"tool", "unit", "cwd" and "framed":true.
  * Answer:  "<rc> <stdout length> <stderr length>\n" then the two byte strings.
  */
 #include <arpa/inet.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char *buf;
@@ -60,15 +64,25 @@ static const char *base(const char *p) { const char *s = strrchr(p, '/'); return
 int main(int argc, char **argv) {
     const char *tool = base(argv[0]);
     const char *addr = getenv("JUJU_AGENT_SOCKET_ADDRESS");
+    const char *network = getenv("JUJU_AGENT_SOCKET_NETWORK");
     const char *ctx = getenv("JUJU_CONTEXT_ID");
     const char *token = getenv("JUJU_AGENT_TOKEN");
     int wants_stdin = !strcmp(tool, "pod-spec-set") || !strcmp(tool, "k8s-spec-set") ||
                       !strcmp(tool, "k8s-raw-set");
-    if (!addr || !strchr(addr, ':')) {
-        fputs("ERROR JUJU_AGENT_SOCKET_ADDRESS not set: not in a hook context\n", stderr);
+    int unix_socket = network && !strcmp(network, "unix");
+    if (!addr || !*addr || (!unix_socket && !strchr(addr, ':'))) {
+        fputs("ERROR JUJU_AGENT_SOCKET not set: not in a hook context\n", stderr);
         return 1;
     }
     puts_("{\"tool\":"); json_str(tool, strlen(tool));
+    if (unix_socket) {
+        const char *unit = getenv("JUJU_UNIT_NAME");
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+        puts_(",\"op\":\"tool\",\"framed\":true,\"unit\":");
+        json_str(unit ? unit : "", unit ? strlen(unit) : 0);
+        puts_(",\"cwd\":"); json_str(cwd, strlen(cwd));
+    }
     puts_(",\"context\":"); json_str(ctx ? ctx : "", ctx ? strlen(ctx) : 0);
     puts_(",\"token\":"); json_str(token ? token : "", token ? strlen(token) : 0);
     puts_(",\"args\":[");
@@ -101,19 +115,36 @@ int main(int argc, char **argv) {
     else puts_("null");
     puts_("}\n");
 
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    size_t hl = (size_t)(colon - addr) < sizeof host - 1 ? (size_t)(colon - addr) : sizeof host - 1;
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)atoi(colon + 1));
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-        connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "ERROR cannot reach the agent at %s\n", addr);
-        return 1;
+    int s;
+    if (unix_socket) {
+        struct sockaddr_un su = {0};
+        su.sun_family = AF_UNIX;
+        s = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0 || strlen(addr) >= sizeof su.sun_path) {
+            fprintf(stderr, "ERROR cannot reach the agent: %s\n", addr);
+            return 1;
+        }
+        strcpy(su.sun_path, addr);
+        if (connect(s, (struct sockaddr *)&su, sizeof su) < 0) {
+            fprintf(stderr, "ERROR cannot reach the agent: %s\n", addr);
+            return 1;
+        }
+    } else {
+        char host[256];
+        const char *colon = strrchr(addr, ':');
+        size_t hl = (size_t)(colon - addr) < sizeof host - 1 ? (size_t)(colon - addr)
+                                                              : sizeof host - 1;
+        memcpy(host, addr, hl);
+        host[hl] = 0;
+        struct sockaddr_in sa = {0};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((unsigned short)atoi(colon + 1));
+        s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+            connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+            fprintf(stderr, "ERROR cannot reach the agent at %s\n", addr);
+            return 1;
+        }
     }
     for (size_t off = 0; off < len;) {
         ssize_t w = write(s, buf + off, len - off);
