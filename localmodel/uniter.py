@@ -69,24 +69,33 @@ class UniterMixin:
         action = self.next_action(app)
         if action is not None:
             return ("action", action)
-        runs = self.run_requests.get(app)
-        if runs:
-            return ("run", runs.pop(0))
+        # Each unit's uniter picks its own next operation (resolver.go: commands before hooks)
+        # and then waits for the operator's hook lock: the unit waiting longest goes first,
+        # whichever kind of operation it runs. A juju-run for one unit does not overtake the
+        # hooks the other units were already waiting with.
         now = time.time()
-        best = None
+        runs = self.run_requests.get(app) or []
+        best = None  # (waiting since, kind, item)
         for unit, rec in a["units"].items():
-            if not rec["queue"]:
-                continue
+            run = next((item for item in runs if item["unit"] == unit), None)
             err = rec.get("error")
-            if err and err["next-at"] > now:
+            head = rec["queue"][0] if rec["queue"] and not (err and err["next-at"] > now) \
+                else None
+            if run is None and head is None:
                 continue
-            head = rec["queue"][0]
-            if best is None or head["seq"] < best[1]["seq"]:
-                best = (unit, head)
+            since = min(item["seq"] for item in (run, head) if item is not None)
+            if best is None or since < best[0]:
+                best = (since, "run", run) if run is not None else (since, "hook", head)
+                if run is None:
+                    head["unit"] = unit
+        for item in runs:  # a unit no longer in the model: its run fails in the executor
+            if self.unit(item["unit"]) is None and (best is None or item["seq"] < best[0]):
+                best = (item["seq"], "run", item)
         if best is None:
             return None
-        best[1]["unit"] = best[0]
-        return ("hook", best[1])
+        if best[1] == "run":
+            runs.remove(best[2])
+        return (best[1], best[2])
 
     def _worker(self, app):
         while not self.stopping.is_set():
@@ -413,8 +422,9 @@ class UniterMixin:
             if self.unit(unit) is None:
                 return 1, "", 'ERROR unit "%s" not found\n' % unit
             app = unit.split("/")[0]
+            self.state["counters"]["event"] += 1  # one order with the hooks (_next_job)
             item = {"unit": unit, "command": command, "operator": bool(operator),
-                    "timeout": timeout}
+                    "timeout": timeout, "seq": self.state["counters"]["event"]}
             self.run_requests.setdefault(app, []).append(item)
             self.cond.notify_all()
             now = time.time()

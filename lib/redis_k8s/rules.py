@@ -170,10 +170,11 @@ def gave_up(views: dict, followed, states: dict, failover_timeout_ms: int) -> bo
     return True
 
 
-# A sentinel pings every instance once a second: one whose oldest unanswered ping is older than
-# this does not answer it (Redis 7.0 sentinel.c: ``last-ping-sent`` is the age of the oldest
-# unanswered PING, 0 when none is pending).
-UNANSWERED_PING_MS = 1000
+# A sentinel pings every instance once a second and a redis that runs answers within
+# milliseconds: one whose oldest unanswered ping is older than this does not answer (Redis 7.0
+# sentinel.c: ``last-ping-sent`` is the age of the oldest unanswered PING, 0 when none is
+# pending; a new entry counts from its creation).
+UNANSWERED_PING_MS = 500
 
 
 def flagged_down(states: dict, replicas: dict) -> set:

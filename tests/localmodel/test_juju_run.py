@@ -49,3 +49,25 @@ def test_juju_run_from_the_operator_defaults_to_the_pod(model, tmp_path):
     rc, _, err = model.run("echo/0", "env -u JUJU_CONTEXT_ID juju-run echo/9 true",
                            operator=True)
     assert (rc, err) == (1, 'ERROR unit "echo/9" not found on this machine\n')
+
+
+def test_a_juju_run_does_not_overtake_the_hooks_other_units_were_waiting_with(model):
+    # Each uniter picks its own next operation (a command before its own hooks) and then
+    # waits for the operator's lock; the unit waiting longest gets it first.
+    import threading
+    import time
+    deploy_echo(model, n=2)
+    holder = threading.Thread(target=model.run, args=("echo/0", "sleep 3"),
+                              kwargs={"operator": True})
+    holder.start()
+    time.sleep(0.5)
+    model.config("echo", {"fail-hook": "none-of-them"})  # config-changed on both units
+    time.sleep(0.5)
+    assert model.run("echo/1", "juju-log RUN-MARK", operator=True)[0] == 0
+    holder.join()
+    model.wait(60)
+    marks = [("echo/0" if "unit.echo/0." in line else "echo/1",
+              "run" if "RUN-MARK" in line else "hook")
+             for line in model.debug_log().splitlines()
+             if "RUN-MARK" in line or "HOOK config-changed" in line]
+    assert marks[-3:] == [("echo/0", "hook"), ("echo/1", "run"), ("echo/1", "hook")], marks

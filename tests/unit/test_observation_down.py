@@ -111,7 +111,7 @@ def test_a_replica_flag_that_merely_contains_the_letters_is_not_down():
 
 def test_an_old_master_the_sentinels_watch_afresh_is_down_by_its_unanswered_ping():
     # Right after a failover the old master is a new replica entry: no s_down flag yet.
-    old = dict(entry("a", "slave"), **{"last-ping-sent": "1400"})
+    old = dict(entry("a", "slave"), **{"last-ping-sent": "900"})
     fresh = dict(entry("a", "slave"), **{"last-ping-sent": "40"})
     states = {host: entry("b", "master") for host in HOSTS}
     assert rules.flagged_down(states, {host: [old] for host in HOSTS}) == {("a", 6379)}
