@@ -213,7 +213,9 @@ def apply_settings(hosts, settings, password, connect=None, snapshot=None,
     for host in hosts:
         align_redis = align_redis_of(host)
         if snapshot is not None:
-            redis_done = snapshot.pods.redis(host, align_redis)
+            # One the sentinels see down would cost the hook a timeout: retried later.
+            redis_done = (host, int(settings.port)) not in snapshot.flagged_down() and \
+                snapshot.pods.redis(host, align_redis)
             state = snapshot.sentinel_state(host)
             pairs = _differences(state, wanted_sentinel, custom_config.SENTINEL) if state else None
             sentinel_done = bool(state) and (not pairs or bool(

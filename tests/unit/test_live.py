@@ -71,6 +71,10 @@ class FakeInstance:
             return "OK"
         if args[:2] == ("SENTINEL", "MASTER"):
             return dict(self.reported)
+        if args[:2] == ("SENTINEL", "GET-MASTER-ADDR-BY-NAME"):
+            return ["a", "6379"]
+        if args[:2] == ("SENTINEL", "REPLICAS"):  # the snapshot reads its down flags
+            return []
         if args[:2] == ("SENTINEL", "SET"):
             self.changes.append(args[3:])
             self.reported.update(zip(args[3::2], args[4::2]))
@@ -171,3 +175,24 @@ def test_with_the_hooks_snapshot_no_instance_is_connected_to_or_asked_again():
     assert asked.count(("SENTINEL", "MASTER")) == 3
     assert live.apply_settings(["a", "b"], custom, "pw", snapshot=snapshot) == []
     assert len(connected) == 4  # the second pass reused all four clients
+
+
+def test_a_redis_the_sentinels_see_down_is_not_asked_and_retried_later():
+    # A frozen master would cost every leader hook a timeout until the failover ends.
+    from redis_k8s import observation
+    plain = settings.parse({}, 3)
+    pods = {host: a_pod(plain) for host in ("a", "b")}
+    for host in "ab":
+        pods[host][plain.sentinel_port].reported.update(
+            {"ip": "a", "port": "6379", "flags": "master,s_down,o_down"})
+
+    def frozen(client):
+        raise AssertionError("the frozen master was asked")
+    pods["a"][plain.port].config_get = frozen
+
+    def connect(host, port, password):
+        return pods[host][port]
+    snapshot = observation.observe(["a", "b"], plain, "pw", connect)
+    custom = settings.parse({"redis-config": "hz 20"}, 3)
+    assert live.apply_settings(["a", "b"], custom, "pw", snapshot=snapshot) == [("a", 6379)]
+    assert pods["b"][plain.port].changes == [("hz", "20")]
