@@ -62,7 +62,13 @@ def write_ca(bundle):
 @when('endpoint.redis.available')
 def use_redis():
     endpoint = endpoint_from_flag('endpoint.redis.available')
-    data = endpoint.relation_data()[0]
+    entries = endpoint.relation_data()
+    if not entries:
+        # The last redis unit's relation-departed: charms.reactive may run this handler before
+        # the interface's own clears the flag (their order is undefined).
+        layer.status.waiting('no redis unit publishes an endpoint')
+        return
+    data = entries[0]
     key = 'redis-consumer:{}'.format(hookenv.local_unit())
     ca_path = None
     if tls_wanted(data):
