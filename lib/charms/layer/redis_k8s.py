@@ -94,12 +94,17 @@ _leader_data = None
 _master_moved = False  # this hook recorded a new master, or gave consumers one
 
 
-def leader_get(key):
-    """One key of leader data; the whole of it is read once per hook (each read is a tool call)."""
+def _leader_copy():
+    """This hook's copy of leader data, read once (each read is a tool call); writes update it."""
     global _leader_data
     if _leader_data is None:
         _leader_data = dict(hookenv.leader_get() or {})
-    return _leader_data.get(key)
+    return _leader_data
+
+
+def leader_get(key):
+    """One key of leader data (from :func:`_leader_copy`)."""
+    return _leader_copy().get(key)
 
 
 _leader_unsaved = {}  # leader data this hook took but has not written yet (leader_set(defer=True))
@@ -112,8 +117,7 @@ def leader_set(values, defer=False):
     writes the master and then its epoch), or for the hook's end at the latest: they read back
     at once either way.
     """
-    leader_get('master-host')  # the hook's copy, which reads see
-    _leader_data.update(values)
+    _leader_copy().update(values)
     if defer:
         if not _leader_unsaved:
             hookenv.atexit(flush_leader_data)
