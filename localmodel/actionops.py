@@ -75,10 +75,12 @@ class ActionsMixin:
             raise OpError(str(e))
         counters["task"] += 1
         action_id = str(counters["task"])
+        # One order with the hooks and juju-run commands waiting for the lock (uniter._next_job).
+        counters["event"] += 1
         self.state.setdefault("actions", {})[action_id] = {
             "id": action_id, "unit": unit, "name": name, "params": payload,
             "status": "pending", "message": "", "results": {}, "log": [],
-            "enqueued": time.time()}
+            "enqueued": time.time(), "seq": counters["event"]}
         self.cond.notify_all()
         return action_id
 
@@ -88,11 +90,10 @@ class ActionsMixin:
             raise OpError('actions for identifier "%s" not found' % action_id)
         return dict(record)
 
-    def next_action(self, app):
-        """The oldest pending action of a live unit of ``app``."""
+    def next_action(self, unit):
+        """The oldest pending action of ``unit``."""
         pending = [r for r in self.state.get("actions", {}).values()
-                   if r["status"] == "pending" and r["unit"].split("/")[0] == app and
-                   self.unit(r["unit"]) is not None]
+                   if r["status"] == "pending" and r["unit"] == unit]
         return min(pending, key=lambda r: int(r["id"])) if pending else None
 
     # ---- execution ------------------------------------------------------------------------

@@ -65,29 +65,32 @@ class UniterMixin:
         a = self.state["applications"].get(app)
         if a is None or a.get("upgrading") or not self.operator_ready(app):
             return None
-        # The uniter's resolver offers actions before juju-run commands and hooks.
-        action = self.next_action(app)
-        if action is not None:
-            return ("action", action)
-        # Each unit's uniter picks its own next operation (resolver.go: commands before hooks)
-        # and then waits for the operator's hook lock: the unit waiting longest goes first,
-        # whichever kind of operation it runs. A juju-run for one unit does not overtake the
-        # hooks the other units were already waiting with.
+        # Each unit's uniter picks its own next operation (resolver.go NextOp: actions, then
+        # juju-run commands, then hooks) and then waits for the operator's hook lock: the unit
+        # waiting longest goes first, whichever kind of operation it runs. An action or a
+        # juju-run for one unit does not overtake the hooks the other units were already
+        # waiting with. An action runs while its unit is in error (its hook is held back).
         now = time.time()
         runs = self.run_requests.get(app) or []
         best = None  # (waiting since, kind, item)
         for unit, rec in a["units"].items():
+            action = self.next_action(unit)
             run = next((item for item in runs if item["unit"] == unit), None)
             err = rec.get("error")
             head = rec["queue"][0] if rec["queue"] and not (err and err["next-at"] > now) \
                 else None
-            if run is None and head is None:
+            waiting = [item for item in (action, run, head) if item is not None]
+            if not waiting:
                 continue
-            since = min(item["seq"] for item in (run, head) if item is not None)
+            since = min(item.get("seq", 0) for item in waiting)
             if best is None or since < best[0]:
-                best = (since, "run", run) if run is not None else (since, "hook", head)
-                if run is None:
+                if action is not None:
+                    best = (since, "action", action)
+                elif run is not None:
+                    best = (since, "run", run)
+                else:
                     head["unit"] = unit
+                    best = (since, "hook", head)
         for item in runs:  # a unit no longer in the model: its run fails in the executor
             if self.unit(item["unit"]) is None and (best is None or item["seq"] < best[0]):
                 best = (item["seq"], "run", item)

@@ -292,3 +292,29 @@ def test_cli_run_action_and_show_action_output(model, tmp_path):
     crashed = yaml.safe_load(r.stdout)["unit-echo-0"]
     assert (crashed["status"], crashed["message"]) == ("failed", "exit status 3")
     assert crashed["results"] == {"ReturnCode": 3, "Stdout": "about to crash\n"}
+
+
+def test_an_action_does_not_overtake_the_hooks_other_units_were_waiting_with(model):
+    # Each uniter picks its own next operation (resolver.go NextOp: an action before its own
+    # unit's commands and hooks) and then waits for the operator's lock; the unit waiting
+    # longest gets it first.
+    import threading
+    deploy_echo(model, n=2)
+    holder = threading.Thread(target=model.run, args=("echo/0", "sleep 3"),
+                              kwargs={"operator": True})
+    holder.start()
+    time.sleep(0.5)
+    model.config("echo", {"greeting": "queued"})  # config-changed on both units
+    time.sleep(0.5)
+    action_id = model.run_action("echo/1", "where-operator")
+    holder.join()
+    assert model.show_action_output(action_id, wait=60)["status"] == "completed"
+    model.wait(60)
+    order = []
+    for line in model.debug_log().splitlines():
+        unit = "echo/0" if "unit-echo-0" in line else "echo/1"
+        if 'ran "config-changed" hook' in line:
+            order.append((unit, "hook"))
+        elif 'ran "where-operator" action' in line:
+            order.append((unit, "action"))
+    assert order[-3:] == [("echo/0", "hook"), ("echo/1", "action"), ("echo/1", "hook")], order
