@@ -20,7 +20,7 @@ file. That hook is also what stops a watcher whose unit no longer leads.
 Settings file (JSON, mode 0600, re-read whenever it changes)::
 
     {"sentinels": ["host", ...], "port": 26379, "redis_port": 6379, "password": "...",
-     "master_name": "...", "down_after_ms": 5000,
+     "master_name": "...", "down_after_ms": 5000, "failover_timeout_ms": 30000,
      "trigger": ["juju-run", "--operator", "redis-k8s/0", "hooks/update-status"],
      "settle": [["juju-run", "--operator", "redis-k8s/1", "hooks/update-status"], ...]}
 
@@ -41,7 +41,13 @@ sentinels adopt (``sentinelRefreshInstanceInfo``). ``sentinelAbortFailover`` ass
 ``failover_state <= WAIT_PROMOTION``: from ``+promoted-slave`` on, the failover only ends (all
 replicas reconfigured, or ``+failover-end-for-timeout``) with ``+switch-master`` to that replica.
 So ``+promoted-slave``, or ``+switch-master`` from whichever sentinel speaks first, triggers at
-once, without the half-second a burst is otherwise given to gather. The same switch announced by
+once, without the half-second a burst is otherwise given to gather. Up to a second earlier the
+leading sentinel announces ``+failover-state-wait-promotion``: it has sent the replica ``SLAVEOF
+NO ONE`` and waits for its next INFO, once a second, and from there only ``failover-timeout``
+aborts (``sentinelFailoverWaitPromotion``). The watcher then asks the replica itself until it
+answers role master (``PROMOTION_WAIT_S`` at most) and triggers at once, as the charm's
+:func:`redis_k8s.rules.promoted` then takes it; not when the failover timeout is too short for
+the charm to take it (``EARLY_PROMOTION_MIN_TIMEOUT_MS``). The same switch announced by
 the other sentinels (and the role and replica changes that follow it) is not a new trigger: for
 ``FOLLOW_S`` after it, or as long as one hook per other unit takes if the trigger's hook took
 longer, those events are held and run one trigger at the end, so that the hooks of
@@ -78,8 +84,11 @@ RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 300.0
 HOLD_MARGIN_S = 5.0
 FOLLOW_S = 3.0  # after a new master was triggered: the other units' hooks follow it meanwhile
+PROMOTION_WAIT_S = 2.0  # the sentinel itself sees the promotion within a second
+PROMOTION_POLL_S = 0.02
+WAIT_PROMOTION = '+failover-state-wait-promotion'
 CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
-            '+role-change', '+slave')
+            '+role-change', '+slave', WAIT_PROMOTION)
 
 # What an event asks of the watcher (see ``kind_of``).
 URGENT = 'urgent'  # a new master: trigger now, whatever is held
@@ -152,9 +161,39 @@ def promoted_to(channel, message):
     fields = message.split()
     if channel == '+switch-master' and len(fields) >= 5:
         return fields[3], fields[4]
-    if channel == '+promoted-slave' and len(fields) >= 4:
+    if channel in ('+promoted-slave', WAIT_PROMOTION) and len(fields) >= 4:
         return fields[2], fields[3]
     return None
+
+
+def await_promotion(message, data, events, stop):
+    """After ``+failover-state-wait-promotion``: ask the replica named in ``message`` for its
+    role until it answers master, then queue the event as URGENT. Nothing is queued when it does
+    not within ``PROMOTION_WAIT_S`` (``+promoted-slave`` follows in the usual way)."""
+    host, port = promoted_to(WAIT_PROMOTION, message)
+    deadline = time.monotonic() + PROMOTION_WAIT_S
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            client = connection.client(host, port, data.get('password'), timeout=0.5,
+                                       connect_timeout=0.5)
+            try:
+                role = client.execute_command('ROLE')
+            finally:
+                client.close()
+        except (redis.RedisError, OSError):
+            role = None
+        if role and role[0] in ('master', b'master'):
+            print('{} heard {} {} (role master)'.format(stamp(), WAIT_PROMOTION, message),
+                  flush=True)
+            events.put((URGENT, '{} {}'.format(WAIT_PROMOTION, message)))
+            return
+        stop.wait(PROMOTION_POLL_S)
+
+
+def takes_early_promotion(data) -> bool:
+    """Whether the charm takes a replica that answers master before the sentinels see it
+    (:func:`redis_k8s.rules.promoted`), with these watcher settings."""
+    return int(data.get('failover_timeout_ms', 0)) >= rules.EARLY_PROMOTION_MIN_TIMEOUT_MS
 
 
 def poll_kind(previous, current):
@@ -190,6 +229,11 @@ def subscribe(host, data, events, stop):
                 text = message['data'].decode()
                 channel = message['channel'].decode()
                 if concerns(text, data['master_name']):
+                    if channel == WAIT_PROMOTION:
+                        if takes_early_promotion(data):
+                            threading.Thread(target=await_promotion, args=(text, data, events, stop),
+                                             daemon=True).start()
+                        continue
                     kind = kind_of(channel, text)
                     if kind == URGENT:
                         print('{} heard {} {}'.format(stamp(), channel, text), flush=True)

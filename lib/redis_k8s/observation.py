@@ -92,9 +92,13 @@ class Snapshot:
     @property
     def promoted(self):
         """The replica a sentinel has promoted in a failover it has not announced yet, or None
-        (:func:`redis_k8s.rules.promoted`): every sentinel is asked, in order, until one knows."""
+        (:func:`redis_k8s.rules.promoted`): every sentinel is asked, in order, until one knows.
+        A replica flagged promoted that the sentinel has not seen as master yet is asked itself."""
         for host in self.hosts:
-            found = rules.promoted(self.sentinel_replicas(host) or [])
+            entries = self.sentinel_replicas(host) or []
+            infos = {address: self.info(*address)
+                     for address in rules.promotion_candidates(entries)}
+            found = rules.promoted(entries, infos, self.settings.failover_timeout_ms)
             if found is not None:
                 return found
         return None

@@ -72,20 +72,52 @@ def answers_commands(info) -> bool:
     return bool(info) and str(info.get("loading", "0")) != "1"
 
 
-def promoted(replica_entries):
-    """The replica a sentinel flags ``promoted`` and sees reporting role master, or None.
+# Sentinel asks a replica INFO once a second while its master fails over (Redis 7.0 sentinel.c,
+# ``sentinelSendPeriodicCommands``); a failover timeout that leaves it fewer tries than this
+# before ``-failover-abort-slave-timeout`` could still abort a promotion the replica has taken.
+EARLY_PROMOTION_MIN_TIMEOUT_MS = 5000
+
+
+def promoted(replica_entries, infos=None, failover_timeout_ms=0):
+    """The replica a sentinel flags ``promoted`` that has taken the master role, or None.
 
     Between ``+promoted-slave`` and ``+switch-master`` (a second or more: the leading sentinel
     first points the other replicas at it) the promoted replica already takes writes, and a
     failover that got this far always ends with the switch to it. Only the leading sentinel
-    knows. Before that (the replica selected, told to become master, not yet seen as master) the
-    failover may still be aborted, so the replica's own answer is not enough.
+    knows.
+
+    A second earlier, the leading sentinel has sent the replica ``SLAVEOF NO ONE`` and waits for
+    its next INFO (``WAIT_PROMOTION``, at most a second). In that state Redis 7.0's sentinel
+    aborts only when ``failover-timeout`` passes (``sentinelFailoverWaitPromotion``), so once
+    the replica itself answers role master (``infos``, its INFO, asked directly) the failover
+    can no longer abort while the leading sentinel runs, provided the timeout leaves it
+    several INFO tries (:data:`EARLY_PROMOTION_MIN_TIMEOUT_MS`). Before that (selected, not
+    yet told, or not yet master) it may still abort, and the replica is not taken.
+
+    Args:
+        replica_entries: ``SENTINEL REPLICAS`` entries of one sentinel.
+        infos: ``{(host, port): INFO or None}`` of replicas flagged ``promoted``.
+        failover_timeout_ms: the sentinels' ``failover-timeout``.
     """
     for entry in replica_entries:
-        if ("promoted" in str(entry.get("flags", "")).split(",")
-                and entry.get("role-reported") == "master"):
-            return entry.get("ip"), int(entry.get("port", 0))
+        if "promoted" not in str(entry.get("flags", "")).split(","):
+            continue
+        address = entry.get("ip"), int(entry.get("port", 0))
+        if entry.get("role-reported") == "master":
+            return address
+        info = (infos or {}).get(address)
+        if (info and info.get("role") == "master"
+                and int(failover_timeout_ms) >= EARLY_PROMOTION_MIN_TIMEOUT_MS):
+            return address
     return None
+
+
+def promotion_candidates(replica_entries) -> list:
+    """``[(host, port)]`` of the replicas a sentinel flags ``promoted`` (selected for a
+    failover) and has not yet seen reporting role master."""
+    return [(entry.get("ip"), int(entry.get("port", 0))) for entry in replica_entries
+            if "promoted" in str(entry.get("flags", "")).split(",")
+            and entry.get("role-reported") != "master"]
 
 
 def quiet(states) -> bool:

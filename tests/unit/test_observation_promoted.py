@@ -8,16 +8,15 @@ from redis_k8s import connection, observation, settings
 PARSED = settings.parse({}, 3, app_name="mymaster")
 
 
-def promoted(hosts, connect):
-    return observation.observe(hosts, PARSED, "pw", connect).promoted
+def promoted(hosts, connect, parsed=PARSED):
+    return observation.observe(hosts, parsed, "pw", connect).promoted
 
 
 class Redis:
     def __init__(self, role):
         self.role = role
 
-    def info(self, section):
-        assert section == "replication"
+    def info(self, section=None):
         return {"role": self.role}
 
     def close(self):
@@ -34,8 +33,13 @@ class Sentinel:
         self.asked += 1
         if self.timeout:
             raise redis.TimeoutError("Timeout reading from socket")
-        assert args == ("SENTINEL", "REPLICAS", "mymaster"), args
         # RESP2 shape: flat key/value lists.
+        if args == ("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"):
+            return ["old-master", "6379"]
+        if args == ("SENTINEL", "MASTER", "mymaster"):
+            state = {"ip": "old-master", "port": "6379", "flags": "master,failover_in_progress"}
+            return [item for pair in state.items() for item in pair]
+        assert args == ("SENTINEL", "REPLICAS", "mymaster"), args
         return [[item for pair in entry.items() for item in pair] for entry in self.replicas]
 
     def close(self):
@@ -66,8 +70,22 @@ def test_a_replica_selected_but_not_yet_master_is_not_promoted():
     assert promoted(["a"], connect_to(nodes)) is None
 
 
-def test_a_selected_replica_is_not_published_on_its_own_word_the_failover_may_still_abort():
+def test_a_selected_replica_that_answers_master_is_promoted_the_failover_can_only_time_out():
+    # The leading sentinel sent SLAVEOF NO ONE and waits for its next INFO (WAIT_PROMOTION):
+    # from there only failover-timeout aborts, and the replica has already taken the role.
     nodes = {"a": Sentinel([replica("b", "slave,promoted", "slave")]), "b": Redis("master")}
+    assert promoted(["a"], connect_to(nodes)) == ("b", 6379)
+
+
+def test_a_selected_replica_is_not_taken_on_its_own_word_when_the_timeout_is_short():
+    # failover-timeout 2 s leaves the sentinel two INFO tries: it may still abort.
+    nodes = {"a": Sentinel([replica("b", "slave,promoted", "slave")]), "b": Redis("master")}
+    short = settings.parse({"failover-timeout": 2000}, 3, app_name="mymaster")
+    assert promoted(["a"], connect_to(nodes), short) is None
+
+
+def test_a_selected_replica_that_does_not_answer_is_not_promoted():
+    nodes = {"a": Sentinel([replica("b", "slave,promoted", "slave")])}
     assert promoted(["a"], connect_to(nodes)) is None
 
 

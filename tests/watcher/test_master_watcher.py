@@ -62,7 +62,7 @@ def pod_redis(tmp_path):
     stop(process)
 
 
-def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0):
+def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0, failover_timeout_ms=30000):
     settings = tmp_path / 'watcher.json'
     write = [sys.executable, '-c', 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")']
     # A slow settle command records its end too, so a test can tell what ran meanwhile.
@@ -71,7 +71,7 @@ def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0):
             '"-end\\n")'.format(settle_s)]
     settings.write_text(json.dumps({
         'sentinels': [HOST], 'port': PORT, 'redis_port': REDIS_PORT, 'password': PASSWORD,
-        'master_name': 'mymaster',
+        'master_name': 'mymaster', 'failover_timeout_ms': failover_timeout_ms,
         'trigger': write + [str(record), 'trigger'],
         'settle': [slow + [str(record), 'settle-a'], slow + [str(record), 'settle-b']],
     }))
@@ -240,6 +240,8 @@ def test_the_new_master_an_urgent_event_names():
     assert promoted_to('+switch-master', 'mymaster a.x 6379 b.x 6380') == ('b.x', '6380')
     assert promoted_to('+promoted-slave', 'slave b.x:6379 b.x 6379 @ mymaster a.x 6379') == \
         ('b.x', '6379')
+    assert promoted_to('+failover-state-wait-promotion',
+                       'slave b.x:6379 b.x 6379 @ mymaster a.x 6379') == ('b.x', '6379')
     assert promoted_to('+sdown', 'master mymaster a.x 6379') is None
     assert promoted_to('+switch-master', 'mymaster a.x') is None
 
@@ -293,3 +295,61 @@ def test_the_follow_window_lasts_one_hook_per_other_unit_when_hooks_are_slow():
     assert hold.reason([], 12.0) == 'pods changed: a (held)'
     hold.follow_for(100.0, 13.0)  # no window open: nothing to extend
     assert hold.reason([(CHANGE, 'pods changed: b')], 13.5) == 'pods changed: b'
+
+
+PROMOTED_PORT = 26392  # a replica the watcher does not poll: only the event leads to it
+WAIT_PROMOTION = ('+failover-state-wait-promotion',
+                  'slave {0}:{1} {0} {1} @ mymaster {0} 6379'.format(HOST, PROMOTED_PORT))
+
+
+@pytest.fixture
+def selected_replica(tmp_path):
+    """The replica the leading sentinel selected: a replica of an address nobody serves."""
+    directory = tmp_path / 'selected'
+    directory.mkdir()
+    process, client = redis_server(PROMOTED_PORT, directory)
+    client.execute_command('REPLICAOF', HOST, '1')
+    yield client
+    stop(process)
+
+
+def test_a_selected_replica_triggers_as_soon_as_it_answers_master(tmp_path, publisher,
+                                                                  selected_replica):
+    # The leading sentinel sent SLAVEOF NO ONE and waits up to a second for the replica's next
+    # INFO; from there only failover-timeout aborts. The watcher asks the replica itself.
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish(*WAIT_PROMOTION)
+        time.sleep(0.5)
+        assert lines(record) == []  # still a replica: nothing to publish yet
+        selected_replica.execute_command('REPLICAOF', 'NO', 'ONE')
+        assert wait_for(lambda: 'trigger' in lines(record), timeout=1.5)
+        # The sentinel's own announcements of the same promotion are no news.
+        publisher.publish('+promoted-slave', WAIT_PROMOTION[1])
+        publisher.publish('+switch-master', 'mymaster {0} 6379 {0} {1}'.format(HOST, PROMOTED_PORT))
+        assert wait_for(lambda: 'settle-b' in lines(record), timeout=30)
+        assert lines(record) == ['trigger', 'settle-a', 'settle-b']
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+def test_a_selected_replica_waits_for_the_sentinel_when_the_failover_timeout_is_short(
+        tmp_path, publisher, selected_replica):
+    # With failover-timeout 2 s the sentinel may still abort: the charm does not take the
+    # replica's word, so the watcher does not trigger a hook for it.
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record, failover_timeout_ms=2000)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        selected_replica.execute_command('REPLICAOF', 'NO', 'ONE')
+        publisher.publish(*WAIT_PROMOTION)
+        time.sleep(1.5)
+        assert lines(record) == []
+        publisher.publish('+promoted-slave', WAIT_PROMOTION[1])
+        assert wait_for(lambda: 'trigger' in lines(record), timeout=1.5)
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()

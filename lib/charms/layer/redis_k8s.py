@@ -860,6 +860,7 @@ def ensure_watcher():
         'password': password(parsed),
         'tls': connection_tls_settings(),
         'master_name': parsed.master_name, 'down_after_ms': parsed.down_after_ms,
+        'failover_timeout_ms': parsed.failover_timeout_ms,
         'trigger': watchers.refresh_command(hookenv.local_unit()),
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
     }
