@@ -5,7 +5,9 @@ import json
 import os
 import re
 import socket
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -52,6 +54,22 @@ def deploy_echo(m, app="echo", n=1, **kw):
     m.deploy(ECHO, app, num_units=n, **kw)
     m.wait(90)
     return app
+
+
+@contextmanager
+def config_changed_waiting_for_the_lock(m, app="echo"):
+    """While the first unit's juju-run holds the operator's lock (3 s), a config change queues
+    config-changed on every unit of ``app``; the block runs with those hooks waiting."""
+    holder = threading.Thread(target=m.run, args=(app + "/0", "sleep 3"),
+                              kwargs={"operator": True})
+    holder.start()
+    try:
+        time.sleep(0.5)
+        m.config(app, {"greeting": "queued"})
+        time.sleep(0.5)
+        yield
+    finally:
+        holder.join()
 
 
 def hooks(m, unit):

@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ECHO, deploy_echo, set_spec
+from conftest import ECHO, config_changed_waiting_for_the_lock, deploy_echo, set_spec
 from localmodel import actions
 from localmodel.client import ModelError
 
@@ -298,16 +298,9 @@ def test_an_action_does_not_overtake_the_hooks_other_units_were_waiting_with(mod
     # Each uniter picks its own next operation (resolver.go NextOp: an action before its own
     # unit's commands and hooks) and then waits for the operator's lock; the unit waiting
     # longest gets it first.
-    import threading
     deploy_echo(model, n=2)
-    holder = threading.Thread(target=model.run, args=("echo/0", "sleep 3"),
-                              kwargs={"operator": True})
-    holder.start()
-    time.sleep(0.5)
-    model.config("echo", {"greeting": "queued"})  # config-changed on both units
-    time.sleep(0.5)
-    action_id = model.run_action("echo/1", "where-operator")
-    holder.join()
+    with config_changed_waiting_for_the_lock(model):
+        action_id = model.run_action("echo/1", "where-operator")
     assert model.show_action_output(action_id, wait=60)["status"] == "completed"
     model.wait(60)
     order = []

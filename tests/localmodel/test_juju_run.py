@@ -1,7 +1,7 @@
 """juju-run's location: the unit's pod (its first container) by default, the operator with
 --operator (worker/uniter/runner/runner.go, worker/caasoperator/exec.go)."""
 
-from conftest import ECHO, deploy_echo
+from conftest import ECHO, config_changed_waiting_for_the_lock, deploy_echo
 
 
 def test_juju_run_runs_in_the_units_pod_first_container(model):
@@ -54,17 +54,9 @@ def test_juju_run_from_the_operator_defaults_to_the_pod(model, tmp_path):
 def test_a_juju_run_does_not_overtake_the_hooks_other_units_were_waiting_with(model):
     # Each uniter picks its own next operation (a command before its own hooks) and then
     # waits for the operator's lock; the unit waiting longest gets it first.
-    import threading
-    import time
     deploy_echo(model, n=2)
-    holder = threading.Thread(target=model.run, args=("echo/0", "sleep 3"),
-                              kwargs={"operator": True})
-    holder.start()
-    time.sleep(0.5)
-    model.config("echo", {"fail-hook": "none-of-them"})  # config-changed on both units
-    time.sleep(0.5)
-    assert model.run("echo/1", "juju-log RUN-MARK", operator=True)[0] == 0
-    holder.join()
+    with config_changed_waiting_for_the_lock(model):
+        assert model.run("echo/1", "juju-log RUN-MARK", operator=True)[0] == 0
     model.wait(60)
     marks = [("echo/0" if "unit.echo/0." in line else "echo/1",
               "run" if "RUN-MARK" in line else "hook")
