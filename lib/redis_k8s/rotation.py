@@ -23,7 +23,6 @@ no hook tool.
 import dataclasses
 import json
 
-from . import live
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +109,9 @@ def advance(passwords: Passwords, hosts, settings, now: float, connect=None) -> 
     """
     if not passwords.rotating:
         return passwords
+    # Here, not at the top: every hook reads the password state through this module, and only
+    # a rotation under way needs redis-py (live), which costs a hook tens of milliseconds.
+    from . import live
     hosts = list(hosts)
     if passwords.consumers != passwords.secret:
         accepted = (passwords.secret,) + passwords.retired

@@ -165,6 +165,7 @@ class Output:
     watcher_running: bool
     watcher_starts: int  # watchers this hook started
     app: str
+    modules: set = dataclasses.field(default_factory=set)  # our modules (redis_k8s.*) it loaded
 
     @property
     def leader_data(self):
@@ -301,9 +302,12 @@ class Context:
                     error = exit
             except Exception as exc:  # the hook failed
                 error = exc
+            loaded = {name for name in sys.modules if name.startswith('redis_k8s.')}
         if error is not None:
             raise HookFailed('{} of {} failed: {!r}'.format(hook, unit, error)) from error
-        return self._output(state, unit, charm_dir, relations, cluster, started)
+        out = self._output(state, unit, charm_dir, relations, cluster, started)
+        out.modules.update(loaded)
+        return out
 
     def _fresh_charm_dir(self):
         self._dirs += 1

@@ -127,3 +127,6 @@ def test_the_hook_that_publishes_a_new_master_does_only_that(ctx, steady):
     followed = ctx.run(unit.sharing(out.state), 'leader-settings-changed')
     assert followed.published()['host'].startswith(ctx.unit_name(2).replace('/', '-'))
     assert sum(tool_calls(followed).values()) <= 11, dict(tool_calls(followed))
+    # It asks no pod, so it does not pay for importing redis-py either.
+    assert 'redis_k8s.connection' not in followed.modules, sorted(followed.modules)
+    assert 'redis_k8s.connection' in out.modules  # the leader's did ask the pods

@@ -52,8 +52,42 @@ if 'redis' not in sys.modules:
     sys.meta_path.insert(0, _LazySubmodules('redis.asyncio', 'redis_k8s.certificates',
                                             'redis_k8s.tls_files'))
 
-from redis_k8s import (connection, healing, live, naming, observation, password_action,  # noqa: E402
-                       passwords, podspec, relation, rotation, settings, tls_material, watchers)
+from redis_k8s import (naming, passwords, podspec, relation, settings, tls_material,  # noqa: E402
+                       watchers)
+
+
+class _ImportedOnFirstUse:
+    """Stands for one of our modules that load redis-py, and imports it when first used.
+
+    redis-py costs a hook tens of milliseconds to import, and many hooks never ask a pod (a
+    follower publishing the master from leader data is one, and it is on the way from a
+    failover to the consumers). ``importlib.util.LazyLoader`` cannot defer a module that
+    several modules import: the second ``import`` of it reads its ``__spec__``, which loads it.
+    This stand-in is a plain object in this module's namespace, so only an attribute read
+    through it imports the module; the module then takes the stand-in's place.
+    """
+
+    def __init__(self, name):
+        object.__setattr__(self, '_name', name)
+
+    def _module(self):
+        module = importlib.import_module('redis_k8s.' + self._name)
+        globals()[self._name] = module
+        return module
+
+    def __getattr__(self, attr):
+        return getattr(self._module(), attr)
+
+    def __setattr__(self, attr, value):
+        setattr(self._module(), attr, value)
+
+
+connection = _ImportedOnFirstUse('connection')
+healing = _ImportedOnFirstUse('healing')
+live = _ImportedOnFirstUse('live')
+observation = _ImportedOnFirstUse('observation')
+password_action = _ImportedOnFirstUse('password_action')
+rotation = _ImportedOnFirstUse('rotation')
 
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
@@ -223,7 +257,9 @@ def configure_tls_connections(parsed):
     leader = tls_leader_data()
     bundle = tls_material.bundle_of(leader)
     if not bundle:
-        connection.configure_tls(None)
+        # Not loaded yet: nothing in this hook configured TLS, so plain TCP is already the mode.
+        if 'redis_k8s.connection' in sys.modules:
+            sys.modules['redis_k8s.connection'].configure_tls(None)
         return None
     directory = os.path.join(hookenv.charm_dir(), TLS_CLIENT_DIR)
     os.makedirs(directory, mode=0o700, exist_ok=True)
