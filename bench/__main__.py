@@ -62,6 +62,7 @@ def run(session, results, errors, runs, only=None):
         if deployed:
             cluster, seconds = deployed
             results['main_deploy_healthy_s'] = round(seconds, 2)
+            results['main_deploy_idle'] = cluster.deploy_idle
             measured = phase('throughput', lambda: throughput.measure(session, cluster))
             if measured:
                 results['throughput_ratio'] = measured['throughput_ratio']
