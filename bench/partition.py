@@ -50,7 +50,8 @@ LATE_MARGIN_S = 1.0
 # failover timeout (the charm's default: 30 s) before it tries again (Redis 7.0 sentinel.c,
 # sentinelStartFailoverIfNeeded): the next run would see no failover either.
 NO_FAILOVER_PAUSE_S = 2 * 30.0
-SENTINEL_WORDS = ('failover', 'elected', 'leader', 'odown', 'vote', 'tilt', 'reset')
+SENTINEL_WORDS = ('failover', 'elected', 'leader', 'sdown', 'odown', 'epoch', 'vote', 'tilt',
+                  'reset')
 
 
 class PinnedWriter:
