@@ -172,22 +172,28 @@ def await_promotion(message, data, events, stop):
     not within ``PROMOTION_WAIT_S`` (``+promoted-slave`` follows in the usual way)."""
     host, port = promoted_to(WAIT_PROMOTION, message)
     deadline = time.monotonic() + PROMOTION_WAIT_S
-    while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            client = connection.client(host, port, data.get('password'), timeout=0.5,
-                                       connect_timeout=0.5)
+    client = None  # one connection for every ask (a TLS handshake each time would cost more)
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
             try:
+                if client is None:
+                    client = connection.client(host, port, data.get('password'), timeout=0.5,
+                                               connect_timeout=0.5)
                 role = client.execute_command('ROLE')
-            finally:
-                client.close()
-        except (redis.RedisError, OSError):
-            role = None
-        if role and role[0] in ('master', b'master'):
-            print('{} heard {} {} (role master)'.format(stamp(), WAIT_PROMOTION, message),
-                  flush=True)
-            events.put((URGENT, '{} {}'.format(WAIT_PROMOTION, message)))
-            return
-        stop.wait(PROMOTION_POLL_S)
+            except (redis.RedisError, OSError):
+                role = None
+                if client is not None:
+                    client.close()
+                client = None
+            if role and role[0] == 'master':
+                print('{} heard {} {} (role master)'.format(stamp(), WAIT_PROMOTION, message),
+                      flush=True)
+                events.put((URGENT, '{} {}'.format(WAIT_PROMOTION, message)))
+                return
+            stop.wait(PROMOTION_POLL_S)
+    finally:
+        if client is not None:
+            client.close()
 
 
 def takes_early_promotion(data) -> bool:

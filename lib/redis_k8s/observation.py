@@ -96,8 +96,8 @@ class Snapshot:
         A replica flagged promoted that the sentinel has not seen as master yet is asked itself."""
         for host in self.hosts:
             entries = self.sentinel_replicas(host) or []
-            infos = {address: self.info(*address)
-                     for address in rules.promotion_candidates(entries)}
+            infos = {address: self.info(*address) for address in
+                     rules.promotion_candidates(entries, self.settings.failover_timeout_ms)}
             found = rules.promoted(entries, infos, self.settings.failover_timeout_ms)
             if found is not None:
                 return found

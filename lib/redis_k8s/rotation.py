@@ -24,7 +24,6 @@ import dataclasses
 import json
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Passwords:
     """Where a rotation stands.

@@ -99,25 +99,35 @@ def promoted(replica_entries, infos=None, failover_timeout_ms=0):
         infos: ``{(host, port): INFO or None}`` of replicas flagged ``promoted``.
         failover_timeout_ms: the sentinels' ``failover-timeout``.
     """
+    early = int(failover_timeout_ms) >= EARLY_PROMOTION_MIN_TIMEOUT_MS
     for entry in replica_entries:
-        if "promoted" not in str(entry.get("flags", "")).split(","):
+        if not _flagged_promoted(entry):
             continue
-        address = entry.get("ip"), int(entry.get("port", 0))
+        address = _address(entry)
         if entry.get("role-reported") == "master":
             return address
         info = (infos or {}).get(address)
-        if (info and info.get("role") == "master"
-                and int(failover_timeout_ms) >= EARLY_PROMOTION_MIN_TIMEOUT_MS):
+        if early and info and info.get("role") == "master":
             return address
     return None
 
 
-def promotion_candidates(replica_entries) -> list:
-    """``[(host, port)]`` of the replicas a sentinel flags ``promoted`` (selected for a
-    failover) and has not yet seen reporting role master."""
-    return [(entry.get("ip"), int(entry.get("port", 0))) for entry in replica_entries
-            if "promoted" in str(entry.get("flags", "")).split(",")
-            and entry.get("role-reported") != "master"]
+def promotion_candidates(replica_entries, failover_timeout_ms) -> list:
+    """``[(host, port)]`` of the replicas whose own INFO :func:`promoted` would read: flagged
+    ``promoted`` (selected for a failover), not yet seen reporting role master, and only when
+    ``failover_timeout_ms`` lets the replica's own word count."""
+    if int(failover_timeout_ms) < EARLY_PROMOTION_MIN_TIMEOUT_MS:
+        return []
+    return [_address(entry) for entry in replica_entries
+            if _flagged_promoted(entry) and entry.get("role-reported") != "master"]
+
+
+def _flagged_promoted(entry) -> bool:
+    return "promoted" in str(entry.get("flags", "")).split(",")
+
+
+def _address(entry):
+    return entry.get("ip"), int(entry.get("port", 0))
 
 
 def quiet(states) -> bool:
