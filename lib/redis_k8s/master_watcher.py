@@ -22,10 +22,16 @@ Settings file (JSON, mode 0600, re-read whenever it changes)::
     {"sentinels": ["host", ...], "port": 26379, "redis_port": 6379, "password": "...",
      "master_name": "...", "down_after_ms": 5000, "failover_timeout_ms": 30000,
      "trigger": ["juju-run", "--operator", "redis-k8s/0", "hooks/update-status"],
+     "promotion_trigger": ["juju-run", "--operator", "redis-k8s/0",
+                           "bin/update-status-unless-published {host}"],
      "settle": [["juju-run", "--operator", "redis-k8s/1", "hooks/update-status"], ...]}
 
 ``trigger`` runs at once on every burst of events; ``settle`` commands run once things have been
 quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a step on the way).
+``promotion_trigger`` (optional) runs instead of ``trigger`` for a new master, with the new
+master's host in place of ``{host}``: the unit's hook may already have published that master
+(a hook that held the lock when the sentinels promoted it), and the charm's command skips a
+second hook then, which would keep the other units' publishing hooks waiting behind it.
 
 A master that stops answering is the sentinels' to fail over: a hook run then would only spend
 its time on timeouts against the dead master while the promotion it should publish waits behind
@@ -66,6 +72,7 @@ Usage: ``python3 -m redis_k8s.master_watcher SETTINGS_FILE``
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -89,6 +96,11 @@ PROMOTION_POLL_S = 0.02
 WAIT_PROMOTION = '+failover-state-wait-promotion'
 CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
             '+role-change', '+slave', WAIT_PROMOTION)
+
+HOST_PLACEHOLDER = '{host}'
+# What a host announced by a sentinel may be put into a command as (a host name or an IPv4 or
+# IPv6 address): nothing a shell would read as more than one word.
+_PLAIN_HOST = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.:-]*$')
 
 # What an event asks of the watcher (see ``kind_of``).
 URGENT = 'urgent'  # a new master: trigger now, whatever is held
@@ -381,7 +393,8 @@ class Watcher:
             return any(kind == URGENT for kind, _ in self.events.queue)
 
     def run_trigger(self, reason, urgent=False):
-        self.run(self.settings.data['trigger'], reason, urgent)
+        command = promotion_trigger(self.settings.data, _promoted_by(reason)) if urgent else None
+        self.run(command or self.settings.data['trigger'], reason, urgent)
 
     def hold_s(self):
         return int(self.settings.data.get('down_after_ms', 5000)) / 1000.0 + HOLD_MARGIN_S
@@ -490,6 +503,16 @@ class Hold:
         least (it lasts ``follow_s`` at least already)."""
         if self.switched_to is not None and self.until is not None:
             self.until = max(self.until, now + seconds)
+
+
+def promotion_trigger(data, promoted):
+    """The settings' ``promotion_trigger`` for the new master ``promoted`` (``(host, port)``),
+    its host in place of ``{host}``; None without one, or when the host is not a plain host
+    name or address."""
+    template = data.get('promotion_trigger')
+    if not template or promoted is None or not _PLAIN_HOST.match(promoted[0]):
+        return None
+    return [part.replace(HOST_PLACEHOLDER, promoted[0]) for part in template]
 
 
 def _promoted_by(text):

@@ -37,6 +37,13 @@ def refresh_command(unit):
     return ['juju-run', '--operator', unit, 'hooks/update-status']
 
 
+def promotion_command(unit):
+    """What the watcher runs on ``unit`` for a new master (``{host}``: its host): the unit's
+    update-status, unless the unit already published that master (``bin/update-status-unless-
+    published``), as another hook may have while the sentinels promoted it."""
+    return ['juju-run', '--operator', unit, 'bin/update-status-unless-published {host}']
+
+
 def unit_of(cmdline, environ):
     """The unit whose hook started a process, when the process is a master watcher, else None.
 

@@ -100,6 +100,7 @@ def test_core_checks_on_a_cluster_domain_that_is_not_cluster_local(cluster):
 def test_one_watcher_after_deploy_triggers_the_leader_in_the_operator(cluster):
     pid, settings = wait_for_one_watcher(cluster)
     assert settings['settle'] == [watchers.refresh_command(unit) for unit in sorted(cluster.units())]
+    assert settings['promotion_trigger'] == watchers.promotion_command(settings['trigger'][2])
     assert all(host.endswith(fqdn_domain()) for host in settings['sentinels'])
 
 

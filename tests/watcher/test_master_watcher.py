@@ -62,19 +62,23 @@ def pod_redis(tmp_path):
     stop(process)
 
 
-def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0, failover_timeout_ms=30000):
+def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0, failover_timeout_ms=30000,
+                  promotion_trigger=False):
     settings = tmp_path / 'watcher.json'
     write = [sys.executable, '-c', 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")']
     # A slow settle command records its end too, so a test can tell what ran meanwhile.
     slow = [sys.executable, '-c', 'import sys, time; open(sys.argv[1], "a").write(sys.argv[2] + '
             '"\\n"); time.sleep({0}); {0} and open(sys.argv[1], "a").write(sys.argv[2] + '
             '"-end\\n")'.format(settle_s)]
-    settings.write_text(json.dumps({
+    data = {
         'sentinels': [HOST], 'port': PORT, 'redis_port': REDIS_PORT, 'password': PASSWORD,
         'master_name': 'mymaster', 'failover_timeout_ms': failover_timeout_ms,
         'trigger': write + [str(record), 'trigger'],
         'settle': [slow + [str(record), 'settle-a'], slow + [str(record), 'settle-b']],
-    }))
+    }
+    if promotion_trigger:
+        data['promotion_trigger'] = write + [str(record), 'promoted-{host}']
+    settings.write_text(json.dumps(data))
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
     return subprocess.Popen([sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -282,6 +286,33 @@ def test_a_promotion_triggers_once_though_every_sentinel_announces_its_switch(tm
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
+
+
+def test_a_new_master_runs_the_promotion_trigger_with_its_host(tmp_path, publisher):
+    record = tmp_path / 'record'
+    watcher = start_watcher(tmp_path, record, promotion_trigger=True)
+    try:
+        assert wait_for(lambda: subscribed(publisher))
+        publisher.publish('+promoted-slave', 'slave b.pods.svc:6379 b.pods.svc 6379 @ mymaster a '
+                          '6379')
+        assert wait_for(lambda: 'settle-b' in lines(record), timeout=30)
+        # The other units refresh as before: only the new master's own trigger names it.
+        assert lines(record) == ['promoted-b.pods.svc', 'settle-a', 'settle-b']
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait()
+
+
+@pytest.mark.parametrize('host', ['b;reboot', '$(reboot)', 'b c', '-b', ''])
+def test_a_host_a_shell_would_read_as_more_than_a_name_gets_the_plain_trigger(host):
+    from redis_k8s.master_watcher import promotion_trigger
+    data = {'trigger': ['t'], 'promotion_trigger': ['juju-run', 'u/0', 'bin/x {host}']}
+    assert promotion_trigger(data, (host, '6379')) is None
+    assert promotion_trigger(data, ('r-1.r-endpoints.m.svc.cluster.local', '6379')) == \
+        ['juju-run', 'u/0', 'bin/x r-1.r-endpoints.m.svc.cluster.local']
+    assert promotion_trigger(data, ('fd00::1', '6379')) == ['juju-run', 'u/0', 'bin/x fd00::1']
+    assert promotion_trigger({'trigger': ['t']}, ('b', '6379')) is None
+    assert promotion_trigger(data, None) is None
 
 
 def test_the_follow_window_lasts_one_hook_per_other_unit_when_hooks_are_slow():

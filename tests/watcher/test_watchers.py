@@ -24,6 +24,11 @@ def test_the_trigger_runs_update_status_in_the_operator_not_the_workload_pod():
         'juju-run', '--operator', 'redis-k8s/3', 'hooks/update-status']
 
 
+def test_a_new_master_runs_update_status_unless_the_unit_already_published_it():
+    assert watchers.promotion_command('redis-k8s/3') == [
+        'juju-run', '--operator', 'redis-k8s/3', 'bin/update-status-unless-published {host}']
+
+
 def test_a_watcher_is_named_by_the_unit_whose_hook_started_it():
     assert watchers.unit_of(WATCHER, environ(PATH='/bin', JUJU_UNIT_NAME='redis-k8s/3')) == \
         'redis-k8s/3'

@@ -898,6 +898,7 @@ def ensure_watcher():
         'master_name': parsed.master_name, 'down_after_ms': parsed.down_after_ms,
         'failover_timeout_ms': parsed.failover_timeout_ms,
         'trigger': watchers.refresh_command(hookenv.local_unit()),
+        'promotion_trigger': watchers.promotion_command(hookenv.local_unit()),
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
     }
     started = watchers.ensure(charm_dir, wanted, os.environ)
