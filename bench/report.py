@@ -54,6 +54,11 @@ def rows(results):
     rounds = len((results.get('throughput_detail') or {}).get('bare_rps', []))
     out.append(('throughput ratio (deployed / bare, median of {} rounds)'.format(rounds),
                 _fmt(results.get('throughput_ratio')), '>= 0.95'))
+    detail = results.get('throughput_detail') or {}
+    out.append(('throughput, bare master + 2 replicas (appendonly) / bare',
+                _fmt(detail.get('bare_replicated_to_bare')), '- (the topology on this machine)'))
+    out.append(('throughput, deployed / bare master + 2 replicas (appendonly)',
+                _fmt(detail.get('deployed_to_bare_replicated')), '- (the charm beside it)'))
     rounds = len((results.get('tls_throughput_detail') or {}).get('plain_rps', []))
     out.append(('TLS throughput ratio (TLS master / plain master, median of {} rounds)'.format(
         rounds), _fmt(results.get('tls_throughput_ratio')), '- (the cost of TLS)'))
