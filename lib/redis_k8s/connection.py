@@ -10,65 +10,19 @@ instance, so a hook pays each instance's handshake once.
 import hashlib
 import ssl
 import time
-from typing import NamedTuple
 
 import redis
+
+# The TLS state lives where a hook can set it without loading redis-py; it is this module's API.
+from .tls_mode import (_modes, Tls, configure_tls, current_tls, modes,  # noqa: F401
+                       remember_modes, speaks_tls)
 
 TIMEOUT_S = 2.0
 UNANSWERED_S = 10.0
 _unanswered = {}  # (host, port) -> monotonic time it last timed out
 
 
-class Tls(NamedTuple):
-    """How to speak TLS to the pods.
-
-    Attributes:
-        enabled: whether the pods are meant to speak TLS (the mode tried first).
-        ca: the CA bundle file the servers' certificates are verified with.
-        cert, key: a client certificate and its key (files, mode 0600), presented when
-            ``tls-auth-clients`` is ``yes``; None otherwise.
-    """
-
-    enabled: bool
-    ca: str
-    cert: str = None
-    key: str = None
-
-
-_tls = None  # this process's Tls (configure_tls); None: plain TCP only, no fallback
-_modes = {}  # (host, port) -> True (TLS) / False (plain): what the instance last spoke
 _served = {}  # (host, port) -> SHA-256 hex of the certificate it last presented
-
-
-def configure_tls(tls):
-    """Use ``tls`` (a :class:`Tls`, or None for plain TCP only) for every later connection."""
-    global _tls
-    _tls = tls
-
-
-def modes() -> dict:
-    """``{"host:port": True/False}``: the mode each instance answered in, to keep across
-    processes (a hook is one): during a switch, trying the wrong mode first costs a handshake
-    timeout."""
-    return {"{}:{}".format(host, port): mode for (host, port), mode in _modes.items()}
-
-
-def remember_modes(saved: dict):
-    """Take the modes :func:`modes` gave (a previous hook's) as what each instance speaks."""
-    for name, mode in (saved or {}).items():
-        host, _, port = name.rpartition(":")
-        if host and port.isdigit():
-            _modes.setdefault((host, int(port)), bool(mode))
-
-
-def current_tls():
-    """The :class:`Tls` in use (:func:`configure_tls`), or None."""
-    return _tls
-
-
-def speaks_tls(host, port):
-    """True/False: the mode ``host:port`` answered in last; None before it answered."""
-    return _modes.get((host, int(port)))
 
 
 def served_fingerprint(host, port):
@@ -82,20 +36,22 @@ def default_connect(host: str, port: int, password) -> redis.Redis:
     No ``CLIENT SETINFO`` on connect (two round trips per connection that nothing reads).
     With TLS configured (:func:`configure_tls`) see :func:`open_client`.
     """
-    if _tls is None:
+    tls = current_tls()
+    if tls is None:
         return redis.Redis(host=host, port=int(port), password=password or None, socket_timeout=TIMEOUT_S,
                            socket_connect_timeout=TIMEOUT_S, decode_responses=True,
                            lib_name=None, lib_version=None)
-    return open_client(host, port, password, _tls)
+    return open_client(host, port, password, tls)
 
 
 def client(host, port, password, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S, decode=True) -> redis.Redis:
     """A client of ``host:port`` with these timeouts: plain and lazy before TLS is configured,
     else connected in the mode the instance speaks (:func:`open_client`). The watcher's."""
-    if _tls is None:
+    tls = current_tls()
+    if tls is None:
         return redis.Redis(host=host, port=int(port), password=password or None, socket_timeout=timeout,
                            socket_connect_timeout=connect_timeout, decode_responses=decode)
-    return open_client(host, port, password, _tls, timeout=timeout, connect_timeout=connect_timeout,
+    return open_client(host, port, password, tls, timeout=timeout, connect_timeout=connect_timeout,
                        decode=decode)
 
 

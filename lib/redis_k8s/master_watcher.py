@@ -24,14 +24,18 @@ Settings file (JSON, mode 0600, re-read whenever it changes)::
      "trigger": ["juju-run", "--operator", "redis-k8s/0", "hooks/update-status"],
      "promotion_trigger": ["juju-run", "--operator", "redis-k8s/0",
                            "bin/update-status-unless-published {host}"],
+     "publish_promoted": [["juju-run", "--operator", "redis-k8s/0", "bin/publish-promoted {host}"],
+                          ...],
      "settle": [["juju-run", "--operator", "redis-k8s/1", "hooks/update-status"], ...]}
 
 ``trigger`` runs at once on every burst of events; ``settle`` commands run once things have been
 quiet for ``SETTLED_AFTER_S`` (so every unit's status shows the end state, not a step on the way).
-``promotion_trigger`` (optional) runs instead of ``trigger`` for a new master, with the new
-master's host in place of ``{host}``: the unit's hook may already have published that master
-(a hook that held the lock when the sentinels promoted it), and the charm's command skips a
-second hook then, which would keep the other units' publishing hooks waiting behind it.
+For a new master, with its host in place of ``{host}``: every ``publish_promoted`` command
+(one per unit, optional) starts at once, and ``promotion_trigger`` (optional) then runs
+instead of ``trigger``. The first are the charm's quick commands that move each unit's entry
+without a hook (they queue for the lock together, ahead of the hook); the second skips the hook
+when one already took the new master in (a hook that held the lock when the sentinels promoted
+it), which would keep the other units' hooks waiting behind it.
 
 A master that stops answering is the sentinels' to fail over: a hook run then would only spend
 its time on timeouts against the dead master while the promotion it should publish waits behind
@@ -93,6 +97,9 @@ HOLD_MARGIN_S = 5.0
 FOLLOW_S = 3.0  # after a new master was triggered: the other units' hooks follow it meanwhile
 PROMOTION_WAIT_S = 2.0  # the sentinel itself sees the promotion within a second
 PROMOTION_POLL_S = 0.02
+# How long the trigger waits for the quick publishing commands to end before it queues for the
+# lock itself (they wait for it behind any hook that was running).
+PUBLISH_WAIT_S = 2.0
 WAIT_PROMOTION = '+failover-state-wait-promotion'
 CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
             '+role-change', '+slave', WAIT_PROMOTION)
@@ -393,8 +400,35 @@ class Watcher:
             return any(kind == URGENT for kind, _ in self.events.queue)
 
     def run_trigger(self, reason, urgent=False):
-        command = promotion_trigger(self.settings.data, _promoted_by(reason)) if urgent else None
+        promoted = _promoted_by(reason) if urgent else None
+        if promoted is not None:
+            self.publish_at_once(reason, promoted)
+        command = with_host(self.settings.data.get('promotion_trigger'), promoted)
         self.run(command or self.settings.data['trigger'], reason, urgent)
+
+    def publish_at_once(self, reason, promoted):
+        """Start every ``publish_promoted`` command for the new master ``promoted`` together, and
+        wait ``PUBLISH_WAIT_S`` at most for them to end; one still waiting for the lock is left
+        to end on its own."""
+        commands = [with_host(template, promoted)
+                    for template in self.settings.data.get('publish_promoted', [])]
+        started = []
+        for command in filter(None, commands):
+            print('{} {}: running {}'.format(stamp(), reason, ' '.join(command)), flush=True)
+            try:
+                started.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL))
+            except OSError as error:
+                print('publishing failed: {}'.format(error), flush=True)
+        deadline = time.monotonic() + PUBLISH_WAIT_S
+        for process in started:
+            try:
+                returncode = process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.detached.append(process)
+                continue
+            print('{} published{}'.format(stamp(), '' if returncode == 0 else
+                                          ' (exited {})'.format(returncode)), flush=True)
 
     def hold_s(self):
         return int(self.settings.data.get('down_after_ms', 5000)) / 1000.0 + HOLD_MARGIN_S
@@ -505,11 +539,10 @@ class Hold:
             self.until = max(self.until, now + seconds)
 
 
-def promotion_trigger(data, promoted):
-    """The settings' ``promotion_trigger`` for the new master ``promoted`` (``(host, port)``),
-    its host in place of ``{host}``; None without one, or when the host is not a plain host
-    name or address."""
-    template = data.get('promotion_trigger')
+def with_host(template, promoted):
+    """The command ``template`` (a list, ``{host}`` in its parts) for the new master
+    ``promoted`` (``(host, port)``), its host in place of ``{host}``; None without a template,
+    or when the host is not a plain host name or address."""
     if not template or promoted is None or not _PLAIN_HOST.match(promoted[0]):
         return None
     return [part.replace(HOST_PLACEHOLDER, promoted[0]) for part in template]

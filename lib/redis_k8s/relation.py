@@ -1,5 +1,12 @@
 """The data published on the ``redis`` relation (interface:redis, provides side)."""
 
+# bin/publish-promoted moves a unit's entries to a new master ahead of the leader's record; the
+# unit's hooks keep them there this long at most while the record names another master (the
+# record follows within a hook or two; a promotion undone after all is given back after it).
+PROMOTED_HOLD_S = 10.0
+# The keys of an entry that name the master (what bin/publish-promoted moves).
+MASTER_KEYS = ("host", "hostname")
+
 
 def payload(master_host: str, master_port: int, password: str, sentinel_hosts,
             sentinel_port: int, master_name: str, tls_ca: str = None,
@@ -43,3 +50,12 @@ def payload(master_host: str, master_port: int, password: str, sentinel_hosts,
         "tls-ca": tls_ca if tls else "",
         "tls-port": str(int(master_port)) if tls else "",
     }
+
+
+def keeps_promoted(promoted_host: str, age_s: float, master_host: str,
+                   hold_s: float = PROMOTED_HOLD_S) -> bool:
+    """Whether a unit leaves its entries on the master ``bin/publish-promoted`` moved them to
+    (``promoted_host``, ``age_s`` seconds ago) rather than give its consumers ``master_host``,
+    the leader's record: until the record names the promoted master, publishing the record
+    would give consumers the old master back."""
+    return bool(promoted_host) and promoted_host != master_host and 0 <= age_s < hold_s

@@ -25,7 +25,7 @@ LOG_FILE = '.master-watcher.log'
 # The watcher's code: its module and the modules of this package it imports (checked by a test),
 # so that an upgrade that changes any of them restarts it.
 SOURCES = ('master_watcher.py', 'demotion.py', 'rules.py', 'naming.py', 'settings.py', 'passwords.py',
-           'custom_config.py', 'connection.py')
+           'custom_config.py', 'connection.py', 'tls_mode.py')
 
 
 def refresh_command(unit):
@@ -38,10 +38,17 @@ def refresh_command(unit):
 
 
 def promotion_command(unit):
-    """What the watcher runs on ``unit`` for a new master (``{host}``: its host): the unit's
-    update-status, unless the unit already published that master (``bin/update-status-unless-
-    published``), as another hook may have while the sentinels promoted it."""
+    """What the watcher runs on ``unit`` (the leader) for a new master (``{host}``: its host),
+    once every unit's entry moved: the unit's update-status, unless a hook already took that
+    master in (``bin/update-status-unless-published``)."""
     return ['juju-run', '--operator', unit, 'bin/update-status-unless-published {host}']
+
+
+def publish_command(unit):
+    """What the watcher runs on every ``unit`` at once for a new master (``{host}``): its entry on
+    every redis relation names the new master when the command ends (``bin/publish-promoted``),
+    without the hook each unit would take in turn."""
+    return ['juju-run', '--operator', unit, 'bin/publish-promoted {host}']
 
 
 def unit_of(cmdline, environ):

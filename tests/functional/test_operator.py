@@ -101,6 +101,8 @@ def test_one_watcher_after_deploy_triggers_the_leader_in_the_operator(cluster):
     pid, settings = wait_for_one_watcher(cluster)
     assert settings['settle'] == [watchers.refresh_command(unit) for unit in sorted(cluster.units())]
     assert settings['promotion_trigger'] == watchers.promotion_command(settings['trigger'][2])
+    assert settings['publish_promoted'] == [watchers.publish_command(unit)
+                                            for unit in sorted(cluster.units())]
     assert all(host.endswith(fqdn_domain()) for host in settings['sentinels'])
 
 

@@ -1,6 +1,8 @@
 """The charm's hooks, state in and state out (see harness.py): what each hook leaves behind."""
 
+import dataclasses
 import os
+import time
 
 import pytest
 
@@ -282,3 +284,50 @@ def test_the_leader_names_itself_in_leader_data_so_a_non_leader_action_can_name_
     # A unit that does not lead leaves it alone.
     follower = ctx.run(moved.state.seen_by(2), 'leader-settings-changed')
     assert follower.leader_data['leader-unit'] == ctx.app + '/1'
+
+
+def _published_ahead(ctx, state, to):
+    """``state`` (a unit's) after the master watcher's ``bin/publish-promoted`` moved its entry
+    to pod ``to`` (what the script does: the master keys, and its note in the charm directory)."""
+    host = state.relations[0].local_data['host'].replace(
+        '{}-0.'.format(ctx.app), '{}-{}.'.format(ctx.app, to))
+    relations = [dataclasses.replace(state.relations[0], local_data=dict(
+        state.relations[0].local_data, host=host, hostname=host))] + state.relations[1:]
+    with open(os.path.join(state.charm_dir, '.promoted-published'), 'w') as handle:
+        handle.write(host + '\n')
+    return state.replace(relations=relations), host
+
+
+def test_an_entry_the_watcher_moved_ahead_of_the_leaders_record_is_not_given_back(ctx):
+    # A hook of a unit between bin/publish-promoted and the leader's hook that records the new
+    # master would publish the leader's record, the old master, again.
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    ahead, host = _published_ahead(ctx, unit.state, 1)
+
+    out = ctx.run(ahead, 'redis-relation-changed', relation=ahead.relations[0])
+
+    assert out.published()['host'] == host
+    assert out.published()['hostname'] == host
+    moved = ctx.run(failed_over(leader.state, 1), 'update-status')
+    asked = len(moved.cluster.commands)
+    followed = ctx.run(out.state.sharing(moved.state), 'leader-settings-changed')
+    assert followed.published()['host'] == host
+    assert not os.path.exists(os.path.join(followed.state.charm_dir, '.promoted-published'))
+    # It took the move as its own: no pod asked while the old master may not answer.
+    assert followed.cluster.commands[asked:] == []
+    assert followed.status == ('waiting', 'master moved to {}-1; checking the other pods'.format(
+        ctx.app))
+
+
+def test_an_entry_moved_for_a_promotion_the_leader_never_records_is_given_back(ctx):
+    leader = running_leader(ctx)
+    unit = ctx.run(leader.state.seen_by(1), 'update-status')
+    ahead, host = _published_ahead(ctx, unit.state, 1)
+    note = os.path.join(ahead.charm_dir, '.promoted-published')
+    os.utime(note, (time.time() - 60, time.time() - 60))
+
+    out = ctx.run(ahead, 'redis-relation-changed', relation=ahead.relations[0])
+
+    assert out.published()['host'] == leader.leader_data['master-host']
+    assert not os.path.exists(note)

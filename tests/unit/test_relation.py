@@ -43,3 +43,12 @@ def test_with_a_plain_port_kept_port_is_the_plain_one_for_legacy_consumers():
 def test_with_tls_off_a_non_tls_port_changes_nothing():
     data = relation.payload("r-0.x", 6379, "pw12345678", ["r-0.x"], 26379, "r", non_tls_port=6380)
     assert (data["tls"], data["tls-ca"], data["tls-port"], data["port"]) == ("false", "", "", "6379")
+
+
+def test_a_unit_keeps_an_entry_moved_to_a_promoted_master_until_the_record_names_it():
+    from redis_k8s.relation import PROMOTED_HOLD_S, keeps_promoted
+    assert keeps_promoted('r-1', 0.5, 'r-0')  # the leader's record still names the old master
+    assert not keeps_promoted('r-1', 0.5, 'r-1')  # the record caught up
+    assert not keeps_promoted('r-1', PROMOTED_HOLD_S, 'r-0')  # held long enough: given back
+    assert not keeps_promoted('r-1', -5, 'r-0')  # a clock that went back holds nothing
+    assert not keeps_promoted('', 0.5, 'r-0')

@@ -78,6 +78,8 @@ def start_watcher(tmp_path, record, monkeypatch_env=None, settle_s=0, failover_t
     }
     if promotion_trigger:
         data['promotion_trigger'] = write + [str(record), 'promoted-{host}']
+        data['publish_promoted'] = [write + [str(record), 'publish-{}-{{host}}'.format(unit)]
+                                    for unit in 'ab']
     settings.write_text(json.dumps(data))
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
     return subprocess.Popen([sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)],
@@ -296,8 +298,10 @@ def test_a_new_master_runs_the_promotion_trigger_with_its_host(tmp_path, publish
         publisher.publish('+promoted-slave', 'slave b.pods.svc:6379 b.pods.svc 6379 @ mymaster a '
                           '6379')
         assert wait_for(lambda: 'settle-b' in lines(record), timeout=30)
-        # The other units refresh as before: only the new master's own trigger names it.
-        assert lines(record) == ['promoted-b.pods.svc', 'settle-a', 'settle-b']
+        # Every unit's quick publishing first (started together: in either order), then the
+        # trigger; the other units refresh as before.
+        assert sorted(lines(record)[:2]) == ['publish-a-b.pods.svc', 'publish-b-b.pods.svc']
+        assert lines(record)[2:] == ['promoted-b.pods.svc', 'settle-a', 'settle-b']
     finally:
         os.killpg(watcher.pid, signal.SIGKILL)
         watcher.wait()
@@ -305,14 +309,14 @@ def test_a_new_master_runs_the_promotion_trigger_with_its_host(tmp_path, publish
 
 @pytest.mark.parametrize('host', ['b;reboot', '$(reboot)', 'b c', '-b', ''])
 def test_a_host_a_shell_would_read_as_more_than_a_name_gets_the_plain_trigger(host):
-    from redis_k8s.master_watcher import promotion_trigger
-    data = {'trigger': ['t'], 'promotion_trigger': ['juju-run', 'u/0', 'bin/x {host}']}
-    assert promotion_trigger(data, (host, '6379')) is None
-    assert promotion_trigger(data, ('r-1.r-endpoints.m.svc.cluster.local', '6379')) == \
+    from redis_k8s.master_watcher import with_host
+    template = ['juju-run', 'u/0', 'bin/x {host}']
+    assert with_host(template, (host, '6379')) is None
+    assert with_host(template, ('r-1.r-endpoints.m.svc.cluster.local', '6379')) == \
         ['juju-run', 'u/0', 'bin/x r-1.r-endpoints.m.svc.cluster.local']
-    assert promotion_trigger(data, ('fd00::1', '6379')) == ['juju-run', 'u/0', 'bin/x fd00::1']
-    assert promotion_trigger({'trigger': ['t']}, ('b', '6379')) is None
-    assert promotion_trigger(data, None) is None
+    assert with_host(template, ('fd00::1', '6379')) == ['juju-run', 'u/0', 'bin/x fd00::1']
+    assert with_host(None, ('b', '6379')) is None
+    assert with_host(template, None) is None
 
 
 def test_the_follow_window_lasts_one_hook_per_other_unit_when_hooks_are_slow():

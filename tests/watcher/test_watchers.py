@@ -24,7 +24,9 @@ def test_the_trigger_runs_update_status_in_the_operator_not_the_workload_pod():
         'juju-run', '--operator', 'redis-k8s/3', 'hooks/update-status']
 
 
-def test_a_new_master_runs_update_status_unless_the_unit_already_published_it():
+def test_a_new_master_moves_every_entry_at_once_then_runs_update_status_unless_taken_in():
+    assert watchers.publish_command('redis-k8s/3') == [
+        'juju-run', '--operator', 'redis-k8s/3', 'bin/publish-promoted {host}']
     assert watchers.promotion_command('redis-k8s/3') == [
         'juju-run', '--operator', 'redis-k8s/3', 'bin/update-status-unless-published {host}']
 

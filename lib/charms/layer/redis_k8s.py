@@ -53,7 +53,7 @@ if 'redis' not in sys.modules:
                                             'redis_k8s.tls_files'))
 
 from redis_k8s import (naming, passwords, podspec, relation, settings, tls_material,  # noqa: E402
-                       watchers)
+                       tls_mode, watchers)
 
 
 class _ImportedOnFirstUse:
@@ -112,6 +112,9 @@ OWN_POD = 'redis-k8s.own-pod'  # unit kv: the pod this unit runs in, once found
 OWN_VIEW = 'redis-k8s.own-view'  # unit kv: [pod, role] this unit last published to its peers
 GIVEN = 'redis-k8s.given'  # unit kv: [host, port, epoch] this unit last gave its consumers
 GIVEN_SHARED = 'redis-k8s.given-shared'  # unit kv: the GIVEN last told the peers
+# Charm directory: the host bin/publish-promoted (run by the master watcher) moved this unit's
+# entries to, ahead of the leader's record.
+PROMOTED_FILE = '.promoted-published'
 
 RESOLV_CONF = '/etc/resolv.conf'  # the operator pod's, written by the kubelet
 TLS_LIVE_KEY = 'tls-live'  # leader data: "on" once every pod serves TLS (consumers are told)
@@ -257,9 +260,7 @@ def configure_tls_connections(parsed):
     leader = tls_leader_data()
     bundle = tls_material.bundle_of(leader)
     if not bundle:
-        # Not loaded yet: nothing in this hook configured TLS, so plain TCP is already the mode.
-        if 'redis_k8s.connection' in sys.modules:
-            sys.modules['redis_k8s.connection'].configure_tls(None)
+        tls_mode.configure_tls(None)
         return None
     directory = os.path.join(hookenv.charm_dir(), TLS_CLIENT_DIR)
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -273,15 +274,15 @@ def configure_tls_connections(parsed):
             cert, key = os.path.join(directory, 'client.pem'), os.path.join(directory, 'client.key')
             watchers.write_private(cert, pair[0])
             watchers.write_private(key, pair[1])
-    tls = connection.Tls(enabled=parsed.tls, ca=ca, cert=cert, key=key)
-    connection.configure_tls(tls)
-    connection.remember_modes(unitdata.kv().get(TLS_MODES))
+    tls = tls_mode.Tls(enabled=parsed.tls, ca=ca, cert=cert, key=key)
+    tls_mode.configure_tls(tls)
+    tls_mode.remember_modes(unitdata.kv().get(TLS_MODES))
     hookenv.atexit(_save_tls_modes)
     return tls
 
 
 def _save_tls_modes():
-    found = connection.modes()
+    found = tls_mode.modes()
     if found != (unitdata.kv().get(TLS_MODES) or {}):
         unitdata.kv().set(TLS_MODES, found)
 
@@ -717,7 +718,10 @@ def follow_peers():
     (a new master epoch, the password once every pod accepts it, units come or gone); on the
     leader, raise ``UNITS_CHANGED`` when the units are not those quorum was last sized for."""
     found = publication()
-    if found is not None and _digest(*found) != unitdata.kv().get(PUBLISHED):
+    if found is not None and (_digest(*found) != unitdata.kv().get(PUBLISHED) or os.path.exists(
+            os.path.join(hookenv.charm_dir(), PROMOTED_FILE))):
+        # The watcher's bin/publish-promoted moved the entries without this unit's state: they
+        # are checked against the leader's record until it names their master or the hold ends.
         set_flag(MASTER_CHANGED)
     if is_flag_set(LEADER) and list(unit_names()) != unitdata.kv().get(SIZED_FOR):
         set_flag(UNITS_CHANGED)
@@ -732,7 +736,12 @@ def publish_master():
         return
     global _master_moved
     payload, epoch = found
+    if promoted_ahead(payload['host']):
+        return
     before = {relation.to_publish_raw.get('host') for relation in provides.relations}
+    # bin/publish-promoted may have moved the entries already: what this unit's hooks last gave
+    # says whether the master moved for it.
+    before.add((unitdata.kv().get(GIVEN) or [None])[0])
     published = dict(payload)
     provides.configure(published.pop('host'), published.pop('port'),
                        password=published.pop('password'), **published)
@@ -744,6 +753,29 @@ def publish_master():
     share_given()
     clear_flag(MASTER_CHANGED)
     clear_flag('endpoint.redis.changed')
+
+
+def promoted_ahead(master_host):
+    """Whether the master watcher moved this unit's entries (``bin/publish-promoted``) to a new
+    master the leader's record, ``master_host``, does not name yet: publishing now would give
+    consumers the old master back (:func:`redis_k8s.relation.keeps_promoted`). The note goes
+    once the record names that master or the hold ran out."""
+    path = os.path.join(hookenv.charm_dir(), PROMOTED_FILE)
+    try:
+        with open(path) as handle:
+            promoted = handle.read().strip()
+        age_s = time.time() - os.stat(path).st_mtime
+    except OSError:
+        return False
+    if relation.keeps_promoted(promoted, age_s, master_host):
+        hookenv.log('entries name {}, published at once for the sentinels\' promotion; kept '
+                    'until the leader\'s record names it'.format(promoted))
+        return True
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    return False
 
 
 def share_given():
@@ -899,6 +931,7 @@ def ensure_watcher():
         'failover_timeout_ms': parsed.failover_timeout_ms,
         'trigger': watchers.refresh_command(hookenv.local_unit()),
         'promotion_trigger': watchers.promotion_command(hookenv.local_unit()),
+        'publish_promoted': [watchers.publish_command(unit) for unit in unit_names()],
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
     }
     started = watchers.ensure(charm_dir, wanted, os.environ)
@@ -909,7 +942,7 @@ def ensure_watcher():
 def connection_tls_settings():
     """The watcher's TLS settings: this hook's (:func:`configure_tls_connections`), None for
     plain TCP only."""
-    tls = connection.current_tls()
+    tls = tls_mode.current_tls()
     return None if tls is None else tls._asdict()
 
 
