@@ -397,17 +397,22 @@ class UniterMixin:
         return rc, out, err
 
     def _execute_run(self, app, ctx, item):
+        ran = False  # whether Juju would flush the context: the command ran to an exit code
         try:
             if item.get("operator"):
                 rc, out, err, _ = self._spawn_in_operator(
                     ctx, ["/bin/bash", "-c", item["command"]], self.hook_env(ctx))
+                # Run locally through utils/exec, whose Wait takes a non-zero exit for the
+                # command's result, not an error: RunCommands flushes the context either way.
+                ran = True
             else:
                 rc, out, err = self._run_in_pod(ctx, item)
+                ran = rc == 0
         except Exception as e:  # the caller must hear back whatever happens
             rc, out, err = 1, "", "ERROR %s\n" % e
         with self.lock:
             self.contexts.pop(ctx.id, None)
-            if rc == 0 and self.unit(ctx.unit):
+            if ran and self.unit(ctx.unit):
                 self._commit(ctx)
                 self.save()
             item["result"] = (rc, out, err)

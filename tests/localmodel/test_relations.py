@@ -62,6 +62,21 @@ def test_relation_set_changes_reach_the_other_side(model):
     assert out == "1\n"
 
 
+def test_an_operator_juju_run_that_exits_non_zero_still_commits_its_context(model):
+    # utils/exec (RunParams.Wait): "A non-zero return code isn't considered an error here", so
+    # worker/uniter/runner/runner.go RunCommands flushes the context with a nil error.
+    deploy_echo(model, "front")
+    deploy_echo(model, "back")
+    model.relate("front:upstream", "back")
+    model.wait(60)
+    rc, _, err = model.run("back/0", "relation-set -r $(relation-ids echo) late=yes; exit 3",
+                           operator=True)
+    assert rc == 3, err
+    rc, out, _ = model.run("front/0", "relation-get -r $(relation-ids upstream) late back/0",
+                           operator=True)
+    assert out == "yes\n"
+
+
 def leaving(m, unit):
     """(hook, remote unit, relation-ids, relation-list) as the echo charm logged them in its
     departed and broken hooks."""
