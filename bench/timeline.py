@@ -241,7 +241,8 @@ def breakdown(timeline, moment, new_master_pod):
     ``switch``); the watcher's (``watcher_heard``, ``trigger_start``, ``trigger_done``); the
     hook that published (``hook_start``, ``first_tool`` — python and charms.reactive loaded —,
     ``relation_set``, ``hook_end``); ``entry_moved`` (the first unit's entry names the new
-    master in the model), ``entries_agree``; and the consumer's ``relation-changed`` hook.
+    master in the model), ``entries_agree``; the consumer's ``relation-changed`` hook; and
+    ``failover_aborts``, the ``-failover-abort-*`` events of a failover Sentinel gave up on.
     """
     events = sorted(timeline.events)
     calls = timeline.calls()
@@ -298,6 +299,11 @@ def breakdown(timeline, moment, new_master_pod):
                       and c[4] == 'redis-relation-changed', out['entry_moved'])
     out['consumer_hook_start'] = consumer[0] if consumer else None
     out['consumer_hook_end'] = consumer[1] if consumer else None
+    # A failover Sentinel gave up on (it tries again after twice failover-timeout): which
+    # sentinel, why, and when (seconds from the fault).
+    out['failover_aborts'] = ['{:.3f} {} {} {}'.format(t - moment, pod, channel, message[:80])
+                              for t, pod, channel, message in events
+                              if t >= moment and channel.startswith('-failover-abort')]
     # What ran in the operator between the first entry and the last: the hooks in the way.
     if out['entry_moved'] is not None and out['entries_agree'] is not None:
         out['hooks_between'] = [
