@@ -101,8 +101,13 @@ PROMOTION_POLL_S = 0.02
 # lock itself (they wait for it behind any hook that was running).
 PUBLISH_WAIT_S = 2.0
 WAIT_PROMOTION = '+failover-state-wait-promotion'
+NO_GOOD_REPLICA = '-failover-abort-no-good-slave'
 CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
-            '+role-change', '+slave', WAIT_PROMOTION)
+            '+role-change', '+slave', WAIT_PROMOTION, NO_GOOD_REPLICA)
+# After NO_GOOD_REPLICA: while the master is down the sentinel asks the replicas for INFO every
+# second, so one it found too old is fresh again about a second later.
+RETRY_FAILOVER_AFTER_S = 1.5
+RETRY_FAILOVER_FOR_S = 10.0
 
 HOST_PLACEHOLDER = '{host}'
 # What a host announced by a sentinel may be put into a command as (a host name or an IPv4 or
@@ -215,6 +220,45 @@ def await_promotion(message, data, events, stop):
             client.close()
 
 
+def retry_failover(host, data, stop):
+    """After ``-failover-abort-no-good-slave`` from the sentinel at ``host``: start the failover
+    again on it (``SENTINEL FAILOVER``) as soon as it has a replica to promote, while the master
+    is still objectively down and no failover runs; for ``RETRY_FAILOVER_FOR_S`` at most.
+
+    Redis 7.0's ``sentinelSelectSlave`` skips a replica whose last INFO is older than 5 s while
+    the master is down, and the sentinel asks replicas for INFO every 10 s until the master is
+    objectively down: a leader elected before the first INFO of that state came back finds no
+    replica, aborts, and tries again only after twice ``failover-timeout`` (a minute by
+    default), the master down all along. The sentinels that voted for it in that epoch do not
+    start one of their own meanwhile (``sentinelVoteLeader`` sets their failover start time),
+    so this failover, the quorum's, is the only one.
+    """
+    name, password = data['master_name'], data.get('password')
+    deadline = time.monotonic() + RETRY_FAILOVER_FOR_S
+    stop.wait(RETRY_FAILOVER_AFTER_S)
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            client = connection.client(host, data['port'], password, timeout=1, connect_timeout=1)
+            try:
+                flags = str(connection.as_dict(client.execute_command(
+                    'SENTINEL', 'MASTER', name)).get('flags', '')).split(',')
+                if 'o_down' not in flags or 'failover_in_progress' in flags:
+                    print('{} no failover to retry on {}: master {}'.format(
+                        stamp(), host, ','.join(flags)), flush=True)
+                    return
+                client.execute_command('SENTINEL', 'FAILOVER', name)
+                print('{} failover started again on {} (it found no replica to promote)'.format(
+                    stamp(), host), flush=True)
+                return
+            finally:
+                client.close()
+        except redis.ResponseError as error:  # NOGOODSLAVE: its replicas' INFO is still old
+            print('{} failover not retried on {} yet: {}'.format(stamp(), host, error), flush=True)
+        except (redis.RedisError, OSError):
+            pass
+        stop.wait(1.0)
+
+
 def takes_early_promotion(data) -> bool:
     """Whether the charm takes a replica that answers master before the sentinels see it
     (:func:`redis_k8s.rules.promoted`), with these watcher settings."""
@@ -259,6 +303,9 @@ def subscribe(host, data, events, stop):
                             threading.Thread(target=await_promotion, args=(text, data, events, stop),
                                              daemon=True).start()
                         continue
+                    if channel == NO_GOOD_REPLICA:
+                        threading.Thread(target=retry_failover, args=(host, data, stop),
+                                         daemon=True).start()
                     kind = kind_of(channel, text)
                     if kind == URGENT:
                         print('{} heard {} {}'.format(stamp(), channel, text), flush=True)

@@ -41,14 +41,26 @@ def test_invalid_spec_fails_the_hook_and_keeps_the_previous_spec(model):
 
 
 def test_spec_set_in_a_failed_hook_is_not_committed(model):
+    # worker/uniter/runner/runner.go: a hook's non-zero exit is the error its context is
+    # flushed with, and Flush writes nothing then.
     deploy_echo(model)
     before = model.pod_spec("echo")
+    model.config("echo", {"fail-hook": "config-changed"})
+    model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/0"]["juju-status"]
+                   ["current"] == "error", timeout=30)
+    assert "set-by-failed-hook" not in model.pod_spec("echo")
+    assert model.pod_spec("echo") == before
+    model.config("echo", {"fail-hook": ""})
+    model.wait(60)
+
+
+def test_spec_set_in_a_juju_run_that_exits_non_zero_is_committed(model):
+    # juju/utils exec RunParams.Wait: "a non-zero return code ... does not classify as an
+    # error", so RunCommands flushes the context of an --operator juju-run with no error.
+    deploy_echo(model)
     rc, _, _ = model.run("echo/0", "pod-spec-get | sed s/lm-echo:1.0/other:2/ | pod-spec-set;"
                          " exit 1", operator=True)
     assert rc == 1
-    assert model.pod_spec("echo") == before
-    rc, _, _ = model.run("echo/0", "pod-spec-get | sed s/lm-echo:1.0/other:2/ | pod-spec-set",
-                         operator=True)
     assert "other:2" in model.pod_spec("echo")
 
 

@@ -85,6 +85,10 @@ def main():
             ",".join(json.loads(tool("relation-list", "--format=json")))))
     cfg = json.loads(tool("config-get", "--format=json"))
     if cfg["fail-hook"] == hook:
+        if json.loads(tool("is-leader", "--format=json")):
+            # Set before the failure: a failed hook's context is not committed.
+            tool("pod-spec-set", stdin=json.dumps(spec(cfg, {"imagePath": "set-by-failed-hook:0",
+                                                             "username": "", "password": ""})))
         log("failing %s on purpose" % hook)
         return 1
     leader = json.loads(tool("is-leader", "--format=json"))
