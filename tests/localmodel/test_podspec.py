@@ -48,6 +48,8 @@ def test_spec_set_in_a_failed_hook_is_not_committed(model):
     model.config("echo", {"fail-hook": "config-changed"})
     model.wait_for(lambda st: st["applications"]["echo"]["units"]["echo/0"]["juju-status"]
                    ["current"] == "error", timeout=30)
+    # The charm logs this after its pod-spec-set succeeded.
+    model.wait_for(lambda st: "failing config-changed on purpose" in model.debug_log(), timeout=30)
     assert "set-by-failed-hook" not in model.pod_spec("echo")
     assert model.pod_spec("echo") == before
     model.config("echo", {"fail-hook": ""})

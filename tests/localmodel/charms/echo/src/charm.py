@@ -87,8 +87,8 @@ def main():
     if cfg["fail-hook"] == hook:
         if json.loads(tool("is-leader", "--format=json")):
             # Set before the failure: a failed hook's context is not committed.
-            tool("pod-spec-set", stdin=json.dumps(spec(cfg, {"imagePath": "set-by-failed-hook:0",
-                                                             "username": "", "password": ""})))
+            tool("pod-spec-set", stdin=json.dumps(spec(cfg, {"registrypath":
+                                                             "set-by-failed-hook:0"})))
         log("failing %s on purpose" % hook)
         return 1
     leader = json.loads(tool("is-leader", "--format=json"))
