@@ -242,14 +242,17 @@ def retry_failover(host, data, stop):
             try:
                 flags = str(connection.as_dict(client.execute_command(
                     'SENTINEL', 'MASTER', name)).get('flags', '')).split(',')
-                if 'o_down' not in flags or 'failover_in_progress' in flags:
-                    print('{} no failover to retry on {}: master {}'.format(
-                        stamp(), host, ','.join(flags)), flush=True)
+                if 'failover_in_progress' in flags:
+                    print('{} no failover to retry on {}: one is under way'.format(
+                        stamp(), host), flush=True)
                     return
-                client.execute_command('SENTINEL', 'FAILOVER', name)
-                print('{} failover started again on {} (it found no replica to promote)'.format(
-                    stamp(), host), flush=True)
-                return
+                # Not o_down for a moment (a sentinel that reconnects to a dead master clears
+                # its down flags until the next ping goes unanswered): ask again.
+                if 'o_down' in flags:
+                    client.execute_command('SENTINEL', 'FAILOVER', name)
+                    print('{} failover started again on {} (it found no replica to '
+                          'promote)'.format(stamp(), host), flush=True)
+                    return
             finally:
                 client.close()
         except redis.ResponseError as error:  # NOGOODSLAVE: its replicas' INFO is still old
@@ -462,20 +465,26 @@ class Watcher:
         started = []
         for command in filter(None, commands):
             print('{} {}: running {}'.format(stamp(), reason, ' '.join(command)), flush=True)
+            errors = tempfile.TemporaryFile()
             try:
-                started.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                                stderr=subprocess.DEVNULL))
+                started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                 stderr=errors), errors))
             except OSError as error:
                 print('publishing failed: {}'.format(error), flush=True)
+                errors.close()
         deadline = time.monotonic() + PUBLISH_WAIT_S
-        for process in started:
+        for process, errors in started:
             try:
                 returncode = process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.detached.append(process)
+                errors.close()
                 continue
-            print('{} published{}'.format(stamp(), '' if returncode == 0 else
-                                          ' (exited {})'.format(returncode)), flush=True)
+            errors.seek(0)
+            print('{} published'.format(stamp()) if returncode == 0 else
+                  'publishing exited {}: {}'.format(returncode, errors.read().decode()[-500:]),
+                  flush=True)
+            errors.close()
 
     def hold_s(self):
         return int(self.settings.data.get('down_after_ms', 5000)) / 1000.0 + HOLD_MARGIN_S
