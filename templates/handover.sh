@@ -40,6 +40,39 @@ pause_writes() {
     cli "$1" "$REDIS_PORT" CLIENT PAUSE {{ pause_ms }} WRITE | grep -q '^OK'
 }
 
+# ask_failover SENTINELS...: ask each in turn until one starts a failover (or has one under
+# way): 0 and HANDOVER_ASKED set; 1 and HANDOVER_ERROR set when none did within the wait.
+# NOGOODSLAVE can be transient (a sentinel reconnecting, replica INFO being refreshed): asked again.
+ask_failover() {
+    _reply=""
+    _deadline=$(($(now) + {{ catch_up_wait_s }}))
+    while :; do
+        for _s in "$@"; do
+            _reply=$(cli "$_s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
+            case "$_reply" in
+                OK*|*INPROG*) HANDOVER_ASKED=$_s; return 0 ;;
+            esac
+        done
+        [ "$(now)" -ge "$_deadline" ] && break
+        sleep 0.5
+    done
+    HANDOVER_ERROR="no sentinel accepted a failover (last reply: ${_reply:-none})"
+    return 1
+}
+
+# failover_given_up SENTINEL FQDN: that sentinel runs no failover and still names FQDN master. A
+# sentinel gives up a failover that finds no replica to promote: among them one it started on its
+# own, as the paused master misses its PINGs (the pause blocks the PUBLISH of Sentinel's hello
+# messages on the same link) and INPROG answered the ask.
+failover_given_up() {
+    _flags=$(cli "$1" "$SENTINEL_PORT" SENTINEL MASTER "$MASTER_NAME" \
+        | awk '_key == "flags" { print; exit } { _key = $0 }')
+    case ",$_flags," in
+        ,,|*,failover_in_progress,*) return 1 ;;
+    esac
+    [ "$(sentinel_master "$1")" = "$2 $REDIS_PORT" ]
+}
+
 # handover ADDR FQDN SENTINELS...: hand the master role of the redis at ADDR (named FQDN by the
 # sentinels) over, asking the SENTINELS in this order. 0 and HANDOVER_NEW set when the sentinels
 # name a new master; 1 and HANDOVER_ERROR set otherwise (writes still paused either way).
@@ -47,6 +80,7 @@ handover() {
     _addr=$1
     _fqdn=$2
     shift 2
+    _sentinels="$*"
     HANDOVER_NEW=""
     HANDOVER_ASKED=""
     HANDOVER_ERROR=""
@@ -59,34 +93,30 @@ handover() {
     while [ "$(replicas_behind "$_addr")" -gt 0 ] && [ "$(now)" -lt "$_deadline" ]; do
         sleep 0.1
     done
-    # NOGOODSLAVE can be transient (a sentinel reconnecting, replica INFO being refreshed): retry briefly.
-    _reply=""
-    _deadline=$(($(now) + {{ catch_up_wait_s }}))
-    while [ -z "$HANDOVER_ASKED" ]; do
-        for _s in "$@"; do
-            _reply=$(cli "$_s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
-            case "$_reply" in
-                OK*|*INPROG*) HANDOVER_ASKED=$_s; break ;;
-            esac
-        done
-        [ -n "$HANDOVER_ASKED" ] || [ "$(now)" -ge "$_deadline" ] && break
-        sleep 0.5
-    done
-    if [ -z "$HANDOVER_ASKED" ]; then
-        HANDOVER_ERROR="no sentinel accepted a failover (last reply: ${_reply:-none})"
-        return 1
-    fi
-    log "sentinel $HANDOVER_ASKED is failing over"
     _pods=$(all_pods)
-    _deadline=$(($(now) + {{ failover_wait_s }}))
-    while [ "$(now)" -lt "$_deadline" ]; do
-        set -- $(master_from_sentinels $_pods)
-        if [ $# -eq 2 ] && [ "$1" != "$_fqdn" ]; then
-            HANDOVER_NEW="$1 $2"
-            log "new master $1:$2"
-            return 0
-        fi
-        sleep 0.2
+    # A failover the sentinels gave up is asked for once more (the pause allows two asks).
+    for _round in 1 2; do
+        ask_failover $_sentinels || return 1
+        log "sentinel $HANDOVER_ASKED is failing over"
+        _deadline=$(($(now) + {{ failover_wait_s }}))
+        while [ "$(now)" -lt "$_deadline" ]; do
+            set -- $(master_from_sentinels $_pods)
+            if [ $# -eq 2 ] && [ "$1" != "$_fqdn" ]; then
+                HANDOVER_NEW="$1 $2"
+                log "new master $1:$2"
+                return 0
+            fi
+            if failover_given_up "$HANDOVER_ASKED" "$_fqdn"; then
+                log "sentinel $HANDOVER_ASKED gave the failover up"
+                HANDOVER_ERROR="sentinel $HANDOVER_ASKED gave the failover up"
+                break
+            fi
+            sleep 0.2
+        done
+        [ -n "$HANDOVER_ERROR" ] || break
+        [ "$_round" = 2 ] && return 1
+        HANDOVER_ERROR=""
+        HANDOVER_ASKED=""
     done
     HANDOVER_ERROR="no new master after {{ failover_wait_s }}s"
     return 1

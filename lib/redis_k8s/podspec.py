@@ -109,10 +109,10 @@ def timings(settings) -> dict:
         "sentinel_wait_s": max(10, 2 * down_after_s),
         "failover_wait_s": failover_wait_s,
         # The stop script waits for replicas to catch up, then up to as long again for a sentinel
-        # to accept the failover, then for the new master. Writes stay paused all along; the
-        # pause then ends with the process.
-        "pause_ms": (2 * CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
-        "grace_period_s": grace_period(2 * CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 10),
+        # to accept the failover (twice, when the sentinels gave the first one up), then for the
+        # new master. Writes stay paused all along; the pause then ends with the process.
+        "pause_ms": (3 * CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
+        "grace_period_s": grace_period(3 * CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 5),
     }
 
 

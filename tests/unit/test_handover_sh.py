@@ -52,3 +52,75 @@ def test_a_tie_a_lower_other_a_zero_or_a_missing_target_is_not(prefers):
     assert not prefers({1: 50, 2: 10}, target=1)
     assert not prefers({1: 0, 2: 100}, target=1)
     assert not prefers({2: 100}, target=1)
+
+
+OLD = POD.format(0)
+NEW = POD.format(1)
+# A sentinel scripted per command; the FAILOVER replies are taken in turn (the last one repeats).
+# The clock moves a second per look, so the waits end without real sleeping.
+FAKE_SENTINEL = r'''
+cli() {
+    case "$*" in
+        *"CLIENT PAUSE"*) echo OK ;;
+        *"SENTINEL FAILOVER"*)
+            n=$(cat asks); echo $((n + 1)) > asks
+            sed -n "$((n + 1))p" failover-replies | grep . || tail -n 1 failover-replies ;;
+        *"SENTINEL MASTER"*) printf 'name\nr\nflags\n%s\n' "$(cat flags)" ;;
+        *"get-master-addr-by-name"*) printf '%s\n6379\n' "$(cat master)" ;;
+    esac
+}
+now() { t=$(cat clock); echo $((t + 1)) > clock; echo "$t"; }
+sleep() { :; }
+all_pods() { echo s1; }
+'''
+
+
+@pytest.fixture
+def handover(tmp_path):
+    files = podspec.volume_files(APP, settings.parse({}, 3, app_name=APP))
+    for name in ("lib.sh", "handover.sh"):
+        (tmp_path / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
+    (tmp_path / "fake.sh").write_text(FAKE_SENTINEL)
+
+    def run(replies, flags, master):
+        for name, text in (("failover-replies", "\n".join(replies) + "\n"), ("flags", flags),
+                           ("master", master), ("asks", "0"), ("clock", "0")):
+            (tmp_path / name).write_text(text)
+        script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a "{}" s1; '
+                  'echo "rc=$? new=$HANDOVER_NEW error=$HANDOVER_ERROR"'.format(OLD))
+        env = {"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
+               "MASTER_NAME": APP, "POD_NAME": "r-0", "PEER_DOMAIN": "x"}
+        done = subprocess.run(["/bin/sh", "-c", script], cwd=str(tmp_path), env=env,
+                              capture_output=True, text=True, check=True, timeout=60)
+        return done.stdout.strip().splitlines()[-1], done.stderr, int((tmp_path / "asks").read_text())
+    return run
+
+
+def test_a_failover_the_sentinel_gave_up_is_asked_for_again(handover):
+    # INPROG: the sentinels' own failover (the paused master missed their PINGs), which then
+    # found no replica to promote; asked again, the sentinel says why.
+    result, log, asks = handover(["INPROG Failover already in progress",
+                                  "NOGOODSLAVE No suitable replica to promote"],
+                                 "master,s_down,o_down", OLD)
+    assert result == ("rc=1 new= error=no sentinel accepted a failover "
+                      "(last reply: NOGOODSLAVE No suitable replica to promote)")
+    assert "gave the failover up" in log
+    assert asks > 2
+
+
+def test_a_second_failover_given_up_ends_the_handover(handover):
+    result, log, asks = handover(["OK"], "master,o_down", OLD)
+    assert result == "rc=1 new= error=sentinel s1 gave the failover up"
+    assert asks == 2
+
+
+def test_a_failover_under_way_is_awaited_and_its_new_master_taken(handover):
+    result, log, asks = handover(["OK"], "master,failover_in_progress", NEW)
+    assert result == "rc=0 new={} 6379 error=".format(NEW)
+    assert asks == 1
+
+
+def test_a_failover_still_under_way_is_not_taken_for_given_up(handover):
+    result, log, asks = handover(["OK"], "master,o_down,failover_in_progress", OLD)
+    assert result.startswith("rc=1 new= error=no new master after")
+    assert asks == 1
