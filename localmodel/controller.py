@@ -121,6 +121,13 @@ class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
                 out += [u for u, r in a["units"].items() if not r.get("dying")]
         return out
 
+    def counterpart_units(self, rel, app):
+        """The live units a unit of ``app`` joins in ``rel``: its peers on a peer relation, the
+        other application's units otherwise (state/relationunit.go ``WatchScope`` watches the
+        scope of ``CounterpartRole``: provider and requirer see each other, a peer its peers)."""
+        return [u for u in self.relation_units(rel)
+                if rel.get("peer") or u.split("/")[0] != app]
+
     def joined(self, unit, rid):
         return sorted(self.unit(unit)["joined"].get(str(rid), []))
 

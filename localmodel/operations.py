@@ -164,7 +164,7 @@ class OperationsMixin:
         self.enqueue(unit, "config-changed")
         self.enqueue(unit, "start")
         for rel in rels:
-            for other in self.relation_units(rel):
+            for other in self.counterpart_units(rel, app):
                 if other == unit:
                     continue
                 self._join(unit, rel, other)

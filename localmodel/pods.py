@@ -372,8 +372,10 @@ class RuntimeMixin:
 
     def _write_hosts(self):
         services = {app: a["service-address"] for app, a in self.state["applications"].items()}
-        pods = [(n, p["app"], p["address"]) for n, p in self.state["pods"].items()
-                if not p["terminating"]]
+        # A terminating pod keeps its name until it is gone: Juju's headless service publishes
+        # not-ready addresses, and the endpoints controller keeps terminating pods for such a
+        # service (ShouldPodBeInEndpoints(pod, PublishNotReadyAddresses)).
+        pods = [(n, p["app"], p["address"]) for n, p in self.state["pods"].items()]
         text = dns.hosts(self.model_name, services, pods, self.cluster_domain)
         if text != self.hosts_text:
             write_in_place(self.paths.hosts, text)

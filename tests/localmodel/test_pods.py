@@ -63,8 +63,33 @@ def test_delete_pod_is_graceful_and_storage_survives(model):
     new = model.pod_address("echo-0")
     assert new != old
     assert ask(new, "READ") == ["kept across pods\n"]
-    # The old address is no longer served; a deleted pod's name stops resolving meanwhile.
     assert "Terminating" not in [p["phase"] for p in pods(model).values()]
+
+
+def test_a_terminating_pod_keeps_its_name_until_it_is_gone(model, tmp_path):
+    # Juju's headless service has publishNotReadyAddresses: the endpoints controller keeps a
+    # terminating pod in it (ShouldPodBeInEndpoints), so its DNS name still answers.
+    deploy_echo(model)
+
+    def stubborn(spec):
+        spec["containers"].append({
+            "name": "stubborn", "imageDetails": {"imagePath": "redis:7.0"},
+            "command": ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]})
+        spec["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"] = 4
+    set_spec(model, tmp_path, stubborn)
+    model.wait(60)
+    old = model.pod_address("echo-0")
+    fqdn = "echo-0.echo-endpoints.test.svc.cluster.local"
+    model.delete_pod("echo-0")
+    assert pods(model)["echo-0"]["phase"] == "Terminating"
+    time.sleep(1.5)  # the model's loop has seen the deletion (it ran twice meanwhile)
+    assert pods(model)["echo-0"]["phase"] == "Terminating"
+    rc, out, _ = model.run("echo/0", "getent hosts %s" % fqdn, operator=True)
+    assert (rc, out.split()[:1]) == (0, [old])
+    model.wait_for(lambda s: s["pods"].get("echo-0", {}).get("ready")
+                   and s["pods"]["echo-0"]["address"] != old, timeout=30)
+    rc, out, _ = model.run("echo/0", "getent hosts %s" % fqdn, operator=True)
+    assert out.split()[0] == model.pod_address("echo-0")
 
 
 def test_scale_up_and_down(model):

@@ -149,3 +149,26 @@ def test_peer_application_data_runs_relation_changed_on_every_unit_the_writer_in
     model.wait(60)
     for unit in ("echo/0", "echo/1"):
         assert hooks(model, unit).count(changed) == app_changes[unit] + 1, unit
+
+
+def test_a_unit_added_to_a_related_application_joins_only_the_other_applications_units(model):
+    # Juju's relation scope watcher follows the counterpart role only (state/relationunit.go
+    # WatchScope): provider units never join each other on a provides/requires relation.
+    deploy_echo(model, "front")
+    deploy_echo(model, "back", n=2)
+    model.relate("front:upstream", "back:echo")
+    model.wait(90)
+    model.scale("back", 3)
+    model.wait(90)
+    assert ("echo-relation-joined", "front/0") in hooks(model, "back/2")
+    assert ("upstream-relation-joined", "back/2") in hooks(model, "front/0")
+    for unit in ("back/0", "back/1", "back/2"):
+        assert not [hook for hook, remote in hooks(model, unit)
+                    if hook.startswith("echo-relation-") and remote.startswith("back/")], unit
+        rc, out, _ = model.run(unit, "relation-list -r $(relation-ids echo)", operator=True)
+        assert (rc, out.split()) == (0, ["front/0"]), unit
+    model.scale("back", 2)
+    model.wait(90)
+    assert not [hook for hook, remote in hooks(model, "back/0")
+                if hook == "echo-relation-departed"]
+    assert ("upstream-relation-departed", "back/2") in hooks(model, "front/0")
