@@ -116,6 +116,7 @@ def run(session, results, errors, runs, only=None):
     results['hook_target_p50_s'] = hooks.TARGET_P50_S
     results['hook_target_p95_s'] = hooks.TARGET_P95_S
     results['hook_tool_calls'] = hooks.summarize_calls(hook_runs)
+    results['hook_slowest'] = hooks.slowest(hook_runs)
 
 
 def main(argv=None):

@@ -24,9 +24,18 @@ def percentile(values, fraction):
 
 
 def collect(model, app=APP):
-    """``app``'s hooks run by ``model`` so far, as ``(kind, seconds, {tool: calls})``."""
-    return [(kind(hook), seconds, calls) for hook, unit, seconds, calls in model.hook_tool_calls()
+    """``app``'s hooks run by ``model`` so far, as ``(kind, seconds, {tool: calls}, hook,
+    unit)``."""
+    return [(kind(hook), seconds, calls, hook, unit)
+            for hook, unit, seconds, calls in model.hook_tool_calls()
             if unit.split('/')[0] == app]
+
+
+def slowest(runs, count=5):
+    """The ``count`` longest hooks, longest first, as ``{hook, unit, s}``: a p95 over the
+    target names the hooks to look at."""
+    ordered = sorted(runs, key=lambda run: run[1], reverse=True)[:count]
+    return [{'hook': run[3], 'unit': run[4], 's': round(run[1], 3)} for run in ordered]
 
 
 def summarize(runs):
@@ -48,7 +57,7 @@ def summarize_calls(runs):
     """Hook tool calls per hook by kind: p50, max, and the tools of the median hook's kind
     (mean calls per hook of each tool), so a regression names its tool."""
     by_kind = {}
-    for hook_kind, _, calls in runs:
+    for hook_kind, _, calls, *_ in runs:
         by_kind.setdefault(hook_kind, []).append(calls)
     figure = {}
     for name, hooks in sorted(by_kind.items()):

@@ -42,6 +42,9 @@ def rows(results):
                     '{} / {}  (n={})'.format(_fmt(figure['p50']), _fmt(figure['p95']),
                                              figure.get('n')),
                     'p50 <= 0.35 s, p95 <= 1.0 s'))
+    for run in results.get('hook_slowest') or []:
+        out.append(('slowest hook: {} on {} (s)'.format(run['hook'], run['unit']), _fmt(run['s']),
+                    '-'))
     for kind, figure in (results.get('hook_tool_calls') or {}).items():
         out.append(('hook {} tool calls p50 / max'.format(kind),
                     '{} / {}  (n={})'.format(figure['p50'], figure['max'], figure.get('n')),

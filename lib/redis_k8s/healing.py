@@ -272,6 +272,10 @@ def reset_stale_sentinels(snapshot) -> list:
 # master, then the forgetting of removed instances (only once everything follows one master).
 STEPS = (recover_lost_master, follow_moved_master, demote_second_masters, realign_sentinels,
          repoint_strays, reset_stale_sentinels)
+# The leader's hooks: the same order, but the stale sentinels are only found; the master watcher
+# resets them (redis_k8s.sentinel_reset), as their waits would hold every hook of the
+# application behind this one.
+HOOK_STEPS = STEPS[:-1] + (stale_sentinels,)
 
 
 def heal(snapshot, steps=STEPS):

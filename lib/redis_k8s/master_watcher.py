@@ -85,7 +85,7 @@ import time
 
 import redis
 
-from . import connection, demotion, rules
+from . import connection, demotion, rules, sentinel_reset
 
 RECONNECT_DELAY_S = 1.0
 SETTLE_S = 0.1
@@ -391,8 +391,16 @@ class Watcher:
         self.stop = threading.Event()
         self.threads = []
         self.detached = []  # commands left running when a new master came
+        self.subscribed_with = None  # the settings the subscribers run with
+        self.resetting = None  # the thread resetting stale sentinels
+        self.reset_served_at = None  # the request it serves (sentinel_reset.due)
 
     def restart_subscribers(self):
+        data = {key: value for key, value in self.settings.data.items()
+                if key != 'sentinel_resets'}
+        if data == self.subscribed_with:
+            return  # only a reset request came: the subscribers keep their connections
+        self.subscribed_with = data
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=5)
@@ -511,6 +519,7 @@ class Watcher:
             if self.settings.reload():
                 self.restart_subscribers()
                 hold.hold_s = self.hold_s()
+            self.serve_reset_request()
             burst = self.next_burst()
             now = time.monotonic()
             holding = hold.until is not None
@@ -529,6 +538,24 @@ class Watcher:
                 settle_at = time.monotonic() + SETTLED_AFTER_S
             elif not burst and settle_at is not None and hold.until is None and now >= settle_at:
                 settle_at = None if self.settle_pass() else time.monotonic() + SETTLED_AFTER_S
+
+    def serve_reset_request(self):
+        """Reset the sentinels the leader's hook found remembering removed pods
+        (:mod:`redis_k8s.sentinel_reset`), in a thread of their own: the waits are long and
+        the events must go on. One request at a time; a hook asks again if need be."""
+        asked = self.settings.data.get('sentinel_resets')
+        if not sentinel_reset.due(asked, self.reset_served_at, time.time()):
+            return
+        if self.resetting is not None and self.resetting.is_alive():
+            return
+        self.reset_served_at = float(asked['at'])
+        print('{} resetting the sentinels that remember removed pods, one at a time: {}'.format(
+            stamp(), ', '.join(asked['hosts'])), flush=True)
+        self.resetting = threading.Thread(
+            target=sentinel_reset.reset_in_turn, args=(asked['hosts'], dict(self.settings.data)),
+            kwargs={'log': lambda text: print('{} {}'.format(stamp(), text), flush=True)},
+            daemon=True)
+        self.resetting.start()
 
     def settle_pass(self):
         """Run the settle commands one by one; stop early (False) when an event arrives, so a

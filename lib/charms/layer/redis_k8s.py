@@ -88,6 +88,7 @@ live = _ImportedOnFirstUse('live')
 observation = _ImportedOnFirstUse('observation')
 password_action = _ImportedOnFirstUse('password_action')
 rotation = _ImportedOnFirstUse('rotation')
+sentinel_reset = _ImportedOnFirstUse('sentinel_reset')
 
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
@@ -122,6 +123,7 @@ TLS_LIVE_KEY = 'tls-live'  # leader data: "on" once every pod serves TLS (consum
 # until then the TLS Secret keeps the material (tls_material.plan's keep_material).
 TLS_ALL_PLAIN_KEY = 'tls-all-plain'
 TLS_MODES = 'redis-k8s.tls-modes'  # unit kv: the mode each instance last answered in
+SENTINEL_RESETS = 'redis-k8s.sentinel-resets'  # unit kv: the resets last asked of the watcher
 TLS_CLIENT_DIR = '.redis-k8s-tls'  # in the charm dir: the CA bundle and client certificate files
 
 
@@ -873,7 +875,7 @@ def heal_sentinels():
         return
     continue_password_change(parsed)
     apply_live_settings(parsed, pod_fqdns())
-    healed = healing.heal(observe_topology(parsed))
+    healed = healing.heal(observe_topology(parsed), steps=healing.HOOK_STEPS)
     if healed is None:
         return
     forget_observation()
@@ -898,9 +900,21 @@ def heal_sentinels():
         hookenv.log('pods not serving under {} made its replicas: {}'.format(
             leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
             hookenv.WARNING)
-    else:
-        hookenv.log('reset the sentinels that remembered removed instances: {}'.format(
-            ', '.join(naming.pod_name_of(host) for host in result)))
+    elif step == 'stale_sentinels':
+        ask_sentinel_resets(result)
+
+
+def ask_sentinel_resets(hosts):
+    """Leader: ask the master watcher to reset the sentinels at ``hosts`` (they remember removed
+    pods), through its settings (:func:`ensure_watcher`, later in this hook); not again while
+    the same request is fresh."""
+    kv = unitdata.kv()
+    now = time.time()
+    if not sentinel_reset.asked_again(kv.get(SENTINEL_RESETS), hosts, now):
+        return
+    kv.set(SENTINEL_RESETS, sentinel_reset.request(hosts, now))
+    hookenv.log('sentinels that remember removed instances, to be reset one at a time by the '
+                'master watcher: {}'.format(', '.join(naming.pod_name_of(host) for host in hosts)))
 
 
 # --- the master watcher (issue: consumers follow a failover at once) -------------------------------
@@ -933,6 +947,7 @@ def ensure_watcher():
         'promotion_trigger': watchers.promotion_command(hookenv.local_unit()),
         'publish_promoted': [watchers.publish_command(unit) for unit in unit_names()],
         'settle': [watchers.refresh_command(unit) for unit in unit_names()],
+        'sentinel_resets': unitdata.kv().get(SENTINEL_RESETS),
     }
     started = watchers.ensure(charm_dir, wanted, os.environ)
     if started is not None:

@@ -1,0 +1,104 @@
+"""The master watcher resets the sentinels the leader's hook found remembering removed pods,
+against a real sentinel, master and replicas (redis-server --sentinel): a sentinel keeps a
+removed replica in its tables until SENTINEL RESET, and the hook must not wait for the reset."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'lib'))
+sys.path.insert(0, ROOT)
+
+from testbed import bare_redis  # noqa: E402
+
+HOST = '127.82.0.2'
+MASTER_PORT, KEPT_PORT, REMOVED_PORT, SENTINEL_PORT = 26411, 26412, 26413, 26414
+PASSWORD = 'reset-test-password'
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def start_sentinel(directory):
+    conf = directory / 'sentinel.conf'
+    conf.write_text('\n'.join([
+        'port {}'.format(SENTINEL_PORT), 'bind {}'.format(HOST), 'dir {}'.format(directory),
+        'requirepass {}'.format(PASSWORD),
+        'sentinel monitor m {} {} 1'.format(HOST, MASTER_PORT),
+        'sentinel auth-pass m {}'.format(PASSWORD),
+        'sentinel down-after-milliseconds m 1000', '']))
+    process = subprocess.Popen(['redis-server', str(conf), '--sentinel'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    client = redis.Redis(host=HOST, port=SENTINEL_PORT, password=PASSWORD, socket_timeout=2,
+                         decode_responses=True)
+    assert wait_for(client.ping, 5), 'the sentinel did not start'
+    return process, client
+
+
+def replica_ports(sentinel):
+    replies = sentinel.execute_command('SENTINEL', 'REPLICAS', 'm')
+    return sorted(int(dict(zip(reply[::2], reply[1::2]))['port']) for reply in replies)
+
+
+def write_settings(path, resets):
+    path.write_text(json.dumps({
+        'sentinels': [HOST], 'port': SENTINEL_PORT, 'redis_port': MASTER_PORT,
+        'password': PASSWORD, 'master_name': 'm', 'down_after_ms': 1000,
+        'failover_timeout_ms': 10000, 'trigger': ['true'], 'settle': [],
+        'sentinel_resets': resets}))
+
+
+def test_the_watcher_resets_the_sentinels_a_hook_asked_it_to(tmp_path):
+    started = []
+    try:
+        for name in ('master', 'kept', 'removed', 'sentinel'):
+            (tmp_path / name).mkdir()
+        master, _ = bare_redis.start(HOST, MASTER_PORT, PASSWORD, tmp_path / 'master')
+        started.append(master)
+        replicas = {}
+        for name, port in (('kept', KEPT_PORT), ('removed', REMOVED_PORT)):
+            replicas[name], _ = bare_redis.start(HOST, port, PASSWORD, tmp_path / name,
+                                                 ['--replicaof', HOST, str(MASTER_PORT),
+                                                  '--replica-announce-ip', HOST])
+            started.append(replicas[name])
+        sentinel_process, sentinel = start_sentinel(tmp_path / 'sentinel')
+        started.append(sentinel_process)
+        assert wait_for(lambda: replica_ports(sentinel) == [KEPT_PORT, REMOVED_PORT], 20)
+        started.remove(replicas['removed'])
+        bare_redis.stop(replicas['removed'])  # its pod is gone
+        time.sleep(2)
+        assert replica_ports(sentinel) == [KEPT_PORT, REMOVED_PORT]  # remembered, down
+
+        settings = tmp_path / 'watcher.json'
+        write_settings(settings, None)
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
+        watcher = subprocess.Popen(
+            [sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)], env=env,
+            stdout=open(tmp_path / 'watcher.log', 'w'), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        started.append(watcher)
+        time.sleep(1.5)
+        assert replica_ports(sentinel) == [KEPT_PORT, REMOVED_PORT]  # nothing asked yet
+
+        write_settings(settings, {'hosts': [HOST], 'at': time.time()})
+        assert wait_for(lambda: replica_ports(sentinel) == [KEPT_PORT], 15), \
+            (tmp_path / 'watcher.log').read_text()
+        assert 'sentinel {} reset'.format(HOST) in (tmp_path / 'watcher.log').read_text()
+    finally:
+        for process in reversed(started):
+            bare_redis.stop(process)
