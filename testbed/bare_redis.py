@@ -40,3 +40,40 @@ def stop(process):
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def start_sentinel(host, port, password, directory, master_port, options=()):
+    """Start a sentinel on ``host:port`` monitoring master ``m`` at ``host:master_port`` with
+    quorum 1 (its files in ``directory``, which must exist; ``options``: more
+    ``sentinel <option> m <value>`` lines, as ``(option, value)``), in a process group of its
+    own; return ``(process, client)`` once it answers PING (RuntimeError otherwise)."""
+    conf = os.path.join(str(directory), 'sentinel.conf')
+    with open(conf, 'w') as handle:
+        handle.write('\n'.join(
+            ['port {}'.format(port), 'bind {}'.format(host), 'dir {}'.format(directory),
+             'requirepass {}'.format(password),
+             'sentinel monitor m {} {} 1'.format(host, master_port),
+             'sentinel auth-pass m {}'.format(password)]
+            + ['sentinel {} m {}'.format(option, value) for option, value in options]) + '\n')
+    process = subprocess.Popen(['redis-server', conf, '--sentinel'], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    client = redis.Redis(host=host, port=port, password=password, socket_timeout=2,
+                         decode_responses=True)
+    if not wait_for(client.ping, START_WAIT_S):
+        stop(process)
+        raise RuntimeError('the sentinel on {}:{} did not start'.format(host, port))
+    return process, client
+
+
+def wait_for(predicate, timeout):
+    """Whether ``predicate()`` came true within ``timeout`` seconds (a redis error counts as
+    not yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    return False

@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import redis
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'lib'))
 sys.path.insert(0, ROOT)
@@ -22,34 +20,9 @@ PASSWORD = 'retry-test-password'
 FAILOVER_TIMEOUT_MS = 20000  # Sentinel's own next try: 40 s after the first
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def start_sentinel(directory):
-    conf = directory / 'sentinel.conf'
-    conf.write_text('\n'.join([
-        'port {}'.format(SENTINEL_PORT), 'bind {}'.format(HOST), 'dir {}'.format(directory),
-        'requirepass {}'.format(PASSWORD),
-        'sentinel monitor m {} {} 1'.format(HOST, MASTER_PORT),
-        'sentinel auth-pass m {}'.format(PASSWORD),
-        'sentinel down-after-milliseconds m 500',
-        'sentinel failover-timeout m {}'.format(FAILOVER_TIMEOUT_MS), '']))
-    process = subprocess.Popen(['redis-server', str(conf), '--sentinel'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    client = redis.Redis(host=HOST, port=SENTINEL_PORT, password=PASSWORD, socket_timeout=2,
-                         decode_responses=True)
-    assert wait_for(client.ping, 5), 'the sentinel did not start'
-    return process, client
+    return bare_redis.start_sentinel(HOST, SENTINEL_PORT, PASSWORD, directory, MASTER_PORT,
+                                     [('down-after-milliseconds', 500), ('failover-timeout', FAILOVER_TIMEOUT_MS)])
 
 
 def start_watcher(directory):
@@ -79,7 +52,7 @@ def test_a_failover_aborted_for_want_of_a_replica_is_started_again_once_one_is_f
         started.append(replica_process)
         sentinel_process, sentinel = start_sentinel(tmp_path / 'sentinel')
         started.append(sentinel_process)
-        assert wait_for(lambda: sentinel.execute_command('SENTINEL', 'REPLICAS', 'm'), 15)
+        assert bare_redis.wait_for(lambda: sentinel.execute_command('SENTINEL', 'REPLICAS', 'm'), 15)
         watcher = start_watcher(tmp_path)
         started.append(watcher)
         events = sentinel.pubsub(ignore_subscribe_messages=True)
@@ -95,7 +68,7 @@ def test_a_failover_aborted_for_want_of_a_replica_is_started_again_once_one_is_f
         replica.config_set('replica-priority', 100)
 
         # Well before Sentinel's own next try (2 x failover-timeout).
-        assert wait_for(lambda: sentinel.execute_command(
+        assert bare_redis.wait_for(lambda: sentinel.execute_command(
             'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'm') == [HOST, str(REPLICA_PORT)], 15), \
             (tmp_path / 'watcher.log').read_text()
         assert 'failover started again' in (tmp_path / 'watcher.log').read_text()

@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import redis
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'lib'))
 sys.path.insert(0, ROOT)
@@ -21,33 +19,9 @@ MASTER_PORT, KEPT_PORT, REMOVED_PORT, SENTINEL_PORT = 26411, 26412, 26413, 26414
 PASSWORD = 'reset-test-password'
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def start_sentinel(directory):
-    conf = directory / 'sentinel.conf'
-    conf.write_text('\n'.join([
-        'port {}'.format(SENTINEL_PORT), 'bind {}'.format(HOST), 'dir {}'.format(directory),
-        'requirepass {}'.format(PASSWORD),
-        'sentinel monitor m {} {} 1'.format(HOST, MASTER_PORT),
-        'sentinel auth-pass m {}'.format(PASSWORD),
-        'sentinel down-after-milliseconds m 1000', '']))
-    process = subprocess.Popen(['redis-server', str(conf), '--sentinel'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    client = redis.Redis(host=HOST, port=SENTINEL_PORT, password=PASSWORD, socket_timeout=2,
-                         decode_responses=True)
-    assert wait_for(client.ping, 5), 'the sentinel did not start'
-    return process, client
+    return bare_redis.start_sentinel(HOST, SENTINEL_PORT, PASSWORD, directory, MASTER_PORT,
+                                     [('down-after-milliseconds', 1000)])
 
 
 def replica_ports(sentinel):
@@ -78,7 +52,7 @@ def test_the_watcher_resets_the_sentinels_a_hook_asked_it_to(tmp_path):
             started.append(replicas[name])
         sentinel_process, sentinel = start_sentinel(tmp_path / 'sentinel')
         started.append(sentinel_process)
-        assert wait_for(lambda: replica_ports(sentinel) == [KEPT_PORT, REMOVED_PORT], 20)
+        assert bare_redis.wait_for(lambda: replica_ports(sentinel) == [KEPT_PORT, REMOVED_PORT], 20)
         started.remove(replicas['removed'])
         bare_redis.stop(replicas['removed'])  # its pod is gone
         time.sleep(2)
@@ -96,7 +70,7 @@ def test_the_watcher_resets_the_sentinels_a_hook_asked_it_to(tmp_path):
         assert replica_ports(sentinel) == [KEPT_PORT, REMOVED_PORT]  # nothing asked yet
 
         write_settings(settings, {'hosts': [HOST], 'at': time.time()})
-        assert wait_for(lambda: replica_ports(sentinel) == [KEPT_PORT], 15), \
+        assert bare_redis.wait_for(lambda: replica_ports(sentinel) == [KEPT_PORT], 15), \
             (tmp_path / 'watcher.log').read_text()
         assert 'sentinel {} reset'.format(HOST) in (tmp_path / 'watcher.log').read_text()
     finally:
