@@ -18,6 +18,7 @@ from . import connection
 REQUEST_MAX_AGE_S = 60.0  # an older request is not served: a later hook asks again if need be
 SYNC_TIMEOUT_S = 10.0  # for one reset sentinel to know the replicas and sentinels again
 SYNC_POLL_S = 0.2
+INFO_FRESH_MS = 10000  # Sentinel's INFO period: a replica's INFO at least this recent
 
 
 def request(hosts, now) -> dict:
@@ -54,6 +55,27 @@ def _master_state(host, data):
         return None
 
 
+def _replicas_fresh(host, data) -> bool:
+    """Whether the sentinel at ``host`` has a live link to every replica it knows and their INFO
+    (a replica it has none from is no candidate for promotion: NOGOODSLAVE)."""
+    try:
+        client = connection.client(host, data['port'], data.get('password'), timeout=2,
+                                   connect_timeout=2)
+        try:
+            replies = client.execute_command('SENTINEL', 'REPLICAS', data['master_name'])
+        finally:
+            client.close()
+    except (redis.RedisError, OSError):
+        return False
+    for reply in replies or []:
+        replica = connection.as_dict(reply)
+        flags = str(replica.get('flags', '')).split(',')
+        if ('disconnected' in flags or 's_down' in flags
+                or int(replica.get('info-refresh', INFO_FRESH_MS)) >= INFO_FRESH_MS):
+            return False
+    return True
+
+
 def _reset(host, data) -> bool:
     try:
         client = connection.client(host, data['port'], data.get('password'), timeout=2,
@@ -71,7 +93,8 @@ def reset_in_turn(hosts, data, timeout_s=SYNC_TIMEOUT_S, log=print) -> list:
     """``SENTINEL RESET`` the sentinels at ``hosts``, one at a time.
 
     Each must know the master with as many replicas and other sentinels as there are other
-    sentinels answering now (``data['sentinels']``: every pod) before the next is reset. A
+    sentinels answering now (``data['sentinels']``: every pod), and have fresh INFO from
+    every replica (so it could promote one), before the next is reset. A
     sentinel that does not answer or is failing over is left alone. Returns the hosts reset
     and known to have caught up within ``timeout_s`` each.
     """
@@ -90,7 +113,8 @@ def reset_in_turn(hosts, data, timeout_s=SYNC_TIMEOUT_S, log=print) -> list:
         while time.monotonic() < deadline:
             state = _master_state(host, data)
             if (state and int(state.get('num-slaves', -1)) >= others
-                    and int(state.get('num-other-sentinels', -1)) >= others):
+                    and int(state.get('num-other-sentinels', -1)) >= others
+                    and _replicas_fresh(host, data)):
                 done.append(host)
                 break
             time.sleep(SYNC_POLL_S)
