@@ -41,16 +41,18 @@ def due(asked, served_at, now) -> bool:
     return at != served_at and now - at < REQUEST_MAX_AGE_S
 
 
+def _sentinel(host, data, *command):
+    """``command``'s reply from the sentinel at ``host`` (raises when it does not answer)."""
+    def connect(host, port, password):
+        return connection.client(host, port, password, timeout=2, connect_timeout=2)
+    return connection.call(connect, host, data['port'], data.get('password'),
+                           lambda client: client.execute_command(*command))
+
+
 def _master_state(host, data):
     """``SENTINEL MASTER`` of the sentinel at ``host`` as a dict, or None when it does not answer."""
     try:
-        client = connection.client(host, data['port'], data.get('password'), timeout=2,
-                                   connect_timeout=2)
-        try:
-            return connection.as_dict(client.execute_command('SENTINEL', 'MASTER',
-                                                             data['master_name']))
-        finally:
-            client.close()
+        return connection.as_dict(_sentinel(host, data, 'SENTINEL', 'MASTER', data['master_name']))
     except (redis.RedisError, OSError):
         return None
 
@@ -59,12 +61,7 @@ def _replicas_fresh(host, data) -> bool:
     """Whether the sentinel at ``host`` has a live link to every replica it knows and their INFO
     (a replica it has none from is no candidate for promotion: NOGOODSLAVE)."""
     try:
-        client = connection.client(host, data['port'], data.get('password'), timeout=2,
-                                   connect_timeout=2)
-        try:
-            replies = client.execute_command('SENTINEL', 'REPLICAS', data['master_name'])
-        finally:
-            client.close()
+        replies = _sentinel(host, data, 'SENTINEL', 'REPLICAS', data['master_name'])
     except (redis.RedisError, OSError):
         return False
     for reply in replies or []:
@@ -78,13 +75,8 @@ def _replicas_fresh(host, data) -> bool:
 
 def _reset(host, data) -> bool:
     try:
-        client = connection.client(host, data['port'], data.get('password'), timeout=2,
-                                   connect_timeout=2)
-        try:
-            client.execute_command('SENTINEL', 'RESET', data['master_name'])
-            return True
-        finally:
-            client.close()
+        _sentinel(host, data, 'SENTINEL', 'RESET', data['master_name'])
+        return True
     except (redis.RedisError, OSError):
         return False
 
