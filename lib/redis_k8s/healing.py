@@ -7,8 +7,6 @@ changed, so the next step waits for the next hook (the master watcher brings one
 since the change it made is a change it sees). Every step is idempotent.
 """
 
-import time
-
 import redis
 
 from . import live, naming, rules
@@ -222,60 +220,14 @@ def stale_sentinels(snapshot) -> list:
     return stale
 
 
-def reset_sentinels(snapshot, expected_replicas: int = None, timeout: float = 10.0,
-                    targets=None) -> list:
-    """``SENTINEL RESET`` each sentinel in turn, after a scale-down, so removed pods are forgotten.
-
-    One at a time: each must see the master, ``expected_replicas`` replicas and the other
-    sentinels that answered before the resets began, before the next is reset, so a majority
-    always knows the topology. Sentinels that do not answer, or are failing over, are skipped.
-    Returns the hosts reset and re-synchronised within ``timeout`` seconds each.
-    ``expected_replicas`` defaults to one less than the sentinels that answer. ``targets`` limits
-    the resets to those hosts (default: every pod).
-    """
-    pods, hosts = snapshot.pods, snapshot.hosts
-    states = {host: snapshot.sentinel_state(host) for host in hosts}
-    reachable = [host for host in hosts if states[host]]
-    if expected_replicas is None:
-        expected_replicas = max(0, len(reachable) - 1)
-    done = []
-    for host in reachable:
-        if targets is not None and host not in targets:
-            continue
-        if "failover_in_progress" in str(states[host].get("flags", "")):
-            continue
-        if pods.sentinel_command(host, "RESET") is None:
-            continue
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = as_dict(pods.sentinel_command(host, "MASTER"))
-            if (state and int(state.get("num-slaves", -1)) >= expected_replicas
-                    and int(state.get("num-other-sentinels", -1)) >= len(reachable) - 1):
-                done.append(host)
-                break
-            time.sleep(0.2)
-    return done
-
-
-def reset_stale_sentinels(snapshot) -> list:
-    """Reset the sentinels that remember removed instances (:func:`stale_sentinels`), one at a
-    time (:func:`reset_sentinels`); return them."""
-    stale = stale_sentinels(snapshot)
-    if stale:
-        reset_sentinels(snapshot, targets=stale)
-    return stale
-
-
 # The order matters: a lost or moved master first (nothing else is safe while the sentinels
 # follow an address that is gone), then a second master (each write it takes is lost: no
 # waiting for the sentinels to settle), then sentinels and pods that stray from the settled
-# master, then the forgetting of removed instances (only once everything follows one master).
+# master, then the sentinels that remember removed instances (only once everything follows one
+# master). Those are only found: the master watcher resets them (redis_k8s.sentinel_reset), as
+# the waits of the resets would hold every hook of the application behind this one.
 STEPS = (recover_lost_master, follow_moved_master, demote_second_masters, realign_sentinels,
-         repoint_strays, reset_stale_sentinels)
-# The leader's hooks: the same order, but the stale sentinels are only found; the master watcher
-# resets them (redis_k8s.sentinel_reset), as their waits would hold every hook of the
-# application behind this one.
-HOOK_STEPS = STEPS[:-1] + (stale_sentinels,)
+         repoint_strays, stale_sentinels)
 
 
 def heal(snapshot, steps=STEPS):

@@ -41,27 +41,30 @@ def due(asked, served_at, now) -> bool:
     return at != served_at and now - at < REQUEST_MAX_AGE_S
 
 
-def _sentinel(host, data, *command):
+def _connect(host, port, password):
+    return connection.client(host, port, password, timeout=2, connect_timeout=2)
+
+
+def _sentinel(host, data, connect, *command):
     """``command``'s reply from the sentinel at ``host`` (raises when it does not answer)."""
-    def connect(host, port, password):
-        return connection.client(host, port, password, timeout=2, connect_timeout=2)
     return connection.call(connect, host, data['port'], data.get('password'),
                            lambda client: client.execute_command(*command))
 
 
-def _master_state(host, data):
+def _master_state(host, data, connect):
     """``SENTINEL MASTER`` of the sentinel at ``host`` as a dict, or None when it does not answer."""
     try:
-        return connection.as_dict(_sentinel(host, data, 'SENTINEL', 'MASTER', data['master_name']))
+        return connection.as_dict(_sentinel(host, data, connect, 'SENTINEL', 'MASTER',
+                                            data['master_name']))
     except (redis.RedisError, OSError):
         return None
 
 
-def _replicas_fresh(host, data) -> bool:
+def _replicas_fresh(host, data, connect) -> bool:
     """Whether the sentinel at ``host`` has a live link to every replica it knows and their INFO
     (a replica it has none from is no candidate for promotion: NOGOODSLAVE)."""
     try:
-        replies = _sentinel(host, data, 'SENTINEL', 'REPLICAS', data['master_name'])
+        replies = _sentinel(host, data, connect, 'SENTINEL', 'REPLICAS', data['master_name'])
     except (redis.RedisError, OSError):
         return False
     for reply in replies or []:
@@ -73,40 +76,41 @@ def _replicas_fresh(host, data) -> bool:
     return True
 
 
-def _reset(host, data) -> bool:
+def _reset(host, data, connect) -> bool:
     try:
-        _sentinel(host, data, 'SENTINEL', 'RESET', data['master_name'])
+        _sentinel(host, data, connect, 'SENTINEL', 'RESET', data['master_name'])
         return True
     except (redis.RedisError, OSError):
         return False
 
 
-def reset_in_turn(hosts, data, timeout_s=SYNC_TIMEOUT_S, log=print) -> list:
+def reset_in_turn(hosts, data, timeout_s=SYNC_TIMEOUT_S, log=print, connect=_connect) -> list:
     """``SENTINEL RESET`` the sentinels at ``hosts``, one at a time.
 
     Each must know the master with as many replicas and other sentinels as there are other
     sentinels answering now (``data['sentinels']``: every pod), and have fresh INFO from
     every replica (so it could promote one), before the next is reset. A
     sentinel that does not answer or is failing over is left alone. Returns the hosts reset
-    and known to have caught up within ``timeout_s`` each.
+    and known to have caught up within ``timeout_s`` each. ``connect(host, port, password)``
+    returns a client (default: 2 s timeouts).
     """
-    answering = [host for host in data.get('sentinels', []) if _master_state(host, data)]
+    answering = [host for host in data.get('sentinels', []) if _master_state(host, data, connect)]
     others = max(0, len(answering) - 1)
     done = []
     for host in hosts:
-        state = _master_state(host, data)
+        state = _master_state(host, data, connect)
         if not state or 'failover_in_progress' in str(state.get('flags', '')):
             log('sentinel {} not reset: {}'.format(
                 host, 'a failover is under way' if state else 'it does not answer'))
             continue
-        if not _reset(host, data):
+        if not _reset(host, data, connect):
             continue
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            state = _master_state(host, data)
+            state = _master_state(host, data, connect)
             if (state and int(state.get('num-slaves', -1)) >= others
                     and int(state.get('num-other-sentinels', -1)) >= others
-                    and _replicas_fresh(host, data)):
+                    and _replicas_fresh(host, data, connect)):
                 done.append(host)
                 break
             time.sleep(SYNC_POLL_S)

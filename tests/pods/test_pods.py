@@ -14,7 +14,7 @@ from checks import (failover_if_master, healthy, refused, sentinel_state, wait_h
                     wait_settled)
 from harness import wait_for
 from conftest import FAST
-from redis_k8s import healing, live, observation, settings as settings_mod
+from redis_k8s import live, observation, sentinel_reset, settings as settings_mod
 
 
 def test_three_pods_start_with_pod_0_master_two_synced_replicas_and_agreeing_sentinels(healthy_shared_cluster):
@@ -233,9 +233,11 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
     two = dataclasses.replace(s, unit_count=2)
     assert live.apply_settings(remaining, two, cluster.password, connect=cluster.connect) == []
     assert live.apply_settings(fqdns, two, cluster.password, connect=cluster.connect) != []
-    reset = healing.reset_sentinels(observation.observe(remaining, two, cluster.password, connect=cluster.connect),
-                                    timeout=30)
-    assert reset == remaining
+    # What the master watcher does when the leader's hook finds them stale.
+    resets = {"port": s.sentinel_port, "password": cluster.password, "master_name": name,
+              "sentinels": remaining}
+    assert sentinel_reset.reset_in_turn(remaining, resets, timeout_s=30,
+                                        connect=cluster.connect) == remaining
     for pod in cluster.pods:
         state = sentinel_state(pod, name)
         assert state["num-slaves"] == 1 and state["num-other-sentinels"] == 1 and state["quorum"] == 2

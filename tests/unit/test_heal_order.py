@@ -26,14 +26,9 @@ def test_a_cluster_that_needs_nothing_runs_every_step():
     assert calls == ['a', 'b', 'c']
 
 
-def test_the_order_is_lost_master_moved_master_second_masters_sentinels_strays_then_resets():
+def test_the_order_is_lost_master_moved_master_second_masters_sentinels_strays_then_stale():
+    # The last step only finds the stale sentinels: the master watcher resets them
+    # (redis_k8s.sentinel_reset), as their waits would hold every hook of the application.
     assert [step.__name__ for step in healing.STEPS] == [
         'recover_lost_master', 'follow_moved_master', 'demote_second_masters', 'realign_sentinels',
-        'repoint_strays', 'reset_stale_sentinels']
-
-
-def test_a_hook_heals_in_the_same_order_but_only_finds_the_stale_sentinels():
-    # The master watcher resets them (redis_k8s.sentinel_reset): their waits would hold every
-    # hook of the application behind this one.
-    assert healing.HOOK_STEPS[:-1] == healing.STEPS[:-1]
-    assert healing.HOOK_STEPS[-1] is healing.stale_sentinels
+        'repoint_strays', 'stale_sentinels']

@@ -4,7 +4,7 @@ in tests/pods)."""
 import pytest
 import redis
 
-from redis_k8s import healing, observation, settings
+from redis_k8s import healing, observation, sentinel_reset, settings
 
 
 class FakeNode:
@@ -116,21 +116,40 @@ def test_replication_info_raises_when_unreachable():
         observation.replication_info("b", 6379, "pw", connect=net.connect)
 
 
-def test_reset_sentinels_one_at_a_time_skipping_the_unreachable():
+def reset_in_turn(hosts, nodes, answering):
+    """The master watcher's resets of ``hosts`` over the fake ``nodes``; returns (done, log)."""
+    data = {"port": 26379, "password": "pw", "master_name": "m", "sentinels": answering}
+    log = []
+    done = sentinel_reset.reset_in_turn(hosts, data, timeout_s=2, log=log.append,
+                                        connect=FakeNet(nodes).connect)
+    return done, log
+
+
+def test_sentinels_are_reset_one_at_a_time_skipping_the_unreachable():
     nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
     for node in nodes.values():
         node.state = {"num-slaves": 1, "num-other-sentinels": 1, "flags": "master"}
-    done = healing.reset_sentinels(observe(["a", "gone", "b"], nodes), expected_replicas=1, timeout=2)
+    done, log = reset_in_turn(["a", "gone", "b"], nodes, ["a", "gone", "b"])
     assert done == ["a", "b"]
+    assert log == ["sentinel a reset", "sentinel gone not reset: it does not answer",
+                   "sentinel b reset"]
     for node in nodes.values():
         assert ("SENTINEL", "RESET", "m") in node.calls
 
 
-def test_reset_sentinels_leaves_a_sentinel_in_failover_alone():
+def test_a_sentinel_in_a_failover_is_not_reset():
     nodes = sentinels({"a": ("a", 6379)})
     nodes[("a", 26379)].state["flags"] = "master,failover_in_progress"
-    assert healing.reset_sentinels(observe(["a"], nodes), expected_replicas=0, timeout=1) == []
+    done, log = reset_in_turn(["a"], nodes, ["a"])
+    assert done == [] and log == ["sentinel a not reset: a failover is under way"]
     assert not any(c[:2] == ("SENTINEL", "RESET") for c in nodes[("a", 26379)].calls)
+
+
+def test_a_reset_sentinel_that_does_not_catch_up_is_not_counted_done():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
+    nodes[("a", 26379)].state = {"num-slaves": 1, "num-other-sentinels": 0, "flags": "master"}
+    done, log = reset_in_turn(["a"], nodes, ["a", "b"])
+    assert done == [] and log == ["sentinel a reset: not caught up after 2 s"]
 
 
 def test_health_counts_serving_pods_and_reports_the_master_version():

@@ -869,13 +869,13 @@ def heal_sentinels():
     write safety (live: Kubernetes does not restart pods for new ConfigMap contents); then the
     first heal step the cluster needs (:func:`redis_k8s.healing.heal`, on this hook's snapshot):
     a lost or moved master, sentinels or pods astray, sentinels that remember removed pods or an
-    old port (reset one sentinel at a time)."""
+    old port (found here, reset by the master watcher one at a time)."""
     parsed = current_settings()
     if parsed is None:
         return
     continue_password_change(parsed)
     apply_live_settings(parsed, pod_fqdns())
-    healed = healing.heal(observe_topology(parsed), steps=healing.HOOK_STEPS)
+    healed = healing.heal(observe_topology(parsed))
     if healed is None:
         return
     forget_observation()
