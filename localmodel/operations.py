@@ -27,6 +27,26 @@ def _files_under(top):
     return found
 
 
+# What `juju deploy <dir>` leaves out of the charm archive: juju/charm dir.go, defaultJujuIgnore
+# (names without a slash at any depth, the others at the top only). Nothing else: bytecode
+# (__pycache__) a charm ships reaches its units.
+IGNORED_ANYWHERE = (".git", ".svn", ".hg", ".bzr", ".tox", ".jujuignore", CHARM_FILES)
+IGNORED_AT_TOP = ("build", "revision", "version")
+
+
+def archived(source):
+    """``shutil.copytree``'s ignore for a charm directory, as Juju archives it."""
+    top = os.path.abspath(source)
+
+    def ignore(directory, names):
+        skipped = {name for name in names if name in IGNORED_ANYWHERE}
+        if os.path.abspath(directory) == top:
+            skipped |= {name for name in names if name in IGNORED_AT_TOP
+                        and (name != "build" or os.path.isdir(os.path.join(directory, name)))}
+        return skipped
+    return ignore
+
+
 def install_charm(source, target, previous=None):
     """Copy a charm into an application's charm directory.
 
@@ -34,8 +54,7 @@ def install_charm(source, target, previous=None):
     charm wrote itself (unit state, files of its background processes): ``previous`` is the old
     directory, and the list of files it got from its charm is kept beside them.
     """
-    shutil.copytree(source, target, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", "__pycache__", CHARM_FILES))
+    shutil.copytree(source, target, symlinks=True, ignore=archived(source))
     shipped = _files_under(target)
     if previous is not None:
         try:

@@ -5,6 +5,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -77,15 +78,42 @@ def test_layers_interface_and_pure_python_dependencies_are_in(built_charm):
     assert any(r.endswith('.so') for r in vendored['removed'])
 
 
-def test_nothing_compiled_and_no_development_files(built_charm):
+def _vendored(charm):
+    """The files layer:caas-base's build vendored into ``lib/`` (manifest origin, dynamic)."""
+    return {rel for rel, (origin, kind, _) in _manifest(charm).items()
+            if origin == 'layer:caas-base' and kind == 'dynamic' and rel.startswith('lib/')}
+
+
+def test_no_compiled_extension_and_no_development_files(built_charm):
     files = list(_all_files(built_charm))
-    compiled = [f for f in files if f.endswith(('.so', '.pyd', '.pyc', '.dylib'))
-                or '__pycache__' in f]
-    assert compiled == []
+    assert [f for f in files if f.endswith(('.so', '.pyd', '.dylib'))] == []
     assert not set(os.listdir(built_charm)) & set(DEV_FILES)
     assert not [f for f in files if f.startswith('.unit-state')]
     # the manifest accounts for every file, so a rebuild can detect stray ones
     assert set(files) == set(_manifest(built_charm))
+
+
+def test_the_only_bytecode_is_the_vendored_modules_hash_checked_for_the_builds_python(
+        built_charm):
+    import importlib.util
+    tag = '.{}.pyc'.format(sys.implementation.cache_tag)
+    vendored = _vendored(built_charm)
+    bytecode = [f for f in _all_files(built_charm) if f.endswith('.pyc') or '__pycache__' in f]
+    assert bytecode and set(bytecode) <= vendored
+    tools = ('setuptools', 'pkg_resources', 'pbr', '_distutils_hack')
+    assert not [f for f in bytecode if f.split('/')[1] in tools]
+    assert 'lib/redis/__pycache__/client' + tag in bytecode
+    for rel in bytecode:
+        assert rel.endswith(tag), rel
+        with open(os.path.join(built_charm, rel), 'rb') as f:
+            head = f.read(16)
+        assert head[:4] == importlib.util.MAGIC_NUMBER, rel
+        flags = int.from_bytes(head[4:8], 'little')
+        assert flags == 0b11, rel  # hash-based, checked against the source on import
+        source = os.path.join(os.path.dirname(os.path.dirname(rel)),
+                              os.path.basename(rel)[:-len(tag)] + '.py')
+        with open(os.path.join(built_charm, source), 'rb') as f:
+            assert head[8:16] == importlib.util.source_hash(f.read()), rel
 
 
 def test_metadata_keeps_auto_fetch_and_proof_has_no_errors(built_charm):
@@ -226,6 +254,31 @@ def test_install_hook_runs_the_layers_on_a_bare_python(hooks):
             'layer.docker-resource.redis-image.available',
             'layer.docker-resource.exporter-image.available'} <= flags
     assert hooks.logs() == []
+
+
+def _bytecode(charm):
+    found = {}
+    for rel in _all_files(charm):
+        if rel.endswith('.pyc'):
+            with open(os.path.join(charm, rel), 'rb') as f:
+                found[rel] = f.read()
+    return found
+
+
+@pytest.mark.skipif(subprocess.run(
+    ['/usr/bin/python3', '-c', 'import sys; print(sys.implementation.cache_tag)'],
+    stdout=subprocess.PIPE, text=True).stdout.strip() != sys.implementation.cache_tag,
+    reason='the system Python is another version than the build\'s')
+def test_a_units_first_hook_compiles_none_of_the_vendored_modules(hooks):
+    before = _bytecode(hooks.charm)
+    proc = hooks.run('install')
+    assert proc.returncode == 0, proc.stdout.decode()
+    after = _bytecode(hooks.charm)
+    written = set(after) - set(before)
+    # Only the charm's and layers' own modules are compiled by the hook; the vendored ones
+    # (the bulk of a hook's imports) come compiled, and stay as they were.
+    assert written and not written & _vendored(hooks.charm)
+    assert {rel: after[rel] for rel in before} == before
 
 
 def test_unit_state_is_per_unit_and_persists(hooks):

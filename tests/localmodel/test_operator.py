@@ -1,8 +1,9 @@
 """The operator: one charm directory per unit, and what an operator pod restart does."""
 
 import os
+import shutil
 
-from conftest import deploy_echo, hooks
+from conftest import ECHO, deploy_echo, hooks
 
 
 def test_each_unit_has_its_own_charm_directory(model):
@@ -61,3 +62,22 @@ def test_units_numbers_grow_and_pods_keep_ordinals(model):
     assert model.run("echo/3", "pwd", operator=True)[1].strip() == \
         model.paths.unit_charm("echo/3")
     assert not os.path.exists(model.paths.unit("echo/2"))
+
+
+def test_a_unit_gets_what_juju_archives_of_the_charm_directory(model, tmp_path):
+    # juju/charm dir.go defaultJujuIgnore: VCS and tox directories anywhere, build/, revision
+    # and version at the top; bytecode the charm ships is kept.
+    charm = str(tmp_path / "echo")
+    shutil.copytree(ECHO, charm)
+    for rel in ("src/__pycache__/shipped.cpython-311.pyc", ".git/HEAD", "build/leftover",
+                "src/.tox/log", "src/build/kept", "src/version"):
+        os.makedirs(os.path.dirname(os.path.join(charm, rel)), exist_ok=True)
+        with open(os.path.join(charm, rel), "w") as f:
+            f.write("x")
+    model.deploy(charm, "echo", num_units=1, resources={"echo-image": "lm-echo:1.0"})
+    model.wait(90)
+    unit = model.paths.unit_charm("echo/0")
+    for rel in ("src/__pycache__/shipped.cpython-311.pyc", "src/build/kept", "src/version"):
+        assert os.path.isfile(os.path.join(unit, rel)), rel
+    for rel in (".git", "build", "src/.tox"):
+        assert not os.path.exists(os.path.join(unit, rel)), rel
