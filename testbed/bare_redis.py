@@ -42,17 +42,20 @@ def stop(process):
     process.wait()
 
 
-def start_sentinel(host, port, password, directory, master_port, options=()):
-    """Start a sentinel on ``host:port`` monitoring master ``m`` at ``host:master_port`` with
-    quorum 1 (its files in ``directory``, which must exist; ``options``: more
-    ``sentinel <option> m <value>`` lines, as ``(option, value)``), in a process group of its
-    own; return ``(process, client)`` once it answers PING (RuntimeError otherwise)."""
+def start_sentinel(host, port, password, directory, master_port, options=(), master_host=None):
+    """Start a sentinel on ``host:port`` monitoring master ``m`` at ``master_host:master_port``
+    (default ``host``) with quorum 1 (its files in ``directory``, which must exist; ``options``:
+    more ``sentinel <option> m <value>`` lines, as ``(option, value)``), in a process group of
+    its own; return ``(process, client)`` once it answers PING (RuntimeError otherwise).
+
+    It announces ``host`` to the other sentinels (its connections to other loopback addresses
+    leave from 127.0.0.1, which every sentinel of this machine would announce)."""
     conf = os.path.join(str(directory), 'sentinel.conf')
     with open(conf, 'w') as handle:
         handle.write('\n'.join(
             ['port {}'.format(port), 'bind {}'.format(host), 'dir {}'.format(directory),
-             'requirepass {}'.format(password),
-             'sentinel monitor m {} {} 1'.format(host, master_port),
+             'requirepass {}'.format(password), 'sentinel announce-ip {}'.format(host),
+             'sentinel monitor m {} {} 1'.format(master_host or host, master_port),
              'sentinel auth-pass m {}'.format(password)]
             + ['sentinel {} m {}'.format(option, value) for option, value in options]) + '\n')
     process = subprocess.Popen(['redis-server', conf, '--sentinel'], stdout=subprocess.DEVNULL,

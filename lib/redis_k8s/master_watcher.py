@@ -102,12 +102,18 @@ PROMOTION_POLL_S = 0.02
 PUBLISH_WAIT_S = 2.0
 WAIT_PROMOTION = '+failover-state-wait-promotion'
 NO_GOOD_REPLICA = '-failover-abort-no-good-slave'
+NOT_ELECTED = '-failover-abort-not-elected'
+ABORTS = (NO_GOOD_REPLICA, NOT_ELECTED)
 CHANNELS = ('+switch-master', '+promoted-slave', '+sdown', '+odown', '-sdown', '+convert-to-slave',
-            '+role-change', '+slave', WAIT_PROMOTION, NO_GOOD_REPLICA)
+            '+role-change', '+slave', WAIT_PROMOTION) + ABORTS
 # After NO_GOOD_REPLICA: while the master is down the sentinel asks the replicas for INFO every
-# second, so one it found too old is fresh again about a second later.
+# second, so one it found too old is fresh again about a second later. After NOT_ELECTED: the
+# other candidates of a split vote give up within Sentinel's start desync (up to a second).
 RETRY_FAILOVER_AFTER_S = 1.5
 RETRY_FAILOVER_FOR_S = 10.0
+# One failover retry at a time: two sentinels forced at once could promote two replicas in one
+# epoch (both would take the next), which the sentinels could not reconcile.
+_RETRYING = threading.Lock()
 
 HOST_PLACEHOLDER = '{host}'
 # What a host announced by a sentinel may be put into a command as (a host name or an IPv4 or
@@ -220,46 +226,90 @@ def await_promotion(message, data, events, stop):
             client.close()
 
 
-def retry_failover(host, data, stop):
-    """After ``-failover-abort-no-good-slave`` from the sentinel at ``host``: start the failover
-    again on it (``SENTINEL FAILOVER``) as soon as it has a replica to promote, while the master
-    is still objectively down and no failover runs; for ``RETRY_FAILOVER_FOR_S`` at most.
+def _quick_client(host, port, password):
+    return connection.client(host, port, password, timeout=1, connect_timeout=1)
 
-    Redis 7.0's ``sentinelSelectSlave`` skips a replica whose last INFO is older than 5 s while
-    the master is down, and the sentinel asks replicas for INFO every 10 s until the master is
-    objectively down: a leader elected before the first INFO of that state came back finds no
-    replica, aborts, and tries again only after twice ``failover-timeout`` (a minute by
-    default), the master down all along. The sentinels that voted for it in that epoch do not
+
+def sentinel_flags(host, data):
+    """The flags the sentinel at ``host`` has for our master group, or None when it does not
+    answer."""
+    try:
+        state = connection.as_dict(connection.call(
+            _quick_client, host, data['port'], data.get('password'),
+            lambda client: client.execute_command('SENTINEL', 'MASTER', data['master_name'])))
+    except (redis.RedisError, OSError):
+        return None
+    return set(str(state.get('flags', '')).split(','))
+
+
+def retry_verdict(host, flags_by_host) -> str:
+    """Whether the failover is started again on the sentinel at ``host`` now (``'force'``), or
+    not yet: a sentinel is failing over (``'running'``), or too few see the master down
+    (``'wait'``); from every pod's sentinel flags (None: it does not answer).
+
+    Forced, a failover needs no election, so the watcher asks what an election would: a strict
+    majority of the application's sentinels sees the master down, ``host`` objectively, and no
+    sentinel is failing over (a split vote's other candidate may not have given up yet). A
+    sentinel that just reconnected to a dead master clears its down flags until the next ping
+    goes unanswered: not down now is not down for good.
+    """
+    answering = [flags for flags in flags_by_host.values() if flags is not None]
+    if any('failover_in_progress' in flags for flags in answering):
+        return 'running'
+    down = sum(1 for flags in answering if flags & {'s_down', 'o_down'})
+    target = flags_by_host.get(host)
+    if target is None or 'o_down' not in target or down <= len(flags_by_host) // 2:
+        return 'wait'
+    return 'force'
+
+
+def retry_failover(host, data, stop, reason=NO_GOOD_REPLICA):
+    """After a failover of the sentinel at ``host`` aborted (``reason``): start it again on that
+    sentinel (``SENTINEL FAILOVER``) as soon as :func:`retry_verdict` says so, for
+    ``RETRY_FAILOVER_FOR_S`` at most; Sentinel itself would try again only after twice
+    ``failover-timeout`` (a minute by default), the master down all along.
+
+    ``-failover-abort-no-good-slave``: Redis 7.0's ``sentinelSelectSlave`` skips a replica whose
+    last INFO is older than 5 s while the master is down, and the sentinel asks replicas for INFO
+    every 10 s until the master is objectively down: a leader elected before the first INFO of
+    that state came back finds no replica. The sentinels that voted for it in that epoch do not
     start one of their own meanwhile (``sentinelVoteLeader`` sets their failover start time),
     so this failover, the quorum's, is the only one.
+
+    ``-failover-abort-not-elected``: no candidate got a majority within the election timeout
+    (``SENTINEL_ELECTION_TIMEOUT``, 10 s, or ``failover-timeout`` if shorter): a split vote, as
+    when the master's pod is lost with its sentinel and the two left each vote for themselves,
+    or votes counted for sentinels of removed pods. The candidates do not try again before twice
+    ``failover-timeout`` either.
+
+    Only one retry runs at a time (the caller holds ``_RETRYING``; released here).
     """
-    name, password = data['master_name'], data.get('password')
-    deadline = time.monotonic() + RETRY_FAILOVER_FOR_S
-    stop.wait(RETRY_FAILOVER_AFTER_S)
-    while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            client = connection.client(host, data['port'], password, timeout=1, connect_timeout=1)
-            try:
-                flags = str(connection.as_dict(client.execute_command(
-                    'SENTINEL', 'MASTER', name)).get('flags', '')).split(',')
-                if 'failover_in_progress' in flags:
-                    print('{} no failover to retry on {}: one is under way'.format(
-                        stamp(), host), flush=True)
+    try:
+        name = data['master_name']
+        deadline = time.monotonic() + RETRY_FAILOVER_FOR_S
+        verdict = None
+        stop.wait(RETRY_FAILOVER_AFTER_S)
+        while not stop.is_set() and time.monotonic() < deadline:
+            verdict = retry_verdict(host, {other: sentinel_flags(other, data)
+                                           for other in data['sentinels']})
+            if verdict == 'force':
+                try:
+                    connection.call(_quick_client, host, data['port'], data.get('password'),
+                                    lambda client: client.execute_command('SENTINEL', 'FAILOVER', name))
+                    print('{} failover started again on {} after {}'.format(stamp(), host, reason),
+                          flush=True)
                     return
-                # Not o_down for a moment (a sentinel that reconnects to a dead master clears
-                # its down flags until the next ping goes unanswered): ask again.
-                if 'o_down' in flags:
-                    client.execute_command('SENTINEL', 'FAILOVER', name)
-                    print('{} failover started again on {} (it found no replica to '
-                          'promote)'.format(stamp(), host), flush=True)
-                    return
-            finally:
-                client.close()
-        except redis.ResponseError as error:  # NOGOODSLAVE: its replicas' INFO is still old
-            print('{} failover not retried on {} yet: {}'.format(stamp(), host, error), flush=True)
-        except (redis.RedisError, OSError):
-            pass
-        stop.wait(1.0)
+                except redis.ResponseError as error:  # NOGOODSLAVE: replicas' INFO still old
+                    print('{} failover not retried on {} yet: {}'.format(stamp(), host, error),
+                          flush=True)
+                except (redis.RedisError, OSError):
+                    pass
+            stop.wait(1.0)
+        print('{} no failover retried on {} after {}: {}'.format(
+            stamp(), host, reason, 'one is under way' if verdict == 'running' else
+            'too few sentinels see the master down'), flush=True)
+    finally:
+        _RETRYING.release()
 
 
 def takes_early_promotion(data) -> bool:
@@ -306,8 +356,8 @@ def subscribe(host, data, events, stop):
                             threading.Thread(target=await_promotion, args=(text, data, events, stop),
                                              daemon=True).start()
                         continue
-                    if channel == NO_GOOD_REPLICA:
-                        threading.Thread(target=retry_failover, args=(host, data, stop),
+                    if channel in ABORTS and _RETRYING.acquire(blocking=False):
+                        threading.Thread(target=retry_failover, args=(host, data, stop, channel),
                                          daemon=True).start()
                     kind = kind_of(channel, text)
                     if kind == URGENT:
