@@ -9,6 +9,8 @@ import tempfile
 
 import yaml
 
+from . import block_yaml
+
 CONFIG_SNAPSHOT_KEY = 'caas-base.config.previous'
 
 # Juju refuses spec changes while an application is being removed; there is nothing left
@@ -215,15 +217,14 @@ def _run_spec_tool(tool, spec, k8s_resources=None):
             else:
                 if set(k8s_resources) != {'kubernetesResources'}:
                     k8s_resources = {'kubernetesResources': k8s_resources}
-                text = yaml.safe_dump(k8s_resources, default_flow_style=False)
+                text = block_yaml.dump(k8s_resources)
             if not text.lstrip().startswith('kubernetesResources:'):
                 raise ValueError('k8s_resources text must start with "kubernetesResources:"')
             fd, resources_file = tempfile.mkstemp(prefix='k8s-resources-', suffix='.yaml')
             with os.fdopen(fd, 'w') as f:
                 f.write(text)
             cmd += ['--k8s-resources', resources_file]
-        spec_text = spec if isinstance(spec, str) else yaml.safe_dump(
-            spec, default_flow_style=False)
+        spec_text = spec if isinstance(spec, str) else block_yaml.dump(spec)
         proc = subprocess.run(cmd, input=spec_text.encode('utf-8'),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     finally:
