@@ -1,6 +1,6 @@
-"""The watcher starts a failover again when the leading sentinel found no replica to promote,
-against a real sentinel, master and replica (redis-server --sentinel): Sentinel itself would
-try again only after twice failover-timeout, the master down all along."""
+"""The watcher starts a failover again when the leading sentinel found no replica to promote, or
+no sentinel was elected, against real sentinels, master and replica (redis-server --sentinel):
+Sentinel itself would try again only after twice failover-timeout, the master down all along."""
 
 import json
 import os
@@ -25,16 +25,31 @@ def start_sentinel(directory):
                                      [('down-after-milliseconds', 500), ('failover-timeout', FAILOVER_TIMEOUT_MS)])
 
 
-def start_watcher(directory):
+def start_watcher(directory, sentinels=(HOST,), port=SENTINEL_PORT, redis_port=MASTER_PORT,
+                  failover_timeout_ms=FAILOVER_TIMEOUT_MS):
     settings = directory / 'watcher.json'
     settings.write_text(json.dumps({
-        'sentinels': [HOST], 'port': SENTINEL_PORT, 'redis_port': MASTER_PORT,
+        'sentinels': list(sentinels), 'port': port, 'redis_port': redis_port,
         'password': PASSWORD, 'master_name': 'm', 'down_after_ms': 500,
-        'failover_timeout_ms': FAILOVER_TIMEOUT_MS, 'trigger': ['true'], 'settle': []}))
+        'failover_timeout_ms': failover_timeout_ms, 'trigger': ['true'], 'settle': []}))
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
     return subprocess.Popen([sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)],
                             env=env, stdout=open(directory / 'watcher.log', 'w'),
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_master_until(sentinel, master, event, timeout=20):
+    """Stop the master once the watcher had time to subscribe; whether ``sentinel`` then
+    announced ``event`` within ``timeout`` seconds."""
+    events = sentinel.pubsub(ignore_subscribe_messages=True)
+    events.subscribe(event)
+    time.sleep(1.5)  # the watcher subscribes too
+    bare_redis.stop(master)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if events.get_message(timeout=0.5) is not None:
+            return True
+    return False
 
 
 def test_a_failover_aborted_for_want_of_a_replica_is_started_again_once_one_is_fit(tmp_path):
@@ -53,18 +68,9 @@ def test_a_failover_aborted_for_want_of_a_replica_is_started_again_once_one_is_f
         sentinel_process, sentinel = start_sentinel(tmp_path / 'sentinel')
         started.append(sentinel_process)
         assert bare_redis.wait_for(lambda: sentinel.execute_command('SENTINEL', 'REPLICAS', 'm'), 15)
-        watcher = start_watcher(tmp_path)
-        started.append(watcher)
-        events = sentinel.pubsub(ignore_subscribe_messages=True)
-        events.subscribe('-failover-abort-no-good-slave')
-        time.sleep(1.5)  # the watcher subscribes too
-
-        bare_redis.stop(master)
-        aborted = None
-        deadline = time.monotonic() + 15
-        while aborted is None and time.monotonic() < deadline:
-            aborted = events.get_message(timeout=0.5)
-        assert aborted is not None, 'the sentinel did not abort for want of a replica'
+        started.append(start_watcher(tmp_path))
+        assert stop_master_until(sentinel, master, '-failover-abort-no-good-slave'), \
+            'the sentinel did not abort for want of a replica'
         replica.config_set('replica-priority', 100)
 
         # Well before Sentinel's own next try (2 x failover-timeout).
@@ -120,23 +126,15 @@ def connection_dict(reply):
     return as_dict(reply)
 
 
-def start_split_watcher(directory, sentinel_hosts):
-    settings = directory / 'watcher.json'
-    settings.write_text(json.dumps({
-        'sentinels': list(sentinel_hosts), 'port': SPLIT_SENTINEL_PORT,
-        'redis_port': SPLIT_MASTER_PORT, 'password': PASSWORD, 'master_name': 'm',
-        'down_after_ms': 500, 'failover_timeout_ms': SPLIT_FAILOVER_TIMEOUT_MS,
-        'trigger': ['true'], 'settle': []}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'lib'))
-    return subprocess.Popen([sys.executable, '-m', 'redis_k8s.master_watcher', str(settings)],
-                            env=env, stdout=open(directory / 'watcher.log', 'w'),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_not_elected(sentinel):
-    events = sentinel.pubsub(ignore_subscribe_messages=True)
-    events.subscribe('-failover-abort-not-elected')
-    return events
+def split_vote_aborted(tmp_path, started, pods_sentinels):
+    """The split vote with a watcher whose pods' sentinels are ``pods_sentinels``, its master
+    stopped until the first sentinel gave up its election; returns that sentinel's client."""
+    master, sentinel = start_split_vote(tmp_path, started)
+    started.append(start_watcher(tmp_path, pods_sentinels, SPLIT_SENTINEL_PORT, SPLIT_MASTER_PORT,
+                                 SPLIT_FAILOVER_TIMEOUT_MS))
+    assert stop_master_until(sentinel, master, '-failover-abort-not-elected'), \
+        'the sentinel was elected after all'
+    return sentinel
 
 
 def test_a_failover_no_sentinel_was_elected_for_is_forced_when_the_pods_majority_sees_it_down(
@@ -144,16 +142,7 @@ def test_a_failover_no_sentinel_was_elected_for_is_forced_when_the_pods_majority
     # The application has one pod now (the watcher's sentinels): its sentinel is the majority.
     started = []
     try:
-        master, sentinel = start_split_vote(tmp_path, started)
-        started.append(start_split_watcher(tmp_path, VOTER_HOSTS[:1]))
-        events = wait_not_elected(sentinel)
-        time.sleep(1.5)  # the watcher subscribes too
-        bare_redis.stop(master)
-        aborted = None
-        deadline = time.monotonic() + 20
-        while aborted is None and time.monotonic() < deadline:
-            aborted = events.get_message(timeout=0.5)
-        assert aborted is not None, 'the sentinel was elected after all'
+        sentinel = split_vote_aborted(tmp_path, started, VOTER_HOSTS[:1])
         # Sentinel alone would never fail over here: every try is a lost election.
         assert bare_redis.wait_for(lambda: sentinel.execute_command(
             'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'm') == [VOTER_HOSTS[0], str(SPLIT_REPLICA_PORT)],
@@ -171,16 +160,7 @@ def test_no_failover_is_forced_while_most_of_the_pods_sentinels_do_not_answer(tm
     # master down is no majority, and a forced failover could be a minority's.
     started = []
     try:
-        master, sentinel = start_split_vote(tmp_path, started)
-        started.append(start_split_watcher(tmp_path, VOTER_HOSTS))
-        events = wait_not_elected(sentinel)
-        time.sleep(1.5)
-        bare_redis.stop(master)
-        aborted = None
-        deadline = time.monotonic() + 20
-        while aborted is None and time.monotonic() < deadline:
-            aborted = events.get_message(timeout=0.5)
-        assert aborted is not None, 'the sentinel was elected after all'
+        sentinel = split_vote_aborted(tmp_path, started, VOTER_HOSTS)
         log_file = tmp_path / 'watcher.log'
         assert bare_redis.wait_for(lambda: 'no failover retried on {}'.format(VOTER_HOSTS[0])
                                    in log_file.read_text(), 20), log_file.read_text()
