@@ -11,12 +11,15 @@ HANDOVER_NEW=""
 HANDOVER_ASKED=""
 HANDOVER_ERROR=""
 
-# replicas_behind ADDR: how many replicas of the master at ADDR have not acknowledged its offset.
-replicas_behind() {
+# replicas_caught_up ADDR: "BEHIND CAUGHT": how many replicas of the master at ADDR have not
+# acknowledged its offset (or are still syncing), and how many online ones have.
+replicas_caught_up() {
     _info=$(cli "$1" "$REDIS_PORT" INFO replication)
-    _moff=$(echo "$_info" | sed -n 's/^master_repl_offset://p')
-    echo "$_info" | grep '^slave[0-9]*:' | sed 's/.*offset=\([0-9]*\).*/\1/' \
-        | awk -v m="${_moff:-0}" '$1 < m' | wc -l | tr -d ' '
+    _moff=$(echo "$_info" | sed -n 's/^master_repl_offset://p' | tr -d '\r')
+    echo "$_info" | grep '^slave[0-9]*:' | awk -v m="${_moff:-0}" '
+        { o = $0; sub(/.*offset=/, "", o); sub(/[^0-9].*/, "", o)
+          if ($0 ~ /state=online/ && o + 0 >= m + 0) caught++; else behind++ }
+        END { print behind + 0, caught + 0 }'
 }
 
 # sentinel_priorities SENTINEL: "name priority" of each replica that sentinel knows, name as
@@ -89,8 +92,18 @@ handover() {
         return 1
     fi
     log "writes paused on $_fqdn; waiting for its replicas to catch up"
+    # Every connected replica, and at least one: with none (all restarting, as when every pod
+    # is deleted) there is nothing caught up, and a replica that comes back from its own disk
+    # lacks what the master acknowledged meanwhile. The master then stops as master.
     _deadline=$(($(now) + {{ catch_up_wait_s }}))
-    while [ "$(replicas_behind "$_addr")" -gt 0 ] && [ "$(now)" -lt "$_deadline" ]; do
+    while :; do
+        set -- $(replicas_caught_up "$_addr")
+        [ "${1:-1}" -eq 0 ] && [ "${2:-0}" -gt 0 ] && break
+        if [ "$(now)" -ge "$_deadline" ]; then
+            [ "${2:-0}" -gt 0 ] && break
+            HANDOVER_ERROR="no replica caught up with $_fqdn within {{ catch_up_wait_s }}s"
+            return 1
+        fi
         sleep 0.1
     done
     _pods=$(all_pods)

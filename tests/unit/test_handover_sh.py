@@ -66,6 +66,7 @@ cli() {
             n=$(cat asks); echo $((n + 1)) > asks
             sed -n "$((n + 1))p" failover-replies | grep . || tail -n 1 failover-replies ;;
         *"SENTINEL MASTER"*) printf 'name\nr\nflags\n%s\n' "$(cat flags)" ;;
+        *"INFO replication"*) printf 'role:master\r\nmaster_repl_offset:500\r\n'; cat replicas ;;
         *"get-master-addr-by-name"*) printf '%s\n6379\n' "$(cat master)" ;;
     esac
 }
@@ -75,6 +76,12 @@ all_pods() { echo s1; }
 '''
 
 
+# The master's INFO replication lines about its replicas (its offset is 500).
+CAUGHT_UP = 'slave0:ip=r-1,port=6379,state=online,offset=500,lag=0\r\n'
+BEHIND = 'slave0:ip=r-1,port=6379,state=online,offset=480,lag=0\r\n'
+SYNCING = 'slave0:ip=r-1,port=6379,state=wait_bgsave,offset=0,lag=0\r\n'
+
+
 @pytest.fixture
 def handover(tmp_path):
     files = podspec.volume_files(APP, settings.parse({}, 3, app_name=APP))
@@ -82,9 +89,10 @@ def handover(tmp_path):
         (tmp_path / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
     (tmp_path / "fake.sh").write_text(FAKE_SENTINEL)
 
-    def run(replies, flags, master):
+    def run(replies, flags, master, replicas=CAUGHT_UP):
         for name, text in (("failover-replies", "\n".join(replies) + "\n"), ("flags", flags),
-                           ("master", master), ("asks", "0"), ("clock", "0")):
+                           ("master", master), ("asks", "0"), ("clock", "0"),
+                           ("replicas", replicas)):
             (tmp_path / name).write_text(text)
         script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a "{}" s1; '
                   'echo "rc=$? new=$HANDOVER_NEW error=$HANDOVER_ERROR"'.format(OLD))
@@ -123,4 +131,20 @@ def test_a_failover_under_way_is_awaited_and_its_new_master_taken(handover):
 def test_a_failover_still_under_way_is_not_taken_for_given_up(handover):
     result, log, asks = handover(["OK"], "master,o_down,failover_in_progress", OLD)
     assert result.startswith("rc=1 new= error=no new master after")
+    assert asks == 1
+
+
+@pytest.mark.parametrize('replicas', ['', BEHIND, SYNCING], ids=['none', 'behind', 'syncing'])
+def test_no_failover_is_asked_while_no_replica_has_caught_up(handover, replicas):
+    # Every pod deleted at once: the replicas stop first and come back from their own disks,
+    # without what the master acknowledged meanwhile; promoting one would lose it.
+    result, log, asks = handover(["OK"], "master,failover_in_progress", NEW, replicas)
+    assert result == "rc=1 new= error=no replica caught up with {} within 5s".format(OLD)
+    assert asks == 0
+
+
+def test_a_replica_caught_up_beside_one_still_behind_is_enough_at_the_deadline(handover):
+    replicas = CAUGHT_UP + BEHIND.replace('slave0', 'slave1')
+    result, log, asks = handover(["OK"], "master,failover_in_progress", NEW, replicas)
+    assert result == "rc=0 new={} 6379 error=".format(NEW)
     assert asks == 1
