@@ -10,7 +10,6 @@ since the change it made is a change it sees). Every step is idempotent.
 import redis
 
 from . import live, naming, rules
-from .connection import as_dict
 
 
 def monitor_afresh(pods, host, master) -> bool:

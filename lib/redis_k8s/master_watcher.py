@@ -233,13 +233,8 @@ def _quick_client(host, port, password):
 def sentinel_flags(host, data):
     """The flags the sentinel at ``host`` has for our master group, or None when it does not
     answer."""
-    try:
-        state = connection.as_dict(connection.call(
-            _quick_client, host, data['port'], data.get('password'),
-            lambda client: client.execute_command('SENTINEL', 'MASTER', data['master_name'])))
-    except (redis.RedisError, OSError):
-        return None
-    return set(str(state.get('flags', '')).split(','))
+    state = sentinel_reset.master_state(host, data, _quick_client)
+    return None if state is None else set(str(state.get('flags', '')).split(','))
 
 
 def retry_verdict(host, flags_by_host) -> str:

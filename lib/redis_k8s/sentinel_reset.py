@@ -51,8 +51,9 @@ def _sentinel(host, data, connect, *command):
                            lambda client: client.execute_command(*command))
 
 
-def _master_state(host, data, connect):
-    """``SENTINEL MASTER`` of the sentinel at ``host`` as a dict, or None when it does not answer."""
+def master_state(host, data, connect=_connect):
+    """``SENTINEL MASTER`` of the sentinel at ``host`` as a dict, or None when it does not answer
+    (``data``: the watcher's settings, for the port, password and master group name)."""
     try:
         return connection.as_dict(_sentinel(host, data, connect, 'SENTINEL', 'MASTER',
                                             data['master_name']))
@@ -94,11 +95,11 @@ def reset_in_turn(hosts, data, timeout_s=SYNC_TIMEOUT_S, log=print, connect=_con
     and known to have caught up within ``timeout_s`` each. ``connect(host, port, password)``
     returns a client (default: 2 s timeouts).
     """
-    answering = [host for host in data.get('sentinels', []) if _master_state(host, data, connect)]
+    answering = [host for host in data.get('sentinels', []) if master_state(host, data, connect)]
     others = max(0, len(answering) - 1)
     done = []
     for host in hosts:
-        state = _master_state(host, data, connect)
+        state = master_state(host, data, connect)
         if not state or 'failover_in_progress' in str(state.get('flags', '')):
             log('sentinel {} not reset: {}'.format(
                 host, 'a failover is under way' if state else 'it does not answer'))
@@ -107,7 +108,7 @@ def reset_in_turn(hosts, data, timeout_s=SYNC_TIMEOUT_S, log=print, connect=_con
             continue
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            state = _master_state(host, data, connect)
+            state = master_state(host, data, connect)
             if (state and int(state.get('num-slaves', -1)) >= others
                     and int(state.get('num-other-sentinels', -1)) >= others
                     and _replicas_fresh(host, data, connect)):

@@ -172,8 +172,8 @@ def check_imports(target, modules):
 def precompile(target):
     """Compile the vendored modules hooks import to bytecode of the Python running the build.
 
-    A unit's first hook otherwise compiles them all (about 0.9 s of its time: each unit has
-    its own copy of the charm). Hash-checked: the bytecode is used whatever times the files
+    A unit's first hook otherwise compiles them all (each unit has its own copy of the charm):
+    a hook's imports took 1.19 s cold and 0.35 s compiled, measured by hand. Hash-checked: the bytecode is used whatever times the files
     get when the charm is unpacked, and never for a changed source. An operator running
     another Python version ignores it (another cache tag) and compiles as before.
     """
