@@ -8,6 +8,7 @@ state lives in ``state.json``; a restarted controller re-adopts the processes st
 import json
 import os
 import shlex
+import shutil
 import signal
 import socketserver
 import sys
@@ -19,6 +20,7 @@ from localmodel.actionops import ActionsMixin
 from localmodel import dns, state as statelib
 from localmodel.hooktools import commands
 from localmodel.hooktools.args import ToolError, parse
+from localmodel.archive import stage_charm
 from localmodel.operations import OperationsMixin, OpError
 from localmodel.paths import Paths
 from localmodel.pods import RuntimeMixin
@@ -208,16 +210,33 @@ class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
         fn = getattr(self, "op_" + op.replace("-", "_"), None) if op else None
         if fn is None:
             return {"error": "unknown operation %r" % op}
-        with self.lock:
-            try:
-                result = fn(**req.get("args", {}))
-            except OpError as e:
-                return {"error": str(e)}
-            finally:
-                if op not in ("status", "settled", "pod_spec", "manifests", "show_action"):
-                    self.save()
-                self.cond.notify_all()
+        args = dict(req.get("args", {}))
+        if op in ("deploy", "upgrade"):
+            args["staged"] = self._stage(args.get("charm_dir"))
+        try:
+            with self.lock:
+                try:
+                    result = fn(**args)
+                except OpError as e:
+                    return {"error": str(e)}
+                finally:
+                    if op not in ("status", "settled", "pod_spec", "manifests", "show_action"):
+                        self.save()
+                    self.cond.notify_all()
+        finally:
+            if args.get("staged"):
+                shutil.rmtree(args["staged"], ignore_errors=True)
         return {"result": result}
+
+    def _stage(self, charm_dir):
+        """The charm's archive, copied before the operation takes the lock (hooks and tool
+        calls of the model go on meanwhile, as in Juju while a client uploads a charm)."""
+        if not charm_dir or not os.path.isdir(charm_dir):
+            return None  # the operation refuses it, worded as Juju does
+        try:
+            return stage_charm(os.path.abspath(charm_dir), self.paths.staging)
+        except OSError:
+            return None
 
     def _handle_tool(self, req):
         if req["tool"] == "juju-run":

@@ -13,72 +13,9 @@ import time
 import yaml
 
 from localmodel import charm as charmlib
+from localmodel.archive import install_charm, stage_charm, store_charm
 from localmodel import manifests, state as statelib
 from localmodel.status import status_dict
-
-CHARM_FILES = ".localmodel-charm-files"
-
-
-def _files_under(top):
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in filenames:
-            found.add(os.path.relpath(os.path.join(dirpath, name), top))
-    return found
-
-
-# What `juju deploy <dir>` leaves out of the charm archive: juju/charm dir.go, defaultJujuIgnore
-# (names without a slash at any depth, the others at the top only). Nothing else: bytecode
-# (__pycache__) a charm ships reaches its units.
-IGNORED_ANYWHERE = (".git", ".svn", ".hg", ".bzr", ".tox", ".jujuignore", CHARM_FILES)
-IGNORED_AT_TOP = ("build", "revision", "version")
-
-
-def archived(source):
-    """``shutil.copytree``'s ignore for a charm directory, as Juju archives it."""
-    top = os.path.abspath(source)
-
-    def ignore(directory, names):
-        skipped = {name for name in names if name in IGNORED_ANYWHERE}
-        if os.path.abspath(directory) == top:
-            skipped |= {name for name in names if name in IGNORED_AT_TOP
-                        and (name != "build" or os.path.isdir(os.path.join(directory, name)))}
-        return skipped
-    return ignore
-
-
-def install_charm(source, target, previous=None):
-    """Copy a charm into an application's charm directory.
-
-    Like Juju's charm deployer, an upgrade replaces the old charm's files but keeps every file the
-    charm wrote itself (unit state, files of its background processes): ``previous`` is the old
-    directory, and the list of files it got from its charm is kept beside them.
-    """
-    shutil.copytree(source, target, symlinks=True, ignore=archived(source))
-    shipped = _files_under(target)
-    if previous is not None:
-        try:
-            with open(os.path.join(previous, CHARM_FILES)) as handle:
-                old_shipped = set(handle.read().splitlines())
-        except OSError:
-            old_shipped = set()
-        for relative in sorted(_files_under(previous) - old_shipped - shipped - {CHARM_FILES}):
-            destination = os.path.join(target, relative)
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
-            shutil.copy2(os.path.join(previous, relative), destination, follow_symlinks=False)
-    with open(os.path.join(target, CHARM_FILES), "w") as handle:
-        handle.write("\n".join(sorted(shipped)))
-
-
-def _replace_charm(source, target):
-    """Upgrade the charm in ``target`` to ``source`` (keeping the files the charm wrote)."""
-    new, old = target + ".new", target + ".old"
-    shutil.rmtree(new, ignore_errors=True)
-    install_charm(source, new, previous=target)
-    os.rename(target, old)
-    os.rename(new, target)
-    shutil.rmtree(old, ignore_errors=True)
-
 
 class OpError(Exception):
     """A refused operation; the message is shown to the user as Juju would word it."""
@@ -169,9 +106,9 @@ class OperationsMixin:
                             "joined": {}, "since": self._since(),
                             "workload": {"status": "waiting", "message": "installing agent"},
                             "agent": {"status": "allocating", "message": ""}}
-        # The operator unpacks the charm into the new unit's own directory.
+        # The unit's uniter unpacks the charm into its own directory (UniterMixin._deploy_charm).
         shutil.rmtree(self.paths.unit(unit), ignore_errors=True)
-        install_charm(self.paths.charm(app), self.paths.unit_charm(unit))
+        os.makedirs(self.paths.unit(unit))
         if not a.get("leader"):
             a["leader"] = unit
         self.enqueue(unit, "install")
@@ -259,7 +196,8 @@ class OperationsMixin:
             for r in a["units"].values():
                 r["joined"].pop(str(rid), None)
 
-    def op_deploy(self, charm_dir, app=None, num_units=1, resources=None, config=None):
+    def op_deploy(self, charm_dir, app=None, num_units=1, resources=None, config=None,
+                  staged=None):
         charm_dir = os.path.abspath(charm_dir)
         try:
             ch = charmlib.load(charm_dir)
@@ -275,7 +213,8 @@ class OperationsMixin:
             except charmlib.CharmError as e:
                 raise OpError(str(e))
         shutil.rmtree(self.paths.app(app), ignore_errors=True)
-        install_charm(charm_dir, self.paths.charm(app))
+        os.makedirs(self.paths.app(app))
+        store_charm(staged or stage_charm(charm_dir, self.paths.staging), self.paths.charm(app))
         self.charms[app] = ch
         self.state["applications"][app] = {
             "charm": ch["name"], "charm-rev": 0, "charm-source": charm_dir,
@@ -453,7 +392,8 @@ class OperationsMixin:
         self.log("WARNING", "juju.worker.caasoperator", "operator for %s restarted" % app)
         self.start_operator(app)
         for unit, rec in sorted(a["units"].items()):
-            install_charm(self.paths.charm(app), self.paths.unit_charm(unit))
+            os.makedirs(self.paths.unit(unit))
+            rec.pop("deployed-charm-rev", None)
             if not rec.get("dying") and rec.get("started"):
                 self.enqueue(unit, "upgrade-charm")
                 self.enqueue(unit, "config-changed")
@@ -484,7 +424,7 @@ class OperationsMixin:
                 self.enqueue(u, "upgrade-charm")
                 self.enqueue(u, "config-changed")
 
-    def op_upgrade(self, app, charm_dir):
+    def op_upgrade(self, app, charm_dir, staged=None):
         a = self._need_app(app)
         charm_dir = os.path.abspath(charm_dir)
         try:
@@ -493,18 +433,18 @@ class OperationsMixin:
             raise OpError(str(e))
         a["upgrading"] = True
         try:
+            # A unit's uniter may be unpacking the stored charm (UniterMixin._deploy_charm).
             while app in self.busy:
                 self.cond.wait(0.5)
-            _replace_charm(charm_dir, self.paths.charm(app))
-            # Each unit's charm directory is upgraded on its own, keeping what its hooks wrote.
-            for unit in a["units"]:
-                if os.path.isdir(self.paths.unit_charm(unit)):
-                    _replace_charm(charm_dir, self.paths.unit_charm(unit))
+            store_charm(staged or stage_charm(charm_dir, self.paths.staging),
+                         self.paths.charm(app))
             self.charms.pop(app, None)
             a["charm-rev"] += 1
             a["charm-source"] = charm_dir
         finally:
             a["upgrading"] = False
+        # Each unit's uniter deploys the new charm in its own directory, keeping what its
+        # hooks wrote, before its next operation.
         for u, r in a["units"].items():
             if not r.get("dying"):
                 self.enqueue(u, "upgrade-charm")
@@ -562,6 +502,8 @@ class OperationsMixin:
                 if u in self.current:
                     return False
                 if r["queue"] and not (allow_errors and r.get("error")):
+                    return False
+                if r.get("deployed-charm-rev") != a["charm-rev"]:
                     return False
         if any(self.run_requests.values()) or self.runs_in_flight:
             return False

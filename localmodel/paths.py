@@ -37,6 +37,11 @@ class Paths:
         """The application's charm as the controller stores it (what an operator downloads)."""
         return os.path.join(self.app(app), "charm")
 
+    @property
+    def staging(self):
+        """Charms being uploaded, before an operation stores them (same filesystem: renamed)."""
+        return os.path.join(self.home, "staging")
+
     def units(self, app):
         """The operator's unit directories (``/var/lib/juju/agents`` in the operator pod)."""
         return os.path.join(self.app(app), "units")

@@ -13,6 +13,7 @@ import time
 
 from localmodel import debuglog, podexec, podspec
 from localmodel.context import Context
+from localmodel.archive import install_charm, replace_charm
 
 JUJU_VERSION = "2.9.44"
 MAX_RETRY_DELAY = 300
@@ -74,6 +75,8 @@ class UniterMixin:
         runs = self.run_requests.get(app) or []
         best = None  # (waiting since, kind, item)
         for unit, rec in a["units"].items():
+            if rec.get("deployed-charm-rev") != a["charm-rev"]:
+                continue
             action = self.next_action(unit)
             run = next((item for item in runs if item["unit"] == unit), None)
             err = rec.get("error")
@@ -106,20 +109,26 @@ class UniterMixin:
                 if app not in self.state["applications"]:
                     self.workers.pop(app, None)
                     return
-                job = self._next_job(app)
-                if job is None:
-                    self.cond.wait(0.5)
-                    continue
-                kind, item = job
-                if kind == "action":
-                    ctx = self.start_action(app, item)
-                elif kind == "run":
-                    ctx = self._new_context(app, item["unit"], None)
-                    self.runs_in_flight += 1
-                else:
-                    ctx = self._prepare_hook(item)
-                    self.current[item["unit"]] = item
+                undeployed = self._undeployed_unit(app)
+                if undeployed is not None:
                     self.busy.add(app)
+                    revision = self.state["applications"][app]["charm-rev"]
+                else:
+                    job = self._next_job(app)
+                    if job is None:
+                        self.cond.wait(0.5)
+                        continue
+                    kind, item = job
+                    ctx = self._start_job(app, kind, item)
+            if undeployed is not None:
+                try:
+                    self._deploy_charm(app, undeployed, revision)
+                except OSError as e:
+                    with self.lock:
+                        self.log("ERROR", "juju.worker.uniter", "cannot deploy charm: %r" % e,
+                                 unit=undeployed)
+                    time.sleep(0.5)
+                continue
             try:
                 if kind == "action":
                     self.execute_action(app, ctx, item)
@@ -139,6 +148,49 @@ class UniterMixin:
                         self.runs_in_flight -= 1
                     self.cond.notify_all()
                 time.sleep(0.5)
+
+    def _start_job(self, app, kind, item):
+        if kind == "action":
+            return self.start_action(app, item)
+        if kind == "run":
+            self.runs_in_flight += 1
+            return self._new_context(app, item["unit"], None)
+        self.current[item["unit"]] = item
+        self.busy.add(app)
+        return self._prepare_hook(item)
+
+    def _undeployed_unit(self, app):
+        """A unit whose directory lacks the application's current charm, if any."""
+        a = self.state["applications"][app]
+        if a.get("upgrading") or not self.operator_ready(app):
+            return None
+        for unit, rec in sorted(a["units"].items()):
+            if rec.get("deployed-charm-rev") != a["charm-rev"]:
+                return unit
+        return None
+
+    def _deploy_charm(self, app, unit, revision):
+        """The uniter's deploy operation (worker/uniter/operation/deploy.go, install or upgrade):
+        unpack the controller's copy of the charm into the unit's directory, keeping the files
+        the unit's hooks wrote there. Juju runs it without the machine lock
+        (``DoesNotRequireMachineLock``); here it runs without the model lock, so other
+        applications' hooks and tool calls go on meanwhile."""
+        target = self.paths.unit_charm(unit)
+        deployed = False
+        try:
+            if os.path.isdir(target):
+                replace_charm(self.paths.charm(app), target)
+            else:
+                install_charm(self.paths.charm(app), target)
+            deployed = True
+        finally:
+            with self.lock:
+                self.busy.discard(app)
+                rec = self.unit(unit)
+                if deployed and rec is not None:
+                    rec["deployed-charm-rev"] = revision
+                    self.save()
+                self.cond.notify_all()
 
     def _new_context(self, app, unit, hook, **kw):
         self.context_seq += 1

@@ -81,3 +81,4 @@ def test_a_unit_gets_what_juju_archives_of_the_charm_directory(model, tmp_path):
         assert os.path.isfile(os.path.join(unit, rel)), rel
     for rel in (".git", "build", "src/.tox"):
         assert not os.path.exists(os.path.join(unit, rel)), rel
+
