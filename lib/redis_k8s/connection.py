@@ -19,7 +19,7 @@ from .tls_mode import (_modes, Tls, configure_tls, current_tls, modes,  # noqa: 
 
 TIMEOUT_S = 2.0
 UNANSWERED_S = 10.0
-_unanswered = {}  # (host, port) -> monotonic time it last timed out
+_unanswered = {}  # (host, port) -> wall-clock time it last timed out (hooks pass it on)
 
 
 _served = {}  # (host, port) -> SHA-256 hex of the certificate it last presented
@@ -155,7 +155,23 @@ def call(connect, host, port, password, fn):
 def recently_unanswered(host, port) -> bool:
     """Whether ``host:port`` timed out less than ``UNANSWERED_S`` ago."""
     since = _unanswered.get((host, int(port)))
-    return since is not None and time.monotonic() - since < UNANSWERED_S
+    return since is not None and 0 <= time.time() - since < UNANSWERED_S
+
+
+def unanswered() -> dict:
+    """``{"host:port": time}`` of the instances that timed out less than ``UNANSWERED_S`` ago,
+    for the next hook (:func:`remember_unanswered`): a frozen master or a partitioned pod costs
+    the unit one timeout, not one per hook, while the failover it causes runs hook after hook."""
+    return {"{}:{}".format(host, port): since for (host, port), since in _unanswered.items()
+            if recently_unanswered(host, port)}
+
+
+def remember_unanswered(saved: dict):
+    """Take what :func:`unanswered` gave (a previous hook's) as timeouts of this process."""
+    for name, since in (saved or {}).items():
+        host, _, port = name.rpartition(":")
+        if host and port.isdigit() and isinstance(since, (int, float)):
+            _unanswered.setdefault((host, int(port)), float(since))
 
 
 def ask(connect, host, port, password, fn):
@@ -169,7 +185,7 @@ def ask(connect, host, port, password, fn):
     try:
         result = call(connect, host, port, password, fn)
     except redis.TimeoutError:
-        _unanswered[(host, int(port))] = time.monotonic()
+        _unanswered[(host, int(port))] = time.time()
         return None
     except (redis.RedisError, OSError):
         return None
@@ -216,7 +232,7 @@ class Pods:
                 client = self._clients[key] = self.connect(host, port, self.password)
             result = fn(client)
         except redis.TimeoutError:
-            _unanswered[key] = time.monotonic()
+            _unanswered[key] = time.time()
             self._drop(key)
             return None
         except (redis.RedisError, OSError):

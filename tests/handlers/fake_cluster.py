@@ -29,6 +29,7 @@ class Pod:
         self.ordinal = ordinal
         self.redis_up = True
         self.sentinel_up = True
+        self.redis_frozen = False  # its redis accepts connections and never answers (SIGSTOP)
         self.role = 'slave'
         self.follows = None  # ordinal of the master this replica follows
         self.link_up = True
@@ -131,6 +132,8 @@ class FakeCluster:
         words = [str(word) for word in args]
         words = words[0].split() + words[1:]
         self.commands.append((ordinal, kind, tuple(words)))
+        if kind == 'redis' and pod.redis_frozen:
+            raise redis.TimeoutError('Timeout reading from {}:{}'.format(host, port))
 
         command = words[0].upper()
         if command == 'PING':

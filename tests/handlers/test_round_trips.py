@@ -22,3 +22,19 @@ def test_a_steady_leader_update_status_makes_one_client_per_instance_and_asks_on
     # client also sends AUTH once when it connects). Nothing is set: the user is there already.
     assert len(out.cluster.commands) == 24
     assert len(out.cluster.sent('ACL', 'GETUSER')) == 6 and not out.cluster.sent('ACL', 'SETUSER')
+
+
+def test_an_instance_that_timed_out_is_not_asked_by_the_next_hooks_for_a_while(ctx):
+    # A frozen master costs a unit one timeout, not one per hook of the failover it causes.
+    before = running_leader(ctx)
+    cluster = before.cluster.copy()
+    cluster.pods[1].redis_frozen = True
+    cluster.commands.clear()
+
+    first = ctx.run(before.state.replace(cluster=cluster), 'update-status')
+    assert len([c for c in first.cluster.commands if c[:2] == (1, 'redis')]) == 1  # timed out
+    cluster = first.cluster.copy()
+    cluster.commands.clear()
+    second = ctx.run(first.state.replace(cluster=cluster), 'update-status')
+    assert [c for c in second.cluster.commands if c[:2] == (1, 'redis')] == []
+    assert [c for c in second.cluster.commands if c[:2] == (2, 'redis')]  # the others are asked

@@ -123,6 +123,7 @@ TLS_LIVE_KEY = 'tls-live'  # leader data: "on" once every pod serves TLS (consum
 # until then the TLS Secret keeps the material (tls_material.plan's keep_material).
 TLS_ALL_PLAIN_KEY = 'tls-all-plain'
 TLS_MODES = 'redis-k8s.tls-modes'  # unit kv: the mode each instance last answered in
+UNANSWERED = 'redis-k8s.unanswered'  # unit kv: instances that timed out lately, and when
 SENTINEL_RESETS = 'redis-k8s.sentinel-resets'  # unit kv: the resets last asked of the watcher
 TLS_CLIENT_DIR = '.redis-k8s-tls'  # in the charm dir: the CA bundle and client certificate files
 
@@ -376,6 +377,7 @@ def pod_fqdns(count=None):
 
 
 _observation = None  # this hook's snapshot of the cluster, taken on first use
+_unanswered_loaded = False  # the timeouts of earlier hooks are known to connection
 
 
 def observe_topology(parsed):
@@ -384,8 +386,23 @@ def observe_topology(parsed):
     shared by the check, the heal steps and the status."""
     global _observation
     if _observation is None:
+        if not _unanswered_loaded:
+            _load_unanswered()
         _observation = observation.observe(pod_fqdns(), parsed, password(parsed))
     return _observation
+
+
+def _load_unanswered():
+    global _unanswered_loaded
+    _unanswered_loaded = True
+    connection.remember_unanswered(unitdata.kv().get(UNANSWERED))
+    hookenv.atexit(_save_unanswered)
+
+
+def _save_unanswered():
+    found = connection.unanswered()
+    if found != (unitdata.kv().get(UNANSWERED) or {}):
+        unitdata.kv().set(UNANSWERED, found)
 
 
 def forget_observation():
