@@ -17,19 +17,23 @@ def _controller(home):
     return controllerlib.Controller(home)
 
 
+def _probing(ctl, copy, lock_free):
+    """``copy``, after noting in ``lock_free`` whether another thread could take the lock."""
+    def probed(source, target):
+        probe = threading.Thread(target=lambda: lock_free.append(
+            ctl.lock.acquire(blocking=False) and (ctl.lock.release() or True)))
+        probe.start()
+        probe.join()
+        return copy(source, target)
+    return probed
+
+
 def test_a_charm_is_uploaded_without_the_model_lock_and_dropped_when_refused(
         tmp_path, monkeypatch):
     ctl = _controller(str(tmp_path / "home"))
     lock_free_while_copying = []
-
-    def stage(source, staging):
-        probe = threading.Thread(target=lambda: lock_free_while_copying.append(
-            ctl.lock.acquire(blocking=False) and (ctl.lock.release() or True)))
-        probe.start()
-        probe.join()
-        return original(source, staging)
-    original = controllerlib.stage_charm
-    monkeypatch.setattr(controllerlib, "stage_charm", stage)
+    monkeypatch.setattr(controllerlib, "stage_charm", _probing(
+        ctl, controllerlib.stage_charm, lock_free_while_copying))
     answer = ctl.handle({"op": "upgrade", "args": {"app": "nope", "charm_dir": ECHO}})
     assert answer == {"error": 'application "nope" not found'}
     assert lock_free_while_copying == [True]
@@ -42,14 +46,8 @@ def test_a_unit_unpacks_its_charm_without_the_model_lock(tmp_path, monkeypatch):
     unit = {"number": 0, "queue": [], "joined": {}}
     ctl.state["applications"]["echo"] = {"charm-rev": 3, "units": {"echo/0": unit}}
     lock_free_while_unpacking = []
-
-    def install(source, target):
-        probe = threading.Thread(target=lambda: lock_free_while_unpacking.append(
-            ctl.lock.acquire(blocking=False) and (ctl.lock.release() or True)))
-        probe.start()
-        probe.join()
-        return archive.install_charm(source, target)
-    monkeypatch.setattr(uniterlib, "install_charm", install)
+    monkeypatch.setattr(uniterlib, "install_charm", _probing(
+        ctl, archive.install_charm, lock_free_while_unpacking))
     ctl._deploy_charm("echo", "echo/0", 3)
     assert lock_free_while_unpacking == [True]
     assert unit["deployed-charm-rev"] == 3
