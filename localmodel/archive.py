@@ -61,12 +61,10 @@ def install_charm(source, target, previous=None):
 
 def replace_charm(source, target):
     """Upgrade the charm in ``target`` to ``source`` (keeping the files the charm wrote)."""
-    new, old = target + ".new", target + ".old"
+    new = target + ".new"
     shutil.rmtree(new, ignore_errors=True)
     install_charm(source, new, previous=target)
-    os.rename(target, old)
-    os.rename(new, target)
-    shutil.rmtree(old, ignore_errors=True)
+    store_charm(new, target)
 
 
 def stage_charm(source, staging):
@@ -79,7 +77,7 @@ def stage_charm(source, staging):
 
 
 def store_charm(staged, target):
-    """Put a staged charm at ``target`` (the controller's copy), replacing what was there."""
+    """Put a charm copied beside ``target`` in its place, replacing what was there."""
     old = target + ".old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(target):

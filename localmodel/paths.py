@@ -21,6 +21,8 @@ class Paths:
         self.resolv = os.path.join(self.run, "resolv.conf")
         self.os_release = os.path.join(self.run, "os-release")
         self.tools = os.path.join(self.home, "tools")
+        # Charms being uploaded, before an operation stores them (same filesystem: renamed).
+        self.staging = os.path.join(self.home, "staging")
         self.logs = os.path.join(self.home, "logs")
         self.debug_log = os.path.join(self.logs, "debug.log")
         self.controller_log = os.path.join(self.logs, "controller.log")
@@ -36,11 +38,6 @@ class Paths:
     def charm(self, app):
         """The application's charm as the controller stores it (what an operator downloads)."""
         return os.path.join(self.app(app), "charm")
-
-    @property
-    def staging(self):
-        """Charms being uploaded, before an operation stores them (same filesystem: renamed)."""
-        return os.path.join(self.home, "staging")
 
     def units(self, app):
         """The operator's unit directories (``/var/lib/juju/agents`` in the operator pod)."""
