@@ -7,6 +7,7 @@ a real hook process would; only the unit's state database persists between hooks
 """
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -164,6 +165,10 @@ class Model:
             sys.path[:] = saved_path
             os.environ.clear()
             os.environ.update(saved_env)
+            # The hook template hands the collector's objects over as a process that ends
+            # would (gc.freeze); this process goes on.
+            gc.unfreeze()
+            gc.enable()
 
     def hook(self, charm_dir, unit, hook, relation_id=None, remote_unit=None):
         """Run one hook of ``unit`` as ``charm build`` renders it (layer:caas-base's
