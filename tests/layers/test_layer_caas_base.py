@@ -247,6 +247,53 @@ def test_the_frameworks_account_goes_out_in_one_call_before_the_charms_line(
     assert logs[1] == (None, 'master moved')
 
 
+COUNTING_HANDLERS = '''
+import os
+
+from charms.reactive import hook, set_flag
+from charms.reactive.bus import Handler
+
+
+@hook('update-status')
+def steady():
+    for n in range(5):
+        set_flag('test.step.{}'.format(n))
+
+
+def idle():
+    pass
+
+
+def _counted():
+    with open(os.environ['TEST_COUNT_FILE'], 'a') as f:
+        f.write('.')
+    return False
+
+
+Handler.get(idle).add_predicate(_counted)
+'''
+
+
+def test_a_flag_change_does_not_test_every_handler_again(model, tmp_path, monkeypatch):
+    charm = model.charm('tc', layers=('caas-base',), handlers={'tc': COUNTING_HANDLERS})
+    count_file = tmp_path / 'tests'
+    monkeypatch.setenv('TEST_COUNT_FILE', str(count_file))
+    model.hook(charm, 'tc/0', 'update-status')
+    assert {'test.step.0', 'test.step.4'} <= model.flags(charm, 'tc/0')
+    # Dispatch tests a handler once per pass of its loop (charms.reactive's LogTracer also
+    # tested it after each of the five flags set).
+    assert count_file.read_text().count('.') <= 3
+
+
+def test_the_tracer_logs_flag_changes_and_dispatch_queues(model, logging_charm, monkeypatch):
+    monkeypatch.setenv('TEST_LOG', 'master moved')
+    model.hook(logging_charm, 'lg/0', 'update-status')
+    held = _juju_logs(model)[0][1].splitlines()
+    assert 'tracer: starting handler dispatch, 0 flags set' in held
+    assert 'tracer: set flag test.ran' in held
+    assert 'tracer: ++   queue handler reactive/lg.py:13:maybe_log' in held
+
+
 def test_a_failing_hook_logs_the_frameworks_account_and_the_error(model, logging_charm,
                                                                    monkeypatch):
     monkeypatch.setenv('TEST_LOG', 'fail')

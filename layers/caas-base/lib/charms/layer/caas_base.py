@@ -147,8 +147,9 @@ class _PkgResourcesStandIn(type(sys)):
 
 # --- what charms.reactive logs of its own work --------------------------------------------------
 
-# charms.reactive's own lines (module name prefix) held back by hold_framework_log.
-_FRAMEWORK = 'charms.reactive'
+# Modules (and their submodules) whose lines below WARNING hold_framework_log holds back:
+# charms.reactive's own, and the tracer this layer gives it.
+_FRAMEWORK = ('charms.reactive', 'charms.layer.flag_tracer')
 _HELD_LEVELS = (None, 'TRACE', 'DEBUG', 'INFO')
 _held = []
 _send = None  # charmhelpers' hookenv.log, which runs juju-log
@@ -156,8 +157,9 @@ _send = None  # charmhelpers' hookenv.log, which runs juju-log
 
 def hold_framework_log():
     """Hold back what charms.reactive logs below WARNING about its own work (the hook running,
-    each handler invoked, its flag tracer) until the charm logs something, then send it in one
-    ``juju-log`` call just before the charm's line; drop it when the charm logs nothing.
+    each handler invoked, its flag tracer: :mod:`charms.layer.flag_tracer`) until the charm
+    logs something, then send it in one ``juju-log`` call just before the charm's line; drop it
+    when the charm logs nothing.
 
     Each ``juju-log`` is a hook tool call (tens of ms on an operator pod), and charms.reactive
     makes six to eight a hook: a steady hook (update-status finding nothing to do) now makes
@@ -173,7 +175,7 @@ def hold_framework_log():
 
     def log(message, level=None):
         caller = sys._getframe(1).f_globals.get('__name__') or ''
-        framework = caller == _FRAMEWORK or caller.startswith(_FRAMEWORK + '.')
+        framework = any(caller == name or caller.startswith(name + '.') for name in _FRAMEWORK)
         if framework and level in _HELD_LEVELS:
             _held.append(message)
             return None
