@@ -321,18 +321,26 @@ def update_config_flags():
     triggers) are registered, before they are dispatched.
     """
     from charmhelpers.core import hookenv, unitdata
-    from charms.reactive import set_flag, toggle_flag
+    from charms.reactive import clear_flag, get_flags, set_flag
     config = dict(hookenv.config() or {})
     previous = unitdata.kv().get(CONFIG_SNAPSHOT_KEY)
     defaults = _config_defaults()
+    wanted = {}
     for opt in sorted(set(config) | set(defaults)):
         value = config.get(opt)
         if previous is None or opt not in previous or previous[opt] != value:
-            set_flag('config.changed')
-            set_flag('config.changed.{}'.format(opt))
-        toggle_flag('config.set.{}'.format(opt), _is_set(value))
-        toggle_flag('config.default.{}'.format(opt),
-                    opt in defaults and value == defaults[opt])
+            wanted['config.changed'] = True
+            wanted['config.changed.{}'.format(opt)] = True
+        wanted['config.set.{}'.format(opt)] = _is_set(value)
+        wanted['config.default.{}'.format(opt)] = opt in defaults and value == defaults[opt]
+    # Each set_flag and clear_flag reads every flag from the unit's database: a steady hook,
+    # where none of these moves, asks once.
+    current = set(get_flags())
+    for flag, on in wanted.items():
+        if on and flag not in current:
+            set_flag(flag)
+        elif not on and flag in current:
+            clear_flag(flag)
     hookenv.atexit(_finish_config_flags, config)
 
 
