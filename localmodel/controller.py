@@ -57,6 +57,7 @@ class Controller(OperationsMixin, UniterMixin, ActionsMixin, RuntimeMixin):
         self.contexts, self.current, self.workers, self.run_requests = {}, {}, {}, {}
         self.busy, self.popens, self.charms, self.service_files = set(), {}, {}, {}
         self.running_actions = set()
+        self.unpacking = {}  # app: units whose uniter is unpacking the charm
         self.context_seq = 0
         self.runs_in_flight = 0
         self.dirty = False

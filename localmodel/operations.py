@@ -433,8 +433,8 @@ class OperationsMixin:
             raise OpError(str(e))
         a["upgrading"] = True
         try:
-            # A unit's uniter may be unpacking the stored charm (UniterMixin._deploy_charm).
-            while app in self.busy:
+            # Units' uniters may be unpacking the stored charm (UniterMixin._deploy_charm).
+            while app in self.busy or self.unpacking.get(app):
                 self.cond.wait(0.5)
             store_charm(staged or stage_charm(charm_dir, self.paths.staging),
                          self.paths.charm(app))

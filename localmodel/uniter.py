@@ -109,26 +109,14 @@ class UniterMixin:
                 if app not in self.state["applications"]:
                     self.workers.pop(app, None)
                     return
-                undeployed = self._undeployed_unit(app)
-                if undeployed is not None:
-                    self.busy.add(app)
-                    revision = self.state["applications"][app]["charm-rev"]
-                else:
-                    job = self._next_job(app)
-                    if job is None:
-                        self.cond.wait(0.5)
-                        continue
-                    kind, item = job
-                    ctx = self._start_job(app, kind, item)
-            if undeployed is not None:
-                try:
-                    self._deploy_charm(app, undeployed, revision)
-                except OSError as e:
-                    with self.lock:
-                        self.log("ERROR", "juju.worker.uniter", "cannot deploy charm: %r" % e,
-                                 unit=undeployed)
-                    time.sleep(0.5)
-                continue
+                for unit in self._undeployed_units(app):
+                    self._start_unpack(app, unit)
+                job = self._next_job(app)
+                if job is None:
+                    self.cond.wait(0.5)
+                    continue
+                kind, item = job
+                ctx = self._start_job(app, kind, item)
             try:
                 if kind == "action":
                     self.execute_action(app, ctx, item)
@@ -159,22 +147,31 @@ class UniterMixin:
         self.busy.add(app)
         return self._prepare_hook(item)
 
-    def _undeployed_unit(self, app):
-        """A unit whose directory lacks the application's current charm, if any."""
+    def _undeployed_units(self, app):
+        """The units whose directory lacks the application's current charm and that are not
+        unpacking it already."""
         a = self.state["applications"][app]
         if a.get("upgrading") or not self.operator_ready(app):
-            return None
-        for unit, rec in sorted(a["units"].items()):
-            if rec.get("deployed-charm-rev") != a["charm-rev"]:
-                return unit
-        return None
+            return []
+        unpacking = self.unpacking.get(app, set())
+        return [unit for unit, rec in sorted(a["units"].items())
+                if rec.get("deployed-charm-rev") != a["charm-rev"] and unit not in unpacking]
+
+    def _start_unpack(self, app, unit):
+        """Each unit's uniter deploys its charm on its own, while the other units of the
+        operator run their hooks (Juju: one uniter goroutine per unit in the operator)."""
+        self.unpacking.setdefault(app, set()).add(unit)
+        revision = self.state["applications"][app]["charm-rev"]
+        threading.Thread(target=self._deploy_charm, args=(app, unit, revision),
+                         name="unpack-" + unit, daemon=True).start()
 
     def _deploy_charm(self, app, unit, revision):
         """The uniter's deploy operation (worker/uniter/operation/deploy.go, install or upgrade):
         unpack the controller's copy of the charm into the unit's directory, keeping the files
         the unit's hooks wrote there. Juju runs it without the machine lock
         (``DoesNotRequireMachineLock``); here it runs without the model lock, so other
-        applications' hooks and tool calls go on meanwhile."""
+        applications' hooks, the other units' hooks and tool calls go on meanwhile. A failed
+        unpack is logged and tried again."""
         target = self.paths.unit_charm(unit)
         deployed = False
         try:
@@ -183,9 +180,13 @@ class UniterMixin:
             else:
                 install_charm(self.paths.charm(app), target)
             deployed = True
+        except OSError as e:
+            with self.lock:
+                self.log("ERROR", "juju.worker.uniter", "cannot deploy charm: %r" % e, unit=unit)
+            time.sleep(0.5)
         finally:
             with self.lock:
-                self.busy.discard(app)
+                self.unpacking.get(app, set()).discard(unit)
                 rec = self.unit(unit)
                 if deployed and rec is not None:
                     rec["deployed-charm-rev"] = revision

@@ -52,3 +52,46 @@ def test_a_unit_unpacks_its_charm_without_the_model_lock(tmp_path, monkeypatch):
     assert lock_free_while_unpacking == [True]
     assert unit["deployed-charm-rev"] == 3
     assert os.access(os.path.join(ctl.paths.unit_charm("echo/0"), "hooks", "install"), os.X_OK)
+
+
+def test_a_unit_runs_its_hook_while_another_unit_of_its_operator_unpacks(tmp_path, monkeypatch):
+    ctl = _controller(str(tmp_path / "home"))
+    archive.install_charm(ECHO, ctl.paths.charm("echo"))
+    ready = {"number": 0, "queue": [{"hook": "update-status", "seq": 1}], "joined": {},
+             "deployed-charm-rev": 3}
+    fresh = {"number": 1, "queue": [], "joined": {}}
+    ctl.state["applications"]["echo"] = {"charm-rev": 3,
+                                         "units": {"echo/0": ready, "echo/1": fresh}}
+    unpacking, release, hook_ran = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_unpack(source, target):
+        unpacking.set()
+        release.wait(10)
+        return archive.install_charm(source, target)
+
+    def hook(app, ctx, item):
+        hook_ran.set()
+        with ctl.lock:
+            ctl.current.pop(item["unit"], None)
+            ctl.busy.discard(app)
+            ready["queue"].clear()
+
+    monkeypatch.setattr(uniterlib, "install_charm", slow_unpack)
+    monkeypatch.setattr(ctl, "operator_ready", lambda app: True)
+    monkeypatch.setattr(ctl, "_prepare_hook", lambda item: None)
+    monkeypatch.setattr(ctl, "_execute_hook", hook)
+    worker = threading.Thread(target=ctl._worker, args=("echo",), daemon=True)
+    worker.start()
+    try:
+        assert unpacking.wait(10)
+        # echo/1 is still unpacking: echo/0's hook does not wait for it.
+        assert hook_ran.wait(10)
+        assert "deployed-charm-rev" not in fresh
+    finally:
+        release.set()
+        with ctl.lock:
+            while ctl.unpacking.get("echo"):
+                ctl.cond.wait(1)
+        ctl.stopping.set()
+        worker.join(5)
+    assert fresh["deployed-charm-rev"] == 3
