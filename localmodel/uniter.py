@@ -188,7 +188,8 @@ class UniterMixin:
             with self.lock:
                 self.unpacking.get(app, set()).discard(unit)
                 rec = self.unit(unit)
-                if deployed and rec is not None:
+                # A restart-operator may have removed the directory since the copy ended.
+                if deployed and rec is not None and os.path.isdir(target):
                     rec["deployed-charm-rev"] = revision
                     self.save()
                 self.cond.notify_all()

@@ -50,7 +50,8 @@ def client(host, port, password, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S, d
     tls = current_tls()
     if tls is None:
         return redis.Redis(host=host, port=int(port), password=password or None, socket_timeout=timeout,
-                           socket_connect_timeout=connect_timeout, decode_responses=decode)
+                           socket_connect_timeout=connect_timeout, decode_responses=decode,
+                           lib_name=None, lib_version=None)
     return open_client(host, port, password, tls, timeout=timeout, connect_timeout=connect_timeout,
                        decode=decode)
 
