@@ -182,7 +182,9 @@ class UniterMixin:
             deployed = True
         except OSError as e:
             with self.lock:
-                self.log("ERROR", "juju.worker.uniter", "cannot deploy charm: %r" % e, unit=unit)
+                if self.unit(unit) is not None:  # a removed unit's directory went with it
+                    self.log("ERROR", "juju.worker.uniter", "cannot deploy charm: %r" % e,
+                             unit=unit)
             time.sleep(0.5)
         finally:
             with self.lock:

@@ -2,14 +2,11 @@
 ``CLIENT SETINFO`` on every connection unless told not to, which Redis 7.0 answers with an
 error (counted in ``INFO errorstats``, which the exporter publishes), two round trips each."""
 
-import subprocess
-import time
-
 import pytest
 import redis
 
 from redis_k8s import connection
-from tls_tools import stop
+from tls_tools import start_plain_redis, stop
 
 HOST = "127.42.1.1"
 PORT = 27311
@@ -17,23 +14,9 @@ PORT = 27311
 
 @pytest.fixture
 def server(tmp_path):
-    process = subprocess.Popen(
-        ["redis-server", "--bind", HOST, "--port", str(PORT), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    probe = redis.Redis(host=HOST, port=PORT, socket_timeout=1, lib_name=None, lib_version=None)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            probe.ping()
-            break
-        except redis.RedisError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop(process)
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.1)
+    process = start_plain_redis(tmp_path, HOST, PORT)
     connection.configure_tls(None)
-    yield probe
+    yield redis.Redis(host=HOST, port=PORT, socket_timeout=1, lib_name=None, lib_version=None)
     stop(process)
 
 

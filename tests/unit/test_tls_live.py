@@ -3,14 +3,13 @@ redis-server 7.0 processes on 127.42.0.x (a master and its replica, plain at fir
 
 import datetime
 import os
-import subprocess
 import time
 
 import pytest
 import redis
 
 from redis_k8s import certificates, connection, live, settings
-from tls_tools import stop, write
+from tls_tools import start_plain_redis, stop, write
 
 HOSTS = ["127.42.0.1", "127.42.0.2"]
 PORT = 27301
@@ -28,25 +27,6 @@ def material():
     return ca, ca_key, issue(ca, ca_key), issue(ca, ca_key)
 
 
-def start_plain(directory, host, extra=()):
-    log = open(os.path.join(str(directory), "redis-{}.log".format(host)), "wb")
-    process = subprocess.Popen(
-        ["redis-server", "--bind", host, "--port", str(PORT), "--save", "", "--appendonly", "no",
-         "--dir", str(directory)] + list(extra),
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis(host=host, port=PORT, socket_timeout=1).ping()
-            return process
-        except redis.RedisError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop(process)
-                raise RuntimeError("redis-server on {} did not start".format(host))
-            time.sleep(0.1)
-
-
 @pytest.fixture
 def cluster(tmp_path, material):
     ca, _, (cert, key), _ = material
@@ -55,10 +35,10 @@ def cluster(tmp_path, material):
     write(tls_dir, "ca.pem", ca)
     write(tls_dir, POD + ".pem", cert)
     write(tls_dir, POD + ".key", key)
-    master = start_plain(tmp_path / "", HOSTS[0])
+    master = start_plain_redis(tmp_path, HOSTS[0], PORT)
     replica_dir = tmp_path / "replica"
     replica_dir.mkdir()
-    replica = start_plain(replica_dir, HOSTS[1], ["--replicaof", HOSTS[0], str(PORT)])
+    replica = start_plain_redis(replica_dir, HOSTS[1], PORT, ["--replicaof", HOSTS[0], str(PORT)])
     connection._modes.clear()
     connection._served.clear()
     connection.configure_tls(connection.Tls(enabled=True, ca=str(tls_dir / "ca.pem")))

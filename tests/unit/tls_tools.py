@@ -1,5 +1,6 @@
-"""What the TLS unit tests share: the real ``openssl`` CLI (the tests may use it, the charm never
-does) and bare TLS-only redis-servers on 127.215.0.x, ports 27000-27100."""
+"""What the unit tests of live redis share: the real ``openssl`` CLI (the tests may use it, the
+charm never does), bare TLS-only redis-servers on 127.215.0.x, ports 27000-27100, and bare
+plain ones."""
 
 import os
 import signal
@@ -47,6 +48,29 @@ def start_tls_redis(directory, host, tls_port, cert, key, ca, extra=()):
             if process.poll() is not None or time.monotonic() > deadline:
                 stop(process)
                 raise RuntimeError('redis-server with TLS on {}:{} did not start'.format(host, tls_port))
+            time.sleep(0.1)
+
+
+def start_plain_redis(directory, host, port, extra=()):
+    """Start a plain redis-server on ``host:port`` (no persistence), in a process group of its
+    own; return the process once it answers ``PING``."""
+    import redis
+    log = open(os.path.join(str(directory), 'redis-{}.log'.format(host)), 'wb')
+    process = subprocess.Popen(
+        ['redis-server', '--bind', host, '--port', str(port), '--save', '', '--appendonly', 'no',
+         '--dir', str(directory)] + list(extra),
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    probe = redis.Redis(host=host, port=port, socket_timeout=1, lib_name=None, lib_version=None)
+    deadline = time.monotonic() + START_WAIT_S
+    while True:
+        try:
+            probe.ping()
+            return process
+        except redis.RedisError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop(process)
+                raise RuntimeError('redis-server on {}:{} did not start'.format(host, port))
             time.sleep(0.1)
 
 
