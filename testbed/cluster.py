@@ -161,6 +161,18 @@ class Cluster:
             views[pod] = (reply[0].decode(), int(reply[1])) if reply else None
         return views
 
+    def sentinel_tables(self, sentinel_port=26379):
+        """Each pod's sentinel: ``(replicas, other sentinels)`` it knows (None: no answer). A
+        sentinel remembers removed pods' until it is reset."""
+        tables = {}
+        for pod in self.pods():
+            try:
+                state = self.client(pod, sentinel_port).sentinel_master(self.app)
+                tables[pod] = (int(state['num-slaves']), int(state['num-other-sentinels']))
+            except (redis.RedisError, OSError, KeyError):
+                tables[pod] = None
+        return tables
+
     def master_pod(self, port=6379):
         masters = [pod for pod, info in self.roles(port).items() if info['role'] == 'master']
         assert len(masters) == 1, masters

@@ -17,7 +17,9 @@ class FakeNode:
         self.calls = []
         self.config = {}
         self.offset = 100
-        self.state = {"num-slaves": 2, "num-other-sentinels": 2, "flags": "master"}
+        # The master answered the last ping; its next INFO is due (a reset goes ahead at once).
+        self.state = {"num-slaves": 2, "num-other-sentinels": 2, "flags": "master",
+                      "last-ok-ping-reply": 300, "info-refresh": 9500}
 
 
 class FakeClient:
@@ -128,7 +130,7 @@ def reset_in_turn(hosts, nodes, answering):
 def test_sentinels_are_reset_one_at_a_time_skipping_the_unreachable():
     nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
     for node in nodes.values():
-        node.state = {"num-slaves": 1, "num-other-sentinels": 1, "flags": "master"}
+        node.state.update({"num-slaves": 1, "num-other-sentinels": 1})
     done, log = reset_in_turn(["a", "gone", "b"], nodes, ["a", "gone", "b"])
     assert done == ["a", "b"]
     assert log == ["sentinel a reset", "sentinel gone not reset: it does not answer",
@@ -147,7 +149,7 @@ def test_a_sentinel_in_a_failover_is_not_reset():
 
 def test_a_reset_sentinel_that_does_not_catch_up_is_not_counted_done():
     nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
-    nodes[("a", 26379)].state = {"num-slaves": 1, "num-other-sentinels": 0, "flags": "master"}
+    nodes[("a", 26379)].state.update({"num-slaves": 1, "num-other-sentinels": 0})
     done, log = reset_in_turn(["a"], nodes, ["a", "b"])
     assert done == [] and log == ["sentinel a reset: not caught up after 2 s"]
 
