@@ -17,7 +17,7 @@ A run in which the sentinels did not fail over (a split vote: the two sentinels 
 for itself, and Sentinel then waits twice the failover timeout before trying again) is counted
 apart (``runs_without_failover``, with the sentinels' own log lines), not in the losses, and the
 next run waits for Sentinel's pause to end. Each run starts once every sentinel knows just the
-pods there are (:func:`sentinels_forgot_removed`; the wait is in ``runs_detail``): the round
+pods there are (:func:`sentinels_know_just_the_pods`; the wait is in ``runs_detail``): the round
 before is a scale-down.
 
 Rounds: ``partition`` leaves ``min-replicas-max-lag`` unset (the charm's default, derived from
@@ -143,11 +143,12 @@ def sentinel_events(cluster, isolated, lines=12):
     return events
 
 
-def sentinels_forgot_removed(cluster, units, timeout=180):
-    """Wait until every sentinel knows just the other pods' replicas and sentinels; returns the
-    seconds waited. Until the master watcher has reset them after a scale-down, the removed
-    pods' sentinels count as voters (3 of 4 needed, out of reach across a partition): a run then
-    would measure those seconds, not a partition."""
+def sentinels_know_just_the_pods(cluster, units, timeout=180):
+    """Wait until every sentinel knows just the other pods' replicas and sentinels (after a
+    deploy, once they have heard each other; after a scale-down, once the master watcher has
+    reset them); returns the seconds waited. Until then the removed pods' sentinels count as
+    voters (3 of 4 needed, out of reach across a partition): a run would measure those seconds,
+    not a partition."""
     started = time.monotonic()
     expected = (units - 1, units - 1)
     while not all(table == expected for table in cluster.sentinel_tables().values()):
@@ -188,9 +189,9 @@ def measure(session, cluster, units=3, runs=10, rounds=ROUNDS, min_left_s=60):
                 if session.left() < min_left_s:
                     break
                 try:
-                    waited = sentinels_forgot_removed(cluster, units)
+                    waited = sentinels_know_just_the_pods(cluster, units)
                     runs_done.append(one_run(cluster, '{}{}'.format(name, index), units))
-                    runs_done[-1]['sentinels_forgot_removed_wait_s'] = waited
+                    runs_done[-1]['sentinels_know_just_the_pods_wait_s'] = waited
                     print('bench: {} run {}: {}'.format(name, index + 1, runs_done[-1]),
                           flush=True)
                 except TimeoutError as error:

@@ -1,8 +1,10 @@
 """Charm directories as Juju moves them: archived by `juju deploy`, stored by the controller,
 unpacked by each unit's uniter (keeping what the unit's hooks wrote)."""
 
+import json
 import os
 import shutil
+import stat
 import time
 
 CHARM_FILES = ".localmodel-charm-files"
@@ -67,12 +69,55 @@ def replace_charm(source, target):
     store_charm(new, target)
 
 
+class ArchiveError(ValueError):
+    """A charm directory `juju deploy` refuses to archive; the message is Juju's."""
+
+
+_FILE_TYPES = ((stat.S_ISFIFO, "file is a named pipe: %s"), (stat.S_ISSOCK, "file is a socket: %s"),
+               (stat.S_ISBLK, "file is a device: %s"), (stat.S_ISCHR, "file is a device: %s"))
+
+
+def check_archivable(source):
+    """Raise :class:`ArchiveError` for what Juju refuses to put in a charm archive
+    (juju/charm charmdir.go, ``ArchiveTo``: ``checkSymlinkTarget``, ``checkFileType``): a
+    symlink with an absolute target or one that leads out of the charm, and any file that is
+    not a regular file, a directory or a symlink. Ignored names are not looked at."""
+    top = os.path.abspath(source)
+    ignore = archived(source)
+    for dirpath, dirnames, filenames in os.walk(top):
+        skipped = ignore(dirpath, dirnames + filenames)
+        dirnames[:] = [name for name in dirnames if name not in skipped]
+        for name in dirnames + filenames:
+            if name in skipped:
+                continue
+            path = os.path.join(dirpath, name)
+            relative = os.path.relpath(path, top)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                target = os.readlink(path)
+                if os.path.isabs(target):
+                    raise ArchiveError("symlink %s is absolute: %s"
+                                       % (json.dumps(relative), json.dumps(target)))
+                joined = os.path.normpath(os.path.join(os.path.dirname(relative), target))
+                if joined == ".." or joined.startswith("../"):
+                    raise ArchiveError("symlink %s links out of charm: %s"
+                                       % (json.dumps(relative), json.dumps(target)))
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                message = next((text for test, text in _FILE_TYPES if test(mode)),
+                               "file has an unknown type: %s")
+                raise ArchiveError(message % json.dumps(relative))
+
+
 def stage_charm(source, staging):
     """Archive ``source`` into a new directory under ``staging``, as `juju deploy` uploads a
     charm before the controller records anything: the copy takes no model lock."""
     os.makedirs(staging, exist_ok=True)
     target = os.path.join(staging, "charm-%d-%d" % (os.getpid(), time.monotonic_ns()))
-    install_charm(source, target)
+    try:
+        install_charm(source, target)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return target
 
 

@@ -13,7 +13,8 @@ import time
 import yaml
 
 from localmodel import charm as charmlib
-from localmodel.archive import install_charm, stage_charm, store_charm
+from localmodel.archive import (ArchiveError, check_archivable, install_charm, stage_charm,
+                                store_charm)
 from localmodel import manifests, state as statelib
 from localmodel.status import status_dict
 
@@ -196,12 +197,22 @@ class OperationsMixin:
             for r in a["units"].values():
                 r["joined"].pop(str(rid), None)
 
+    def _staged(self, staged, charm_dir):
+        """The charm's archive: ``staged`` (copied before the lock) or a copy made now."""
+        if staged:
+            return staged
+        try:
+            return stage_charm(charm_dir, self.paths.staging)
+        except OSError as e:
+            raise OpError("cannot read charm %s: %s" % (charm_dir, e))
+
     def op_deploy(self, charm_dir, app=None, num_units=1, resources=None, config=None,
                   staged=None):
         charm_dir = os.path.abspath(charm_dir)
         try:
             ch = charmlib.load(charm_dir)
-        except charmlib.CharmError as e:
+            check_archivable(charm_dir)
+        except (charmlib.CharmError, ArchiveError) as e:
             raise OpError(str(e))
         app = app or ch["name"]
         if self.app(app):
@@ -212,9 +223,10 @@ class OperationsMixin:
                 values[k] = charmlib.coerce(ch["options"], k, v)
             except charmlib.CharmError as e:
                 raise OpError(str(e))
+        staged = self._staged(staged, charm_dir)
         shutil.rmtree(self.paths.app(app), ignore_errors=True)
         os.makedirs(self.paths.app(app))
-        store_charm(staged or stage_charm(charm_dir, self.paths.staging), self.paths.charm(app))
+        store_charm(staged, self.paths.charm(app))
         self.charms[app] = ch
         self.state["applications"][app] = {
             "charm": ch["name"], "charm-rev": 0, "charm-source": charm_dir,
@@ -429,15 +441,15 @@ class OperationsMixin:
         charm_dir = os.path.abspath(charm_dir)
         try:
             charmlib.load(charm_dir)
-        except charmlib.CharmError as e:
+            check_archivable(charm_dir)
+        except (charmlib.CharmError, ArchiveError) as e:
             raise OpError(str(e))
         a["upgrading"] = True
         try:
             # Units' uniters may be unpacking the stored charm (UniterMixin._deploy_charm).
             while app in self.busy or self.unpacking.get(app):
                 self.cond.wait(0.5)
-            store_charm(staged or stage_charm(charm_dir, self.paths.staging),
-                         self.paths.charm(app))
+            store_charm(self._staged(staged, charm_dir), self.paths.charm(app))
             self.charms.pop(app, None)
             a["charm-rev"] += 1
             a["charm-source"] = charm_dir

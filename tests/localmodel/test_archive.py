@@ -2,7 +2,11 @@
 each unit's uniter. Neither holds the model lock (hooks and tool calls go on meanwhile)."""
 
 import os
+import shutil
+import socket
 import threading
+
+import pytest
 
 from conftest import ECHO
 from localmodel import archive, controller as controllerlib, state as statelib
@@ -95,3 +99,40 @@ def test_a_unit_runs_its_hook_while_another_unit_of_its_operator_unpacks(tmp_pat
         ctl.stopping.set()
         worker.join(5)
     assert fresh["deployed-charm-rev"] == 3
+
+
+def _charm_copy(tmp_path):
+    charm = tmp_path / "charm"
+    shutil.copytree(ECHO, charm, symlinks=True)
+    return charm
+
+
+@pytest.mark.parametrize("make, refusal", [
+    (lambda charm: os.symlink("/etc/hostname", charm / "hooks" / "stray"),
+     'symlink "hooks/stray" is absolute: "/etc/hostname"'),
+    (lambda charm: os.symlink("../../outside", charm / "hooks" / "stray"),
+     'symlink "hooks/stray" links out of charm: "../../outside"'),
+    (lambda charm: os.mkfifo(charm / "pipe"), 'file is a named pipe: "pipe"'),
+    (lambda charm: socket.socket(socket.AF_UNIX).bind(str(charm / "agent.socket")),
+     'file is a socket: "agent.socket"'),
+])
+def test_a_charm_juju_would_not_archive_is_refused_and_nothing_is_recorded(
+        tmp_path, make, refusal):
+    """juju/charm charmdir.go (``ArchiveTo``: checkSymlinkTarget, checkFileType)."""
+    ctl = _controller(str(tmp_path / "home"))
+    charm = _charm_copy(tmp_path)
+    make(charm)
+    answer = ctl.handle({"op": "deploy", "args": {"charm_dir": str(charm), "app": "echo"}})
+    assert answer == {"error": refusal}
+    assert "echo" not in ctl.state["applications"]
+    assert os.listdir(ctl.paths.staging) == []
+
+
+def test_a_symlink_within_the_charm_is_archived(tmp_path):
+    ctl = _controller(str(tmp_path / "home"))
+    charm = _charm_copy(tmp_path)
+    os.symlink("install", charm / "hooks" / "start-again")
+    answer = ctl.handle({"op": "deploy", "args": {"charm_dir": str(charm), "app": "echo",
+                                                  "num_units": 0}})
+    assert "error" not in answer, answer
+    assert os.readlink(os.path.join(ctl.paths.charm("echo"), "hooks", "start-again")) == "install"
