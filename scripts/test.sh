@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
-FUNCTIONAL_SIDE=(test_peers_and_password.py test_invalid_option.py test_demo.py test_actions_admin.py test_metrics.py)
+FUNCTIONAL_SIDE=(test_peers_and_password.py test_invalid_option.py test_demo.py test_actions_admin.py test_metrics.py
+                 test_partition.py)
 
 suite_args() {  # suite_args SUITE: what pytest runs for SUITE
   case $1 in

@@ -1,11 +1,13 @@
-"""A master cut off from the other pods (issue 11): what it may acknowledge, and what survives.
+"""A master cut off from the other pods (issue 11): what it may acknowledge, what survives, and
+the failover after a scale-down.
 
 The partition (``localmodel partition``) drops the master pod's traffic to and from every other
 pod; this test process is not a pod and still reaches it, as a consumer that keeps its
 connection would. With ``min-replicas-to-write`` 1 the isolated master must refuse writes
-(``NOREPLICAS``) once its replicas' last acknowledgement is older than ``min-replicas-max-lag``;
-meanwhile the sentinels on the other side promote a replica, and after the heal the cluster has
-that one master, holding every write it acknowledged.
+(``NOREPLICAS``) once its replicas' last acknowledgement is older than ``min-replicas-max-lag``,
+and once the sentinels on the other side have promoted a replica the leader's operator, which
+still reaches it, demotes it (``READONLY``); after the heal the cluster has that one master,
+holding every write it acknowledged.
 """
 
 import time
@@ -13,19 +15,25 @@ import time
 import redis
 
 from testbed import deploy, faults
+from testbed.cluster import APP
 
+SUBNET = '127.86'
 MAX_LAG_S = 3
 CONFIG = dict(deploy.FAST_FAILOVER, **{'min-replicas-max-lag': str(MAX_LAG_S)})
 
 
+REFUSALS = ('NOREPLICAS', "You can't write against a read only replica")
+
+
 def _refused_by(client, prefix, until):
-    """Write to ``client`` until it answers NOREPLICAS (True) or ``until`` passes (False)."""
+    """Write to ``client`` until it refuses (NOREPLICAS, or READONLY once demoted: True) or
+    ``until`` passes (False)."""
     index = 0
     while time.monotonic() < until:
         try:
             client.set('{}:{}'.format(prefix, index), index)
         except redis.ResponseError as error:
-            if str(error).startswith('NOREPLICAS'):
+            if str(error).startswith(REFUSALS):
                 return True
             raise
         except (redis.ConnectionError, redis.TimeoutError):
@@ -35,8 +43,7 @@ def _refused_by(client, prefix, until):
     return False
 
 
-def test_isolated_master_refuses_writes_and_the_new_master_keeps_its_own(model, charms):
-    cluster = deploy.deploy_cluster(model, charms, config=CONFIG)
+def test_isolated_master_refuses_writes_and_the_new_master_keeps_its_own(model, cluster):
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 240, 'not healthy')
     isolated = cluster.client(master)
     assert isolated.config_get('min-replicas-max-lag')['min-replicas-max-lag'] == str(MAX_LAG_S)
@@ -59,7 +66,7 @@ def test_isolated_master_refuses_writes_and_the_new_master_keeps_its_own(model, 
                 acknowledged.append(key)
             except redis.RedisError:  # READONLY until the promotion is done
                 time.sleep(0.05)
-        # Still refusing: its replicas are gone for good on its side.
+        # Still refusing: its replicas are gone for good on its side, or it is one of them now.
         assert not _write_accepted(isolated)
     finally:
         model.heal(master)
@@ -76,6 +83,31 @@ def test_isolated_master_refuses_writes_and_the_new_master_keeps_its_own(model, 
             pod, len(missing))
 
 
+def test_after_a_scale_down_the_reset_sentinels_fail_over_a_master_cut_off(model, cluster):
+    """Until the master watcher resets them, the sentinels count the removed pod's sentinel as a
+    voter (3 of 4 votes needed, out of reach across a partition). Reset only while their master
+    answers them and just before its INFO, they know the replicas and each other again, and
+    then a master cut off with its pod's sentinel is failed over."""
+    model.scale(APP, 4)
+    assert cluster.wait_healthy(4, timeout=300), model.status()
+    model.scale(APP, 3)
+    master = cluster.wait_healthy(3, timeout=300)
+    assert master, model.status()
+    faults.eventually(cluster, lambda: all(table == (2, 2)
+                                           for table in cluster.sentinel_tables().values()),
+                      120, 'the sentinels still remember the removed pod')
+    model.partition(master)
+    try:
+        new_master = faults.eventually(cluster, lambda: _promoted(cluster, master), 60,
+                                       'no replica promoted while {} was cut off'.format(master))
+    finally:
+        model.heal(master)
+    after = faults.eventually(cluster, lambda: cluster.healthy(3), 240,
+                              'not healthy after the heal')
+    assert after == new_master
+    assert cluster.client(master).info('replication')['role'] == 'slave'
+
+
 def _promoted(cluster, isolated):
     """The pod a majority of the sentinels names instead of ``isolated``, else None."""
     views = [cluster.pod_of(view[0]) for view in cluster.sentinel_masters().values() if view]
@@ -88,5 +120,5 @@ def _write_accepted(client):
         client.set('isolated:last', 1)
         return True
     except redis.ResponseError as error:
-        assert str(error).startswith('NOREPLICAS'), error
+        assert str(error).startswith(REFUSALS), error
         return False
