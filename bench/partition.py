@@ -150,8 +150,7 @@ def sentinels_know_just_the_pods(cluster, units, timeout=180):
     voters (3 of 4 needed, out of reach across a partition): a run would measure those seconds,
     not a partition."""
     started = time.monotonic()
-    expected = (units - 1, units - 1)
-    while not all(table == expected for table in cluster.sentinel_tables().values()):
+    while not cluster.sentinels_know_just_the_pods(units):
         if time.monotonic() - started > timeout:
             raise TimeoutError('sentinels still know removed pods after {} s: {}'.format(
                 timeout, cluster.sentinel_tables()))

@@ -73,7 +73,8 @@ class ArchiveError(ValueError):
     """A charm directory `juju deploy` refuses to archive; the message is Juju's."""
 
 
-_FILE_TYPES = ((stat.S_ISFIFO, "file is a named pipe: %s"), (stat.S_ISSOCK, "file is a socket: %s"),
+_FILE_TYPES = ((stat.S_ISFIFO, "file is a named pipe: %s"),
+               (stat.S_ISSOCK, "file is a socket: %s"),
                (stat.S_ISBLK, "file is a device: %s"), (stat.S_ISCHR, "file is a device: %s"))
 
 

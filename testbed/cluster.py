@@ -173,6 +173,16 @@ class Cluster:
                 tables[pod] = None
         return tables
 
+    def sentinels_know_just_the_pods(self, count, sentinel_port=26379):
+        """Whether each of the ``count`` pods' sentinels knows the other pods' replicas and
+        sentinels, and no more. A sentinel learns replicas from its master's INFO (every 10 s),
+        so one that started with the pods may know none yet, and a failover it leads aborts
+        (NOGOODSLAVE); after a scale-down it counts the removed pod's sentinel as a voter until
+        the master watcher resets it."""
+        tables = self.sentinel_tables(sentinel_port)
+        return len(tables) == count and all(table == (count - 1, count - 1)
+                                            for table in tables.values())
+
     def master_pod(self, port=6379):
         masters = [pod for pod, info in self.roles(port).items() if info['role'] == 'master']
         assert len(masters) == 1, masters

@@ -232,7 +232,7 @@ def move_master(cluster, target, timeout=90):
             cluster.client(pod).config_set('replica-priority', 0)
         eventually(cluster, lambda: _sentinel_sees_priorities(sentinel, cluster.app, target),
                    timeout, 'sentinel never saw the replica priorities')
-        eventually(cluster, lambda: _failover_started(sentinel, cluster.app), timeout,
+        eventually(cluster, lambda: failover_started(sentinel, cluster.app), timeout,
                    'SENTINEL FAILOVER kept answering NOGOODSLAVE')
         eventually(cluster, lambda: cluster.healthy(len(pods)) == target, timeout,
                    'the failover towards {} did not happen'.format(target))
@@ -248,7 +248,7 @@ def move_master(cluster, target, timeout=90):
                'sentinels still see replicas that cannot be promoted')
 
 
-def _failover_started(sentinel, app):
+def failover_started(sentinel, app):
     """Whether ``SENTINEL FAILOVER`` started one (or one is under way). NOGOODSLAVE: not yet (the
     sentinel's last INFO of the target may be older than it accepts for a promotion)."""
     try:
@@ -256,9 +256,8 @@ def _failover_started(sentinel, app):
     except redis.ResponseError as error:
         if str(error).startswith('NOGOODSLAVE'):
             return False
-        if str(error).startswith('INPROG'):
-            return True
-        raise
+        if not str(error).startswith('INPROG'):
+            raise
     return True
 
 

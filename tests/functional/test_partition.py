@@ -102,13 +102,9 @@ def test_after_a_scale_down_the_reset_sentinels_fail_over_a_master_cut_off(model
 
 
 def _sentinels_know_every_pod(cluster):
-    """Wait until every sentinel knows the other two pods' replicas and sentinels, and no more.
-
-    A sentinel learns the replicas from its master's INFO, every 10 s: one that started with
-    the pods (a deploy) may not know them yet, and a failover it leads aborts (NOGOODSLAVE);
-    after a scale-down it remembers the removed pod until the master watcher resets it."""
-    faults.eventually(cluster, lambda: all(table == (2, 2)
-                                           for table in cluster.sentinel_tables().values()),
+    """Wait until every sentinel knows the other two pods, and no more: a partition before then
+    tests the seconds after a deploy or a scale-down (see ``sentinels_know_just_the_pods``)."""
+    faults.eventually(cluster, lambda: cluster.sentinels_know_just_the_pods(3),
                       120, 'the sentinels do not know just the pods there are')
 
 

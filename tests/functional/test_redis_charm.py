@@ -9,6 +9,7 @@ import yaml
 
 from conftest import APP, CONSUMER
 from redis_k8s import settings
+from testbed import faults
 
 SUBNET = '127.91'
 
@@ -182,25 +183,15 @@ def test_scaling_keeps_a_known_master_and_the_data(cluster):
             [cluster.client(p, port=26379).sentinel_master(APP) for p in cluster.pods()]
 
 
-def forced_failover(cluster, pod):
-    """Whether the sentinel of ``pod`` took ``SENTINEL FAILOVER`` (not NOGOODSLAVE)."""
-    try:
-        cluster.client(pod, port=26379).execute_command('SENTINEL', 'FAILOVER', APP)
-    except redis.ResponseError as error:
-        if 'NOGOODSLAVE' in str(error):
-            return False
-        raise
-    return True
-
-
 def sentinels_know(cluster, count):
     """Every sentinel has the quorum for ``count`` units and knows exactly the live pods."""
     try:
-        views = [cluster.client(pod, port=26379).sentinel_master(APP) for pod in cluster.pods()]
+        quorums = {cluster.client(pod, port=26379).sentinel_master(APP)['quorum']
+                   for pod in cluster.pods()}
     except redis.RedisError:
         return False
-    return all(view['quorum'] == settings.expected_quorum(count) and view['num-slaves'] == count - 1
-               and view['num-other-sentinels'] == count - 1 for view in views)
+    return quorums == {settings.expected_quorum(count)} and \
+        cluster.sentinels_know_just_the_pods(count)
 
 
 def test_removing_the_leaders_unit_keeps_the_service_and_the_relation(cluster):
@@ -222,7 +213,9 @@ def test_removing_the_leaders_unit_keeps_the_service_and_the_relation(cluster):
     # the sentinels forgot the removed pod (the master watcher resets them one at a time); a
     # sentinel just reset knows its replica only after its first INFO: NOGOODSLAVE meanwhile.
     assert cluster.model.wait_for(lambda status: sentinels_know(cluster, 2), timeout=90)
-    assert cluster.model.wait_for(lambda status: forced_failover(cluster, pod), timeout=30)
+    sentinel = cluster.client(pod, port=26379)
+    assert cluster.model.wait_for(lambda status: faults.failover_started(sentinel, APP),
+                                  timeout=30)
     other = [name for name in cluster.pods() if name != pod][0]
     assert cluster.model.wait_for(
         lambda status: cluster.healthy(2) == other and cluster.relation_points_at(other),
