@@ -343,7 +343,10 @@ class Pod:
         while time.time() < deadline and any(c.pid for c in self.containers + self.inits):
             self.handle_exits(time.time())
             time.sleep(0.05)
-        os.kill(-1, signal.SIGKILL)
+        try:
+            os.kill(-1, signal.SIGKILL)  # whatever is left in the pod's pid namespace
+        except ProcessLookupError:
+            pass  # nothing was left: every container stopped within the grace period
 
 
 def main(home, name):

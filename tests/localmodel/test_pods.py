@@ -64,6 +64,9 @@ def test_delete_pod_is_graceful_and_storage_survives(model):
     assert new != old
     assert ask(new, "READ") == ["kept across pods\n"]
     assert "Terminating" not in [p["phase"] for p in pods(model).values()]
+    # The pod's init process ended cleanly: nothing was left to kill after the grace period.
+    with open(os.path.join(model.paths.logs, "pod-echo-0.log")) as log:
+        assert "Traceback" not in log.read()
 
 
 def test_a_terminating_pod_keeps_its_name_until_it_is_gone(model, tmp_path):
