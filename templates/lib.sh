@@ -277,11 +277,28 @@ sentinel_master() {
     fi
 }
 
-# master_from_sentinels HOSTS...: the master most of the reachable sentinels report.
+# sentinel_epoch HOST: the config epoch of the master that sentinel knows, -1 when unknown.
+sentinel_epoch() {
+    _epoch=$(cli "$1" "$SENTINEL_PORT" SENTINEL MASTER "$MASTER_NAME" \
+        | awk 'next_is_epoch { print; exit } $0 == "config-epoch" { next_is_epoch = 1 }')
+    case "$_epoch" in
+        ''|*[!0-9]*) echo -1 ;;
+        *) echo "$_epoch" ;;
+    esac
+}
+
+# master_from_sentinels HOSTS...: the master most of the reachable sentinels report, of those
+# at the greatest config epoch: a sentinel that missed the newest failover (it just started)
+# still names the old master, at the old epoch, until it hears of it.
 master_from_sentinels() {
     for _s in "$@"; do
-        sentinel_master "$_s"
-    done | sort | uniq -c | sort -k1,1nr -k2,2 | awk 'NR == 1 { print $2, $3 }'
+        _named=$(sentinel_master "$_s")
+        if [ -n "$_named" ]; then
+            echo "$(sentinel_epoch "$_s") $_named"
+        fi
+    done | awk '{ epoch[NR] = $1; named[NR] = $2 " " $3; if (NR == 1 || $1 + 0 > top) top = $1 + 0 }
+                END { for (i = 1; i <= NR; i++) if (epoch[i] + 0 == top) print named[i] }' \
+        | sort | uniq -c | sort -k1,1nr -k2,2 | awk 'NR == 1 { print $2, $3 }'
 }
 
 # first_master_among HOSTS...: "host port" of the first pod whose redis says it is a master.

@@ -106,7 +106,7 @@ def demote_second_masters(snapshot) -> list:
     discarded at its demotion. The rule (:func:`redis_k8s.rules.second_masters`) never names
     the pod of the master the majority names, nor anything while a failover is under way.
     """
-    master = rules.majority_master(snapshot.views, len(snapshot.hosts))
+    master = rules.majority_master(snapshot.current_views, len(snapshot.hosts))
     if master is None:
         return []
     infos = snapshot.infos()

@@ -61,9 +61,21 @@ class Snapshot:
         return set(self._sentinels_up)
 
     @property
+    def current_views(self) -> dict:
+        """The views of the sentinels that know the newest configuration
+        (:func:`redis_k8s.rules.current_views`); their epochs are asked only when the views
+        disagree."""
+        views = self._ask_views()
+        if rules.unanimous(views) is not None:
+            return dict(views)
+        return rules.current_views(
+            views, {host: rules.config_epoch(self.sentinel_state(host)) for host in views})
+
+    @property
     def master(self):
-        """The master by sentinel vote (:func:`redis_k8s.rules.master_by_vote`), or None."""
-        return rules.master_by_vote(self._ask_views())
+        """The master by the vote of the sentinels that know the newest configuration
+        (:func:`redis_k8s.rules.master_by_vote` of :attr:`current_views`), or None."""
+        return rules.master_by_vote(self.current_views)
 
     def sentinel_state(self, host) -> dict:
         """``SENTINEL MASTER`` of the sentinel of ``host`` (flags, counts...); ``{}`` unreachable."""

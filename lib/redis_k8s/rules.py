@@ -44,6 +44,33 @@ def master_by_vote(views: dict):
     return host, int(port)
 
 
+def current_views(views: dict, epochs: dict) -> dict:
+    """The views of the sentinels that know the newest configuration: those at the greatest
+    config epoch of the master they name.
+
+    Sentinel's own rule: a failover's new configuration carries a greater epoch, and every
+    sentinel that hears of it adopts it, so until then one that missed the failover (it just
+    started, or it was cut off) names the old master at the old epoch. Counting it as a vote
+    would let two such sentinels outvote the one that took part: a redis starting then would
+    take the old master's side, and the charm would publish it for a moment.
+
+    Args:
+        views: ``{sentinel host: (master host, port)}`` as for :func:`master_by_vote`.
+        epochs: ``{sentinel host: config epoch}`` (``SENTINEL MASTER``'s ``config-epoch``);
+            a sentinel missing from it counts as epoch -1.
+    """
+    if not views:
+        return {}
+    top = max(epochs.get(host, -1) for host in views)
+    return {host: named for host, named in views.items() if epochs.get(host, -1) == top}
+
+
+def config_epoch(state: dict) -> int:
+    """The ``config-epoch`` of a ``SENTINEL MASTER`` entry, -1 when it has none."""
+    value = str((state or {}).get("config-epoch", ""))
+    return int(value) if value.isdigit() else -1
+
+
 def unanimous(views: dict):
     """The master every sentinel of ``views`` names, or None when they disagree (or are none)."""
     named = set(views.values())
@@ -152,7 +179,8 @@ def majority_master(views: dict, pod_count: int):
 
     A sentinel that has not heard of a finished failover yet (the others tell it within about
     two seconds) still names the old master; a majority naming the new one is what the
-    sentinels have decided."""
+    sentinels have decided. ``views``: the current ones (:func:`current_views`), so that
+    sentinels that missed the newest failover cannot make a quorum for the old master."""
     master = master_by_vote(views)
     if master is None:
         return None

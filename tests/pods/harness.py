@@ -365,18 +365,21 @@ class Cluster:
         return self.client(ip, port, password=password)
 
     def master_from_sentinels(self):
-        """The master most running sentinels report (the charm's rule), as a Pod, or None."""
-        views = {}
+        """The master most running sentinels at the greatest config epoch report (the charm's
+        rule), as a Pod, or None."""
+        views, epochs = {}, {}
         for pod in self.pods:
             if not pod.sentinel.running():
                 continue
             try:
-                addr = rules.master_addr(pod.sentinel_client().sentinel_get_master_addr_by_name(self.app))
+                client = pod.sentinel_client()
+                addr = rules.master_addr(client.sentinel_get_master_addr_by_name(self.app))
+                epochs[pod.name] = rules.config_epoch(client.sentinel_master(self.app))
             except (redis.RedisError, OSError):
                 continue
             if addr:
                 views[pod.name] = addr
-        master = rules.master_by_vote(views)
+        master = rules.master_by_vote(rules.current_views(views, epochs))
         return None if master is None else self.by_fqdn(master[0])
 
     def close(self):

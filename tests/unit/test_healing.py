@@ -326,6 +326,39 @@ def test_the_named_masters_pod_is_not_demoted_on_another_port():
     assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)
 
 
+def restarted_beside_a_failover():
+    """b was promoted at epoch 3, and c's sentinel took part; the sentinels of a and b started
+    meanwhile (a whole-application restart) and still name a, at epoch 0, until they hear of
+    it; a's redis, starting, asked them and came up as master."""
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379), "c": ("b", 6379)})
+    for host, epoch in (("a", 0), ("b", 0), ("c", 3)):
+        nodes[(host, 26379)].state["config-epoch"] = str(epoch)
+    nodes[("a", 6379)] = FakeNode(role="master", replicas=[])
+    nodes[("b", 6379)] = FakeNode(role="master", replicas=["c"])
+    nodes[("c", 6379)] = replica = FakeNode(role="slave")
+    replica.follows = "b"
+    return nodes
+
+
+def test_the_sentinels_at_the_newest_epoch_name_the_master_however_many_name_the_old_one():
+    snapshot = observe(["a", "b", "c"], restarted_beside_a_failover())
+    assert snapshot.current_views == {"c": ("b", 6379)}
+    assert snapshot.master == ("b", 6379)
+
+
+def test_the_promoted_master_is_not_demoted_by_sentinels_that_missed_its_promotion():
+    nodes = restarted_beside_a_failover()
+    assert healing.demote_second_masters(observe(["a", "b", "c"], nodes)) == []
+    assert not any(call[0] == "REPLICAOF" for node in nodes.values() for call in node.calls)
+
+
+def test_epochs_are_asked_only_when_the_sentinels_disagree():
+    nodes = sentinels({"a": ("a", 6379), "b": ("a", 6379)})
+    assert observe(["a", "b"], nodes).master == ("a", 6379)
+    assert not any(call[:2] == ("SENTINEL", "MASTER") for node in nodes.values()
+                   for call in node.calls)
+
+
 def test_each_sentinels_state_is_asked_once_per_snapshot():
     # Once for the down flags (which redis not to ask), and shared by the heal steps after.
     nodes = switched_cluster()

@@ -32,6 +32,24 @@ def test_a_tie_goes_to_the_smallest_host_then_port_as_text():
     assert rules.master_by_vote({'s0': ('r-10.x', 1), 's1': ('r-1.x', 1)}) == ('r-1.x', 1)
 
 
+def test_only_the_sentinels_at_the_greatest_config_epoch_vote():
+    views = {'s0': ('a', 1), 's1': ('a', 1), 's2': ('b', 1), 's3': ('c', 1)}
+    assert rules.current_views(views, {'s0': 0, 's1': 0, 's2': 3, 's3': 3}) == \
+        {'s2': ('b', 1), 's3': ('c', 1)}
+    assert rules.master_by_vote(rules.current_views(views, {'s2': 3})) == ('b', 1)
+    # An unknown epoch counts below every known one, 0 included.
+    assert rules.current_views(views, {'s3': 0}) == {'s3': ('c', 1)}
+    assert rules.current_views(views, {}) == views
+    assert rules.current_views({}, {'s0': 1}) == {}
+
+
+@pytest.mark.parametrize('state, epoch', [
+    ({'config-epoch': '7'}, 7), ({'config-epoch': 7}, 7), ({}, -1), (None, -1),
+    ({'config-epoch': ''}, -1)])
+def test_config_epoch_reads_a_sentinel_master_entry(state, epoch):
+    assert rules.config_epoch(state) == epoch
+
+
 def test_unanimous_only_when_every_sentinel_agrees():
     assert rules.unanimous({'s0': ('a', 1), 's1': ('a', 1)}) == ('a', 1)
     assert rules.unanimous({'s0': ('a', 1), 's1': ('b', 1)}) is None

@@ -17,8 +17,9 @@ APP = "r"
 POD = "r-{}.r-endpoints.m.svc.cluster.local"
 FAKE_REDIS_CLI = r"""#!/bin/sh
 # Answers `redis-cli -h HOST -p PORT SENTINEL get-master-addr-by-name NAME` as a piped redis-cli
-# does (one line per element; an empty line for nil) from $SENTINEL_ANSWERS/HOST; a missing file
-# is a sentinel that does not answer.
+# does (one line per element; an empty line for nil) from $SENTINEL_ANSWERS/HOST, and
+# `SENTINEL MASTER NAME` (the fields up to config-epoch) from $SENTINEL_ANSWERS/HOST.master; a
+# missing file is a sentinel that does not answer.
 while [ $# -gt 0 ]; do
     case "$1" in
         -h) host=$2; shift 2 ;;
@@ -27,9 +28,13 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-[ "$1 $2 $3" = "SENTINEL get-master-addr-by-name $EXPECTED_NAME" ] || exit 3
-[ -f "$SENTINEL_ANSWERS/$host" ] || { echo "Could not connect to Redis at $host" >&2; exit 1; }
-cat "$SENTINEL_ANSWERS/$host"
+case "$1 $2 $3" in
+    "SENTINEL get-master-addr-by-name $EXPECTED_NAME") file=$SENTINEL_ANSWERS/$host ;;
+    "SENTINEL MASTER $EXPECTED_NAME") file=$SENTINEL_ANSWERS/$host.master ;;
+    *) exit 3 ;;
+esac
+[ -f "$file" ] || { echo "Could not connect to Redis at $host" >&2; exit 1; }
+cat "$file"
 """
 UNREACHABLE = "unreachable"
 
@@ -62,8 +67,13 @@ def shell(tmp_path):
         for host, answer in (answers or {}).items():
             if answer == UNREACHABLE:
                 continue
-            text = "\n" if answer is None else "{}\n{}\n".format(*answer)
+            text = "\n" if answer is None else "{}\n{}\n".format(*answer[:2])
             (answers_dir / host).write_text(text)
+            if answer is not None:
+                fields = ["name", APP, "ip", answer[0], "port", str(answer[1]), "flags", "master"]
+                if len(answer) > 2:
+                    fields += ["config-epoch", str(answer[2])]
+                (answers_dir / (host + ".master")).write_text("\n".join(fields) + "\n")
         env = {"PATH": "{}:/usr/bin:/bin".format(bin_dir), "SENTINEL_PORT": "26379",
                "MASTER_NAME": APP, "EXPECTED_NAME": APP, "SENTINEL_ANSWERS": str(answers_dir)}
         if lang:
@@ -87,8 +97,8 @@ def test_min_replicas_for_is_the_python_rule(shell, option):
             settings.effective_min_replicas(option, units), (option, units)
 
 
-# Each case: what every sentinel answers (host -> (master host, port), None for nil, or
-# UNREACHABLE), in the order the pods list them.
+# Each case: what every sentinel answers (host -> (master host, port[, config epoch]), None for
+# nil, or UNREACHABLE), in the order the pods list them. No epoch: SENTINEL MASTER has none.
 VOTES = {
     "unanimous": {POD.format(0): (POD.format(0), 6379), POD.format(1): (POD.format(0), 6379),
                   POD.format(2): (POD.format(0), 6379)},
@@ -110,18 +120,36 @@ VOTES = {
     "ordinal 1 against 10": {POD.format(0): (POD.format(10), 6379), POD.format(1): (POD.format(1), 6379)},
     "majority on an old port": {POD.format(0): (POD.format(1), 6380), POD.format(1): (POD.format(1), 6380),
                                 POD.format(2): (POD.format(1), 6379)},
+    "a newer epoch against two older": {POD.format(0): (POD.format(0), 6379, 0),
+                                        POD.format(1): (POD.format(0), 6379, 0),
+                                        POD.format(2): (POD.format(2), 6379, 3)},
+    "majority within the newest epoch": {POD.format(0): (POD.format(1), 6379, 5),
+                                         POD.format(1): (POD.format(1), 6379, 5),
+                                         POD.format(2): (POD.format(2), 6379, 5),
+                                         POD.format(3): (POD.format(0), 6379, 2)},
+    "tie within the newest epoch": {POD.format(0): (POD.format(2), 6379, 4),
+                                    POD.format(1): (POD.format(1), 6379, 4),
+                                    POD.format(2): (POD.format(0), 6379, 1)},
+    "epoch 10 above epoch 9": {POD.format(0): (POD.format(0), 6379, 9),
+                               POD.format(1): (POD.format(2), 6379, 10),
+                               POD.format(2): (POD.format(0), 6379, 9)},
+    "an unknown epoch below 0": {POD.format(0): (POD.format(0), 6379),
+                                 POD.format(1): (POD.format(0), 6379),
+                                 POD.format(2): (POD.format(2), 6379, 0)},
 }
 
 
 def python_vote(answers):
-    views = {}
+    views, epochs = {}, {}
     for host, answer in answers.items():
         if answer == UNREACHABLE:
             continue
         addr = rules.master_addr(None if answer is None else [answer[0], str(answer[1])])
         if addr is not None:
             views[host] = addr
-    return rules.master_by_vote(views)
+            epochs[host] = rules.config_epoch(
+                {"config-epoch": str(answer[2])} if len(answer) > 2 else {})
+    return rules.master_by_vote(rules.current_views(views, epochs))
 
 
 @pytest.mark.parametrize("lang", [None, "C.UTF-8"])
@@ -138,4 +166,7 @@ def test_the_fake_redis_cli_is_what_the_shell_asked(shell):
     answers = VOTES["majority"]
     assert shell("sentinel_master {}".format(POD.format(1)), answers).split() == [POD.format(2), "6379"]
     assert shell("sentinel_master {}".format(POD.format(1)), {}) == ""
+    answers = VOTES["a newer epoch against two older"]
+    assert shell("sentinel_epoch {}".format(POD.format(2)), answers).split() == ["3"]
+    assert shell("sentinel_epoch {}".format(POD.format(2)), {}).split() == ["-1"]
     assert os.access("/bin/sh", os.X_OK)
