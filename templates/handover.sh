@@ -76,9 +76,25 @@ failover_given_up() {
     [ "$(sentinel_master "$1")" = "$2 $REDIS_PORT" ]
 }
 
+# named_by_quorum "HOST PORT" PODS...: a quorum of the pods' sentinels name that master. The
+# leading sentinel names the replica it promoted at once; the others adopt the new configuration
+# from its hello messages, every 2 s. A stopping master that went before then would take this
+# pod's sentinel (the leader, often) with it, and with it the only copy of that configuration.
+named_by_quorum() {
+    _nq_named=$1
+    shift
+    _nq_votes=0
+    for _nq_s in "$@"; do
+        if [ "$(sentinel_master "$_nq_s")" = "$_nq_named" ]; then
+            _nq_votes=$((_nq_votes + 1))
+        fi
+    done
+    [ "$_nq_votes" -ge "$(quorum_for $#)" ]
+}
+
 # handover ADDR FQDN SENTINELS...: hand the master role of the redis at ADDR (named FQDN by the
-# sentinels) over, asking the SENTINELS in this order. 0 and HANDOVER_NEW set when the sentinels
-# name a new master; 1 and HANDOVER_ERROR set otherwise (writes still paused either way).
+# sentinels) over, asking the SENTINELS in this order. 0 and HANDOVER_NEW set when a quorum of
+# the sentinels name a new master; 1 and HANDOVER_ERROR set otherwise (writes still paused either way).
 handover() {
     _addr=$1
     _fqdn=$2
@@ -114,7 +130,7 @@ handover() {
         _deadline=$(($(now) + {{ failover_wait_s }}))
         while [ "$(now)" -lt "$_deadline" ]; do
             set -- $(master_from_sentinels $_pods)
-            if [ $# -eq 2 ] && [ "$1" != "$_fqdn" ]; then
+            if [ $# -eq 2 ] && [ "$1" != "$_fqdn" ] && named_by_quorum "$1 $2" $_pods; then
                 HANDOVER_NEW="$1 $2"
                 log "new master $1:$2"
                 return 0

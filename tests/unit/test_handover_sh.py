@@ -148,3 +148,64 @@ def test_a_replica_caught_up_beside_one_still_behind_is_enough_at_the_deadline(h
     result, log, asks = handover(["OK"], "master,failover_in_progress", NEW, replicas)
     assert result == "rc=0 new={} 6379 error=".format(NEW)
     assert asks == 1
+
+
+# Three sentinels, each scripted by files named after it: master-<s> ("host" it names, in turn
+# per look: the last line repeats) and epoch-<s> (its config epoch of that master).
+FAKE_SENTINELS = r'''
+cli() {
+    host=$1
+    case "$*" in
+        *"CLIENT PAUSE"*) echo OK ;;
+        *"SENTINEL FAILOVER"*) echo OK ;;
+        *"SENTINEL MASTER"*) printf 'name\nr\nflags\nmaster\nconfig-epoch\n%s\n' "$(cat epoch-$host)" ;;
+        *"INFO replication"*) printf 'role:master\r\nmaster_repl_offset:500\r\n%s' "$CAUGHT_UP" ;;
+        *"get-master-addr-by-name"*)
+            n=$(cat looks-$host); echo $((n + 1)) > looks-$host
+            named=$(sed -n "$((n + 1))p" master-$host | grep . || tail -n 1 master-$host)
+            printf '%s\n6379\n' "$named" ;;
+    esac
+}
+now() { t=$(cat clock); echo $((t + 1)) > clock; echo "$t"; }
+sleep() { :; }
+all_pods() { printf 's0\ns1\ns2\n'; }
+'''
+
+
+@pytest.fixture
+def handover_among(tmp_path):
+    files = podspec.volume_files(APP, settings.parse({}, 3, app_name=APP))
+    for name in ("lib.sh", "handover.sh"):
+        (tmp_path / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
+    (tmp_path / "fake.sh").write_text(FAKE_SENTINELS)
+
+    def run(named, epochs):
+        """``named``: per sentinel, the masters it names look after look."""
+        (tmp_path / "clock").write_text("0")
+        for sentinel in ("s0", "s1", "s2"):
+            (tmp_path / ("master-" + sentinel)).write_text("\n".join(named[sentinel]) + "\n")
+            (tmp_path / ("epoch-" + sentinel)).write_text(str(epochs[sentinel]))
+            (tmp_path / ("looks-" + sentinel)).write_text("0")
+        script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a "{}" s0; '
+                  'echo "rc=$? new=$HANDOVER_NEW error=$HANDOVER_ERROR"'.format(OLD))
+        env = {"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
+               "MASTER_NAME": APP, "POD_NAME": "r-0", "PEER_DOMAIN": "x", "CAUGHT_UP": CAUGHT_UP}
+        done = subprocess.run(["/bin/sh", "-c", script], cwd=str(tmp_path), env=env,
+                              capture_output=True, text=True, check=True, timeout=60)
+        return done.stdout.strip().splitlines()[-1], int((tmp_path / "looks-s1").read_text())
+    return run
+
+
+def test_the_handover_waits_until_a_quorum_of_sentinels_name_the_new_master(handover_among):
+    # The leading sentinel (s0, in the stopping pod) names the replica it promoted at once, at
+    # the failover's epoch; s1 adopts it from its hello messages a few looks later. Going
+    # before then would take the only copy of the new configuration away with this pod.
+    result, looks = handover_among({"s0": [NEW], "s1": [OLD] * 4 + [NEW], "s2": [OLD]},
+                                   {"s0": 3, "s1": 0, "s2": 0})
+    assert result == "rc=0 new={} 6379 error=".format(NEW)
+    assert looks >= 5
+
+
+def test_a_new_master_only_the_leading_sentinel_names_is_no_handover(handover_among):
+    result, _ = handover_among({"s0": [NEW], "s1": [OLD], "s2": [OLD]}, {"s0": 3, "s1": 0, "s2": 0})
+    assert result.startswith("rc=1 new= error=no new master after")
