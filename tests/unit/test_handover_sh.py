@@ -82,25 +82,33 @@ BEHIND = 'slave0:ip=r-1,port=6379,state=online,offset=480,lag=0\r\n'
 SYNCING = 'slave0:ip=r-1,port=6379,state=wait_bgsave,offset=0,lag=0\r\n'
 
 
-@pytest.fixture
-def handover(tmp_path):
+def run_handover(directory, fake, first_sentinel, env=()):
+    """``handover`` of the master OLD, asking ``first_sentinel``, by the rendered scripts with the
+    ``fake`` cli in ``directory``: its last line (``rc=... new=... error=...``)."""
     files = podspec.volume_files(APP, settings.parse({}, 3, app_name=APP))
     for name in ("lib.sh", "handover.sh"):
-        (tmp_path / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
-    (tmp_path / "fake.sh").write_text(FAKE_SENTINEL)
+        (directory / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
+    (directory / "fake.sh").write_text(fake)
+    script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a "{}" {}; '
+              'echo "rc=$? new=$HANDOVER_NEW error=$HANDOVER_ERROR"'.format(OLD, first_sentinel))
+    done = subprocess.run(["/bin/sh", "-c", script], cwd=str(directory), capture_output=True,
+                          env=dict({"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379",
+                                    "SENTINEL_PORT": "26379", "MASTER_NAME": APP,
+                                    "POD_NAME": "r-0", "PEER_DOMAIN": "x"}, **dict(env)),
+                          text=True, check=True, timeout=60)
+    return done.stdout.strip().splitlines()[-1], done.stderr
+
+
+@pytest.fixture
+def handover(tmp_path):
 
     def run(replies, flags, master, replicas=CAUGHT_UP):
         for name, text in (("failover-replies", "\n".join(replies) + "\n"), ("flags", flags),
                            ("master", master), ("asks", "0"), ("clock", "0"),
                            ("replicas", replicas)):
             (tmp_path / name).write_text(text)
-        script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a "{}" s1; '
-                  'echo "rc=$? new=$HANDOVER_NEW error=$HANDOVER_ERROR"'.format(OLD))
-        env = {"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
-               "MASTER_NAME": APP, "POD_NAME": "r-0", "PEER_DOMAIN": "x"}
-        done = subprocess.run(["/bin/sh", "-c", script], cwd=str(tmp_path), env=env,
-                              capture_output=True, text=True, check=True, timeout=60)
-        return done.stdout.strip().splitlines()[-1], done.stderr, int((tmp_path / "asks").read_text())
+        result, log = run_handover(tmp_path, FAKE_SENTINEL, "s1")
+        return result, log, int((tmp_path / "asks").read_text())
     return run
 
 
@@ -174,10 +182,6 @@ all_pods() { printf 's0\ns1\ns2\n'; }
 
 @pytest.fixture
 def handover_among(tmp_path):
-    files = podspec.volume_files(APP, settings.parse({}, 3, app_name=APP))
-    for name in ("lib.sh", "handover.sh"):
-        (tmp_path / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
-    (tmp_path / "fake.sh").write_text(FAKE_SENTINELS)
 
     def run(named, epochs):
         """``named``: per sentinel, the masters it names look after look."""
@@ -186,13 +190,8 @@ def handover_among(tmp_path):
             (tmp_path / ("master-" + sentinel)).write_text("\n".join(named[sentinel]) + "\n")
             (tmp_path / ("epoch-" + sentinel)).write_text(str(epochs[sentinel]))
             (tmp_path / ("looks-" + sentinel)).write_text("0")
-        script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a "{}" s0; '
-                  'echo "rc=$? new=$HANDOVER_NEW error=$HANDOVER_ERROR"'.format(OLD))
-        env = {"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
-               "MASTER_NAME": APP, "POD_NAME": "r-0", "PEER_DOMAIN": "x", "CAUGHT_UP": CAUGHT_UP}
-        done = subprocess.run(["/bin/sh", "-c", script], cwd=str(tmp_path), env=env,
-                              capture_output=True, text=True, check=True, timeout=60)
-        return done.stdout.strip().splitlines()[-1], int((tmp_path / "looks-s1").read_text())
+        result, _ = run_handover(tmp_path, FAKE_SENTINELS, "s0", {"CAUGHT_UP": CAUGHT_UP})
+        return result, int((tmp_path / "looks-s1").read_text())
     return run
 
 
