@@ -76,25 +76,27 @@ failover_given_up() {
     [ "$(sentinel_master "$1")" = "$2 $REDIS_PORT" ]
 }
 
-# named_by_quorum "HOST PORT" PODS...: a quorum of the pods' sentinels name that master. The
-# leading sentinel names the replica it promoted at once; the others adopt the new configuration
-# from its hello messages, every 2 s. A stopping master that went before then would take this
-# pod's sentinel (the leader, often) with it, and with it the only copy of that configuration.
-named_by_quorum() {
-    _nq_named=$1
+# new_master_by_quorum FQDN PODS...: "host port" of a master other than FQDN that a quorum of
+# the pods' sentinels name, or nothing. The leading sentinel names the replica it promoted at
+# once; the others adopt the new configuration from its hello messages, every 2 s. A stopping
+# master that went before then would take this pod's sentinel (the leader, often) with it, and
+# with it the only copy of that configuration. A quorum naming one address settles which
+# configuration is newest, so no config epoch is asked.
+new_master_by_quorum() {
+    _nq_old=$1
     shift
-    _nq_votes=0
+    _nq_quorum=$(quorum_for $#)
     for _nq_s in "$@"; do
-        if [ "$(sentinel_master "$_nq_s")" = "$_nq_named" ]; then
-            _nq_votes=$((_nq_votes + 1))
-        fi
-    done
-    [ "$_nq_votes" -ge "$(quorum_for $#)" ]
+        sentinel_master "$_nq_s"
+    done | awk -v old="$_nq_old" -v quorum="$_nq_quorum" '
+        $1 != old { votes[$0]++ }
+        END { for (named in votes) if (votes[named] >= quorum) print named }'
 }
 
 # handover ADDR FQDN SENTINELS...: hand the master role of the redis at ADDR (named FQDN by the
 # sentinels) over, asking the SENTINELS in this order. 0 and HANDOVER_NEW set when a quorum of
-# the sentinels name a new master; 1 and HANDOVER_ERROR set otherwise (writes still paused either way).
+# the pods' sentinels name a new master; 1 and HANDOVER_ERROR set otherwise (writes still paused
+# either way).
 handover() {
     _addr=$1
     _fqdn=$2
@@ -129,8 +131,8 @@ handover() {
         log "sentinel $HANDOVER_ASKED is failing over"
         _deadline=$(($(now) + {{ failover_wait_s }}))
         while [ "$(now)" -lt "$_deadline" ]; do
-            set -- $(master_from_sentinels $_pods)
-            if [ $# -eq 2 ] && [ "$1" != "$_fqdn" ] && named_by_quorum "$1 $2" $_pods; then
+            set -- $(new_master_by_quorum "$_fqdn" $_pods)
+            if [ $# -eq 2 ]; then
                 HANDOVER_NEW="$1 $2"
                 log "new master $1:$2"
                 return 0

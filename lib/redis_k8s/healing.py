@@ -137,6 +137,12 @@ def realign_sentinels(snapshot) -> list:
     would follow that address forever. When a majority of the pods' sentinels name a settled
     master (:func:`redis_k8s.rules.settled`) and a straggler's master does not answer as master,
     the straggler monitors the majority's master afresh.
+
+    It counts every sentinel's view, not only the newest epoch's (:attr:`current_views`): a
+    sentinel that :func:`monitor_afresh` missed keeps its older address at a higher config epoch
+    than the ones it reset to 0, and is the very straggler to mend. What keeps a stale majority
+    from undoing a newer failover here is the guard, not the count: a straggler whose master
+    answers as master is left alone.
     """
     hosts = snapshot.hosts
     views = snapshot.views
