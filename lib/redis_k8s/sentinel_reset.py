@@ -35,15 +35,20 @@ READY_TIMEOUT_S = INFO_FRESH_MS / 1000.0 + 2.0  # to wait for that moment, at mo
 MASTER_ANSWERED_MS = 1500
 
 
-def request(hosts, now) -> dict:
-    """The request the leader's hook puts in the watcher's settings: reset ``hosts``."""
-    return {'hosts': list(hosts), 'at': now}
+def request(hosts, now, pods=()) -> dict:
+    """The request the leader's hook puts in the watcher's settings: reset ``hosts``, found
+    stale among ``pods``."""
+    return {'hosts': list(hosts), 'at': now, 'pods': sorted(pods)}
 
 
-def asked_again(previous, hosts, now) -> bool:
-    """Whether a hook that found ``hosts`` stale asks again, given its ``previous`` request: not
-    while a fresh request covers them (the watcher is at it; they stay stale until it is done)."""
+def asked_again(previous, hosts, now, pods=()) -> bool:
+    """Whether a hook that found ``hosts`` stale among ``pods`` asks again, given its
+    ``previous`` request: not while a fresh request made among the same pods covers them (the
+    watcher is at it; they stay stale until it is done). A scale-down after the request (5, 3,
+    then 1 unit) leaves a sentinel the watcher just reset remembering the pods removed since:
+    that request does not cover it, or the sentinel would stay stale until the request aged."""
     return (not previous or not set(hosts) <= set(previous.get('hosts', []))
+            or sorted(pods) != previous.get('pods', [])
             or now - float(previous.get('at', 0)) >= REQUEST_MAX_AGE_S)
 
 

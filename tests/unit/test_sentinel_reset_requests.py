@@ -15,6 +15,15 @@ def test_a_hook_asks_once_while_a_fresh_request_covers_the_stale_sentinels():
     assert sentinel_reset.asked_again(asked, ['a', 'b'], now=1000.0 + MAX_AGE)  # not done
 
 
+def test_a_request_made_among_other_pods_does_not_cover_the_stale_sentinels():
+    # Scaled 5 -> 3: sentinels a, b, c reset by the watcher; then 3 -> 1: a remembers b and c.
+    asked = sentinel_reset.request(['a', 'b', 'c'], now=1000.0, pods=['a', 'b', 'c'])
+    assert not sentinel_reset.asked_again(asked, ['a'], now=1010.0, pods=['c', 'b', 'a'])
+    assert sentinel_reset.asked_again(asked, ['a'], now=1010.0, pods=['a'])
+    assert sentinel_reset.asked_again({'hosts': ['a'], 'at': 1000.0}, ['a'], now=1010.0,
+                                      pods=['a'])  # a request of an older charm: asked again
+
+
 def test_the_watcher_serves_a_request_once_and_only_while_fresh():
     asked = sentinel_reset.request(['a'], now=1000.0)
     assert sentinel_reset.due(asked, served_at=None, now=1001.0)

@@ -892,7 +892,8 @@ def heal_sentinels():
         return
     continue_password_change(parsed)
     apply_live_settings(parsed, pod_fqdns())
-    healed = healing.heal(observe_topology(parsed))
+    snapshot = observe_topology(parsed)
+    healed = healing.heal(snapshot)
     if healed is None:
         return
     forget_observation()
@@ -918,18 +919,18 @@ def heal_sentinels():
             leader_get('master-host'), ', '.join(naming.pod_name_of(host) for host in result)),
             hookenv.WARNING)
     elif step == 'stale_sentinels':
-        ask_sentinel_resets(result)
+        ask_sentinel_resets(result, snapshot.hosts)
 
 
-def ask_sentinel_resets(hosts):
+def ask_sentinel_resets(hosts, pods):
     """Leader: ask the master watcher to reset the sentinels at ``hosts`` (they remember removed
-    pods), through its settings (:func:`ensure_watcher`, later in this hook); not again while
-    the same request is fresh."""
+    pods; ``pods``: the pods now), through its settings (:func:`ensure_watcher`, later in this
+    hook); not again while the same request is fresh and the pods the same."""
     kv = unitdata.kv()
     now = time.time()
-    if not sentinel_reset.asked_again(kv.get(SENTINEL_RESETS), hosts, now):
+    if not sentinel_reset.asked_again(kv.get(SENTINEL_RESETS), hosts, now, pods):
         return
-    kv.set(SENTINEL_RESETS, sentinel_reset.request(hosts, now))
+    kv.set(SENTINEL_RESETS, sentinel_reset.request(hosts, now, pods))
     hookenv.log('sentinels that remember removed instances, to be reset one at a time by the '
                 'master watcher: {}'.format(', '.join(naming.pod_name_of(host) for host in hosts)))
 
