@@ -35,13 +35,13 @@ READY_TIMEOUT_S = INFO_FRESH_MS / 1000.0 + 2.0  # to wait for that moment, at mo
 MASTER_ANSWERED_MS = 1500
 
 
-def request(hosts, now, pods=()) -> dict:
+def request(hosts, now, pods) -> dict:
     """The request the leader's hook puts in the watcher's settings: reset ``hosts``, found
     stale among ``pods``."""
     return {'hosts': list(hosts), 'at': now, 'pods': sorted(pods)}
 
 
-def asked_again(previous, hosts, now, pods=()) -> bool:
+def asked_again(previous, hosts, now, pods) -> bool:
     """Whether a hook that found ``hosts`` stale among ``pods`` asks again, given its
     ``previous`` request: not while a fresh request made among the same pods covers them (the
     watcher is at it; they stay stale until it is done). A scale-down after the request (5, 3,

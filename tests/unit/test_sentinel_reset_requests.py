@@ -7,12 +7,14 @@ MAX_AGE = sentinel_reset.REQUEST_MAX_AGE_S
 
 
 def test_a_hook_asks_once_while_a_fresh_request_covers_the_stale_sentinels():
-    asked = sentinel_reset.request(['a', 'b'], now=1000.0)
-    assert sentinel_reset.asked_again(None, ['a'], now=1000.0)
-    assert not sentinel_reset.asked_again(asked, ['a', 'b'], now=1010.0)
-    assert not sentinel_reset.asked_again(asked, ['b'], now=1010.0)  # one done meanwhile
-    assert sentinel_reset.asked_again(asked, ['a', 'c'], now=1010.0)  # another one stale
-    assert sentinel_reset.asked_again(asked, ['a', 'b'], now=1000.0 + MAX_AGE)  # not done
+    pods = ['a', 'b', 'c']
+    asked = sentinel_reset.request(['a', 'b'], now=1000.0, pods=pods)
+    assert sentinel_reset.asked_again(None, ['a'], now=1000.0, pods=pods)
+    assert not sentinel_reset.asked_again(asked, ['a', 'b'], now=1010.0, pods=pods)
+    assert not sentinel_reset.asked_again(asked, ['b'], now=1010.0, pods=pods)  # one done meanwhile
+    assert sentinel_reset.asked_again(asked, ['a', 'c'], now=1010.0, pods=pods)  # another one stale
+    # Not done by the time it aged:
+    assert sentinel_reset.asked_again(asked, ['a', 'b'], now=1000.0 + MAX_AGE, pods=pods)
 
 
 def test_a_request_made_among_other_pods_does_not_cover_the_stale_sentinels():
@@ -25,12 +27,13 @@ def test_a_request_made_among_other_pods_does_not_cover_the_stale_sentinels():
 
 
 def test_the_watcher_serves_a_request_once_and_only_while_fresh():
-    asked = sentinel_reset.request(['a'], now=1000.0)
+    asked = sentinel_reset.request(['a'], now=1000.0, pods=['a'])
     assert sentinel_reset.due(asked, served_at=None, now=1001.0)
     assert not sentinel_reset.due(asked, served_at=1000.0, now=1001.0)
     assert not sentinel_reset.due(asked, served_at=None, now=1000.0 + MAX_AGE)
     assert not sentinel_reset.due(None, served_at=None, now=1001.0)
-    assert not sentinel_reset.due(sentinel_reset.request([], now=1000.0), None, now=1001.0)
+    nothing = sentinel_reset.request([], now=1000.0, pods=['a'])
+    assert not sentinel_reset.due(nothing, None, now=1001.0)
 
 
 def test_a_sentinel_is_reset_only_while_its_master_answers_it():
