@@ -37,6 +37,7 @@ import threading
 import time
 
 import redis
+import yaml
 
 from testbed.cluster import APP
 from testbed.faults import PARTITION_S
@@ -158,6 +159,40 @@ def sentinels_know_just_the_pods(cluster, units, timeout=180):
     return round(time.monotonic() - started, 1)
 
 
+FENCE_ENV = 'fence.env'
+
+
+def fence_env_of_spec(spec):
+    """The mount path and content of fence.env in a pod spec (YAML, as the charm set it)."""
+    if isinstance(spec, str):
+        spec = yaml.safe_load(spec)
+    for container in spec.get('containers', []):
+        for volume in container.get('volumeConfig', []):
+            for item in volume.get('files', []):
+                if item.get('path') == FENCE_ENV:
+                    return volume['mountPath'], item['content']
+    return None, None
+
+
+def wait_fence_settings(cluster, timeout=180):
+    """Wait until every pod's fence.env is the pod spec's: a ConfigMap change reaches running
+    pods after the kubelet's sync (a minute on the bench's model); the write fence reads it
+    then. Returns the seconds waited."""
+    started = time.monotonic()
+    directory, want = fence_env_of_spec(cluster.model.pod_spec(APP))
+    if want is None:
+        return 0.0
+    path = '{}/{}'.format(directory, FENCE_ENV)
+    while True:
+        seen = [cluster.model.exec(pod, ['cat', path], container='redis')[1]
+                for pod in cluster.pods()]
+        if all(text == want for text in seen):
+            return round(time.monotonic() - started, 1)
+        if time.monotonic() - started > timeout:
+            raise TimeoutError('{} not synced to the pods after {} s'.format(path, timeout))
+        time.sleep(2)
+
+
 def set_round(cluster, value, units, timeout=180):
     """Leave ``min-replicas-max-lag`` unset (``value`` None) or set it, and wait until every
     redis runs with the value set (the leader applies it live with CONFIG SET)."""
@@ -172,6 +207,7 @@ def set_round(cluster, value, units, timeout=180):
                 raise TimeoutError('{} {} not applied after {} s'.format(OPTION, value, timeout))
             time.sleep(1)
     settle(cluster, units)
+    wait_fence_settings(cluster, timeout)
 
 
 def measure(session, cluster, units=3, runs=10, rounds=ROUNDS, min_left_s=60):

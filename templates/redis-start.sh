@@ -13,6 +13,7 @@
 set -u
 LOG_TAG="redis-start[${POD_NAME:-?}]"
 . "{{ scripts_dir }}/lib.sh"
+. "{{ scripts_dir }}/fence.sh"
 require_env POD_NAME APP_NAME PEER_DOMAIN REDIS_PORT SENTINEL_PORT MASTER_NAME
 require_password
 
@@ -222,6 +223,7 @@ CHILD=$!
 if [ -n "$HOLD_PRIORITY" ]; then
     release_priority_when_synced &
 fi
+fence_writes_while_cut_off &
 
 on_term() {
     : > "$STATE_DIR/stopping"

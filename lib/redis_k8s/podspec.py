@@ -57,6 +57,12 @@ EXPORTER_BINARY = "/redis_exporter"
 # scrape timeout (10 s), so the exporter reports redis_up 0 instead of the scrape failing.
 EXPORTER_CONNECT_TIMEOUT = "3s"
 CLI_TIMEOUT_S = 3
+# The write fence (templates/fence.sh): a replica that has not answered within this is silent;
+# a round every FENCE_ROUND_S; a hold lasts FENCE_HOLD_MS unless renewed, which covers a question
+# asked twice (TLS, then plain) and the round after it.
+FENCE_ASK_TIMEOUT_S = 0.25
+FENCE_ROUND_S = 0.2
+FENCE_HOLD_MS = int((2 * FENCE_ASK_TIMEOUT_S + FENCE_ROUND_S) * 1000) + 250
 CATCH_UP_WAIT_S = 5
 RESOLVE_WAIT_S = 120
 # redis.conf shutdown-timeout: how long a stopping master waits for lagging replicas.
@@ -70,9 +76,9 @@ GRACE_STEP_S = 60
 # The actions that run in the `redis` container (the storage is there) keep their scripts there:
 # handover.sh, the planned master switch of redis-stop.sh and failover.sh (the failover action's
 # work); the backup actions' scripts.
-REDIS_FILES = ("lib.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "failover.sh",
-               "probe-redis.sh", "redis.conf", "backup-lib.sh", "backup.sh", "list-backups.sh",
-               "restore.sh")
+REDIS_FILES = ("lib.sh", "fence.sh", "fence.env", "handover.sh", "redis-start.sh", "redis-stop.sh",
+               "failover.sh", "probe-redis.sh", "redis.conf", "backup-lib.sh", "backup.sh",
+               "list-backups.sh", "restore.sh")
 SENTINEL_SCRIPT_FILES = ("lib.sh", "sentinel-start.sh", "probe-sentinel.sh")
 SENTINEL_CONF_FILES = ("sentinel.conf", "sentinel-master.conf")
 
@@ -103,6 +109,10 @@ def timings(settings) -> dict:
     failover_wait_s = int(math.ceil(settings.failover_timeout_ms / 1000.0)) + 5
     return {
         "cli_timeout_s": CLI_TIMEOUT_S,
+        "fence_after_ms": settings.fence_after_ms,
+        "fence_ask_timeout_s": FENCE_ASK_TIMEOUT_S,
+        "fence_round_s": FENCE_ROUND_S,
+        "fence_hold_ms": FENCE_HOLD_MS,
         "replica_priority": REPLICA_PRIORITY,
         "catch_up_wait_s": CATCH_UP_WAIT_S,
         "resolve_wait_s": RESOLVE_WAIT_S,

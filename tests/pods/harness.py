@@ -344,8 +344,9 @@ class Cluster:
     def client(self, ip, port, password=True, **kwargs):
         if self.client_tls is not None and "ssl" not in kwargs:
             kwargs = dict(self.client_tls, **kwargs)
+        kwargs = dict({"socket_timeout": 5, "socket_connect_timeout": 2}, **kwargs)
         c = redis.Redis(host=ip, port=port, password=self.password if password is True else password,
-                        socket_timeout=5, socket_connect_timeout=2, decode_responses=True, **kwargs)
+                        decode_responses=True, **kwargs)
         self.clients.append(c)
         return c
 

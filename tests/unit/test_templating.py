@@ -6,7 +6,7 @@ import pytest
 
 from redis_k8s import podspec, settings, templating
 
-SHELL_SCRIPTS = ("lib.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "failover.sh",
+SHELL_SCRIPTS = ("lib.sh", "fence.sh", "handover.sh", "redis-start.sh", "redis-stop.sh", "failover.sh",
                  "sentinel-start.sh", "probe-redis.sh", "probe-sentinel.sh", "backup-lib.sh",
                  "backup.sh", "list-backups.sh", "restore.sh")
 

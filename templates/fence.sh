@@ -1,0 +1,135 @@
+# The write fence of a master cut off from its replicas (POSIX sh, sourced by redis-start.sh
+# after lib.sh; runs in the background beside redis-server).
+#
+# Redis' min-replicas-max-lag counts a replica while its last acknowledgement is younger than the
+# lag, in whole seconds, recounted once a second: a master cut off from its replicas (a network
+# partition) goes on acknowledging writes for up to lag + 2 s, and the sentinels on the other
+# side discard them when they promote a replica. This loop asks the replicas itself, a few times
+# a second. When fewer than min-replicas-to-write have answered for FENCE_AFTER_MS (fence.env,
+# read again on every round: the ConfigMap is updated in place), it holds writes with
+# CLIENT PAUSE WRITE, renewed before each question while the silence lasts. Held, not refused:
+# a held write waits, then fails with READONLY once the sentinels made this pod a replica, or
+# with NOREPLICAS (Redis' own count), or goes through when the replicas answer again first.
+#
+# It holds only with short pauses and never unpauses: a handover's longer pause keeps its end
+# (Redis keeps the later of two ends), and a hold ends by itself within FENCE_HOLD_MS when this
+# loop stops renewing it. A pause also holds the sentinels' hello PUBLISH and the PINGs behind it
+# on the same connection: moot while cut off, and the hold stops as soon as enough replicas
+# answer, whichever master they follow, so after a heal the sentinels reach this pod and demote
+# it (its writes are refused by Redis' own count by then: its replicas stopped acknowledging).
+# No hold either where Redis refuses writes anyway: not a master, min-replicas-to-write 0, or
+# fewer replicas linked than it needs.
+
+FENCE_ENV_FILE="{{ scripts_dir }}/fence.env"
+FENCE_AFTER_MS={{ fence_after_ms }}
+# One question to a replica waits this long (twice with TLS on: cli retries in plain mode).
+FENCE_ASK_TIMEOUT_S={{ fence_ask_timeout_s }}
+FENCE_HOLD_MS={{ fence_hold_ms }}
+# Between rounds as master, and as a replica (which only watches for its promotion).
+FENCE_ROUND_S={{ fence_round_s }}
+FENCE_IDLE_S=1
+
+UPTIME_FILE=/proc/uptime
+
+# Sets UPTIME_MS from /proc/uptime (two decimals; `read` is a builtin: no process). A leading
+# zero goes ("08" would be a bad octal number in $((...))).
+uptime_ms() {
+    read -r _up _idle < "$UPTIME_FILE"
+    _cs=${_up#*.}
+    UPTIME_MS=$((${_up%.*} * 1000 + ${_cs#0} * 10))
+}
+
+fence_settings() {
+    [ -r "$FENCE_ENV_FILE" ] || return 0
+    while IFS='=' read -r _key _value; do
+        case "$_key" in
+            FENCE_AFTER_MS) FENCE_AFTER_MS=$_value ;;
+        esac
+    done < "$FENCE_ENV_FILE"
+}
+
+hold_writes() {
+    redis_cli CLIENT PAUSE "$FENCE_HOLD_MS" WRITE >/dev/null
+}
+
+# answering NEED HOST PORT [HOST PORT...]: how many of the replicas answer (any reply), asking
+# until NEED did; writes stay held meanwhile when FENCE_HOLDING is set.
+answering() {
+    _need=$1
+    shift
+    _count=0
+    while [ $# -ge 2 ] && [ "$_count" -lt "$_need" ]; do
+        [ -n "$FENCE_HOLDING" ] && hold_writes
+        if [ -n "$(cli "$1" "$2" ROLE)" ]; then
+            _count=$((_count + 1))
+        fi
+        shift 2
+    done
+    echo "$_count"
+}
+
+# Sets FENCE_MIN (min-replicas-to-write, 0 unless this pod is a master), FENCE_REPLICAS ("host
+# port" of each replica linked) and FENCE_LINKED (their number) from this pod's own server.
+fence_view() {
+    FENCE_REPLICAS=""
+    FENCE_LINKED=0
+    set -- $(redis_cli CONFIG GET min-replicas-to-write)
+    FENCE_MIN=${2:-0}
+    # ROLE of a master: "master", its offset, then host, port and offset of each replica.
+    set -- $(redis_cli ROLE)
+    if [ "${1:-}" != master ]; then
+        FENCE_MIN=0
+        return 0
+    fi
+    shift 2
+    while [ $# -ge 3 ]; do
+        FENCE_REPLICAS="$FENCE_REPLICAS $1 $2"
+        FENCE_LINKED=$((FENCE_LINKED + 1))
+        shift 3
+    done
+}
+
+fence_writes_while_cut_off() {
+    if [ -z "$CLI_TIMEOUT" ]; then
+        log "no timeout command: a cut-off master relies on min-replicas-max-lag alone"
+        return 0
+    fi
+    CLI_TIMEOUT="timeout $FENCE_ASK_TIMEOUT_S"
+    FENCE_HOLDING=""
+    uptime_ms
+    _heard_at=$UPTIME_MS
+    _round=0
+    while kill -0 "$CHILD" 2>/dev/null && [ ! -e "$STATE_DIR/stopping" ]; do
+        # The role, the replicas and the settings change seldom: read about once a second.
+        if [ $((_round % 5)) -eq 0 ]; then
+            fence_settings
+            fence_view
+        fi
+        _round=$((_round + 1))
+        if [ "$FENCE_MIN" -le 0 ] || [ "$FENCE_LINKED" -lt "$FENCE_MIN" ] \
+            || [ "$(answering "$FENCE_MIN" $FENCE_REPLICAS)" -ge "$FENCE_MIN" ]; then
+            uptime_ms
+            if [ -n "$FENCE_HOLDING" ]; then
+                log "$FENCE_MIN of $FENCE_LINKED replicas answer again: writes no longer held"
+                FENCE_HOLDING=""
+            fi
+            _heard_at=$UPTIME_MS
+        else
+            uptime_ms
+            if [ $((UPTIME_MS - _heard_at)) -ge "$FENCE_AFTER_MS" ]; then
+                hold_writes
+                if [ -z "$FENCE_HOLDING" ]; then
+                    log "fewer than $FENCE_MIN of $FENCE_LINKED replicas answered for" \
+                        "$((UPTIME_MS - _heard_at)) ms: holding writes (CLIENT PAUSE WRITE) until they answer"
+                    FENCE_HOLDING=1
+                fi
+            fi
+        fi
+        if [ "$FENCE_MIN" -le 0 ]; then
+            _round=0
+            sleep "$FENCE_IDLE_S"
+        else
+            sleep "$FENCE_ROUND_S"
+        fi
+    done
+}
