@@ -110,7 +110,14 @@ fence_writes_while_cut_off() {
             || [ "$(answering "$FENCE_MIN" $FENCE_REPLICAS)" -ge "$FENCE_MIN" ]; then
             uptime_ms
             if [ -n "$FENCE_HOLDING" ]; then
-                log "$FENCE_MIN of $FENCE_LINKED replicas answer again: writes no longer held"
+                if [ "$FENCE_MIN" -le 0 ]; then
+                    log "not a master that needs replicas any more: writes no longer held"
+                elif [ "$FENCE_LINKED" -lt "$FENCE_MIN" ]; then
+                    log "$FENCE_LINKED of $FENCE_MIN replicas linked, Redis refuses writes itself:" \
+                        "writes no longer held"
+                else
+                    log "$FENCE_MIN of $FENCE_LINKED replicas answer again: writes no longer held"
+                fi
                 FENCE_HOLDING=""
             fi
             _heard_at=$UPTIME_MS
