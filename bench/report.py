@@ -37,7 +37,8 @@ def rows(results):
     out.append(('writes refused (NOREPLICAS), healthy cluster', _fmt(results.get(
         'writes_refused_healthy')), '0 ({} writes/s over {} s, min-replicas-max-lag {})'.format(
             healthy.get('writes_per_s'), healthy.get('window_s'), healthy.get('min_replicas_max_lag'))))
-    out.append(('write fence holds, healthy cluster', _fmt(healthy.get('fence_holds')), '0'))
+    out.append(('write fence closed the replicas\' links, healthy cluster',
+                _fmt(healthy.get('fenced')), '0'))
     for kind, figure in (results.get('hook_s') or {}).items():
         out.append(('hook {} p50 / p95 (s)'.format(kind),
                     '{} / {}  (n={})'.format(_fmt(figure['p50']), _fmt(figure['p95']),

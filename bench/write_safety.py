@@ -104,22 +104,22 @@ def max_lag(cluster, pod):
     return int(cluster.client(pod).config_get('min-replicas-max-lag')['min-replicas-max-lag'])
 
 
-# What the write fence (templates/fence.sh) logs when it begins to hold writes.
-FENCE_HOLD_LINE = 'holding writes'
+# What the write fence (templates/fence.sh) logs when it closes the replicas' links.
+FENCE_LINE = "closed the replicas' links"
 
 
-def fence_holds(cluster):
-    """How many times each pod's write fence began to hold writes, from its redis log."""
-    return {pod: cluster.model.container_log(pod, 'redis').count(FENCE_HOLD_LINE)
+def fences(cluster):
+    """How many times each pod's write fence closed its replicas' links, from its redis log."""
+    return {pod: cluster.model.container_log(pod, 'redis').count(FENCE_LINE)
             for pod in cluster.pods()}
 
 
 def refused_healthy(cluster, units=3, seconds=HEALTHY_S):
     """The writes refused with NOREPLICAS over ``seconds`` of the write load on a healthy
-    cluster, and the write fence's holds meanwhile (each delays writes, refuses none); returns
-    the figures with the load and the lag it ran at."""
+    cluster, and how often the write fence closed the replicas' links meanwhile (each refuses
+    writes until they reconnect); returns the figures with the load and the lag it ran at."""
     master = settle(cluster, units)
-    holds_before = fence_holds(cluster)
+    fenced_before = fences(cluster)
     load = WriteLoad(cluster, prefix='healthy').start()
     try:
         started = time.monotonic()
@@ -127,8 +127,8 @@ def refused_healthy(cluster, units=3, seconds=HEALTHY_S):
         elapsed = time.monotonic() - started
     finally:
         load.stop()
-    holds = sum(count - holds_before.get(pod, 0) for pod, count in fence_holds(cluster).items())
-    return {'refused': len(load.refused), 'failed': len(load.failures), 'fence_holds': holds,
+    fenced = sum(count - fenced_before.get(pod, 0) for pod, count in fences(cluster).items())
+    return {'refused': len(load.refused), 'failed': len(load.failures), 'fenced': fenced,
             'acknowledged': len(load.acknowledged),
             'writes_per_s': round(len(load.acknowledged) / elapsed, 1),
             'window_s': round(elapsed, 1), 'min_replicas_max_lag': max_lag(cluster, master),

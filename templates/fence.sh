@@ -6,25 +6,23 @@
 # partition) goes on acknowledging writes for up to lag + 2 s, and the sentinels on the other
 # side discard them when they promote a replica. This loop asks the replicas itself, a few times
 # a second. When fewer than min-replicas-to-write have answered for FENCE_AFTER_MS (fence.env,
-# read again on every round: the ConfigMap is updated in place), it holds writes with
-# CLIENT PAUSE WRITE, renewed before each question while the silence lasts. Held, not refused:
-# a held write waits, then fails with READONLY once the sentinels made this pod a replica, or
-# with NOREPLICAS (Redis' own count), or goes through when the replicas answer again first.
+# read again every second: the ConfigMap is updated in place), it closes the replicas' links
+# (CLIENT KILL TYPE replica). Redis recounts its good replicas when a replica's link is freed,
+# so from then on it refuses writes with NOREPLICAS, by its own rule; a replica that can reach it
+# again reconnects within a second (a partial resync from the backlog) and counts again.
 #
-# It holds only with short pauses and never unpauses: a handover's longer pause keeps its end
-# (Redis keeps the later of two ends), and a hold ends by itself within FENCE_HOLD_MS when this
-# loop stops renewing it. A pause also holds the sentinels' hello PUBLISH and the PINGs behind it
-# on the same connection: moot while cut off, and the hold stops as soon as enough replicas
-# answer, whichever master they follow, so after a heal the sentinels reach this pod and demote
-# it (its writes are refused by Redis' own count by then: its replicas stopped acknowledging).
-# No hold either where Redis refuses writes anyway: not a master, min-replicas-to-write 0, or
+# Not a pause (CLIENT PAUSE WRITE): a pause also holds the sentinels' hello PUBLISH and the PINGs
+# queued behind it, so a pause longer than down-after-milliseconds makes the sentinels that still
+# reach this pod take it for down and fail it over, for replicas that are merely unreachable from
+# here. Closing links changes nothing the pod keeps: no setting to restore, nothing for CONFIG
+# REWRITE to save, and a fence that stops leaves Redis' own count in charge.
+# Nothing to do where Redis refuses writes anyway: not a master, min-replicas-to-write 0, or
 # fewer replicas linked than it needs.
 
 FENCE_ENV_FILE="{{ scripts_dir }}/fence.env"
 FENCE_AFTER_MS={{ fence_after_ms }}
 # One question to a replica waits this long (twice with TLS on: cli retries in plain mode).
 FENCE_ASK_TIMEOUT_S={{ fence_ask_timeout_s }}
-FENCE_HOLD_MS={{ fence_hold_ms }}
 # Between rounds as master, and as a replica (which only watches for its promotion).
 FENCE_ROUND_S={{ fence_round_s }}
 FENCE_IDLE_S=1
@@ -48,18 +46,13 @@ fence_settings() {
     done < "$FENCE_ENV_FILE"
 }
 
-hold_writes() {
-    redis_cli CLIENT PAUSE "$FENCE_HOLD_MS" WRITE >/dev/null
-}
-
 # answering NEED HOST PORT [HOST PORT...]: how many of the replicas answer (any reply), asking
-# until NEED did; writes stay held meanwhile when FENCE_HOLDING is set.
+# until NEED did.
 answering() {
     _need=$1
     shift
     _count=0
     while [ $# -ge 2 ] && [ "$_count" -lt "$_need" ]; do
-        [ -n "$FENCE_HOLDING" ] && hold_writes
         if [ -n "$(cli "$1" "$2" ROLE)" ]; then
             _count=$((_count + 1))
         fi
@@ -95,7 +88,6 @@ fence_writes_while_cut_off() {
         return 0
     fi
     CLI_TIMEOUT="timeout $FENCE_ASK_TIMEOUT_S"
-    FENCE_HOLDING=""
     uptime_ms
     _heard_at=$UPTIME_MS
     _round=0
@@ -109,27 +101,16 @@ fence_writes_while_cut_off() {
         if [ "$FENCE_MIN" -le 0 ] || [ "$FENCE_LINKED" -lt "$FENCE_MIN" ] \
             || [ "$(answering "$FENCE_MIN" $FENCE_REPLICAS)" -ge "$FENCE_MIN" ]; then
             uptime_ms
-            if [ -n "$FENCE_HOLDING" ]; then
-                if [ "$FENCE_MIN" -le 0 ]; then
-                    log "not a master that needs replicas any more: writes no longer held"
-                elif [ "$FENCE_LINKED" -lt "$FENCE_MIN" ]; then
-                    log "$FENCE_LINKED of $FENCE_MIN replicas linked, Redis refuses writes itself:" \
-                        "writes no longer held"
-                else
-                    log "$FENCE_MIN of $FENCE_LINKED replicas answer again: writes no longer held"
-                fi
-                FENCE_HOLDING=""
-            fi
             _heard_at=$UPTIME_MS
         else
             uptime_ms
             if [ $((UPTIME_MS - _heard_at)) -ge "$FENCE_AFTER_MS" ]; then
-                hold_writes
-                if [ -z "$FENCE_HOLDING" ]; then
-                    log "fewer than $FENCE_MIN of $FENCE_LINKED replicas answered for" \
-                        "$((UPTIME_MS - _heard_at)) ms: holding writes (CLIENT PAUSE WRITE) until they answer"
-                    FENCE_HOLDING=1
-                fi
+                redis_cli CLIENT KILL TYPE replica >/dev/null
+                log "fewer than $FENCE_MIN of $FENCE_LINKED replicas answered for" \
+                    "$((UPTIME_MS - _heard_at)) ms: closed the replicas' links, writes refused" \
+                    "(NOREPLICAS) until enough of them reconnect"
+                # Read the links again at once.
+                _round=0
             fi
         fi
         if [ "$FENCE_MIN" -le 0 ]; then

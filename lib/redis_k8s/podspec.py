@@ -58,11 +58,9 @@ EXPORTER_BINARY = "/redis_exporter"
 EXPORTER_CONNECT_TIMEOUT = "3s"
 CLI_TIMEOUT_S = 3
 # The write fence (templates/fence.sh): a replica that has not answered within this is silent;
-# a round every FENCE_ROUND_S; a hold lasts FENCE_HOLD_MS unless renewed, which covers a question
-# asked twice (TLS, then plain) and the round after it.
+# a round every FENCE_ROUND_S.
 FENCE_ASK_TIMEOUT_S = 0.25
 FENCE_ROUND_S = 0.2
-FENCE_HOLD_MS = int((2 * FENCE_ASK_TIMEOUT_S + FENCE_ROUND_S) * 1000) + 250
 CATCH_UP_WAIT_S = 5
 RESOLVE_WAIT_S = 120
 # redis.conf shutdown-timeout: how long a stopping master waits for lagging replicas.
@@ -112,7 +110,6 @@ def timings(settings) -> dict:
         "fence_after_ms": settings.fence_after_ms,
         "fence_ask_timeout_s": FENCE_ASK_TIMEOUT_S,
         "fence_round_s": FENCE_ROUND_S,
-        "fence_hold_ms": FENCE_HOLD_MS,
         "replica_priority": REPLICA_PRIORITY,
         "catch_up_wait_s": CATCH_UP_WAIT_S,
         "resolve_wait_s": RESOLVE_WAIT_S,

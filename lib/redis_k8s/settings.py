@@ -94,8 +94,8 @@ class Settings:
 
     @property
     def fence_after_ms(self) -> int:
-        """How long a master goes without an answer from enough replicas before it holds writes
-        (:func:`fence_after_ms`)."""
+        """How long a master goes without an answer from enough replicas before it closes their
+        links (:func:`fence_after_ms`)."""
         return fence_after_ms(self.min_replicas_max_lag_option, self.down_after_ms)
 
     def __repr__(self):
@@ -156,14 +156,14 @@ def effective_max_lag(option: int, down_after_ms: int) -> int:
     return derived_max_lag(down_after_ms)
 
 
-# The least wait of the write fence: a needless hold delays every write (and the sentinels' hello),
-# and every replica must fail to answer a question within its timeout for one.
+# The least wait of the write fence: a needless fence refuses writes until the replicas reconnect
+# (a second), and every replica must fail to answer a question within its timeout for one.
 MIN_FENCE_MS = 250
 
 
 def fence_after_ms(max_lag_option: int, down_after_ms: int) -> int:
     """Milliseconds without an answer from ``min-replicas-to-write`` replicas after which the
-    master's pod holds writes (``CLIENT PAUSE WRITE``, see templates/fence.sh).
+    master's pod closes its replicas' links, so that Redis refuses writes (see templates/fence.sh).
 
     Redis' own ``min-replicas-max-lag`` refuses writes up to ``lag + 2`` s after the replicas
     went silent (:func:`derived_max_lag`); the fence asks the replicas itself, several times a
@@ -171,7 +171,7 @@ def fence_after_ms(max_lag_option: int, down_after_ms: int) -> int:
     failover takes. Automatic (-1): an eighth of ``down-after-milliseconds``, at least
     ``MIN_FENCE_MS`` (250 ms at 2000, where the sentinels promote 3 s or more after a cut). An
     explicit ``min-replicas-max-lag`` is the operator's own tolerance of silent replicas: the
-    fence then waits that long, and never holds writes sooner than Redis would refuse them.
+    fence then waits that long, and never refuses writes sooner than Redis would.
     """
     if max_lag_option >= 1:
         return max_lag_option * 1000

@@ -1,6 +1,6 @@
 """The write fence's parts (templates/fence.sh, as rendered for the pods), on a scripted server:
 what it reads of the local server, whom it asks, its clock and its settings file. The fence
-holding writes on real processes is tests/pods/test_fence.py."""
+closing the links on real processes is tests/pods/test_fence.py."""
 
 import subprocess
 
@@ -78,3 +78,4 @@ def test_the_wait_is_read_from_fence_env_again(fence, tmp_path):
     (tmp_path / "fence.env").write_text("# a comment=1\nFENCE_AFTER_MS=1234\n")
     out, _ = fence('fence_settings; echo "$FENCE_AFTER_MS"')
     assert out == "1234"
+
