@@ -109,8 +109,10 @@ fence_writes_while_cut_off() {
                 log "fewer than $FENCE_MIN of $FENCE_LINKED replicas answered for" \
                     "$((UPTIME_MS - _heard_at)) ms: closed the replicas' links, writes refused" \
                     "(NOREPLICAS) until enough of them reconnect"
-                # Read the links again at once.
+                # Read the links again at once; replicas that reconnect get a whole wait again,
+                # not a close every round.
                 _round=0
+                _heard_at=$UPTIME_MS
             fi
         fi
         if [ "$FENCE_MIN" -le 0 ]; then

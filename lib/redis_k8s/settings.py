@@ -95,8 +95,8 @@ class Settings:
     @property
     def fence_after_ms(self) -> int:
         """How long a master goes without an answer from enough replicas before it closes their
-        links (:func:`fence_after_ms`)."""
-        return fence_after_ms(self.min_replicas_max_lag_option, self.down_after_ms)
+        links (:func:`effective_fence_ms`)."""
+        return effective_fence_ms(self.min_replicas_max_lag_option, self.down_after_ms)
 
     def __repr__(self):
         # Settings end up in logs and tracebacks: never show the password.
@@ -161,7 +161,7 @@ def effective_max_lag(option: int, down_after_ms: int) -> int:
 MIN_FENCE_MS = 250
 
 
-def fence_after_ms(max_lag_option: int, down_after_ms: int) -> int:
+def effective_fence_ms(max_lag_option: int, down_after_ms: int) -> int:
     """Milliseconds without an answer from ``min-replicas-to-write`` replicas after which the
     master's pod closes its replicas' links, so that Redis refuses writes (see templates/fence.sh).
 
