@@ -93,16 +93,33 @@ def test_no_compiled_extension_and_no_development_files(built_charm):
     assert set(files) == set(_manifest(built_charm))
 
 
-def test_the_only_bytecode_is_the_vendored_modules_hash_checked_for_the_builds_python(
+NOT_PRECOMPILED = ('setuptools', 'pkg_resources', 'pbr', '_distutils_hack')
+
+
+def _modules(charm):
+    """The charm's Python modules under lib/ and reactive/ that hooks may import."""
+    return [rel for rel in _all_files(charm)
+            if rel.endswith('.py') and rel.split('/')[0] in ('lib', 'reactive')
+            and not (rel.startswith('lib/') and rel.split('/')[1] in NOT_PRECOMPILED)]
+
+
+def test_every_module_a_hook_imports_ships_hash_checked_bytecode_of_the_builds_python(
         built_charm):
     import importlib.util
     tag = '.{}.pyc'.format(sys.implementation.cache_tag)
     vendored = _vendored(built_charm)
     bytecode = [f for f in _all_files(built_charm) if f.endswith('.pyc') or '__pycache__' in f]
-    assert bytecode and set(bytecode) <= vendored
-    tools = ('setuptools', 'pkg_resources', 'pbr', '_distutils_hack')
-    assert not [f for f in bytecode if f.split('/')[1] in tools]
+    assert not [f for f in bytecode if f.split('/')[1] in NOT_PRECOMPILED]
+    # the vendored dependencies' and the charm's and its layers' own (compiled by the build's
+    # tactics: layer:caas-base PureVendorTactic and CompiledModuleTactic)
     assert 'lib/redis/__pycache__/client' + tag in bytecode
+    assert set(bytecode) & vendored
+    for own in ('lib/redis_k8s/__pycache__/podspec', 'lib/charms/layer/__pycache__/redis_k8s',
+                'lib/charms/layer/__pycache__/caas_base', 'reactive/__pycache__/redis',
+                'reactive/__pycache__/docker_resource'):
+        assert own + tag in bytecode, own
+    assert {rel for rel in _modules(built_charm)
+            if importlib.util.cache_from_source(rel) not in bytecode} == set()
     for rel in bytecode:
         assert rel.endswith(tag), rel
         with open(os.path.join(built_charm, rel), 'rb') as f:
@@ -265,7 +282,7 @@ def _bytecode(charm):
     return found
 
 
-def test_a_units_first_hook_compiles_none_of_the_vendored_modules(built_charm, tmp_path):
+def test_a_units_first_hook_compiles_only_the_interfaces_modules(built_charm, tmp_path):
     # The bytecode is the build's Python's (the one running these tests), bare (-S) as an
     # operator's would be.
     hooks = BuiltHook(built_charm, tmp_path, python=sys.executable)
@@ -274,9 +291,10 @@ def test_a_units_first_hook_compiles_none_of_the_vendored_modules(built_charm, t
     assert proc.returncode == 0, proc.stdout.decode()
     after = _bytecode(hooks.charm)
     written = set(after) - set(before)
-    # Only the charm's and layers' own modules are compiled by the hook; the vendored ones
-    # (the bulk of a hook's imports) come compiled, and stay as they were.
-    assert written and not written & _vendored(hooks.charm)
+    # The interface layers (hooks/relations/, copied whole by charm-tools, past any per-file
+    # tactic) are compiled by the hook; everything under lib/ and reactive/ comes compiled
+    # and stays as it was.
+    assert written and {rel.split('/')[0] for rel in written} == {'hooks'}, sorted(written)
     assert {rel: after[rel] for rel in before} == before
 
 

@@ -1,4 +1,5 @@
-"""Build tactic of layer:caas-base: vendor the charm's Python dependencies as pure Python.
+"""Build tactics of layer:caas-base: vendor the charm's Python dependencies as pure Python, and
+ship every module a hook imports with its bytecode.
 
 charm-tools' default wheelhouse ships sdists that layer:basic builds into a venv at
 install time (minutes, and a compiler in the operator image). Compiled wheels vendored
@@ -21,7 +22,8 @@ from path import Path
 
 from charmtools import utils
 from charmtools.build.errors import BuildError
-from charmtools.build.tactics import WheelhouseTactic
+from charmtools.build.tactics import (CopyTactic, ExcludeTactic, IgnoreTactic,
+                                      WheelhouseTactic)
 
 # Bump when the vendoring steps change, so cached trees from older steps are not reused.
 VENDOR_FORMAT = 4
@@ -169,6 +171,22 @@ def check_imports(target, modules):
                          + proc.stdout.decode('utf-8', 'replace'))
 
 
+def compile_module(source):
+    """Write ``source``'s bytecode for the Python running the build beside it (``__pycache__``),
+    hash-checked; return its path."""
+    import importlib.util
+    import py_compile
+    source = str(source)  # path.Path, a str subclass, would reach the code object: unmarshallable
+    cfile = importlib.util.cache_from_source(source)
+    try:
+        py_compile.compile(source, cfile=cfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+    except py_compile.PyCompileError as e:
+        raise BuildError('{} does not compile with Python {}: {}'.format(
+            source, sys.version.split()[0], e.msg)) from None
+    return cfile
+
+
 def precompile(target):
     """Compile the vendored modules hooks import to bytecode of the Python running the build.
 
@@ -265,4 +283,34 @@ class PureVendorTactic(WheelhouseTactic):
         for dest in self.tracked:
             rel = dest.relpath(self.target.directory)
             sigs[rel] = ('layer:caas-base', 'dynamic', utils.sign(dest))
+        return sigs
+
+
+class CompiledModuleTactic(CopyTactic):
+    """Copy a layer's Python module under ``lib/`` or ``reactive/`` and compile it, as
+    :func:`precompile` does for the vendored ones: each unit unpacks its own copy of the charm,
+    so its first hook (install) compiled every module of the charm and its layers (about
+    50, a fifth of that hook on the local model). Ignored and excluded files are left to those
+    tactics."""
+
+    ROOTS = ('lib', 'reactive')
+
+    @classmethod
+    def trigger(cls, entity, target, layer, next_config):
+        relpath = entity.relpath(layer.directory)
+        if not relpath.endswith('.py') or relpath.split(os.sep)[0] not in cls.ROOTS:
+            return False
+        return not any(other.trigger(entity, target, layer, next_config)
+                       for other in (IgnoreTactic, ExcludeTactic))
+
+    def __call__(self):
+        super().__call__()
+        self._bytecode = Path(compile_module(self.target_file))
+
+    def sign(self):
+        sigs = super().sign()
+        bytecode = getattr(self, '_bytecode', None)
+        if bytecode is not None and bytecode.exists():
+            sigs[bytecode.relpath(self.target.directory)] = (
+                self.layer.url, 'dynamic', utils.sign(bytecode))
         return sigs
