@@ -46,19 +46,20 @@ fence_settings() {
     done < "$FENCE_ENV_FILE"
 }
 
-# answering NEED HOST PORT [HOST PORT...]: how many of the replicas answer (any reply), asking
-# until NEED did.
+# answering NEED HOST PORT [HOST PORT...]: sets FENCE_ANSWERED to how many of the replicas answer
+# (any reply), asking until NEED did. No subshell of its own and no output kept: it runs several
+# times a second.
 answering() {
     _need=$1
     shift
-    _count=0
-    while [ $# -ge 2 ] && [ "$_count" -lt "$_need" ]; do
-        if [ -n "$(cli "$1" "$2" ROLE)" ]; then
-            _count=$((_count + 1))
+    FENCE_ANSWERED=0
+    while [ $# -ge 2 ] && [ "$FENCE_ANSWERED" -lt "$_need" ]; do
+        cli_ask "$1" "$2" PING
+        if [ -n "$CLI_OUT" ]; then
+            FENCE_ANSWERED=$((FENCE_ANSWERED + 1))
         fi
         shift 2
     done
-    echo "$_count"
 }
 
 # Sets FENCE_MIN (min-replicas-to-write, 0 unless this pod is a master), FENCE_REPLICAS ("host
@@ -66,12 +67,10 @@ answering() {
 fence_view() {
     FENCE_REPLICAS=""
     FENCE_LINKED=0
-    set -- $(redis_cli CONFIG GET min-replicas-to-write)
-    FENCE_MIN=${2:-0}
+    FENCE_MIN=0
     # ROLE of a master: "master", its offset, then host, port and offset of each replica.
     set -- $(redis_cli ROLE)
     if [ "${1:-}" != master ]; then
-        FENCE_MIN=0
         return 0
     fi
     shift 2
@@ -80,6 +79,8 @@ fence_view() {
         FENCE_LINKED=$((FENCE_LINKED + 1))
         shift 3
     done
+    set -- $(redis_cli CONFIG GET min-replicas-to-write)
+    FENCE_MIN=${2:-0}
 }
 
 fence_writes_while_cut_off() {
@@ -99,7 +100,7 @@ fence_writes_while_cut_off() {
         fi
         _round=$((_round + 1))
         if [ "$FENCE_MIN" -le 0 ] || [ "$FENCE_LINKED" -lt "$FENCE_MIN" ] \
-            || [ "$(answering "$FENCE_MIN" $FENCE_REPLICAS)" -ge "$FENCE_MIN" ]; then
+            || { answering "$FENCE_MIN" $FENCE_REPLICAS; [ "$FENCE_ANSWERED" -ge "$FENCE_MIN" ]; }; then
             uptime_ms
             _heard_at=$UPTIME_MS
         else

@@ -222,31 +222,42 @@ cli_in() {
             set -- --tls --insecure "$@"
         fi
     fi
-    REDISCLI_AUTH=$(password) $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_cli_host" -p "$_cli_port" \
+    # Read here rather than with $(password): a subshell less in every call (the write fence
+    # makes several a second).
+    _cli_pw=""
+    IFS= read -r _cli_pw < "$PASSWORD_FILE" 2>/dev/null || true
+    REDISCLI_AUTH=$_cli_pw $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_cli_host" -p "$_cli_port" \
         "$@" 2>/dev/null
 }
 
-# cli HOST PORT ARGS...: one redis-cli call in the mode tls.env says, raw output. While the charm
-# switches TLS, a server and the file may disagree for a while: a call that gets no reply is made
-# once more in the other mode. A plain call to a TLS port fails at once (reset); a TLS call to a
-# plain port waits for the timeout (the server waits for the end of a command line), so a plain
-# call that timed out is not retried (the host is slow or away, TLS would not help).
-cli() {
+# cli_ask HOST PORT ARGS...: one redis-cli call in the mode tls.env says; its raw output (carriage
+# returns kept) in CLI_OUT, nothing printed. While the charm switches TLS, a server and the file
+# may disagree for a while: a call that gets no reply is made once more in the other mode. A plain
+# call to a TLS port fails at once (reset); a TLS call to a plain port waits for the timeout (the
+# server waits for the end of a command line), so a plain call that timed out is not retried (the
+# host is slow or away, TLS would not help).
+cli_ask() {
     _host=$1
     _port=$2
     shift 2
     tls_load
-    _cli_out=$(cli_in "$TLS_ENABLED" "$_host" "$_port" "$@")
+    CLI_OUT=$(cli_in "$TLS_ENABLED" "$_host" "$_port" "$@")
     _cli_rc=$?
     if [ "$_cli_rc" -ne 0 ] && { [ "$TLS_ENABLED" = yes ] || [ "$_cli_rc" -ne 124 ]; }; then
         if [ "$TLS_ENABLED" = yes ]; then
-            _cli_out=$(cli_in no "$_host" "$_port" "$@")
+            CLI_OUT=$(cli_in no "$_host" "$_port" "$@")
         else
-            _cli_out=$(cli_in yes "$_host" "$_port" "$@")
+            CLI_OUT=$(cli_in yes "$_host" "$_port" "$@")
         fi
     fi
-    if [ -n "$_cli_out" ]; then
-        printf '%s\n' "$_cli_out" | tr -d '\r'
+    return 0
+}
+
+# cli HOST PORT ARGS...: cli_ask, its output printed without carriage returns.
+cli() {
+    cli_ask "$@"
+    if [ -n "$CLI_OUT" ]; then
+        printf '%s\n' "$CLI_OUT" | tr -d '\r'
     fi
     return 0
 }

@@ -23,11 +23,13 @@ def fence(tmp_path):
     def run(body, role=MASTER_ROLE, min_replicas="1", answering=()):
         (tmp_path / "role").write_text(role)
         (tmp_path / "asked").write_text("")
+        (tmp_path / "own").write_text("")
         script = (
             '. ./lib.sh; . ./fence.sh; FENCE_ENV_FILE=./fence.env; '
-            'redis_cli() {{ case "$1" in ROLE) cat role ;; '
+            'redis_cli() {{ echo "$1" >> own; case "$1" in ROLE) cat role ;; '
             'CONFIG) printf "min-replicas-to-write\\n{}\\n" ;; esac; }}; '
-            'cli() {{ echo "$1" >> asked; case " {} " in *" $1 "*) echo slave ;; esac; }}; '
+            'cli_ask() {{ echo "$1" >> asked; CLI_OUT=""; '
+            'case " {} " in *" $1 "*) CLI_OUT=PONG ;; esac; }}; '
             '{}').format(min_replicas, " ".join(answering), body)
         env = {"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
                "MASTER_NAME": APP}
@@ -43,9 +45,11 @@ def test_a_master_reads_its_linked_replicas_and_how_many_it_needs(fence):
     assert out == "1 2 {} 6379 {} 6379".format(POD.format(1), POD.format(2))
 
 
-def test_a_replica_needs_none_so_it_never_holds(fence):
+def test_a_replica_needs_none_so_it_never_holds(fence, tmp_path):
     out, _ = fence('fence_view; echo "$FENCE_MIN $FENCE_LINKED"', role=REPLICA_ROLE)
     assert out == "0 0"
+    # one question a second to its own server as a replica: the setting only matters to a master
+    assert (tmp_path / "own").read_text().split() == ["ROLE"]
 
 
 def test_a_master_that_needs_no_replica_needs_none(fence):
@@ -54,7 +58,7 @@ def test_a_master_that_needs_no_replica_needs_none(fence):
 
 
 def test_replicas_are_asked_in_turn_until_enough_answered(fence):
-    view = 'fence_view; answering "$FENCE_MIN" $FENCE_REPLICAS'
+    view = 'fence_view; answering "$FENCE_MIN" $FENCE_REPLICAS; echo "$FENCE_ANSWERED"'
     out, asked = fence(view, answering=[POD.format(1), POD.format(2)])
     assert (out, asked) == ("1", [POD.format(1)])
     out, asked = fence(view, answering=[POD.format(2)])
