@@ -19,8 +19,9 @@
 # Nothing to do where Redis refuses writes anyway: not a master, min-replicas-to-write 0, or
 # fewer replicas linked than it needs.
 
+# FENCE_AFTER_MS comes from here only; the file is in the ConfigMap that holds this script.
 FENCE_ENV_FILE="{{ scripts_dir }}/fence.env"
-FENCE_AFTER_MS={{ fence_after_ms }}
+FENCE_AFTER_MS=""
 # One question to a replica waits this long (twice with TLS on: cli retries in plain mode).
 FENCE_ASK_TIMEOUT_S={{ fence_ask_timeout_s }}
 # Between rounds as master, and as a replica (which only watches for its promotion).
@@ -41,7 +42,11 @@ fence_settings() {
     [ -r "$FENCE_ENV_FILE" ] || return 0
     while IFS='=' read -r _key _value; do
         case "$_key" in
-            FENCE_AFTER_MS) FENCE_AFTER_MS=$_value ;;
+            FENCE_AFTER_MS)
+                case "$_value" in
+                    ""|*[!0-9]*) ;;
+                    *) FENCE_AFTER_MS=$_value ;;
+                esac ;;
         esac
     done < "$FENCE_ENV_FILE"
 }
@@ -86,6 +91,11 @@ fence_view() {
 fence_writes_while_cut_off() {
     if [ -z "$CLI_TIMEOUT" ]; then
         log "no timeout command: a cut-off master relies on min-replicas-max-lag alone"
+        return 0
+    fi
+    fence_settings
+    if [ -z "$FENCE_AFTER_MS" ]; then
+        log "no wait in $FENCE_ENV_FILE: a cut-off master relies on min-replicas-max-lag alone"
         return 0
     fi
     CLI_TIMEOUT="timeout $FENCE_ASK_TIMEOUT_S"

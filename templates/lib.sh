@@ -46,11 +46,17 @@ now() {
     date +%s
 }
 
-# The current password (the Secret's file; `read` is a builtin: no process per call).
+# password_load: the current password (the Secret's file) in PASSWORD_NOW; `read` is a builtin, so
+# no process and, unlike $(password), no subshell.
+password_load() {
+    PASSWORD_NOW=""
+    IFS= read -r PASSWORD_NOW 2>/dev/null < "$PASSWORD_FILE" || true
+}
+
+# The current password, printed.
 password() {
-    _pw=""
-    IFS= read -r _pw < "$PASSWORD_FILE" 2>/dev/null || true
-    printf '%s' "$_pw"
+    password_load
+    printf '%s' "$PASSWORD_NOW"
 }
 
 # metrics_user_line PERMISSIONS: the config line creating the exporter's ACL user
@@ -222,11 +228,9 @@ cli_in() {
             set -- --tls --insecure "$@"
         fi
     fi
-    # Read here rather than with $(password): a subshell less in every call (the write fence
-    # makes several a second).
-    _cli_pw=""
-    IFS= read -r _cli_pw < "$PASSWORD_FILE" 2>/dev/null || true
-    REDISCLI_AUTH=$_cli_pw $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_cli_host" -p "$_cli_port" \
+    # Not $(password): a subshell less in every call (the write fence makes several a second).
+    password_load
+    REDISCLI_AUTH=$PASSWORD_NOW $CLI_TIMEOUT redis-cli --no-auth-warning -h "$_cli_host" -p "$_cli_port" \
         "$@" 2>/dev/null
 }
 

@@ -83,3 +83,14 @@ def test_the_wait_is_read_from_fence_env_again(fence, tmp_path):
     out, _ = fence('fence_settings; echo "$FENCE_AFTER_MS"')
     assert out == "1234"
 
+
+def test_the_wait_comes_from_fence_env_alone_and_only_as_a_number(fence, tmp_path):
+    (tmp_path / "fence.env").write_text("FENCE_AFTER_MS=soon\n")
+    out, _ = fence('fence_settings; echo "[$FENCE_AFTER_MS]"')
+    assert out == "[]"
+    (tmp_path / "fence.env").unlink()
+    # No wait to go by: the fence leaves the master to Redis' own count, and says so.
+    out, asked = fence('CLI_TIMEOUT=timeout; CHILD=$$; STATE_DIR=.; LOG_TAG=t; '
+                       'fence_writes_while_cut_off 2>&1; echo "returned"')
+    assert out.endswith("returned") and "no wait in ./fence.env" in out
+    assert asked == []

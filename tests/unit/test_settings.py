@@ -189,12 +189,12 @@ def test_a_set_max_lag_is_kept_whatever_down_after_is():
 
 @pytest.mark.parametrize("down_after_ms, fence_ms", [
     (100, 250), (2000, 250), (4000, 500), (30000, 3750)])
-def test_automatic_fence_holds_writes_after_an_eighth_of_down_after_and_no_sooner_than_250_ms(
+def test_automatic_fence_closes_links_after_an_eighth_of_down_after_and_no_sooner_than_250_ms(
         down_after_ms, fence_ms):
     assert parse({"down-after-milliseconds": down_after_ms}, 3).fence_after_ms == fence_ms
 
 
-def test_a_set_max_lag_is_the_fence_too_so_it_never_holds_writes_redis_would_take():
+def test_a_set_max_lag_is_the_fence_too_so_it_never_refuses_writes_redis_would_take():
     assert parse({"min-replicas-max-lag": 10, "down-after-milliseconds": 2000}, 3).fence_after_ms == 10000
     assert parse({"min-replicas-max-lag": 1, "down-after-milliseconds": 60000}, 3).fence_after_ms == 1000
 
