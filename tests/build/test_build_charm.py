@@ -157,6 +157,21 @@ def test_zip_matches_the_tree_and_keeps_exec_bits(built_charm):
     assert 'metadata.yaml' in infos and 'lib/charms/reactive/bus.py' in infos
 
 
+def test_the_charms_yaml_files_ship_parsed_for_the_hooks(built_charm):
+    import hashlib
+    manifest = _manifest(built_charm)
+    for name in ('metadata.yaml', 'config.yaml', 'layer.yaml'):
+        with open(os.path.join(built_charm, name), 'rb') as f:
+            text = f.read()
+        rel = '.parsed/{}.json'.format(name)
+        with open(os.path.join(built_charm, rel)) as f:
+            parsed = json.load(f)
+        # what the hooks' parser (PyYAML's safe_load) reads from these very bytes
+        assert parsed == {'sha256': hashlib.sha256(text).hexdigest(),
+                          'data': yaml.safe_load(text)}, name
+        assert rel in manifest, rel
+
+
 def test_actions_yaml_and_executable_actions_are_in_the_tree_and_the_zip(built_charm):
     with open(os.path.join(REPO, 'actions.yaml')) as f:
         declared = yaml.safe_load(f)
@@ -211,7 +226,7 @@ class BuiltHook:
         with open(self.state, 'w') as f:
             json.dump(state, f)
 
-    def run(self, hook, unit='redis-k8s/0'):
+    def run(self, hook, unit='redis-k8s/0', **extra_env):
         env = {
             'PATH': self.bin + ':/usr/bin:/bin',
             'JUJU_UNIT_NAME': unit,
@@ -221,6 +236,7 @@ class BuiltHook:
             'JUJU_MODEL_NAME': 'test',
             'FAKE_JUJU_STATE': self.state,
             'FAKE_JUJU_CALLS': self.calls_file,
+            **extra_env,
         }
         if os.path.exists(self.calls_file):
             os.unlink(self.calls_file)
@@ -271,6 +287,24 @@ def test_install_hook_runs_the_layers_on_a_bare_python(hooks):
             'layer.docker-resource.redis-image.available',
             'layer.docker-resource.exporter-image.available'} <= flags
     assert hooks.logs() == []
+
+
+def _imported(output):
+    """Modules a hook run with PYTHONVERBOSE=1 imported."""
+    import re
+    return set(re.findall(r"^import '([^']+)'", output.decode('utf-8', 'replace'), re.M))
+
+
+def test_a_steady_hook_parses_no_yaml_and_imports_no_pyyaml(hooks):
+    first = hooks.run('install', PYTHONVERBOSE='1')
+    assert first.returncode == 0, first.stdout.decode()
+    # The image resources are YAML files: the install hook reads them with PyYAML.
+    assert 'yaml.scanner' in _imported(first.stdout)
+    steady = hooks.run('update-status', PYTHONVERBOSE='1')
+    assert steady.returncode == 0, steady.stdout.decode()
+    imported = _imported(steady.stdout)
+    assert 'charms.reactive' in imported  # the verbose listing works
+    assert not [name for name in imported if name.split('.')[0] == 'yaml'], sorted(imported)
 
 
 def _bytecode(charm):

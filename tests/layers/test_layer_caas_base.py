@@ -304,11 +304,11 @@ def test_a_failing_hook_logs_the_frameworks_account_and_the_error(model, logging
     assert logs[-1][0] == 'ERROR' and 'the hook fails' in logs[-1][1]
 
 
-def _run_python(code, *paths):
+def _run_python(code, *paths, args=()):
     import subprocess
     import sys
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-    return subprocess.run([sys.executable, '-c', code], env=env, check=True,
+    return subprocess.run([sys.executable, '-c', code] + list(args), env=env, check=True,
                           stdout=subprocess.PIPE, universal_newlines=True).stdout
 
 
@@ -350,3 +350,83 @@ print(pkg_resources.parse_version('1.10') > pkg_resources.parse_version('1.9'))
         os.path.abspath(__file__)))), 'layers', 'caas-base', 'lib')
     out = _run_python(code, lib, str(site)).splitlines()
     assert out == ["[('factory', 'Holder.Factory')]", '[]', 'True']
+
+
+CAAS_BASE_LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'layers', 'caas-base', 'lib')
+
+
+def _parsed(yaml_file, data, text=None):
+    """Write what the build writes for ``yaml_file`` (caas_base_build.write_parsed), with
+    ``data`` in place of the file's own, so a test tells which one a reader used."""
+    import hashlib
+    import json
+    with open(yaml_file, 'rb') as f:
+        digest = hashlib.sha256(f.read() if text is None else text).hexdigest()
+    parsed = os.path.join(os.path.dirname(yaml_file), '.parsed')
+    os.makedirs(parsed, exist_ok=True)
+    with open(os.path.join(parsed, os.path.basename(yaml_file) + '.json'), 'w') as f:
+        json.dump({'sha256': digest, 'data': data}, f)
+
+
+def test_charm_yaml_reads_what_the_build_parsed_only_for_the_bytes_it_parsed(tmp_path):
+    meta = tmp_path / 'metadata.yaml'
+    meta.write_text('name: parsed-at-run-time\n')
+    code = '''
+import sys
+from charms.layer import caas_base
+print(caas_base.charm_yaml(sys.argv[1])['name'])
+'''
+
+    def read():
+        import subprocess
+        import sys
+        env = dict(os.environ, PYTHONPATH=CAAS_BASE_LIB)
+        return subprocess.run([sys.executable, '-c', code, str(meta)], env=env, check=True,
+                              stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+
+    assert read() == 'parsed-at-run-time'  # nothing from the build: the file is parsed
+    _parsed(str(meta), {'name': 'from-the-build'})
+    assert read() == 'from-the-build'
+    meta.write_text('name: edited-since\n')  # the JSON is of other bytes now
+    assert read() == 'edited-since'
+    _parsed(str(meta), {'name': 'from-the-build'}, text=b'{not: the bytes}')
+    assert read() == 'edited-since'
+    (tmp_path / '.parsed' / 'metadata.yaml.json').write_text('{"sha256": ')  # torn
+    assert read() == 'edited-since'
+
+
+def test_a_hook_loads_pyyaml_only_when_something_parses_yaml(model):
+    charm = model.charm('ym', layers=('caas-base',), metadata={'summary': 'from the file'})
+    _parsed(os.path.join(charm, 'metadata.yaml'), {'name': 'ym', 'summary': 'from the build'})
+    with open(os.path.join(charm, 'layer.yaml')) as f:
+        _parsed(os.path.join(charm, 'layer.yaml'), yaml.safe_load(f))
+    out = _run_python('''
+import os
+import sys
+os.environ['CHARM_DIR'] = sys.argv[1]
+from charms.layer import caas_base
+caas_base.prepare_python()  # as the hook does first
+caas_base.defer_yaml()
+caas_base.metadata_from_build()
+caas_base.stand_in_for_pkg_resources()
+import charmhelpers.osplatform
+charmhelpers.osplatform.get_platform = lambda: 'ubuntu'
+from charmhelpers.core import hookenv
+import charms.reactive
+from charms.layer import options
+print(hookenv.metadata()['summary'].replace(' ', '-'), options.get('docker-resource', 'set-status'))
+print(type(sys.modules['yaml']).__name__, sorted(m for m in sys.modules if m.startswith('yaml.')))
+import yaml.constructor  # a submodule, before the package's own code ran
+print(hookenv.yaml.safe_load('a: [1]'), type(sys.modules['yaml']).__name__)
+import yaml
+print(yaml is hookenv.yaml, yaml.constructor is sys.modules['yaml.constructor'],
+      yaml.SafeLoader.construct_yaml_map is yaml.constructor.SafeConstructor.construct_yaml_map)
+''', os.path.join(charm, 'lib'), args=(charm,))
+    lines = out.splitlines()
+    # charms.reactive and the layers imported, metadata.yaml and layer.yaml read: no YAML parsed.
+    assert lines[0] == 'from-the-build True'
+    assert lines[1] == '_ModuleStandIn []'
+    # The first use runs PyYAML's code into the module every importer has: one module, its
+    # submodules each imported once.
+    assert lines[2:] == ["{'a': [1]} module", 'True True True']

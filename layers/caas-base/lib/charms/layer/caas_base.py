@@ -1,13 +1,12 @@
 """Helpers for Juju podspec (Kubernetes) charms: pod spec, raw k8s spec, config flags."""
 
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-
-import yaml
 
 from . import block_yaml
 
@@ -132,17 +131,106 @@ def iter_entry_points(group, name=None):
                     yield _EntryPoint(key.strip(), value)
 
 
-class _PkgResourcesStandIn(type(sys)):
-    iter_entry_points = staticmethod(iter_entry_points)
+class _ModuleStandIn(type(sys)):
+    """A module in ``sys.modules`` whose code runs when something is first asked of it.
+
+    ``importlib.util.LazyLoader`` cannot defer a module several modules import: the second
+    ``import`` reads the module's ``__spec__``, which loads it. The stand-in answers the plain
+    module attributes as a module does before its code runs (``__spec__`` None, as for
+    ``__main__``; a package's ``__path__``, so ``from package import name`` asks only for
+    ``name`` and a submodule imports as during the package's own import), and any other name
+    runs the module's code into the stand-in itself, which is a plain module from then on: every
+    module that imported it sees the same module, as after a plain import. Special names other
+    than those asking for the module's contents (``__file__``, ``__all__``, ``__version__``)
+    are answered as missing, as ``hasattr`` probes expect.
+    """
+
+    _CONTENTS = ('__file__', '__all__', '__version__')
+
+    def __init__(self, name):
+        super().__init__(name)
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        self._stand_in_spec = spec
+        if spec is not None and spec.submodule_search_locations is not None:
+            self.__path__ = spec.submodule_search_locations
 
     def __getattr__(self, attr):
-        if attr.startswith('__'):
+        spec = self.__dict__.get('_stand_in_spec')
+        if spec is None or (attr.startswith('__') and attr not in self._CONTENTS):
             raise AttributeError(attr)
-        # Anything else: the real module, which replaces the stand-in from now on.
-        del sys.modules['pkg_resources']
-        import importlib
-        real = importlib.import_module('pkg_resources')
-        return getattr(real, attr)
+        del self._stand_in_spec
+        self.__class__ = type(sys)  # a name missing from now on is missing
+        self.__spec__, self.__loader__ = spec, spec.loader
+        if spec.has_location:
+            self.__file__ = spec.origin
+        try:
+            spec.loader.exec_module(self)
+        except BaseException:
+            if sys.modules.get(self.__name__) is self:  # as a failed import leaves it
+                del sys.modules[self.__name__]
+            raise
+        return getattr(self, attr)
+
+
+class _PkgResourcesStandIn(_ModuleStandIn):
+    iter_entry_points = staticmethod(iter_entry_points)
+
+
+def defer_yaml():
+    """Leave PyYAML unimported until something parses or writes YAML.
+
+    charmhelpers' ``hookenv`` imports it in every hook (~25 ms: the vendored PyYAML is pure
+    Python, with its scanner's tables and a dozen modules), and a steady hook uses it for
+    nothing once the charm's YAML files come parsed from the build (:func:`charm_yaml`).
+    Called by the hook before anything imports ``yaml``; does nothing if it is imported.
+    """
+    if 'yaml' not in sys.modules:
+        sys.modules['yaml'] = _ModuleStandIn('yaml')
+
+
+# --- the charm's YAML files, parsed by the build --------------------------------------------------
+
+PARSED_DIR = '.parsed'  # caas_base_build.write_parsed writes it
+
+
+def charm_yaml(path):
+    """The data of the YAML file at ``path`` (the charm's ``metadata.yaml``, ``config.yaml``,
+    ``layer.yaml``), as ``yaml.safe_load`` reads it.
+
+    The build wrote it as JSON beside the file (``.parsed/<name>.json``) with the SHA-256 of the
+    bytes it parsed: used when they are these bytes, so an edited file is parsed again. Raises
+    OSError when the file cannot be read.
+    """
+    with open(path, 'rb') as f:
+        text = f.read()
+    parsed = os.path.join(os.path.dirname(path), PARSED_DIR, os.path.basename(path) + '.json')
+    try:
+        with open(parsed, encoding='utf-8') as f:
+            built = json.load(f)
+        if built['sha256'] == hashlib.sha256(text).hexdigest():
+            return built['data']
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    import yaml
+    return yaml.safe_load(text)
+
+
+def metadata_from_build():
+    """Have charmhelpers' ``hookenv.metadata()`` (charms.reactive asks it in every hook, for
+    its endpoints) read metadata.yaml through :func:`charm_yaml`; still cached for the hook, as
+    charmhelpers caches it. Called by the hook before ``charms.reactive.main()``."""
+    from charmhelpers.core import hookenv
+    if getattr(hookenv.metadata, '_from_build', False):
+        return
+
+    @hookenv.cached
+    def metadata():
+        return charm_yaml(os.path.join(hookenv.charm_dir(), 'metadata.yaml'))
+
+    metadata.__doc__ = hookenv.metadata.__doc__
+    metadata._from_build = True
+    hookenv.metadata = metadata
 
 
 # --- what charms.reactive logs of its own work --------------------------------------------------
@@ -272,37 +360,14 @@ def _juju_log(message, level):
     hookenv.log(message, level=level)
 
 
-# The defaults of config.yaml as JSON, beside it: the vendored YAML parser is pure Python, and
-# config.yaml (long descriptions) changes only with the charm.
-_DEFAULTS_CACHE = '.config-defaults.json'
-
-
 def _config_defaults():
     from charmhelpers.core import hookenv
-    path = os.path.join(hookenv.charm_dir(), 'config.yaml')
     try:
-        stat = os.stat(path)
+        data = charm_yaml(os.path.join(hookenv.charm_dir(), 'config.yaml')) or {}
     except OSError:
         return {}
-    stamp = [stat.st_mtime_ns, stat.st_size]
-    cache = os.path.join(os.path.dirname(path), _DEFAULTS_CACHE)
-    try:
-        with open(cache) as f:
-            cached = json.load(f)
-        if cached.get('stamp') == stamp:
-            return cached['defaults']
-    except (OSError, ValueError, KeyError, AttributeError):
-        pass
-    with open(path) as f:
-        options = (yaml.safe_load(f) or {}).get('options') or {}
-    defaults = {name: (spec or {}).get('default') for name, spec in options.items()}
-    try:
-        with open(cache + '.tmp', 'w') as f:
-            json.dump({'stamp': stamp, 'defaults': defaults}, f)
-        os.replace(cache + '.tmp', cache)
-    except OSError:  # a read-only charm directory: parsed again next hook
-        pass
-    return defaults
+    options = data.get('options') or {}
+    return {name: (spec or {}).get('default') for name, spec in options.items()}
 
 
 def _is_set(value):

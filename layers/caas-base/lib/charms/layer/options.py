@@ -2,7 +2,7 @@
 
 import os
 
-import yaml
+from .caas_base import charm_yaml
 
 
 def _load(layer_file=None):
@@ -11,8 +11,7 @@ def _load(layer_file=None):
         layer_file = os.path.join(charm_dir, 'layer.yaml')
     if not os.path.exists(layer_file):
         return {}
-    with open(layer_file) as f:
-        return (yaml.safe_load(f) or {}).get('options') or {}
+    return (charm_yaml(layer_file) or {}).get('options') or {}
 
 
 def get(section=None, option=None, layer_file=None):
