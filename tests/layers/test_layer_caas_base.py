@@ -430,3 +430,43 @@ print(yaml is hookenv.yaml, yaml.constructor is sys.modules['yaml.constructor'],
     # The first use runs PyYAML's code into the module every importer has: one module, its
     # submodules each imported once.
     assert lines[2:] == ["{'a': [1]} module", 'True True True']
+
+
+def test_the_metadata_stand_in_reads_each_version_as_importlib_metadata_does():
+    out = _run_python('''
+import importlib
+import sys
+from charms.layer import caas_base
+caas_base.stand_in_for_importlib_metadata()
+from importlib import metadata
+names = sorted({project for project, _ in caas_base._distributions()})
+answers = [metadata.version(name) for name in names]
+print(type(sys.modules['importlib.metadata']).__name__, len(names))
+try:
+    metadata.version('no-such-distribution')
+except metadata.PackageNotFoundError:  # the real module answers what the stand-in cannot
+    print('not found', type(sys.modules['importlib.metadata']).__name__)
+print(importlib.metadata is sys.modules['importlib.metadata'] is metadata)
+for name, answer in zip(names, answers):
+    real = metadata.version(name)
+    if answer != real:
+        print('differs', name, answer, real)
+''', CAAS_BASE_LIB)
+    lines = out.splitlines()
+    stand_in, count = lines[0].split()
+    assert stand_in == '_ImportlibMetadataStandIn' and int(count) > 20  # the venv's, at least
+    assert lines[1:] == ['not found module', 'True']  # and no version differs
+
+
+def test_redis_py_imports_with_its_version_and_without_importlib_metadata(model):
+    charm = model.charm('rp', layers=('caas-base',))
+    out = _run_python('''
+import sys
+from charms.layer import caas_base
+caas_base.stand_in_for_importlib_metadata()
+import redis
+print(redis.__version__, type(sys.modules['importlib.metadata']).__name__,
+      sorted(m for m in sys.modules if m.startswith(('importlib.metadata.', 'email.'))))
+''', os.path.join(charm, 'lib'))
+    import redis
+    assert out.split() == [redis.__version__, '_ImportlibMetadataStandIn', '[]']
