@@ -259,6 +259,7 @@ def render_objects(model, app, spec, storage, scale, kind, operator_image="jujud
 
 def render(ctl, app):
     a = ctl.app(app)
-    objs = render_objects(ctl.model_name, app, a["spec"], ctl.charm(app)["storage"],
+    spec = podspec.of_pods(a)
+    objs = render_objects(ctl.model_name, app, spec, ctl.charm(app)["storage"],
                           len([u for u in a["units"].values() if not u.get("dying")]), a["kind"])
     return yaml.safe_dump_all(objs, default_flow_style=False, sort_keys=False)

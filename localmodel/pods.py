@@ -175,7 +175,7 @@ class RuntimeMixin:
 
     def create_pod(self, app, ordinal):
         a = self.state["applications"][app]
-        spec = a["spec"]
+        spec = podspec.of_pods(a)
         name = "%s-%d" % (app, ordinal)
         pdir = self.paths.pod(name)
         shutil.rmtree(pdir, ignore_errors=True)

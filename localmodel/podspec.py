@@ -322,6 +322,25 @@ def pod_template(spec):
             "pod": (spec.get("kubernetesResources") or {}).get("pod") or {}}
 
 
+def pod_fields(spec):
+    """The pod-level fields of ``spec`` (``kubernetesResources.pod``)."""
+    return (spec.get("kubernetesResources") or {}).get("pod") or {}
+
+
+def as_created(spec, pod):
+    """``spec`` with the pod-level fields ``pod`` in place of its own: what a StatefulSet's
+    template holds once Juju created it with ``pod`` (see the README, "Pod-level fields")."""
+    resources = dict(spec.get("kubernetesResources") or {})
+    resources["pod"] = pod
+    return dict(spec, kubernetesResources=resources)
+
+
+def of_pods(app):
+    """The spec of the application state ``app`` as its pods are made from it: its last spec,
+    with the pod-level fields its StatefulSet was created with."""
+    return as_created(app["spec"], app.get("pod-fields", pod_fields(app["spec"])))
+
+
 def spec_hash(spec):
     """The pod template hash (Kubernetes' controller-revision-hash / pod-template-hash role)."""
     text = json.dumps(pod_template(spec), sort_keys=True)

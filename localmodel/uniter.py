@@ -372,7 +372,11 @@ class UniterMixin:
             app["k8s-resources-text"] = res
             if app.get("spec") != spec:
                 app["spec"] = spec
-                app["spec-hash"] = podspec.spec_hash(spec)
+                # Juju's ensureStatefulSet updates an existing StatefulSet's containers (and
+                # service account) only: the pod-level fields stay as it was created with them.
+                if app["kind"] != "StatefulSet" or "pod-fields" not in app:
+                    app["pod-fields"] = podspec.pod_fields(spec)
+                app["spec-hash"] = podspec.spec_hash(podspec.as_created(spec, app["pod-fields"]))
                 self.log("INFO", "juju.kubernetes.provider",
                          "pod spec for %s updated (%s)" % (ctx.app, app["spec-hash"]))
         if ctx.raw_spec is not None:

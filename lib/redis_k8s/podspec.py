@@ -4,11 +4,17 @@ Nothing in the spec depends on the unit count, so scaling never rolls the pods; 
 holds the Redis password, which only reaches the containers as a file of the Secret's volume.
 
 Kubernetes replaces pods only when the pod template changes (image, command, env, ports, probes,
-volume list, pod fields); new ConfigMap or Secret contents reach running pods as files, in place,
-after the kubelet's sync. So the template holds only what must roll the pods: the ports, the
-termination grace period (in steps, see :func:`grace_period`) and a digest of the raw template
-sources (an upgrade bringing new scripts rolls the pods). Every option the leader can apply live
-(``redis_k8s.live``) is only in the ConfigMap files, which the containers read when they start.
+volume list); new ConfigMap or Secret contents reach running pods as files, in place, after the
+kubelet's sync. So the template holds only what must roll the pods: the ports and a digest of
+the raw template sources (an upgrade bringing new scripts rolls the pods). Every option the
+leader can apply live (``redis_k8s.live``) is only in the ConfigMap files, which the containers
+read when they start.
+
+The pod-level fields (the termination grace period) are another matter: Juju sets them when it
+creates the StatefulSet and never changes them (``ensureStatefulSet`` copies only the new
+containers onto an existing one). The grace period is chosen once, for the first spec
+(:func:`grace_period`), and every later spec carries that one; a failover-timeout whose stop
+would not fit in it is refused (:func:`check_stop_fits`).
 """
 
 import copy
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 import yaml
 
 from . import custom_config, metrics_user, naming, templating
+from .settings import ConfigError
 
 SCRIPTS_DIR = "/etc/redis-k8s"
 SENTINEL_CONF_DIR = "/etc/redis-sentinel"
@@ -67,8 +74,8 @@ RESOLVE_WAIT_S = 120
 SHUTDOWN_TIMEOUT_S = 10
 # Redis' default: a replica that finished its first sync is as good a candidate as any other.
 REPLICA_PRIORITY = 100
-# The grace period is rounded up to one of these, so that most failover-timeout changes (applied
-# live) leave the pod template alone; one that needs a longer grace rolls the pods.
+# The first grace period is the stop's need rounded up to one of 60, 120, 240... s: room for a
+# later, longer failover-timeout, since the pods keep it.
 GRACE_STEP_S = 60
 
 # The actions that run in the `redis` container (the storage is there) keep their scripts there:
@@ -119,17 +126,42 @@ def timings(settings) -> dict:
         # to accept the failover (twice, when the sentinels gave the first one up), then for the
         # new master. Writes stay paused all along; the pause then ends with the process.
         "pause_ms": (3 * CATCH_UP_WAIT_S + failover_wait_s + 5) * 1000,
-        "grace_period_s": grace_period(3 * CATCH_UP_WAIT_S + failover_wait_s + SHUTDOWN_TIMEOUT_S + 5),
+        "grace_period_s": grace_period(stop_needs_s(settings)),
     }
+
+
+# What a stop needs beside the failover's own wait (failover-timeout + 5 s): three catch-up
+# waits, 5 s of slack, then redis' shutdown-timeout, and 5 s for the processes to end.
+_STOP_BESIDE_FAILOVER_S = 3 * CATCH_UP_WAIT_S + 5 + SHUTDOWN_TIMEOUT_S + 5
+
+
+def stop_needs_s(settings) -> int:
+    """Seconds a graceful stop of the master may take with these settings: catching its
+    replicas up, a failover (asked twice if the sentinels give the first up) and the shutdown."""
+    return int(math.ceil(settings.failover_timeout_ms / 1000.0)) + _STOP_BESIDE_FAILOVER_S
 
 
 def grace_period(needed_s: int) -> int:
     """The termination grace period for a stop that needs ``needed_s``: the next of 60, 120, 240,
-    480... seconds, so the pod template changes (and the pods roll) only when the need crosses a step."""
+    480... seconds."""
     grace = GRACE_STEP_S
     while grace < needed_s:
         grace *= 2
     return grace
+
+
+def check_stop_fits(settings, grace_s) -> None:
+    """Raise :class:`redis_k8s.settings.ConfigError` when a graceful stop with ``settings`` would
+    outlast ``grace_s``, the grace period the pods were created with (None: not known yet, no
+    spec was sent). Kubernetes kills a pod's processes at the end of its grace period: a master
+    killed in the middle of its handover leaves the failover to the sentinels' own detection."""
+    if grace_s is None or stop_needs_s(settings) <= grace_s:
+        return
+    raise ConfigError("failover-timeout", (
+        "{} needs pods that may take {} s to stop; these pods were created with {} s, which "
+        "Juju keeps for the application's life: set failover-timeout to {} or less").format(
+            settings.failover_timeout_ms, stop_needs_s(settings), grace_s,
+            (grace_s - _STOP_BESIDE_FAILOVER_S) * 1000))
 
 
 def sources_digest() -> str:
@@ -340,7 +372,7 @@ def redis_ports(settings) -> list:
 
 def render(app: str, model: str, image, settings, secret_name: str,
            domain: str = naming.CLUSTER_DOMAIN, exporter_image=None,
-           tls_secret_name: str = None) -> PodSpec:
+           tls_secret_name: str = None, grace_s: int = None) -> PodSpec:
     """Return the pod spec of the application.
 
     Args:
@@ -356,6 +388,8 @@ def render(app: str, model: str, image, settings, secret_name: str,
         tls_secret_name: name of the TLS Secret (see :func:`with_tls_secret`), by default
             :func:`naming.tls_secret_name`. The spec mounts it whatever the TLS mode: the mode and
             the certificates are only in the Secret, so switching TLS never rolls the pods.
+        grace_s: the termination grace period the pods were created with (the first spec's);
+            None: the one these settings need (:func:`grace_period`).
     """
     if tls_secret_name is None:
         tls_secret_name = naming.tls_secret_name(app)
@@ -405,7 +439,8 @@ def render(app: str, model: str, image, settings, secret_name: str,
     spec = {"version": 3, "containers": containers}
     k8s_resources = {
         "kubernetesResources": {
-            "pod": {"terminationGracePeriodSeconds": timings(settings)["grace_period_s"]},
+            "pod": {"terminationGracePeriodSeconds": (
+                timings(settings)["grace_period_s"] if grace_s is None else grace_s)},
         },
     }
     return PodSpec(spec=spec, k8s_resources=k8s_resources)

@@ -4,8 +4,9 @@ template (ConfigMap and Secret contents change in place, after the kubelet's syn
 For each option: `juju config`, then the value is read back from every running redis
 (``CONFIG GET``) and sentinel (``SENTINEL MASTER``), and the pods rolled or not, as designed:
 options Redis applies live roll nothing (redis-config and sentinel-config lines too, which a
-restarted container keeps, and which are undone when removed); the ports, and a failover-timeout that needs a longer
-termination grace period, roll every pod. The tests share one deployment and run in order.
+restarted container keeps, and which are undone when removed); the ports roll every pod; a
+failover-timeout whose stop would outlast the pods' termination grace period (fixed when Juju
+created them) is refused. The tests share one deployment and run in order.
 """
 
 import threading
@@ -69,7 +70,7 @@ LIVE = [
     ('min-replicas-to-write', 2, ('redis', 'min-replicas-to-write'), '2'),
     ('min-replicas-max-lag', 3, ('redis', 'min-replicas-max-lag'), '3'),
     ('down-after-milliseconds', 3000, ('sentinel', 'down-after-milliseconds'), '3000'),
-    # Within the same termination grace step as the default (30000): no roll.
+    # A stop that still fits in the grace period the pods were created with: no roll.
     ('failover-timeout', 60000, ('sentinel', 'failover-timeout'), '60000'),
 ]
 
@@ -247,23 +248,30 @@ def test_password_rotation_under_load_keeps_every_probe_green_rolls_no_pod_and_r
     assert cluster.client(master).get('rotation:0') == b'0'
 
 
-def test_a_failover_timeout_needing_a_longer_grace_period_rolls_every_pod(cluster):
+def test_a_failover_timeout_the_pods_grace_period_cannot_cover_is_refused_and_rolls_nothing(cluster):
+    # The pods keep the grace period of the first spec (120 s for the default failover-timeout):
+    # Juju never changes a StatefulSet's pod-level fields. A failover-timeout whose stop would
+    # outlast it is refused with the largest value that fits; that one applies live.
     cluster.wait_healthy(3)
     before = pods_state(cluster)
+    spec = cluster.model.pod_spec(APP)
     cluster.model.config(APP, {'failover-timeout': 200000})
+    assert cluster.model.wait_for(units_blocked_with(
+        cluster, 'failover-timeout: 200000 needs pods that may take 235 s to stop; these pods were '
+                 'created with 120 s'), timeout=60)
+    cluster.model.wait(timeout=60)
+    assert cluster.model.pod_spec(APP) == spec
+    assert pods_state(cluster) == before
+    assert 'terminationGracePeriodSeconds: 120' in cluster.model.manifests(APP)
 
-    def rolled(status):
-        now = pods_state(cluster)
-        return len(now) == 3 and all(now[pod][1] != before[pod][1] for pod in now)
-
-    assert cluster.model.wait_for(rolled, timeout=600)
-    assert cluster.wait_healthy(3, timeout=300)
-    wait_everywhere(cluster, reader(cluster, ('sentinel', 'failover-timeout')), '200000')
-    # The new pods started with what the options say (the ConfigMap files they read).
-    config = cluster.model.get_config(APP)
-    assert set(redis_values(cluster, 'maxmemory-policy').values()) == {config['maxmemory-policy']}
-    assert set(sentinel_values(cluster, 'down-after-milliseconds').values()) == {
-        str(config['down-after-milliseconds'])}
+    cluster.model.config(APP, {'failover-timeout': 85000})  # the largest the message names
+    wait_everywhere(cluster, reader(cluster, ('sentinel', 'failover-timeout')), '85000')
+    assert cluster.model.wait_for(lambda status: all(
+        unit['workload-status']['current'] == 'active'
+        for unit in status['applications'][APP]['units'].values()), timeout=60)
+    assert pods_state(cluster) == before
+    cluster.model.config(APP, reset=['failover-timeout'])
+    wait_everywhere(cluster, reader(cluster, ('sentinel', 'failover-timeout')), '30000')
 
 
 @pytest.mark.parametrize('option,ports', [

@@ -65,3 +65,27 @@ def test_an_invalid_option_on_a_fresh_leader_blocks_and_sets_no_spec(ctx):
     assert out.status[0] == 'blocked' and 'sentinel-port' in out.status[1]
     assert not out.spec_sent
     assert not out.watcher_running
+
+
+def grace_of(out):
+    return out.k8s_resources['kubernetesResources']['pod']['terminationGracePeriodSeconds']
+
+
+def test_the_pods_keep_the_first_specs_grace_period_and_a_stop_that_outlasts_it_is_refused(ctx):
+    # Juju creates the StatefulSet with the first spec's pod-level fields and never changes them.
+    before = running_leader(ctx)
+    assert before.leader_data['pod-grace-s'] == str(grace_of(before)) == '120'
+
+    # 55 s more of failover still fits in 120 s.
+    fits = ctx.run(before.state.replace(config={'failover-timeout': 85000}), 'config-changed')
+    assert fits.status[0] == 'active', fits.status
+    assert grace_of(fits) == 120  # its new waits go out in the ConfigMap
+
+    out = ctx.run(fits.state.replace(config={'failover-timeout': 200000}), 'config-changed')
+    assert out.status == ('blocked', 'failover-timeout: 200000 needs pods that may take 235 s to '
+                          'stop; these pods were created with 120 s, which Juju keeps for the '
+                          "application's life: set failover-timeout to 85000 or less")
+    assert not out.spec_sent and out.state.pod_spec == fits.state.pod_spec
+    assert {p.sentinel_settings['failover-timeout'] for p in out.cluster.pods.values()} == {'85000'}
+    unit = ctx.run(out.state.seen_by(1), 'config-changed')  # every unit says so
+    assert unit.status[0] == 'blocked' and 'failover-timeout' in unit.status[1]

@@ -72,13 +72,12 @@ def test_delete_pod_is_graceful_and_storage_survives(model):
 def test_a_terminating_pod_keeps_its_name_until_it_is_gone(model, tmp_path):
     # Juju's headless service has publishNotReadyAddresses: the endpoints controller keeps a
     # terminating pod in it (ShouldPodBeInEndpoints), so its DNS name still answers.
-    deploy_echo(model)
+    deploy_echo(model, config={"grace": 4})  # a StatefulSet keeps its first grace period
 
     def stubborn(spec):
         spec["containers"].append({
             "name": "stubborn", "imageDetails": {"imagePath": "redis:7.0"},
             "command": ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]})
-        spec["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"] = 4
     set_spec(model, tmp_path, stubborn)
     model.wait(60)
     old = model.pod_address("echo-0")
@@ -159,14 +158,43 @@ def test_service_forwards_to_ready_pods(model):
 def test_pod_template_change_rolls_pods_highest_ordinal_first(model):
     deploy_echo(model, n=2)
     before = {n: p["address"] for n, p in pods(model).items()}
-    # terminationGracePeriodSeconds is in the pod template; the greeting is Secret data only.
-    model.config("echo", {"greeting": "rolled", "grace": 4})
+    # The container's port is in the pod template; the greeting is Secret data only.
+    model.config("echo", {"greeting": "rolled", "port": 7001})
     model.wait(90)
     after = pods(model)
     assert all(after[n]["address"] != before[n] for n in before)
     log = model.debug_log()
     assert log.index("rolling echo-1") < log.index("rolling echo-0")
-    assert ask(after["echo-0"]["address"], "HELLO") == ["rolled from echo-0"]
+    assert ask(after["echo-0"]["address"], "HELLO", port=7001) == ["rolled from echo-0"]
+
+
+def test_a_statefulsets_pods_keep_the_pod_level_fields_it_was_created_with(model):
+    # Juju's ensureStatefulSet copies a new spec's containers onto the existing StatefulSet,
+    # not Spec.Template.Spec's other fields: terminationGracePeriodSeconds stays the first one.
+    deploy_echo(model, n=1, config={"grace": 7})
+    before = {n: p["address"] for n, p in pods(model).items()}
+    model.config("echo", {"grace": 20})
+    model.wait(60)
+    assert {n: p["address"] for n, p in pods(model).items()} == before  # nothing rolled
+    assert "terminationGracePeriodSeconds: 7" in model.manifests("echo")
+    model.scale("echo", 2)  # a pod made now gets the StatefulSet's template
+    model.wait(90)
+    assert pod_graces(model) == {"echo-0": 7, "echo-1": 7}
+    # A change to the containers rolls the pods, still with the first grace period.
+    model.config("echo", {"port": 7001})
+    model.wait(90)
+    assert all(model.pod_address(n) != before[n] for n in before)
+    assert pod_graces(model) == {"echo-0": 7, "echo-1": 7}
+    assert "terminationGracePeriodSeconds: 7" in model.manifests("echo")
+
+
+def pod_graces(model):
+    """``{pod: the grace period its SIGTERM gets}``, from each pod's runtime config."""
+    graces = {}
+    for name in pods(model):
+        with open(os.path.join(model.paths.pod(name), "pod.json")) as f:
+            graces[name] = json.load(f)["grace"]
+    return graces
 
 
 def test_controller_crash_loses_nothing(model):
@@ -181,10 +209,10 @@ def test_controller_crash_loses_nothing(model):
     model.up()
     model.wait(60)
     assert {n: p["address"] for n, p in pods(model).items()} == before
-    model.config("echo", {"greeting": "after-crash", "grace": 4})
+    model.config("echo", {"greeting": "after-crash", "port": 7001})
     model.wait(90)
     assert model.pod_address("echo-0") != before["echo-0"]
-    assert ask(model.pod_address("echo-0"), "HELLO") == ["after-crash from echo-0"]
+    assert ask(model.pod_address("echo-0"), "HELLO", port=7001) == ["after-crash from echo-0"]
 
 
 def test_remove_application(model):
@@ -249,13 +277,12 @@ def test_init_containers_run_first_and_share_empty_dirs(model, tmp_path):
 
 
 def test_container_ignoring_sigterm_is_killed_after_the_grace_period(model, tmp_path):
-    deploy_echo(model)
+    deploy_echo(model, config={"grace": 1})  # a StatefulSet keeps its first grace period
     rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
     spec = json.loads(out)
     spec["containers"].append({
         "name": "stubborn", "imageDetails": {"imagePath": "redis:7.0"},
         "command": ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]})
-    spec["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"] = 1
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     assert model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)[0] == 0

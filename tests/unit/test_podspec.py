@@ -10,9 +10,14 @@ CONTAINER_KEYS = {"name", "imageDetails", "imagePullPolicy", "command", "args", 
                   "envConfig", "volumeConfig", "kubernetes"}
 
 
-def render(units=3, **options):
+def render(units=3, grace_s=None, **options):
     s = settings.parse(dict(options, password=PASSWORD), units)
-    return podspec.render("redis-k8s", "prod", IMAGE, s, naming.secret_name("redis-k8s"))
+    return podspec.render("redis-k8s", "prod", IMAGE, s, naming.secret_name("redis-k8s"),
+                          grace_s=grace_s)
+
+
+def grace_of(spec):
+    return spec.k8s_resources["kubernetesResources"]["pod"]["terminationGracePeriodSeconds"]
 
 
 def containers(spec):
@@ -133,8 +138,9 @@ def test_options_applied_live_leave_the_pod_template_alone_ports_change_it():
         assert template(render(**{option: value})) == base, option
     assert template(render(port=7000)) != base
     assert template(render(**{"sentinel-port": 27000})) != base
-    # A failover-timeout that needs a longer grace period rolls the pods (the grace is in steps).
-    assert template(render(**{"failover-timeout": 400000})) != base
+    # The pods keep the grace period of the first spec: a later spec carries that one.
+    first = grace_of(render())
+    assert template(render(grace_s=first, **{"failover-timeout": 80000})) == base
 
 
 def test_the_template_carries_a_digest_of_the_raw_template_sources(tmp_path, monkeypatch):
@@ -152,6 +158,30 @@ def test_the_template_carries_a_digest_of_the_raw_template_sources(tmp_path, mon
 
 def test_grace_period_steps():
     assert [podspec.grace_period(n) for n in (1, 60, 61, 121, 300)] == [60, 60, 120, 240, 480]
+
+
+def test_the_first_spec_chooses_the_grace_period_and_later_ones_carry_it():
+    assert grace_of(render()) == 120  # the default failover-timeout's stop needs 65 s
+    assert grace_of(render(**{"failover-timeout": 200000})) == 240
+    assert grace_of(render(grace_s=120, **{"failover-timeout": 1000})) == 120
+
+
+def test_a_stop_that_would_outlast_the_pods_grace_period_is_refused_naming_the_fix():
+    fits = settings.parse({"failover-timeout": 85000}, 3)
+    podspec.check_stop_fits(fits, 120)  # 85 + 35 s: just fits
+    podspec.check_stop_fits(fits, None)  # no spec sent yet: the first one will fit it
+    too_long = settings.parse({"failover-timeout": 86000}, 3)
+    try:
+        podspec.check_stop_fits(too_long, 120)
+    except settings.ConfigError as error:
+        message = str(error)
+    else:
+        raise AssertionError("a stop of 121 s was accepted in a grace period of 120 s")
+    assert message == ("failover-timeout: 86000 needs pods that may take 121 s to stop; these pods "
+                       "were created with 120 s, which Juju keeps for the application's life: "
+                       "set failover-timeout to 85000 or less")
+    # The value it names fits.
+    podspec.check_stop_fits(settings.parse({"failover-timeout": 85000}, 3), 120)
 
 
 def test_volumes_and_mount_paths():

@@ -93,6 +93,8 @@ sentinel_reset = _ImportedOnFirstUse('sentinel_reset')
 IMAGE_RESOURCE = 'redis-image'
 EXPORTER_IMAGE_RESOURCE = 'exporter-image'  # the redis-exporter container's (metadata.yaml)
 METRICS_PASSWORD_KEY = 'metrics-password'  # leader data: the exporter's ACL user's password
+# Leader data: the termination grace period of the first spec, which Juju keeps for the pods.
+POD_GRACE_KEY = 'pod-grace-s'
 
 LEADER = 'redis.leader'
 SPEC_CURRENT = 'redis.spec.current'
@@ -221,6 +223,7 @@ def current_settings():
     count = unit_count()
     try:
         parsed = settings.parse(raw, count)
+        podspec.check_stop_fits(parsed, pod_grace_s())
     except settings.ConfigError as error:
         layer.status.blocked(str(error))
         parsed = last_good_settings()
@@ -229,6 +232,13 @@ def current_settings():
     if parsed is not None:
         configure_tls_connections(parsed)
     return parsed
+
+
+def pod_grace_s():
+    """The termination grace period the pods were created with (the first spec's; Juju never
+    changes it on an existing StatefulSet), or None before the first spec."""
+    value = leader_get(POD_GRACE_KEY)
+    return int(value) if value and value.isdigit() else None
 
 
 def last_good_settings():
@@ -454,9 +464,11 @@ def apply_pod_spec():
     ensure_leader_data()
     image = layer.docker_resource.get_info(IMAGE_RESOURCE)
     secret_name = naming.secret_name(hookenv.application_name())
+    grace_s = pod_grace_s()
     rendered = podspec.render(hookenv.application_name(), hookenv.model_name(), image, parsed,
                               secret_name, domain=cluster_domain(),
-                              exporter_image=layer.docker_resource.get_info(EXPORTER_IMAGE_RESOURCE))
+                              exporter_image=layer.docker_resource.get_info(EXPORTER_IMAGE_RESOURCE),
+                              grace_s=grace_s)
     resources = podspec.with_secret(rendered.k8s_resources, secret_name, password(parsed),
                                     metrics_password())
     # Resources are read here only: this runs on config-changed, upgrade-charm (which
@@ -469,12 +481,18 @@ def apply_pod_spec():
     if parsed.tls and leader_get(TLS_ALL_PLAIN_KEY):
         leader_set({TLS_ALL_PLAIN_KEY: ''})
     fingerprint = _fingerprint(rendered.spec, resources)
+    # The first spec's grace period is the pods' for good (a spec sent by an earlier revision of
+    # the charm had the one these settings give).
+    first_grace = {} if grace_s is not None else {POD_GRACE_KEY: str(
+        rendered.k8s_resources['kubernetesResources']['pod']['terminationGracePeriodSeconds'])}
     if leader_get('spec-hash') != fingerprint:
         change_password_live(parsed)
         layer.status.maintenance('configuring pods')
         layer.caas_base.pod_spec_set(rendered.spec, k8s_resources=resources)
-        leader_set({'spec-hash': fingerprint})
+        leader_set(dict(first_grace, **{'spec-hash': fingerprint}))
         hookenv.log('pod spec set ({})'.format(fingerprint[:12]))
+    elif first_grace:
+        leader_set(first_grace)
     set_flag(SPEC_CURRENT)
 
 
