@@ -217,8 +217,14 @@ def test_scale_down_and_up_with_topology_operations(make_cluster):
                               cluster.password, connect=cluster.connect) is False
     assert failover_if_master(cluster.pods[0].fqdn, s.port, fqdns, s.sentinel_port, name,
                               cluster.password, timeout=30, connect=cluster.connect) is True
-    master = cluster.by_fqdn(observation.observe(fqdns, s, cluster.password, connect=cluster.connect).master[0])
-    assert master is not cluster.pods[0]
+    # failover_if_master returns once one sentinel names another master; the others adopt the
+    # new configuration from its hello messages, every 2 s.
+    def named_master():
+        named = observation.observe(fqdns, s, cluster.password, connect=cluster.connect).master
+        return named and cluster.by_fqdn(named[0])
+
+    wait_for(lambda: named_master() not in (None, cluster.pods[0]), 30,
+             what="the sentinels' views following the failover away from pod 0")
     master = wait_settled(cluster)
     for _ in range(3):
         if master is not cluster.pods[2]:
