@@ -92,10 +92,14 @@ class _EntryPoint:
                                                   '.'.join(self.attrs))
 
 
+def _normalized(project):
+    """A distribution's name as the standard library compares names (PEP 503, with ``_``)."""
+    return re.sub(r'[-_.]+', '_', project).lower()
+
+
 def _distributions():
     """``(project, directory)`` of each ``*.dist-info``/``*.egg-info`` on ``sys.path``, in its
-    order; ``project`` normalized as the standard library compares names (PEP 503, with
-    ``_``)."""
+    order; ``project`` :func:`_normalized`."""
     for entry in sys.path:
         try:
             names = os.listdir(entry or '.')
@@ -103,7 +107,7 @@ def _distributions():
             continue
         for name in sorted(names):
             if name.endswith(('.dist-info', '.egg-info')):
-                project = re.sub(r'[-_.]+', '_', name.split('-', 1)[0]).lower()
+                project = _normalized(name.split('-', 1)[0])
                 yield project, os.path.join(entry or '.', name)
 
 
@@ -120,7 +124,7 @@ def _version(distribution_name):
     """The ``Version`` of the first distribution named so on ``sys.path`` (the header of its
     ``METADATA``, or ``PKG-INFO``), as ``importlib.metadata.version`` reads it; None when there
     is none or its file says none."""
-    wanted = re.sub(r'[-_.]+', '_', distribution_name).lower()
+    wanted = _normalized(distribution_name)
     for project, directory in _distributions():
         if project != wanted:
             continue
@@ -200,7 +204,6 @@ class _ModuleStandIn(type(sys)):
                 del sys.modules[self.__name__]
             raise
         return getattr(self, attr)
-
 
     @classmethod
     def install(cls, name):
