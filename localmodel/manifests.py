@@ -127,7 +127,8 @@ def _volume(app, vol, configmaps):
     return {"name": name, "hostPath": dict(vol["hostPath"])}
 
 
-def render_objects(model, app, spec, storage, scale, kind, operator_image="jujud-operator:2.9"):
+def render_objects(model, app, spec, storage, scale, kind, operator_image="jujud-operator:2.9",
+                   charm_modified_version=0):
     objs, volumes, configmaps = [], [], []
     containers, init_containers = [], []
     for c in spec["containers"]:
@@ -184,13 +185,15 @@ def render_objects(model, app, spec, storage, scale, kind, operator_image="jujud
             pod_spec[k] = pod[k]
     if spec.get("serviceAccount"):
         pod_spec["serviceAccountName"] = app
-    # k8s.go, podAnnotations: Juju adds its security annotations to every pod.
+    # k8s.go, podAnnotations: Juju adds its security annotations to every pod; EnsureService
+    # the charm-modified version (workloadResourceAnnotations).
     template = {"metadata": {"labels": dict(_labels(app), **(pod.get("labels") or {})),
                              "annotations": dict({"juju.io/controller": "localmodel",
                                      "apparmor.security.beta.kubernetes.io/pod":
                                          "runtime/default",
                                      "seccomp.security.beta.kubernetes.io/pod":
-                                         "docker/default"},
+                                         "docker/default",
+                                     podspec.CHARM_MODIFIED_VERSION: str(charm_modified_version)},
                                     **(pod.get("annotations") or {}))},
                 "spec": pod_spec}
     workload = {"apiVersion": "apps/v1", "kind": kind,
@@ -261,5 +264,6 @@ def render(ctl, app):
     a = ctl.app(app)
     spec = podspec.of_pods(a)
     objs = render_objects(ctl.model_name, app, spec, ctl.charm(app)["storage"],
-                          len([u for u in a["units"].values() if not u.get("dying")]), a["kind"])
+                          len([u for u in a["units"].values() if not u.get("dying")]), a["kind"],
+                          charm_modified_version=a.get("template-charm-modified-version", 0))
     return yaml.safe_dump_all(objs, default_flow_style=False, sort_keys=False)

@@ -431,6 +431,7 @@ class OperationsMixin:
         # are new (StagedResource.Activate, hasNewBytes): the same file attached again runs nothing.
         if self._resource_digest(app, name) == before:
             return
+        a["charm-modified-version"] = a.get("charm-modified-version", 0) + 1
         for u, r in a["units"].items():
             if not r.get("dying"):
                 self.enqueue(u, "upgrade-charm")
@@ -452,6 +453,7 @@ class OperationsMixin:
             store_charm(self._staged(staged, charm_dir), self.paths.charm(app))
             self.charms.pop(app, None)
             a["charm-rev"] += 1
+            a["charm-modified-version"] = a.get("charm-modified-version", 0) + 1
             a["charm-source"] = charm_dir
         finally:
             a["upgrading"] = False

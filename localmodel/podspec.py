@@ -327,6 +327,16 @@ def pod_fields(spec):
     return (spec.get("kubernetesResources") or {}).get("pod") or {}
 
 
+def with_annotations_of(pod, spec):
+    """The pod-level fields ``pod`` with the pod annotations of ``spec``: the one pod-level
+    field Juju copies onto an existing StatefulSet (``existing.Spec.Template.SetAnnotations``)."""
+    pod = {k: v for k, v in pod.items() if k != "annotations"}
+    annotations = pod_fields(spec).get("annotations")
+    if annotations:
+        pod["annotations"] = annotations
+    return pod
+
+
 def as_created(spec, pod):
     """``spec`` with the pod-level fields ``pod`` in place of its own: what a StatefulSet's
     template holds once Juju created it with ``pod`` (see the README, "Pod-level fields")."""
@@ -341,9 +351,17 @@ def of_pods(app):
     return as_created(app["spec"], app.get("pod-fields", pod_fields(app["spec"])))
 
 
-def spec_hash(spec):
-    """The pod template hash (Kubernetes' controller-revision-hash / pod-template-hash role)."""
-    text = json.dumps(pod_template(spec), sort_keys=True)
+# The pod template annotation Juju's EnsureService sets from the application's charm-modified
+# version (caas/kubernetes/provider/k8s.go, workloadResourceAnnotations): a new value rolls the pods.
+CHARM_MODIFIED_VERSION = "juju.io/charm-modified-version"
+
+
+def spec_hash(spec, charm_modified_version=0):
+    """The pod template hash (Kubernetes' controller-revision-hash / pod-template-hash role) of
+    ``spec`` with the charm-modified version Juju annotates the template with."""
+    template = dict(pod_template(spec),
+                    annotations={CHARM_MODIFIED_VERSION: str(charm_modified_version)})
+    text = json.dumps(template, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 

@@ -372,17 +372,39 @@ class UniterMixin:
             app["k8s-resources-text"] = res
             if app.get("spec") != spec:
                 app["spec"] = spec
-                # Juju's ensureStatefulSet updates an existing StatefulSet's containers (and
-                # service account) only: the pod-level fields stay as it was created with them.
+                # Juju's ensureStatefulSet updates an existing StatefulSet's containers, service
+                # account and template annotations only: the other pod-level fields stay as it
+                # was created with them.
                 if app["kind"] != "StatefulSet" or "pod-fields" not in app:
                     app["pod-fields"] = podspec.pod_fields(spec)
-                app["spec-hash"] = podspec.spec_hash(podspec.as_created(spec, app["pod-fields"]))
-                self.log("INFO", "juju.kubernetes.provider",
-                         "pod spec for %s updated (%s)" % (ctx.app, app["spec-hash"]))
+                else:
+                    app["pod-fields"] = podspec.with_annotations_of(app["pod-fields"], spec)
+            self._ensure_service(ctx.app, app)
+        elif ctx.hook == "upgrade-charm" and app.get("leader") == ctx.unit:
+            # The leader's upgrade-charm commits a pod spec change even when it set none
+            # (context.go, addCommitHookChangesForCAAS: "either set k8s spec or increment
+            # upgrade-counter"), so the provisioner ensures the service again.
+            self._ensure_service(ctx.app, app)
         if ctx.raw_spec is not None:
             app["raw-spec"] = ctx.raw_spec
         if ctx.version is not None:
             app["version"] = ctx.version
+
+    def _ensure_service(self, name, app):
+        """Juju's unit provisioner on a change of the application's pod spec document: the
+        broker's EnsureService with the last spec and the application's current charm-modified
+        version, which it writes as a pod template annotation (k8s.go). A new template (spec or
+        version) rolls the pods."""
+        if not app.get("spec"):
+            return
+        version = app.get("charm-modified-version", 0)
+        template = podspec.spec_hash(podspec.as_created(app["spec"], app["pod-fields"]), version)
+        app["template-charm-modified-version"] = version
+        if template != app.get("spec-hash"):
+            app["spec-hash"] = template
+            self.log("INFO", "juju.kubernetes.provider",
+                     "pod spec for %s updated (%s, charm-modified-version %d)"
+                     % (name, template, version))
 
     @staticmethod
     def _merge(data, changes):

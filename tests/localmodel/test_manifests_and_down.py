@@ -188,3 +188,17 @@ def test_up_refuses_without_root(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr == "ERROR the local model needs root (namespaces and bind mounts)\n"
+
+
+def test_an_existing_statefulset_takes_a_new_specs_pod_annotations_and_no_other_pod_field():
+    # ensureStatefulSet: existing.Spec.Template.SetAnnotations(...) beside the containers.
+    first = {"containers": [], "kubernetesResources": {"pod": {
+        "terminationGracePeriodSeconds": 7, "annotations": {"example.com/a": "1"}}}}
+    later = {"containers": [], "kubernetesResources": {"pod": {
+        "terminationGracePeriodSeconds": 20, "annotations": {"example.com/b": "2"}}}}
+    kept = podspec.with_annotations_of(podspec.pod_fields(first), later)
+    assert kept == {"terminationGracePeriodSeconds": 7, "annotations": {"example.com/b": "2"}}
+    assert podspec.spec_hash(podspec.as_created(later, kept)) != \
+        podspec.spec_hash(podspec.as_created(later, podspec.pod_fields(first)))
+    # The charm-modified version is part of the template too.
+    assert podspec.spec_hash(later, 1) != podspec.spec_hash(later, 2)

@@ -2,12 +2,15 @@
 
 Kubernetes replaces a StatefulSet's pods when the pod template changes. The data of a ConfigMap
 or Secret is not part of it: projected volumes change in running pods after the kubelet's sync
-delay, and env from a Secret is read when a container starts.
+delay, and env from a Secret is read when a container starts. Juju writes the application's
+charm-modified version into the template, so every charm upgrade and every attach of a resource
+with new bytes rolls the pods.
 """
 
+import re
 import time
 
-from conftest import ask, deploy_echo, set_spec
+from conftest import ECHO, ask, deploy_echo, hooks, set_spec
 
 DELAY = 4.0
 
@@ -103,3 +106,41 @@ def test_an_env_config_value_change_rolls_the_pods(model, tmp_path):
     after = model.status()["pods"]
     assert all(after[n]["address"] != before[n] for n in before)
     assert ask(after["echo-0"]["address"], "ENV EXTRA") == ["two"]
+
+
+def template_version(model):
+    """The charm-modified version annotation of the StatefulSet's pod template."""
+    return re.findall(r"juju.io/charm-modified-version: '(\d+)'", model.manifests("echo"))
+
+
+def test_an_upgrade_rolls_every_pod_highest_ordinal_first(model):
+    deploy_echo(model, n=2)
+    before = {n: p["address"] for n, p in model.status()["pods"].items()}
+    assert template_version(model) == ["0"]
+    model.upgrade("echo", ECHO)
+    model.wait(120)
+    after = model.status()["pods"]
+    assert all(after[n]["address"] != before[n] for n in before)
+    assert template_version(model) == ["1"]
+    log = model.debug_log()
+    assert log.index("rolling echo-1") < log.index("rolling echo-0")
+
+
+def test_new_resource_bytes_roll_the_pods_an_operator_restart_does_not(model, tmp_path):
+    deploy_echo(model)
+    first = identity(model)
+    text = tmp_path / "motd.txt"
+    text.write_text("hello\n")
+    model.attach_resource("echo", "motd", str(text))
+    model.wait(90)
+    second = identity(model)
+    assert second[0] != first[0] and second[3] != first[3]
+    assert template_version(model) == ["1"]
+    # The same bytes again bump nothing; an operator restart runs upgrade-charm (the leader's
+    # commits the pod spec again) with the charm-modified version unchanged: no roll.
+    model.attach_resource("echo", "motd", str(text))
+    before = len(hooks(model, "echo/0"))
+    model.restart_operator("echo")
+    model.wait(90)
+    assert ("upgrade-charm", "") in hooks(model, "echo/0")[before:]
+    assert identity(model) == second
