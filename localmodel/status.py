@@ -44,7 +44,8 @@ def status_dict(ctl):
                       "address": p["address"], "spec-hash": p["hash"],
                       "containers": {c: {"state": s.get("state"), "ready": s.get("ready", False),
                                          "restarts": s.get("restarts", 0),
-                                         "reason": s.get("reason", "")}
+                                         "reason": s.get("reason", ""),
+                                         "last-exit-code": _exit_code(s.get("exit-code"))}
                                      for c, s in st.get("containers", {}).items()}}
     rels = [{"id": r["id"], "key": r["key"], "interface": r["interface"],
              "scope": "global", "peer": r.get("peer", False),
@@ -60,3 +61,11 @@ def status_dict(ctl):
                       "volume-sync-delay": ctl.volume_sync_delay,
                       "partitions": list(ctl.state.get("partitions", []))},
             "applications": apps, "pods": pods, "relations": rels}
+
+
+def _exit_code(code):
+    """A container's last exit status as Kubernetes reports it (``lastState.terminated.exitCode``:
+    128 + the signal for a process a signal ended), None before it ever ended."""
+    if code is None:
+        return None
+    return 128 - code if code < 0 else code

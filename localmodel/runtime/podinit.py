@@ -7,7 +7,9 @@ and the host's loopback network, where the pod has its own address. Status goes 
 after the grace period. SIGUSR1 kills the container named in ``kill-request`` (a crash, for
 tests).
 
-A container that exits is restarted under the kubelet's crash backoff (runtime/backoff.py).
+A container whose liveness or startup probe fails is stopped as the kubelet stops it: SIGTERM to
+its main process, SIGKILL after the grace period. A container that exits is restarted under the
+kubelet's crash backoff (runtime/backoff.py).
 Its environment variables from Secrets and ConfigMaps are read each time it starts.
 """
 
@@ -42,6 +44,8 @@ def env_from_sources(refs, sources):
 
 # pkg/kubelet/kubelet.go: the image backoff is flowcontrol.NewBackOff(backOffPeriod = 10 s,
 # MaxContainerBackOff = 300 s).
+# The kubelet's minimumGracePeriodInSeconds: a container told to stop always gets this long.
+MINIMUM_GRACE_S = 2
 PULL_BACKOFF = 10.0
 MAX_PULL_BACKOFF = 300.0
 
@@ -67,6 +71,7 @@ class Container:
         self.reason = spec.get("image-error") or "ContainerCreating"
         self.exit_code = None
         self.probes = {}
+        self.kill_at = None  # when a container told to stop (a failed probe) is killed
         self.pull_backoff = PULL_BACKOFF
         self.pull_failed_at = None
         self.pull_retry_at = None
@@ -179,6 +184,7 @@ class Container:
         except OSError:
             pass
         self.pid = None
+        self.kill_at = None
         self.finished_at = now
         for p in self.probes.values():
             if p.pid:
@@ -250,7 +256,23 @@ class Pod:
                     if p.pid == pid:
                         ok = os.waitstatus_to_exitcode(status) == 0
                         if p.finished(ok, now) == "fail" and p.kind != "readinessProbe":
-                            self._kill(c)
+                            self._stop(c, p, now)
+
+    def _stop(self, c, probe, now):
+        """What the kubelet does to a container whose liveness or startup probe failed
+        (kuberuntime_container.go, killContainer): SIGTERM to its main process, which gets the
+        probe's ``terminationGracePeriodSeconds``, else the pod's (at least 2 s), before the
+        SIGKILL; its probes stop meanwhile."""
+        if c.pid is None or c.kill_at is not None:
+            return
+        grace = probe.spec.get("terminationGracePeriodSeconds")
+        if grace is None:
+            grace = self.config["grace"]
+        c.kill_at = now + max(grace, MINIMUM_GRACE_S)
+        try:
+            os.kill(c.pid, signal.SIGTERM)
+        except OSError:
+            pass
 
     @staticmethod
     def _kill(c):
@@ -283,6 +305,10 @@ class Pod:
             if c.state != "running":
                 self.try_start(c)
             if c.state != "running":
+                continue
+            if c.kill_at is not None:
+                if now >= c.kill_at:
+                    self._kill(c)
                 continue
             startup = c.probes.get("startupProbe")
             for p in c.probes.values():

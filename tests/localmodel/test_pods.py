@@ -423,3 +423,30 @@ def test_tcp_and_http_probes_need_nothing_of_the_image(model, tmp_path):
                    .get("listener", {}).get("ready"), timeout=60)
     time.sleep(4)  # liveness: 2 failures a second apart would have restarted it by now
     assert model.status()["pods"]["echo-0"]["containers"]["listener"]["restarts"] == 0
+
+
+def test_a_failed_liveness_probe_stops_the_container_as_the_kubelet_does(model, tmp_path):
+    # kuberuntime_container.go, killContainer: SIGTERM to the container's main process, SIGKILL
+    # only once the grace period (the pod's, no probe-level one here) has passed.
+    deploy_echo(model, config={"grace": 5})
+    rc, out, _ = model.run("echo/0", "pod-spec-get", operator=True)
+    spec = json.loads(out)
+    failing = {"exec": {"command": ["/bin/sh", "-c", "exit 1"]}, "initialDelaySeconds": 1,
+               "periodSeconds": 1, "failureThreshold": 1}
+    for name, on_term in (("graceful", "exit 7"), ("stubborn", "")):
+        spec["containers"].append({
+            "name": name, "imageDetails": {"imagePath": "redis:7.0"},
+            "command": ["/bin/sh", "-c", "trap '%s' TERM; while :; do sleep 0.1; done" % on_term],
+            "kubernetes": {"livenessProbe": failing}})
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    rc, _, err = model.run("echo/0", "pod-spec-set --file %s" % spec_file, operator=True)
+    assert rc == 0, err
+
+    def restarted(status):
+        containers = status["pods"].get("echo-0", {}).get("containers", {})
+        if all(containers.get(n, {}).get("restarts", 0) >= 1 for n in ("graceful", "stubborn")):
+            return containers
+    containers = model.wait_for(restarted, timeout=90)
+    assert containers["graceful"]["last-exit-code"] == 7  # its TERM handler ran
+    assert containers["stubborn"]["last-exit-code"] == 137  # TERM ignored: SIGKILL after the grace
