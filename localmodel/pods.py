@@ -18,6 +18,9 @@ from localmodel.runtime import linux, network
 from localmodel.state import atomic_write, write_in_place
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# How many of the last pod addresses given out are remembered, to be dropped once their pod is
+# gone (a model's tests and benchmarks make a few hundred pods at most).
+GIVEN_ADDRESSES_KEPT = 2000
 IMAGE_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
                       r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
 
@@ -127,7 +130,15 @@ class RuntimeMixin:
         c = self.state["counters"]
         n = c["pod-address"] % (250 * 250)
         c["pod-address"] += 1
-        return "%s.%d.%d" % (self.subnet, 1 + n // 250, 1 + n % 250)
+        address = "%s.%d.%d" % (self.subnet, 1 + n // 250, 1 + n % 250)
+        given = [a for a in self.state.get("pod-addresses", []) if a != address]
+        self.state["pod-addresses"] = (given + [address])[-GIVEN_ADDRESSES_KEPT:]
+        return address
+
+    def gone_addresses(self):
+        """The addresses pods had that no pod has now: Kubernetes routes them nowhere."""
+        live = {p["address"] for p in self.state["pods"].values()}
+        return sorted(set(self.state.get("pod-addresses", [])) - live)
 
     # ---- pods -----------------------------------------------------------------------------
 
@@ -416,7 +427,7 @@ class RuntimeMixin:
         pods = [(n, p["address"], p["cgroup"]) for n, p in sorted(self.state["pods"].items())
                 if p.get("cgroup")]
         text = network.ruleset(self.network_table, self.subnet, pods,
-                               set(self.state.get("partitions", [])))
+                               set(self.state.get("partitions", [])), self.gone_addresses())
         if text == self.network_text:
             return True
         try:

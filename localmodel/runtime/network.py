@@ -12,6 +12,9 @@ the other pods, or its node cut off from theirs): packets between a partitioned 
 any other pod's address are dropped, both ways, established connections included; the pod still
 reaches itself, and clients that are not pods (the host, 127.0.0.1, the operators) still reach it.
 
+An address a pod had, once no pod has it, is routed nowhere, as in a cluster whose pod is gone:
+packets to it are dropped, so a connection to it times out instead of being refused.
+
 One table per model, ``ip localmodel_<model uuid>``, replaced as a whole in one transaction and
 deleted by name: two models on a machine never touch each other's rules (their marks are their
 own pods' addresses, and each model has its own subnet).
@@ -113,7 +116,7 @@ def _mark(address):
     return "0x%08x" % ((a << 24) | (b << 16) | (c << 8) | d)
 
 
-def ruleset(table, subnet, pods, partitioned):
+def ruleset(table, subnet, pods, partitioned, gone=()):
     """The table's text for ``nft -f``.
 
     Args:
@@ -121,6 +124,7 @@ def ruleset(table, subnet, pods, partitioned):
         subnet: the model's ``127.N``; only connections into it take a pod's source address.
         pods: ``[(name, address, cgroup directory)]``, the model's pods with live processes.
         partitioned: names of the pods cut off from the others.
+        gone: addresses of pods that no longer exist.
     """
     lines = ["table ip %s {" % table]
     addresses = sorted({address for _, address, _ in pods})
@@ -146,7 +150,12 @@ def ruleset(table, subnet, pods, partitioned):
         if name in partitioned:
             lines.append("    ip saddr %s ip daddr != %s ip daddr @pods drop" % (address, address))
             lines.append("    ip daddr %s ip saddr != %s ip saddr @pods drop" % (address, address))
-    lines += ["  }", "}"]
+    lines += ["  }", "  set gone {", "    type ipv4_addr;"]
+    if gone:
+        lines.append("    elements = { %s }" % ", ".join(sorted(gone)))
+    lines += ["  }", "  chain gone-pods {",
+              "    type filter hook input priority filter; policy accept;",
+              "    ip daddr @gone drop", "  }", "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -34,6 +34,11 @@ def load(cluster, request):
 @contextlib.contextmanager
 def started_load(cluster, prefix):
     master = faults.eventually(cluster, lambda: cluster.healthy(3), 120, 'not healthy')
+    # A fault on a settled cluster: a sentinel reset after the previous case's pod replacement
+    # learns the replicas from the master's next INFO; a master frozen before then can leave that
+    # sentinel leading every failover attempt and aborting it (no good replica known).
+    faults.eventually(cluster, lambda: cluster.sentinels_know_just_the_pods(3), 120,
+                      'the sentinels do not know just the pods there are')
     # The relation hooks of a fresh deployment queue behind the others: minutes on a busy machine.
     faults.eventually(cluster, lambda: cluster.relation_points_at(master), 240,
                       'relation data does not name master {}'.format(master))

@@ -1,9 +1,12 @@
-"""The pod network: pods' connections leave from their own address, and partitions cut a pod
-off from the other pods (both ways) while clients that are not pods still reach it."""
+"""The pod network: pods' connections leave from their own address, partitions cut a pod off
+from the other pods (both ways) while clients that are not pods still reach it, and a deleted
+pod's address answers nothing."""
 
 import json
 import socket
 import threading
+
+import pytest
 
 from conftest import ask, deploy_echo
 from localmodel.runtime import network
@@ -98,3 +101,19 @@ def test_partition_cuts_a_pod_off_from_the_other_pods_only(make_model):
     assert network.exists(ours)
     model.down()
     assert not network.exists(ours)
+
+
+def test_a_deleted_pods_address_times_out_instead_of_refusing(model):
+    """fidelity.md: connections to a deleted pod's address time out (no RST): nothing routes to
+    it any more. Where nothing ever was, the loopback still refuses at once."""
+    deploy_echo(model)
+    old = model.pod_address("echo-0")
+    model.delete_pod("echo-0")
+    model.wait_for(lambda s: s["pods"].get("echo-0", {}).get("ready")
+                   and s["pods"]["echo-0"]["address"] != old, timeout=60)
+    with pytest.raises(TimeoutError):
+        socket.create_connection((old, 7000), 1.5).close()
+    socket.create_connection((model.pod_address("echo-0"), 7000), 5).close()
+    subnet = model.status()["model"]["subnet"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("%s.250.250" % subnet, 7000), 5).close()
