@@ -365,3 +365,23 @@ def test_install_hook_on_other_pythons(built_charm, tmp_path, python):
     assert proc.returncode == 0, proc.stdout.decode()
     assert os.path.exists(hooks.python_marker)
     assert [c['args'] for c in hooks.calls('resource-get')] == [['exporter-image'], ['redis-image']]
+
+
+# Juju 2.8's operator image (Ubuntu 18.04) runs Python 3.6: the hooks say what they need.
+OLDER_PYTHONS = [p for p in (os.path.expanduser('~/.pyenv/versions/3.6.15/bin/python3'),
+                             os.path.expanduser('~/.pyenv/versions/3.7.16/bin/python3'))
+                 if os.path.exists(p)]
+
+
+@pytest.mark.parametrize('python', OLDER_PYTHONS)
+def test_an_operator_python_older_than_3_8_blocks_naming_what_is_needed(built_charm, tmp_path,
+                                                                       python):
+    hooks = BuiltHook(built_charm, tmp_path, python=python)
+    hooks.write_state({'config': {'port': 6379}, 'leader': [], 'resources': {},
+                       'relations': []})
+    proc = hooks.run('install')
+    assert proc.returncode == 0, proc.stdout.decode()
+    version = python.split('/versions/')[1].split('/')[0]
+    assert [c['args'] for c in hooks.calls('status-set')] == [[
+        'blocked', 'needs Python 3.8 or later in the operator pod (Juju 2.9); it runs '
+        + version]]
