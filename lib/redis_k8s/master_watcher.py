@@ -258,11 +258,25 @@ def retry_verdict(host, flags_by_host) -> str:
     return 'force'
 
 
+def failover_candidates(host, flags_by_host) -> list:
+    """The sentinels a failover may be forced on now, ``host`` (the one that aborted) first:
+    those :func:`retry_verdict` says ``'force'`` for. A sentinel reset moments before the master
+    went down knows no replica until the master's INFO lists them, which a dead master never
+    sends: when such a sentinel leads the election it aborts with NOGOODSLAVE, and being the
+    last leader it asks for votes first again two failover timeouts later, and wins, for as
+    long as the master is down. Another sentinel that sees the master objectively down and
+    knows the replicas can carry the failover instead."""
+    others = sorted(h for h in flags_by_host if h != host)
+    return [h for h in [host] + others if retry_verdict(h, flags_by_host) == 'force']
+
+
 def retry_failover(host, data, stop, reason=NO_GOOD_REPLICA):
     """After a failover of the sentinel at ``host`` aborted (``reason``): start it again on that
-    sentinel (``SENTINEL FAILOVER``) as soon as :func:`retry_verdict` says so, for
-    ``RETRY_FAILOVER_FOR_S`` at most; Sentinel itself would try again only after twice
-    ``failover-timeout`` (a minute by default), the master down all along.
+    sentinel (``SENTINEL FAILOVER``) as soon as :func:`retry_verdict` says so, or, when it still
+    knows no good replica (NOGOODSLAVE), on another sentinel the verdict allows
+    (:func:`failover_candidates`), for ``RETRY_FAILOVER_FOR_S`` at most; Sentinel itself would
+    try again only after twice ``failover-timeout`` (a minute by default), the master down all
+    along.
 
     ``-failover-abort-no-good-slave``: Redis 7.0's ``sentinelSelectSlave`` skips a replica whose
     last INFO is older than 5 s while the master is down, and the sentinel asks replicas for INFO
@@ -285,17 +299,17 @@ def retry_failover(host, data, stop, reason=NO_GOOD_REPLICA):
         verdict = None
         stop.wait(RETRY_FAILOVER_AFTER_S)
         while not stop.is_set() and time.monotonic() < deadline:
-            verdict = retry_verdict(host, {other: sentinel_flags(other, data)
-                                           for other in data['sentinels']})
-            if verdict == 'force':
+            flags = {other: sentinel_flags(other, data) for other in data['sentinels']}
+            verdict = retry_verdict(host, flags)
+            for candidate in failover_candidates(host, flags):
                 try:
-                    connection.call(_quick_client, host, data['port'], data.get('password'),
+                    connection.call(_quick_client, candidate, data['port'], data.get('password'),
                                     lambda client: client.execute_command('SENTINEL', 'FAILOVER', name))
-                    print('{} failover started again on {} after {}'.format(stamp(), host, reason),
-                          flush=True)
+                    print('{} failover started again on {} after {} on {}'.format(
+                        stamp(), candidate, reason, host), flush=True)
                     return
                 except redis.ResponseError as error:  # NOGOODSLAVE: replicas' INFO still old
-                    print('{} failover not retried on {} yet: {}'.format(stamp(), host, error),
+                    print('{} failover not retried on {} yet: {}'.format(stamp(), candidate, error),
                           flush=True)
                 except (redis.RedisError, OSError):
                     pass
