@@ -327,23 +327,33 @@ first_master_among() {
     return 1
 }
 
-# holds_data HOST: its redis has keys (an INFO keyspace line).
-holds_data() {
-    cli "$1" "$REDIS_PORT" INFO keyspace | grep -q '^db[0-9]*:keys='
-}
-
 # peers_empty HOSTS...: 0 when every one answers and holds no keys, 1 (and its name on stdout)
-# when one holds data or is still loading it, 2 when one does not answer yet.
+# when one holds data or is still loading it, 2 when one does not answer yet. Only an INFO
+# keyspace reply without a db line says a peer is empty: a call that failed or timed out (a
+# busy node) says nothing, and taking it for empty let a master come back empty over replicas
+# that held the data.
 peers_empty() {
     _unknown=0
     for _p in "$@"; do
         _reply=$(cli "$_p" "$REDIS_PORT" PING)
         case "$_reply" in
             PONG)
-                if holds_data "$_p"; then
-                    echo "$_p"
-                    return 1
-                fi
+                _keyspace=$(cli "$_p" "$REDIS_PORT" INFO keyspace)
+                case "$_keyspace" in
+                    *"# Keyspace"*)
+                        if printf '%s\n' "$_keyspace" | grep -q '^db[0-9]*:keys='; then
+                            echo "$_p"
+                            return 1
+                        fi
+                        ;;
+                    *LOADING*)
+                        echo "$_p"
+                        return 1
+                        ;;
+                    *)
+                        _unknown=1
+                        ;;
+                esac
                 ;;
             *LOADING*)
                 echo "$_p"
