@@ -346,10 +346,6 @@ peers_empty() {
                             return 1
                         fi
                         ;;
-                    *LOADING*)
-                        echo "$_p"
-                        return 1
-                        ;;
                     *)
                         _unknown=1
                         ;;
