@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from localmodel import debuglog, hooktools, images, podexec
+from localmodel import debuglog, hooktools, images, operatorpython, podexec
 from localmodel import state as statelib
 from localmodel.paths import Paths, home_from_env
 from localmodel.runtime import enter, linux, network
@@ -173,6 +173,11 @@ class Model:
             return False
         self.paths.makedirs()
         self._install_tools()
+        try:
+            python, version = operatorpython.choose()
+        except operatorpython.OperatorPythonError as e:
+            raise PrerequisiteError(str(e))
+        operatorpython.install(self.paths.operator_bin, python, version)
         if not os.path.exists(self.paths.state):
             subnet = subnet or default_subnet(self.home)
             parts = subnet.split(".")
@@ -184,6 +189,9 @@ class Model:
             statelib.save(self.paths.state, statelib.new_state(
                 model, subnet, float(update_status_interval), float(retry_delay),
                 cluster_domain, float(volume_sync_delay)))
+        state = statelib.load(self.paths.state)
+        state["model"]["operator-python"] = ".".join(map(str, version))
+        statelib.save(self.paths.state, state)
         env = dict(os.environ, PYTHONPATH=PKG_ROOT, LOCALMODEL_OWNER=self.home,
                    LOCALMODEL_HOME=self.home)
         with open(self.paths.controller_log, "ab") as log:

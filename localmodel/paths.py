@@ -21,6 +21,8 @@ class Paths:
         self.resolv = os.path.join(self.run, "resolv.conf")
         self.os_release = os.path.join(self.run, "os-release")
         self.tools = os.path.join(self.home, "tools")
+        # The operator image's python3 (operatorpython.py), on the hooks' PATH after the tools.
+        self.operator_bin = os.path.join(self.home, "operator-bin")
         # Charms being uploaded, before an operation stores them (same filesystem: renamed).
         self.staging = os.path.join(self.home, "staging")
         self.logs = os.path.join(self.home, "logs")

@@ -59,6 +59,7 @@ def status_dict(ctl):
                           "update-status-interval"],
                       "cluster-domain": ctl.cluster_domain,
                       "volume-sync-delay": ctl.volume_sync_delay,
+                      "operator-python": m.get("operator-python"),
                       "partitions": list(ctl.state.get("partitions", []))},
             "applications": apps, "pods": pods, "relations": rels}
 

@@ -227,7 +227,8 @@ class UniterMixin:
     def hook_env(self, ctx):
         charm_dir = self.paths.unit_charm(ctx.unit)
         env = {
-            "PATH": self.paths.tools + ":/usr/sbin:/usr/bin:/sbin:/bin",
+            "PATH": "%s:%s:/usr/sbin:/usr/bin:/sbin:/bin" % (self.paths.tools,
+                                                            self.paths.operator_bin),
             "HOME": "/root", "LANG": "C.UTF-8",
             "JUJU_UNIT_NAME": ctx.unit, "JUJU_CHARM_DIR": charm_dir,
             "CHARM_DIR": charm_dir, "JUJU_MODEL_NAME": self.model_name,

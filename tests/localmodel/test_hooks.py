@@ -46,8 +46,14 @@ def test_hook_environment_and_run(model):
     assert env["CHARM_DIR"] == env["JUJU_CHARM_DIR"] == model.paths.unit_charm("echo/0")
     # Set, but empty: a juju-run context is not a hook (HookVars).
     assert env["JUJU_HOOK_NAME"] == ""
-    assert env["PATH"].split(":")[0] == model.paths.tools
-    assert env["PATH"].split(":")[1:] == ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    assert env["PATH"].split(":")[:2] == [model.paths.tools, model.paths.operator_bin]
+    assert env["PATH"].split(":")[2:] == ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    # Juju 2.9's operator image is Ubuntu 20.04's: its python3 is 3.8 (this machine has one).
+    rc, out, err = model.run("echo/0", "python3 -c 'import sys; print(*sys.version_info[:3])'",
+                             operator=True)
+    assert rc == 0, err
+    assert out.split()[:2] == ["3", "8"]
+    assert model.status()["model"]["operator-python"] == ".".join(out.split())
     rc, out, _ = model.run("echo/0", "pwd; hostname; . /etc/os-release; echo $ID $VERSION_ID",
                            operator=True)
     assert out.split() == [env["CHARM_DIR"], "echo-operator-0", "ubuntu", "20.04"]
