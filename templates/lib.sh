@@ -328,32 +328,22 @@ first_master_among() {
 }
 
 # peers_empty HOSTS...: 0 when every one answers and holds no keys, 1 (and its name on stdout)
-# when one holds data or is still loading it, 2 when one does not answer yet. Only an INFO
-# keyspace reply without a db line says a peer is empty: a call that failed or timed out (a
-# busy node) says nothing, and taking it for empty let a master come back empty over replicas
-# that held the data.
+# when one holds data, is loading it or is receiving it from its master, 2 when one does not
+# answer yet. One INFO call per peer (its default sections hold both persistence and keyspace, in
+# every Redis version), so a peer cannot start loading between two questions. Only a reply with
+# the keyspace section says anything: a call that failed or timed out (a busy node) does not, and
+# taking it for empty let a master come back empty over replicas that held the data.
 peers_empty() {
     _unknown=0
     for _p in "$@"; do
-        _reply=$(cli "$_p" "$REDIS_PORT" PING)
-        case "$_reply" in
-            PONG)
-                _keyspace=$(cli "$_p" "$REDIS_PORT" INFO keyspace)
-                case "$_keyspace" in
-                    *"# Keyspace"*)
-                        if printf '%s\n' "$_keyspace" | grep -q '^db[0-9]*:keys='; then
-                            echo "$_p"
-                            return 1
-                        fi
-                        ;;
-                    *)
-                        _unknown=1
-                        ;;
-                esac
-                ;;
-            *LOADING*)
-                echo "$_p"
-                return 1
+        _info=$(cli "$_p" "$REDIS_PORT" INFO)
+        case "$_info" in
+            *"# Keyspace"*)
+                if printf '%s\n' "$_info" | grep -q -e '^db[0-9]*:keys=' -e '^loading:1' \
+                        -e '^master_sync_in_progress:1'; then
+                    echo "$_p"
+                    return 1
+                fi
                 ;;
             *)
                 _unknown=1
