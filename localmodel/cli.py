@@ -68,7 +68,8 @@ def build_parser():
     s.add_argument("--cluster-domain", default="cluster.local",
                    help="the Kubernetes cluster domain names resolve under")
     s.add_argument("--volume-sync-delay", type=float, default=60.0,
-                   help="seconds until a ConfigMap/Secret change reaches running pods' files")
+                   help="the most seconds a ConfigMap/Secret change takes to reach a running "
+                        "pod's files (each pod at its own moment)")
     s = sub.add_parser("deploy")
     s.add_argument("charm_dir")
     s.add_argument("app", nargs="?")
@@ -147,8 +148,12 @@ def run(args, m):
                        cluster_domain=args.cluster_domain,
                        volume_sync_delay=args.volume_sync_delay)
         st = m.status()["model"]
-        print("model %s %s at %s (subnet %s.0.0/16)"
-              % (st["name"], "up" if started else "already up", m.home, st["subnet"]))
+        print("model %s %s at %s (subnet %s.0.0/16; hooks on Python %s)"
+              % (st["name"], "up" if started else "already up", m.home, st["subnet"],
+                 st["operator-python"]))
+        if not (st["operator-python"] or "").startswith("3.8."):
+            print("warning: no Python 3.8 here (Juju 2.9's operator has 3.8): hooks run on the "
+                  "host's python3; set LOCALMODEL_OPERATOR_PYTHON to a 3.8", file=sys.stderr)
     elif c == "deploy":
         app = m.deploy(args.charm_dir, args.app, args.num_units, _kv(args.resource),
                        _kv(args.config))

@@ -165,8 +165,8 @@ class Model:
         """Create the model (or restart its controller after a crash, keeping its state).
 
         ``cluster_domain``: the Kubernetes cluster domain (``<app>.<model>.svc.<domain>``).
-        ``volume_sync_delay``: seconds until a ConfigMap/Secret change shows in running pods'
-        files (the kubelet's periodic sync).
+        ``volume_sync_delay``: the most seconds a ConfigMap/Secret change takes to show in a
+        running pod's files (each pod's own periodic kubelet sync).
         """
         check_prerequisites()
         if self.is_up():

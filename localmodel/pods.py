@@ -302,8 +302,11 @@ class RuntimeMixin:
 
         Env from a Secret/ConfigMap is read when a container starts: the current data is
         published at once in ``env-sources.json``. Projected volumes change in running pods
-        once ``volume_sync_delay`` has passed since the change, as the kubelet re-projects them
-        on its periodic pod sync (syncFrequency, 1 min by default).
+        on each pod's next periodic sync, when the kubelet re-projects them: every pod worker
+        has its own timer (``pod_workers.go``, ``wrapUp``: the next sync is due
+        ``wait.Jitter(resyncInterval, 0.5)`` later, syncFrequency 1 min by default), so pods
+        see a change at different moments, each within ``volume_sync_delay`` of it
+        (:func:`volumes.sync_fraction`).
         """
         current = volumes.data_hash(a["spec"], app)
         sync = a.get("volume-data") or {}
@@ -313,10 +316,12 @@ class RuntimeMixin:
             if sync.get("hash") != current:
                 a["volume-data"] = sync = {"hash": current, "since": time.time()}
                 self.dirty = True
-        if time.time() < sync["since"] + self.volume_sync_delay:
+        elapsed = time.time() - sync["since"]
+        if elapsed < self.volume_sync_delay * volumes.EARLIEST_SYNC:
             return
         for name, pod in self.pods_of(app).items():
-            if pod["terminating"] or pod.get("volume-data") == current:
+            if pod["terminating"] or pod.get("volume-data") == current or \
+                    elapsed < self.volume_sync_delay * volumes.sync_fraction(name, current):
                 continue
             try:
                 with open(os.path.join(self.paths.pod(name), "pod.json")) as f:
@@ -326,7 +331,8 @@ class RuntimeMixin:
             volumes.sync(config, a["spec"], app)
             pod["volume-data"] = current
             self.log("INFO", "juju.kubernetes.kubelet",
-                     "pod %s: ConfigMap and Secret volumes updated" % name)
+                     "pod %s: ConfigMap and Secret volumes updated (%.1f s after the change)"
+                     % (name, elapsed))
             self.dirty = True
 
     def pods_settled(self):

@@ -45,6 +45,19 @@ def data_hash(spec, app):
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+# The share of the volume sync delay before which no pod sees a change (a floor, so a change is
+# never seen at once; a kubelet whose pod sync happens to be due may project it sooner).
+EARLIEST_SYNC = 0.25
+
+
+def sync_fraction(pod, data_hash):
+    """When pod ``pod`` sees content ``data_hash``, as a share of the volume sync delay: between
+    :data:`EARLIEST_SYNC` and 1, its own for each pod and each change, and the same in every
+    run (derived from both)."""
+    digest = hashlib.sha256(("%s %s" % (pod, data_hash)).encode()).digest()
+    return EARLIEST_SYNC + (1 - EARLIEST_SYNC) * int.from_bytes(digest[:4], "big") / 0xFFFFFFFF
+
+
 def _source(app, vol):
     """The ConfigMap/Secret reference of a content volume, or None for other volume kinds."""
     if "files" in vol:
