@@ -22,7 +22,8 @@ _PROBE = "import sqlite3, ssl, sys; print('%d.%d.%d' % sys.version_info[:3])"
 
 
 class OperatorPythonError(Exception):
-    """``$LOCALMODEL_OPERATOR_PYTHON`` names no usable Python 3.8."""
+    """No Python can run the hooks: ``$LOCALMODEL_OPERATOR_PYTHON`` names no usable 3.8, or
+    there is no 3.8 and the fallback does not run."""
 
 
 def version_of(python):
@@ -59,7 +60,11 @@ def choose(environ=None):
         version = version_of(path)
         if version is not None and version[:2] == VERSION:
             return path, version
-    return FALLBACK, version_of(FALLBACK)
+    version = version_of(FALLBACK)
+    if version is None:
+        raise OperatorPythonError("no Python %d.%d here, and %s does not run with sqlite3 and "
+                                  "ssl: set %s" % (VERSION[0], VERSION[1], FALLBACK, ENV))
+    return FALLBACK, version
 
 
 def install(bin_dir, python, version):

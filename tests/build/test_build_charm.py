@@ -97,9 +97,11 @@ NOT_PRECOMPILED = ('setuptools', 'pkg_resources', 'pbr', '_distutils_hack')
 
 
 def _modules(charm):
-    """The charm's Python modules under lib/ and reactive/ that hooks may import."""
+    """The charm's Python modules that hooks may import: under lib/, reactive/ and the
+    interface layers' hooks/relations/."""
     return [rel for rel in _all_files(charm)
-            if rel.endswith('.py') and rel.split('/')[0] in ('lib', 'reactive')
+            if rel.endswith('.py') and (rel.split('/')[0] in ('lib', 'reactive')
+                                        or rel.startswith('hooks/relations/'))
             and not (rel.startswith('lib/') and rel.split('/')[1] in NOT_PRECOMPILED)]
 
 
@@ -139,14 +141,17 @@ def test_every_module_a_hook_imports_ships_hash_checked_bytecode(built_charm, py
                           text=True, check=True)
     result = json.loads(proc.stdout)
     assert result['bad'] == []
-    # the vendored dependencies' and the charm's and its layers' own (compiled by the build's
-    # tactics: layer:caas-base PureVendorTactic and CompiledModuleTactic)
+    # the vendored dependencies', the charm's and its layers' own and the interface layers'
+    # (compiled by the build's tactics: layer:caas-base PureVendorTactic and
+    # CompiledModuleTactic, with compile_interfaces in its sign phase)
     bytecode = set(f for f in _all_files(built_charm) if f.endswith('.pyc'))
     tag = '.{}.pyc'.format(result['tag'])
     assert 'lib/redis/__pycache__/client' + tag in bytecode
     for own in ('lib/redis_k8s/__pycache__/podspec', 'lib/charms/layer/__pycache__/redis_k8s',
                 'lib/charms/layer/__pycache__/caas_base', 'reactive/__pycache__/redis',
-                'reactive/__pycache__/docker_resource'):
+                'reactive/__pycache__/docker_resource',
+                'hooks/relations/redis/__pycache__/provides',
+                'hooks/relations/redis-peers/__pycache__/peers'):
         assert own + tag in bytecode, own
 
 
@@ -344,20 +349,18 @@ def _bytecode(charm):
     return found
 
 
-def test_a_units_first_hook_compiles_only_the_interfaces_modules(built_charm, tmp_path):
-    # The bytecode is the build's Python's (the one running these tests), bare (-S) as an
-    # operator's would be.
-    hooks = BuiltHook(built_charm, tmp_path, python=sys.executable)
+@pytest.mark.parametrize('python', BYTECODE_PYTHONS)
+def test_a_units_first_hook_compiles_nothing(built_charm, tmp_path, python):
+    # Bare (-S), as an operator's Python would be; the build's own and the operator's (3.8).
+    hooks = BuiltHook(built_charm, tmp_path, python=python)
     before = _bytecode(hooks.charm)
     proc = hooks.run('install')
     assert proc.returncode == 0, proc.stdout.decode()
     after = _bytecode(hooks.charm)
-    written = set(after) - set(before)
-    # The interface layers (hooks/relations/, copied whole by charm-tools, past any per-file
-    # tactic) are compiled by the hook; everything under lib/ and reactive/ comes compiled
-    # and stays as it was.
-    assert written and {rel.split('/')[0] for rel in written} == {'hooks'}, sorted(written)
-    assert {rel: after[rel] for rel in before} == before
+    # Everything the hook imports came compiled, the interface layers' modules included
+    # (hooks/relations/, compiled in the build's sign phase), and stays as it was.
+    assert sorted(set(after) - set(before)) == []
+    assert after == before
 
 
 def test_unit_state_is_per_unit_and_persists(hooks):

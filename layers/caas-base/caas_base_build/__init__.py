@@ -371,11 +371,37 @@ class CompiledModuleTactic(CopyTactic):
 
     def sign(self):
         sigs = super().sign()
-        for bytecode in getattr(self, '_bytecode', ()):
+        compiled = getattr(self, '_bytecode', [])
+        compiled += [Path(cfile) for cfile in compile_interfaces(self.target.directory)]
+        for bytecode in compiled:
             if bytecode.exists():
                 sigs[bytecode.relpath(self.target.directory)] = (
                     self.layer.url, 'dynamic', utils.sign(bytecode))
         return sigs
+
+
+_interfaces_compiled = set()
+
+
+def compile_interfaces(charm_dir):
+    """Compile the interface layers' modules (``hooks/relations/<interface>/*.py``) as
+    :func:`compile_module` does; return the bytecode paths, once per build directory.
+
+    charm-tools copies interface layers whole (``InterfaceCopy``), past any per-file tactic, and
+    after the layers' files: they are all in place only once every tactic has been called, so
+    this runs in the sign phase. Each unit's first hook otherwise compiled them (9 modules,
+    about 45 ms on Python 3.8)."""
+    charm_dir = os.path.abspath(str(charm_dir))
+    if charm_dir in _interfaces_compiled:
+        return []
+    _interfaces_compiled.add(charm_dir)
+    cfiles = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(charm_dir, 'hooks', 'relations')):
+        dirnames[:] = sorted(d for d in dirnames if d != '__pycache__')
+        for name in sorted(filenames):
+            if name.endswith('.py'):
+                cfiles += compile_module(os.path.join(dirpath, name))
+    return cfiles
 
 
 # Where the hooks find what the build parsed (charms.layer.caas_base.charm_yaml reads it).
