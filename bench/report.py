@@ -82,9 +82,11 @@ def table(results):
     text.append('machine: {} cores ({}); other load present: {}; bench took {} s'.format(
         machine.get('cores'), machine.get('cpu'), machine.get('other_load_present'),
         results.get('bench_s')))
-    text.append('machine speed: python3 start {} s, reference workload {} s (hook figures '
-                'scale with it)'.format(machine.get('python_startup_s'),
-                                        machine.get('cpu_reference_s')))
+    text.append('machine speed: python3 start {} s, reference workload {} s; hooks on Python {}: '
+                'start {} s, reference workload {} s (hook figures scale with it)'.format(
+                    machine.get('python_startup_s'), machine.get('cpu_reference_s'),
+                    machine.get('hook_python'), machine.get('hook_python_startup_s'),
+                    machine.get('hook_python_cpu_reference_s')))
     if results.get('errors'):
         text.append('errors: {}'.format('; '.join('{}: {}'.format(k, v)
                                                 for k, v in results['errors'].items())))
