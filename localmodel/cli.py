@@ -6,7 +6,7 @@ import sys
 
 import yaml
 
-from localmodel import actioncli, images
+from localmodel import actioncli, images, operatorpython
 from localmodel.client import Model, ModelError, default_subnet
 from localmodel.paths import home_from_env
 
@@ -151,9 +151,11 @@ def run(args, m):
         print("model %s %s at %s (subnet %s.0.0/16; hooks on Python %s)"
               % (st["name"], "up" if started else "already up", m.home, st["subnet"],
                  st["operator-python"]))
-        if not (st["operator-python"] or "").startswith("3.8."):
-            print("warning: no Python 3.8 here (Juju 2.9's operator has 3.8): hooks run on the "
-                  "host's python3; set LOCALMODEL_OPERATOR_PYTHON to a 3.8", file=sys.stderr)
+        wanted = "%d.%d" % operatorpython.VERSION
+        if not (st["operator-python"] or "").startswith(wanted + "."):
+            print("warning: no Python %s here (Juju 2.9's operator has %s): hooks run on the "
+                  "host's python3; set %s to a %s" % (wanted, wanted, operatorpython.ENV, wanted),
+                  file=sys.stderr)
     elif c == "deploy":
         app = m.deploy(args.charm_dir, args.app, args.num_units, _kv(args.resource),
                        _kv(args.config))

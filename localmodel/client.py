@@ -186,10 +186,11 @@ class Model:
                 raise ModelError('invalid subnet "%s": expected 127.N' % subnet)
             if not DOMAIN_RE.match(cluster_domain or ""):
                 raise ModelError('invalid cluster domain "%s"' % cluster_domain)
-            statelib.save(self.paths.state, statelib.new_state(
+            state = statelib.new_state(
                 model, subnet, float(update_status_interval), float(retry_delay),
-                cluster_domain, float(volume_sync_delay)))
-        state = statelib.load(self.paths.state)
+                cluster_domain, float(volume_sync_delay))
+        else:
+            state = statelib.load(self.paths.state)
         state["model"]["operator-python"] = ".".join(map(str, version))
         statelib.save(self.paths.state, state)
         env = dict(os.environ, PYTHONPATH=PKG_ROOT, LOCALMODEL_OWNER=self.home,

@@ -371,8 +371,8 @@ class CompiledModuleTactic(CopyTactic):
 
     def sign(self):
         sigs = super().sign()
-        compiled = getattr(self, '_bytecode', [])
-        compiled += [Path(cfile) for cfile in compile_interfaces(self.target.directory)]
+        compiled = getattr(self, '_bytecode', []) + [
+            Path(cfile) for cfile in compile_interfaces(self.target.directory)]
         for bytecode in compiled:
             if bytecode.exists():
                 sigs[bytecode.relpath(self.target.directory)] = (
