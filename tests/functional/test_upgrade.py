@@ -3,9 +3,11 @@
 Juju rolls every pod of the application on a charm upgrade: the charm-modified version is a pod
 template annotation, and the leader's upgrade-charm commits the pod spec again (see
 localmodel/README.md, "Every charm upgrade rolls the pods"). The pods are replaced one at a
-time, highest ordinal first, each stopping gracefully: the master's hands over first. Nothing
-acknowledged is lost, what was written before the upgrade is all there, the relation names the
-master, and every unit ends active.
+time, highest ordinal first, each stopping gracefully: the master's hands over first. The next
+pod is stopped only once every pod already replaced is in sync again (a master, or a replica with
+its link up: the readiness the rollout waits for), so the master never stops while a replica
+that restarted before it still lacks its writes. Nothing acknowledged is lost, what was written
+before the upgrade is all there, the relation names the master, and every unit ends active.
 
 Assertions are about behaviour, never durations: timeouts only bound the waits.
 """
@@ -13,6 +15,7 @@ Assertions are about behaviour, never durations: timeouts only bound the waits.
 from conftest import APP
 from testbed import deploy, faults
 from testbed.load import WriteLoad
+from testbed.rollout import SyncAtEachStop
 
 SUBNET = '127.83'
 CONFIG = deploy.FAST_FAILOVER
@@ -32,6 +35,7 @@ def test_an_upgrade_rolls_every_pod_under_load_and_loses_nothing(cluster, charms
     cluster.client(master).mset({'before-upgrade:{}'.format(i): i for i in range(KEYS)})
     before = pod_identities(cluster)
     writer = WriteLoad(cluster, prefix='upgrade').start()
+    rollout = SyncAtEachStop(cluster).start()
     try:
         faults.eventually(cluster, lambda: len(writer.acknowledged) >= 50, 60,
                           'writes do not succeed')
@@ -43,6 +47,7 @@ def test_an_upgrade_rolls_every_pod_under_load_and_loses_nothing(cluster, charms
                 now[pod][0] != before[pod][0] and now[pod][1] != before[pod][1]
                 for pod in before)
         faults.eventually(cluster, rolled, 600, 'not every pod was replaced: {}'.format(before))
+        rollout.stop()
         cluster.model.wait(300)
         master = faults.eventually(cluster, lambda: cluster.healthy(3), 240,
                                    'not healthy after the roll')
@@ -52,6 +57,9 @@ def test_an_upgrade_rolls_every_pod_under_load_and_loses_nothing(cluster, charms
                           'writes do not go on after the roll')
     finally:
         writer.stop()
+        rollout.stop()
+    assert sorted(stopped for stopped, _ in rollout.stops) == sorted(before), rollout.stops
+    assert rollout.out_of_sync() == [], rollout.stops
     assert writer.lost() == []
     values = cluster.client(master).mget(['before-upgrade:{}'.format(i) for i in range(KEYS)])
     assert [int(v) for v in values] == list(range(KEYS))

@@ -82,6 +82,18 @@ def test_probes_follow_the_processes(healthy_shared_cluster):
     pod = [p for p in cluster.pods if p is not master][0]
     assert pod.redis.probe("readiness") and pod.redis.probe("liveness")
     assert pod.sentinel.probe("readiness")
+    # A replica whose link to its master is down answers PING, and is alive, but not ready: a
+    # rollout must not stop the next pod before this one has synced.
+    _, master_host, master_port = pod.client().execute_command("ROLE")[:3]
+    pod.client().execute_command("REPLICAOF", master.ip, 1)
+    try:
+        assert pod.client().ping()
+        assert not pod.redis.probe("readiness")
+        assert pod.redis.probe("liveness")
+    finally:
+        pod.client().execute_command("REPLICAOF", master_host, master_port)
+    wait_for(lambda: pod.redis.probe("readiness"), 60, what="readiness once the link is up")
+    assert master.redis.probe("readiness")  # a master is ready without any link
     pod.redis.kill_group(signal.SIGKILL)
     pod.redis.wait(10)
     assert not pod.redis.probe("readiness")
