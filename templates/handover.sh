@@ -22,6 +22,19 @@ replicas_caught_up() {
         END { print behind + 0, caught + 0 }'
 }
 
+# replicas_answering FQDN PODS...: how many of PODS answer ROLE as a replica of FQDN, linked or
+# not. A replica that restarted answers before its link is up and is not in its master's INFO
+# yet; a sentinel still holding its INFO from before the restart (Sentinel asks a replica every
+# 10 s) could promote it without what the master acknowledged since.
+replicas_answering() {
+    _ra_master=$1
+    shift
+    for _ra_pod in "$@"; do
+        cli "$_ra_pod" "$REDIS_PORT" ROLE | head -n 2 | tr '\n' ' '
+        echo
+    done | awk -v m="$_ra_master" '$1 == "slave" && $2 == m { n++ } END { print n + 0 }'
+}
+
 # sentinel_priorities SENTINEL: "name priority" of each replica that sentinel knows, name as
 # host:port (its view is refreshed from the replicas' INFO every 10 s, Sentinel's INFO period).
 sentinel_priorities() {
@@ -110,21 +123,25 @@ handover() {
         return 1
     fi
     log "writes paused on $_fqdn; waiting for its replicas to catch up"
-    # Every connected replica, and at least one: with none (all restarting, as when every pod
-    # is deleted) there is nothing caught up, and a replica that comes back from its own disk
-    # lacks what the master acknowledged meanwhile. The master then stops as master.
+    _pods=$(all_pods)
+    _peers=$(echo "$_pods" | grep -v -x -F "$_fqdn")
+    # Every replica, linked or still linking, and at least one: with none (all restarting, as
+    # when every pod is deleted) there is nothing caught up, and a replica that comes back from
+    # its own disk lacks what the master acknowledged meanwhile. The master then stops as master.
     _deadline=$(($(now) + {{ catch_up_wait_s }}))
     while :; do
-        set -- $(replicas_caught_up "$_addr")
-        [ "${1:-1}" -eq 0 ] && [ "${2:-0}" -gt 0 ] && break
+        set -- $(replicas_caught_up "$_addr") $(replicas_answering "$_fqdn" $_peers)
+        [ "${1:-1}" -eq 0 ] && [ "${2:-0}" -gt 0 ] && [ "${2:-0}" -ge "${3:-0}" ] && break
         if [ "$(now)" -ge "$_deadline" ]; then
-            [ "${2:-0}" -gt 0 ] && break
+            if [ "${2:-0}" -gt 0 ]; then
+                log "${2:-0} replica(s) caught up, ${3:-0} answering: handing over all the same"
+                break
+            fi
             HANDOVER_ERROR="no replica caught up with $_fqdn within {{ catch_up_wait_s }}s"
             return 1
         fi
         sleep 0.1
     done
-    _pods=$(all_pods)
     # A failover the sentinels gave up is asked for once more (the pause allows two asks).
     for _round in 1 2; do
         ask_failover $_sentinels || return 1

@@ -68,11 +68,12 @@ cli() {
         *"SENTINEL MASTER"*) printf 'name\nr\nflags\n%s\n' "$(cat flags)" ;;
         *"INFO replication"*) printf 'role:master\r\nmaster_repl_offset:500\r\n'; cat replicas ;;
         *"get-master-addr-by-name"*) printf '%s\n6379\n' "$(cat master)" ;;
+        *" ROLE") cat "role-$1" 2>/dev/null ;;
     esac
 }
 now() { t=$(cat clock); echo $((t + 1)) > clock; echo "$t"; }
 sleep() { :; }
-all_pods() { echo s1; }
+all_pods() { cat pods; }
 '''
 
 
@@ -102,11 +103,16 @@ def run_handover(directory, fake, first_sentinel, env=()):
 @pytest.fixture
 def handover(tmp_path):
 
-    def run(replies, flags, master, replicas=CAUGHT_UP):
+    def run(replies, flags, master, replicas=CAUGHT_UP, roles=None):
+        """``roles``: per pod (``pods``: s1 and them), what it answers to ROLE."""
+        roles = roles or {}
         for name, text in (("failover-replies", "\n".join(replies) + "\n"), ("flags", flags),
                            ("master", master), ("asks", "0"), ("clock", "0"),
-                           ("replicas", replicas)):
+                           ("replicas", replicas),
+                           ("pods", "\n".join(["s1"] + sorted(set(roles) - {"s1"})) + "\n")):
             (tmp_path / name).write_text(text)
+        for pod, role in roles.items():
+            (tmp_path / ("role-" + pod)).write_text(role)
         result, log = run_handover(tmp_path, FAKE_SENTINEL, "s1")
         return result, log, int((tmp_path / "asks").read_text())
     return run
@@ -154,6 +160,31 @@ def test_no_failover_is_asked_while_no_replica_has_caught_up(handover, replicas)
 def test_a_replica_caught_up_beside_one_still_behind_is_enough_at_the_deadline(handover):
     replicas = CAUGHT_UP + BEHIND.replace('slave0', 'slave1')
     result, log, asks = handover(["OK"], "master,failover_in_progress", NEW, replicas)
+    assert result == "rc=0 new={} 6379 error=".format(NEW)
+    assert asks == 1
+
+
+# What a replica of OLD answers to ROLE, linked or still connecting after its restart.
+LINKED = "slave\n{}\n6379\nconnected\n500\n".format(OLD)
+CONNECTING = "slave\n{}\n6379\nconnect\n-1\n".format(OLD)
+
+
+def test_a_replica_that_answers_but_is_not_linked_yet_is_waited_for(handover):
+    # s2 restarted: it answers, its link is not up, its master's INFO does not list it. A
+    # sentinel holding its INFO from before the restart could promote it.
+    result, log, asks = handover(["OK"], "master,failover_in_progress", NEW,
+                                 roles={"s1": LINKED, "s2": CONNECTING})
+    assert "1 replica(s) caught up, 2 answering: handing over all the same" in log
+    assert result == "rc=0 new={} 6379 error=".format(NEW)
+    assert asks == 1
+
+
+def test_replicas_all_caught_up_are_handed_over_to_at_once(handover):
+    replicas = CAUGHT_UP + CAUGHT_UP.replace('slave0', 'slave1').replace('r-1', 'r-2')
+    result, log, asks = handover(["OK"], "master,failover_in_progress", NEW, replicas,
+                                 roles={"s1": LINKED, "s2": LINKED,
+                                        "s3": CONNECTING.replace(OLD, NEW)})
+    assert "handing over all the same" not in log  # s3 replicates another master: not waited for
     assert result == "rc=0 new={} 6379 error=".format(NEW)
     assert asks == 1
 
