@@ -33,12 +33,12 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 
 import redis
 import yaml
 
+from testbed.background import Background
 from testbed.cluster import APP
 from testbed.faults import PARTITION_S
 from testbed.load import WRITE_TIMEOUT_S, WriteLoad
@@ -57,11 +57,12 @@ SENTINEL_WORDS = ('failover', 'elected', 'leader', 'sdown', 'odown', 'epoch', 'v
                   'reset')
 
 
-class PinnedWriter:
+class PinnedWriter(Background):
     """Writes unique keys to one pod's redis, whatever the relation data says; records the
     monotonic time of every acknowledgement."""
 
     def __init__(self, cluster, pod, prefix, pause_s=0.005):
+        super().__init__()
         self.client = redis.Redis(host=cluster.model.pod_address(pod), port=6379,
                                   password=cluster.password(), socket_timeout=WRITE_TIMEOUT_S,
                                   socket_connect_timeout=WRITE_TIMEOUT_S)
@@ -69,18 +70,8 @@ class PinnedWriter:
         self.pause_s = pause_s
         self.acknowledged = []
         self.refused = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _write(self):
+    def _run(self):
         index = 0
         while not self._stop.is_set():
             try:

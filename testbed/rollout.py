@@ -8,12 +8,12 @@ background and records, at the first sample that shows a pod terminating, every 
 replaced that was neither a master nor a replica with its link up.
 """
 
-import threading
-
 import redis
 
+from .background import Background
 
-class SyncAtEachStop:
+
+class SyncAtEachStop(Background):
     """Background sampler of a rollout (plain clusters: the test process speaks no TLS here).
 
     Args:
@@ -22,6 +22,7 @@ class SyncAtEachStop:
     """
 
     def __init__(self, cluster, interval_s=0.1):
+        super().__init__()
         assert not cluster.tls, 'SyncAtEachStop asks the pods in plain text'
         self.cluster = cluster
         self.interval_s = interval_s
@@ -30,17 +31,6 @@ class SyncAtEachStop:
         self.stops = []  # (pod stopped, {replaced pod: in sync}) at the first sample showing it
         self.samples = 0
         self._seen = set()  # (pod, address) already seen terminating
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=10)
-        return self
 
     def out_of_sync(self):
         """``(pod stopped, replaced pod)`` for each replaced pod not in sync at that stop."""
