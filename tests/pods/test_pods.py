@@ -82,17 +82,31 @@ def test_probes_follow_the_processes(healthy_shared_cluster):
     pod = [p for p in cluster.pods if p is not master][0]
     assert pod.redis.probe("readiness") and pod.redis.probe("liveness")
     assert pod.sentinel.probe("readiness")
-    # A replica whose link to its master is down answers PING, and is alive, but not ready: a
-    # rollout must not stop the next pod before this one has synced.
-    _, master_host, master_port = pod.client().execute_command("ROLE")[:3]
-    pod.client().execute_command("REPLICAOF", master.ip, 1)
+    # A replica that cannot sync from its live master (its link down: here a wrong masterauth)
+    # answers PING, and is alive, but not ready: a rollout must not stop the next pod before this
+    # one has synced.
+    replica = pod.client()
+    masterauth = replica.config_get("masterauth")["masterauth"]
+    replica.config_set("masterauth", "not-the-password")
     try:
-        assert pod.client().ping()
+        replica.client_kill_filter(_type="master")
+        wait_for(lambda: replica.info("replication")["master_link_status"] == "down", 10,
+                 what="the link down")
+        assert replica.ping()
         assert not pod.redis.probe("readiness")
         assert pod.redis.probe("liveness")
     finally:
-        pod.client().execute_command("REPLICAOF", master_host, master_port)
+        replica.config_set("masterauth", masterauth)
     wait_for(lambda: pod.redis.probe("readiness"), 60, what="readiness once the link is up")
+    # A replica with no master to sync from waits for the sentinels, not for a sync: ready.
+    _, master_host, master_port = replica.execute_command("ROLE")[:3]
+    replica.execute_command("REPLICAOF", master.ip, 1)
+    try:
+        assert pod.redis.probe("readiness")
+    finally:
+        replica.execute_command("REPLICAOF", master_host, master_port)
+    wait_for(lambda: replica.info("replication")["master_link_status"] == "up", 60,
+             what="the link up again")
     assert master.redis.probe("readiness")  # a master is ready without any link
     pod.redis.kill_group(signal.SIGKILL)
     pod.redis.wait(10)
