@@ -27,9 +27,9 @@ class SyncAtEachStop(Background):
         self.cluster = cluster
         self.interval_s = interval_s
         self.password = cluster.password()
-        self.initial = self._addresses(self._pods())  # pod name -> address before the rollout
+        # pod name -> address before the rollout
+        self.initial = {name: pod['address'] for name, pod in self._pods().items()}
         self.stops = []  # (pod stopped, {replaced pod: in sync}) at the first sample showing it
-        self.samples = 0
         self._seen = set()  # (pod, address) already seen terminating
 
     def out_of_sync(self):
@@ -40,10 +40,6 @@ class SyncAtEachStop(Background):
     def _pods(self):
         return {name: pod for name, pod in self.cluster.model.status().get('pods', {}).items()
                 if pod['application'] == self.cluster.app}
-
-    @staticmethod
-    def _addresses(pods):
-        return {name: pod['address'] for name, pod in pods.items()}
 
     def _in_sync(self, address):
         client = redis.Redis(host=address, port=6379, password=self.password,
@@ -62,7 +58,6 @@ class SyncAtEachStop(Background):
                 pods = self._pods()
             except Exception:  # the state file mid-write: the next sample reads it
                 continue
-            self.samples += 1
             stopping = [(name, pod['address']) for name, pod in pods.items()
                         if pod['phase'] == 'Terminating'
                         and (name, pod['address']) not in self._seen]

@@ -47,7 +47,6 @@ def test_an_upgrade_rolls_every_pod_under_load_and_loses_nothing(cluster, charms
                 now[pod][0] != before[pod][0] and now[pod][1] != before[pod][1]
                 for pod in before)
         faults.eventually(cluster, rolled, 600, 'not every pod was replaced: {}'.format(before))
-        rollout.stop()
         cluster.model.wait(300)
         master = faults.eventually(cluster, lambda: cluster.healthy(3), 240,
                                    'not healthy after the roll')

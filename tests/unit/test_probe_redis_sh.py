@@ -8,10 +8,9 @@ import subprocess
 
 import pytest
 
-from redis_k8s import podspec
+from redis_k8s import podspec, settings
 from test_peers_empty_sh import FAKE_REDIS_CLI
 from test_shell_rules import APP, lib_sh
-from redis_k8s import settings
 
 ME = "10.0.0.1"
 MASTER = "r-0.r-endpoints.m.svc.cluster.local"
