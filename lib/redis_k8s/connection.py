@@ -1,17 +1,32 @@
-"""Connections to the pods' redis and sentinel instances (redis-py), with short timeouts.
+"""Connections to the pods' redis and sentinel instances, with short timeouts.
 
-A connector is ``connect(host, port, password) -> redis.Redis``; the default connects directly.
-Pass another to reach pods through a different address map (tests, proxies). Hosts are pod DNS
-names, ports integers. :func:`ask` skips an instance that does not answer; :class:`Pods` holds
-what every question needs (the pods, the settings, the password, the connector) and one client per
-instance, so a hook pays each instance's handshake once.
+A connector is ``connect(host, port, password) -> client`` (a ``redis.Redis``, or what answers the
+same methods); the default connects directly. Pass another to reach pods through a different
+address map (tests, proxies). Hosts are pod DNS names, ports integers. :func:`ask` skips an
+instance that does not answer; :class:`Pods` holds what every question needs (the pods, the
+settings, the password, the connector) and one client per instance, so a hook pays each
+instance's handshake once. Its reads go over :mod:`redis_k8s.resp` while TLS is off: redis-py is
+imported only by a hook that acts (or meets an error), see :data:`redis`.
 """
 
 import hashlib
+import socket
 import ssl
 import time
 
-import redis
+from .resp import ReadingClient, ReplyError
+
+
+class _RedisPy:
+    """redis-py, imported on first use: an ``except redis.TimeoutError`` clause is evaluated only
+    when an exception reaches it, so a hook whose reads all succeed never loads it."""
+
+    def __getattr__(self, name):
+        import redis as module
+        return getattr(module, name)
+
+
+redis = _RedisPy()
 
 # The TLS state lives where a hook can set it without loading redis-py; it is this module's API.
 from .tls_mode import (_modes, Tls, configure_tls, current_tls, modes,  # noqa: F401
@@ -30,7 +45,7 @@ def served_fingerprint(host, port):
     return _served.get((host, int(port)))
 
 
-def default_connect(host: str, port: int, password) -> redis.Redis:
+def default_connect(host: str, port: int, password) -> "redis.Redis":
     """Return a client with short timeouts: a dead pod must not stall a hook.
 
     No ``CLIENT SETINFO`` on connect (two round trips per connection that nothing reads).
@@ -44,7 +59,7 @@ def default_connect(host: str, port: int, password) -> redis.Redis:
     return open_client(host, port, password, tls)
 
 
-def client(host, port, password, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S, decode=True) -> redis.Redis:
+def client(host, port, password, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S, decode=True) -> "redis.Redis":
     """A client of ``host:port`` with these timeouts: plain and lazy before TLS is configured,
     else connected in the mode the instance speaks (:func:`open_client`). The watcher's."""
     tls = current_tls()
@@ -54,6 +69,15 @@ def client(host, port, password, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S, d
                            lib_name=None, lib_version=None)
     return open_client(host, port, password, tls, timeout=timeout, connect_timeout=connect_timeout,
                        decode=decode)
+
+
+def reading_connect(host: str, port: int, password):
+    """:func:`default_connect`, but while TLS is off a :class:`redis_k8s.resp.ReadingClient`,
+    which answers the reads itself and passes anything else to a :func:`default_connect` client."""
+    if current_tls() is not None:
+        return default_connect(host, port, password)
+    return ReadingClient(host, port, password, TIMEOUT_S,
+                         fallback=lambda: default_connect(host, port, password))
 
 
 def ssl_context(tls):
@@ -82,7 +106,7 @@ def _handshake_timed_out(error) -> bool:
 
 
 def open_client(host, port, password, tls, timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S,
-                decode=True) -> redis.Redis:
+                decode=True) -> "redis.Redis":
     """Return a client already connected to ``host:port``, over TLS or plain TCP.
 
     The mode the instance spoke last (else ``tls.enabled``) is tried first; when the connection
@@ -210,7 +234,7 @@ class Pods:
         hosts: the pods' DNS names, in ordinal order.
         settings: the checked :class:`redis_k8s.settings.Settings` (ports, master group name).
         password: the password every redis and sentinel accepts.
-        connect: the connector (default :func:`default_connect`).
+        connect: the connector (default :func:`reading_connect`).
 
     Each instance gets one client, kept open until :meth:`close` (or dropped when it fails).
     """
@@ -219,7 +243,7 @@ class Pods:
         self.hosts = list(hosts)
         self.settings = settings
         self.password = password
-        self.connect = connect or default_connect
+        self.connect = connect or reading_connect
         self._clients = {}
 
     def ask(self, host, port, fn):
@@ -232,13 +256,15 @@ class Pods:
             if client is None:
                 client = self._clients[key] = self.connect(host, port, self.password)
             result = fn(client)
+        # The reading client's errors first: matching them evaluates no redis-py name.
+        except socket.timeout:
+            return self._timed_out(key)
+        except (OSError, ReplyError):
+            return self._drop(key)
         except redis.TimeoutError:
-            _unanswered[key] = time.time()
-            self._drop(key)
-            return None
-        except (redis.RedisError, OSError):
-            self._drop(key)
-            return None
+            return self._timed_out(key)
+        except redis.RedisError:
+            return self._drop(key)
         _unanswered.pop(key, None)
         return result
 
@@ -261,10 +287,15 @@ class Pods:
         for key in list(self._clients):
             self._drop(key)
 
+    def _timed_out(self, key):
+        _unanswered[key] = time.time()
+        return self._drop(key)
+
     def _drop(self, key):
+        """Close and forget the client of ``key``; returns None (what an unanswered ask gives)."""
         client = self._clients.pop(key, None)
         if client is not None:
             try:
                 client.close()
-            except (redis.RedisError, OSError):
+            except (OSError, ReplyError, redis.RedisError):
                 pass

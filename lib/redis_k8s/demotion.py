@@ -20,9 +20,9 @@ import socket
 import threading
 import time
 
-import redis
-
 from . import connection, naming, rules
+from .connection import redis  # redis-py, loaded once an error reaches a clause naming it
+from .resp import encode as command  # one command in the Redis protocol (binary safe)
 
 SENTINEL_TIMEOUT_S = 0.5
 CONNECT_TIMEOUT_S = 1.0
@@ -38,15 +38,6 @@ def switch_of(text):
     if len(fields) != 5 or not fields[2].isdigit() or not fields[4].isdigit():
         return None
     return fields[0], (fields[1], int(fields[2])), (fields[3], int(fields[4]))
-
-
-def command(*args) -> bytes:
-    """One command in the Redis protocol (RESP arrays of bulk strings: binary safe)."""
-    parts = [b'*%d\r\n' % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b'$%d\r\n%s\r\n' % (len(data), data))
-    return b''.join(parts)
 
 
 def sentinel_views(sentinels, port, password, master_name):

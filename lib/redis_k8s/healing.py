@@ -7,9 +7,8 @@ changed, so the next step waits for the next hook (the master watcher brings one
 since the change it made is a change it sees). Every step is idempotent.
 """
 
-import redis
-
 from . import live, naming, rules
+from .connection import redis  # redis-py, loaded once an error reaches a clause naming it
 
 
 def monitor_afresh(pods, host, master) -> bool:

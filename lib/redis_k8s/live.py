@@ -11,14 +11,12 @@ timeouts) and returns the endpoints it could not bring in line, ``[]`` when all 
 """
 
 import hashlib
-
-import redis
-
 from typing import NamedTuple
 
 from . import custom_config, metrics_user, naming
 from . import connection
 from .connection import as_dict as _as_dict, ask as _try, default_connect
+from .connection import redis  # redis-py, loaded once an error reaches a clause naming it
 
 # How long after the Secret changes a pod may still read the previous password from its file:
 # the kubelet's sync period (1 min) plus its Secret cache TTL (1 min), with a margin. The old

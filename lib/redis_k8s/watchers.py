@@ -25,7 +25,7 @@ LOG_FILE = '.master-watcher.log'
 # The watcher's code: its module and the modules of this package it imports (checked by a test),
 # so that an upgrade that changes any of them restarts it.
 SOURCES = ('master_watcher.py', 'demotion.py', 'rules.py', 'naming.py', 'settings.py', 'passwords.py',
-           'custom_config.py', 'connection.py', 'tls_mode.py', 'sentinel_reset.py')
+           'custom_config.py', 'connection.py', 'resp.py', 'tls_mode.py', 'sentinel_reset.py')
 
 
 def refresh_command(unit):

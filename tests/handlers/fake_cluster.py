@@ -1,9 +1,11 @@
 """A fake Redis cluster for the handler tests: what the charm's pods would answer, with no pod.
 
-The fake sits at the charm's boundary with Redis, redis-py's client class: during a hook,
-``redis.Redis`` is :class:`FakeRedis`, which answers every command from a :class:`FakeCluster`
-(one redis and one sentinel per pod) instead of a socket, and passes the raw reply through
-redis-py's own response parsers, as a real connection would. So the handler tests hold whatever
+The fake sits at the charm's two boundaries with Redis: during a hook, ``redis.Redis`` is
+:class:`FakeRedis`, which answers every command from a :class:`FakeCluster` (one redis and one
+sentinel per pod) instead of a socket, and passes the raw reply through redis-py's own response
+parsers, as a real connection would; and ``socket.create_connection`` (the charm's own reading
+client, redis_k8s.resp) gives a :class:`FakeSocket` that answers the same raw replies in RESP2.
+So the handler tests hold whatever
 module of the charm talks to Redis, and however it is split: they see only what the cluster was
 asked and what it answered. It is a model of the cluster view (who is master, what each sentinel
 names, which instance answers), not a Redis: unknown commands are errors, passwords are not checked.
@@ -113,8 +115,9 @@ class FakeCluster:
 
     # -- the server side --------------------------------------------------------------------------
 
-    def answer(self, host, port, args):
-        """The raw reply of pod ``host``'s redis or sentinel (by ``port``) to ``args``."""
+    def reach(self, host, port):
+        """``(pod, kind)`` of the instance at ``host:port``; raises ``redis.ConnectionError`` as
+        connecting to it would fail."""
         ordinal = self._ordinal(host)
         pod = self.pods.get(ordinal)
         if pod is None:
@@ -129,6 +132,12 @@ class FakeCluster:
         if not up:
             raise redis.ConnectionError('Error 111 connecting to {}:{}. Connection refused.'.format(
                 host, port))
+        return pod, kind
+
+    def answer(self, host, port, args):
+        """The raw reply of pod ``host``'s redis or sentinel (by ``port``) to ``args``."""
+        pod, kind = self.reach(host, port)
+        ordinal = pod.ordinal
         words = [str(word) for word in args]
         words = words[0].split() + words[1:]
         self.commands.append((ordinal, kind, tuple(words)))
@@ -434,3 +443,82 @@ def _encode(reply):
     if isinstance(reply, list):
         return [_encode(item) for item in reply]
     return reply
+
+
+def create_connection(address, timeout=None, *args, **kwargs):
+    """``socket.create_connection`` during a hook: a :class:`FakeSocket` to a pod's instance,
+    refused as :meth:`FakeCluster.reach` says (nothing is reachable before a pod exists)."""
+    host, port = address
+    cluster = FakeRedis.cluster
+    if cluster is None:
+        raise socket.gaierror(-2, 'Name or service not known')
+    try:
+        cluster.reach(host, port)
+    except redis.ConnectionError as error:
+        raise ConnectionRefusedError(111, str(error)) from None
+    cluster.clients.append((host, int(port)))
+    return FakeSocket(cluster, host, int(port))
+
+
+class FakeSocket:
+    """A connection to one instance of a :class:`FakeCluster` speaking RESP2: each command sent
+    is answered (``AUTH`` accepted, passwords unchecked, as :class:`FakeRedis` never sends it);
+    a frozen instance times out, one gone down refuses."""
+
+    def __init__(self, cluster, host, port):
+        self._cluster, self._host, self._port = cluster, host, port
+        self._replies = b''
+
+    def sendall(self, data):
+        for args in _decode_commands(data):
+            if args[0].upper() == 'AUTH':
+                self._replies += b'+OK\r\n'
+                continue
+            try:
+                self._replies += _resp(self._cluster.answer(self._host, self._port, args))
+            except redis.ResponseError as error:
+                self._replies += b'-' + str(error).encode() + b'\r\n'
+            except redis.TimeoutError as error:
+                raise socket.timeout(str(error)) from None
+            except redis.ConnectionError as error:
+                raise ConnectionResetError(104, str(error)) from None
+
+    def makefile(self, mode='rb'):
+        return self
+
+    def readline(self):
+        line, sep, self._replies = self._replies.partition(b'\r\n')
+        return line + sep
+
+    def read(self, size):
+        data, self._replies = self._replies[:size], self._replies[size:]
+        return data
+
+    def close(self):
+        pass
+
+
+def _decode_commands(data):
+    """The commands (lists of str) in ``data``, RESP arrays of bulk strings."""
+    lines = data.split(b'\r\n')
+    commands, index = [], 0
+    while index < len(lines) and lines[index]:
+        count = int(lines[index][1:])
+        words = [lines[index + 2 + 2 * n].decode() for n in range(count)]
+        commands.append(words)
+        index += 1 + 2 * count
+    return commands
+
+
+def _resp(raw):
+    """A raw reply of :meth:`FakeCluster.answer` in RESP2."""
+    if raw is None:
+        return b'$-1\r\n'
+    if isinstance(raw, bool):
+        return b':%d\r\n' % raw
+    if isinstance(raw, int):
+        return b':%d\r\n' % raw
+    if isinstance(raw, (list, tuple)):
+        return b'*%d\r\n' % len(raw) + b''.join(_resp(item) for item in raw)
+    data = raw if isinstance(raw, bytes) else str(raw).encode()
+    return b'$%d\r\n%s\r\n' % (len(data), data)

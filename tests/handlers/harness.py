@@ -16,8 +16,10 @@ What is fake, at the boundaries only:
 - Juju's hook tools: ``hook_tools.py`` (over tests/layers/fake_juju_tools.py), run in this
   process behind ``subprocess.Popen`` (:class:`ToolProcess`: a Python start per call would make
   each hook cost a second); the same script is on PATH as one executable per tool.
-- Redis: ``redis.Redis`` is ``fake_cluster.FakeRedis`` during the hook, answering from a
-  ``fake_cluster.FakeCluster`` (``State.cluster``; None: no pod exists, nothing answers).
+- Redis: ``redis.Redis`` is ``fake_cluster.FakeRedis`` during the hook, and
+  ``socket.create_connection`` (the charm's reading client) gives a ``fake_cluster.FakeSocket``,
+  both answering from a ``fake_cluster.FakeCluster`` (``State.cluster``; None: no pod exists,
+  nothing answers).
 - The master watcher: a Python process the charm starts (``python -m <module> ...``) runs a
   stand-in that only sleeps, with the same arguments on its command line (so the charm finds and
   stops it as it would the real one); ``Output.watcher_running`` says whether one this unit's
@@ -383,7 +385,8 @@ class Context:
 
         class Patch:
             def __enter__(self):
-                self.saved = (redis.Redis, redis.StrictRedis, subprocess.Popen, socket.gethostbyname)
+                self.saved = (redis.Redis, redis.StrictRedis, subprocess.Popen, socket.gethostbyname,
+                              socket.create_connection)
                 self.path = list(sys.path)
                 # `python -m pytest` puts the repository on sys.path: its reactive/ and lib/ must
                 # not stand in for the charm directory's.
@@ -392,12 +395,14 @@ class Context:
                 fake_cluster.FakeRedis.cluster = cluster
                 redis.Redis = redis.StrictRedis = fake_cluster.FakeRedis
                 socket.gethostbyname = fake_cluster.gethostbyname
+                socket.create_connection = fake_cluster.create_connection
                 subprocess.Popen = context._popen_class(self.saved[2])
                 for name in [m for m in sys.modules if m == 'redis_k8s' or m.startswith('redis_k8s.')]:
                     del sys.modules[name]  # the hook imports the charm's own copy afresh
 
             def __exit__(self, *exc):
-                redis.Redis, redis.StrictRedis, subprocess.Popen, socket.gethostbyname = self.saved
+                (redis.Redis, redis.StrictRedis, subprocess.Popen, socket.gethostbyname,
+                 socket.create_connection) = self.saved
                 sys.path[:] = self.path
                 os.environ.pop('FAKE_JUJU_LOG', None)
                 fake_cluster.FakeRedis.cluster = None
