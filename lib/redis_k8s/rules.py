@@ -167,6 +167,12 @@ def quiet(states) -> bool:
     return True
 
 
+def names(state, master) -> bool:
+    """Whether a sentinel's ``SENTINEL MASTER`` entry ``state`` is about ``master``
+    ``(host, port)``."""
+    return state.get("ip") == master[0] and str(state.get("port")) == str(master[1])
+
+
 def settled(master, hosts, states, master_info) -> bool:
     """Whether ``master`` is one of ``hosts``, answers as master (``master_info``, its INFO) and
     no sentinel sees it down or is failing over (``states``): aligning stragglers is safe."""
@@ -197,8 +203,9 @@ def second_masters(master, master_info, views: dict, states: dict, infos: dict) 
     turn it into a replica, so it must be demoted as soon as they have switched. The pod of
     ``master`` is never one, whatever port it answers on. Nothing is returned unless
     ``master`` answers as master (``master_info``, its INFO), no sentinel is failing over and
-    none of those naming ``master`` sees it down: in a failover under way the replica being
-    promoted acts as master before the sentinels name it, and it is the one that must win.
+    none of those naming ``master`` sees it down or names another master in its state: in a
+    failover under way the replica being promoted acts as master before the sentinels name it,
+    and it is the one that must win.
 
     Args:
         master: ``(host, port)`` the sentinel majority names.
@@ -214,7 +221,13 @@ def second_masters(master, master_info, views: dict, states: dict, infos: dict) 
         flags = str(state.get("flags", "")) if state else ""
         if "failover" in flags:
             return []
-    if not quiet(states.get(host) or {} for host, named in views.items() if named == master):
+    naming_it = [states.get(host) or {} for host, named in views.items() if named == master]
+    if not quiet(naming_it):
+        return []
+    # The views were read before the states: a sentinel whose state names another master ended
+    # a failover in between, and the pod it promoted (acting as master in the INFO read between
+    # the two) is the one that must win.
+    if not all(names(state, master) for state in naming_it):
         return []
     named_pod = pod_name_of(master[0])
     return sorted(host for host, info in infos.items()
