@@ -38,7 +38,7 @@ replicas_answering() {
 # sentinel_priorities SENTINEL: "name priority" of each replica that sentinel knows, name as
 # host:port (its view is refreshed from the replicas' INFO every 10 s, Sentinel's INFO period).
 sentinel_priorities() {
-    cli "$1" "$SENTINEL_PORT" SENTINEL REPLICAS "$MASTER_NAME" \
+    sentinel_cli "$1" SENTINEL REPLICAS "$MASTER_NAME" \
         | awk '_key == "name" { _name = $0 } _key == "slave-priority" { print _name, $0 }
                { _key = $0 }'
 }
@@ -64,7 +64,7 @@ ask_failover() {
     _deadline=$(($(now) + {{ catch_up_wait_s }}))
     while :; do
         for _s in "$@"; do
-            _reply=$(cli "$_s" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME")
+            _reply=$(sentinel_cli "$_s" SENTINEL FAILOVER "$MASTER_NAME")
             case "$_reply" in
                 OK*|*INPROG*) HANDOVER_ASKED=$_s; return 0 ;;
             esac
@@ -81,7 +81,7 @@ ask_failover() {
 # own, as the paused master misses its PINGs (the pause blocks the PUBLISH of Sentinel's hello
 # messages on the same link) and INPROG answered the ask.
 failover_given_up() {
-    _flags=$(cli "$1" "$SENTINEL_PORT" SENTINEL MASTER "$MASTER_NAME" \
+    _flags=$(sentinel_cli "$1" SENTINEL MASTER "$MASTER_NAME" \
         | awk '_key == "flags" { print; exit } { _key = $0 }')
     case ",$_flags," in
         ,,|*,failover_in_progress,*) return 1 ;;
@@ -118,6 +118,7 @@ handover() {
     HANDOVER_NEW=""
     HANDOVER_ASKED=""
     HANDOVER_ERROR=""
+    learn_sentinel_ports "$_fqdn"  # before the pause: it is not paid with writes blocked
     if ! pause_writes "$_addr"; then
         HANDOVER_ERROR="the master $_fqdn did not accept CLIENT PAUSE"
         return 1

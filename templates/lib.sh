@@ -280,9 +280,43 @@ info_field() {
     cli "$1" "$2" INFO "$3" | sed -n "s/^$4://p"
 }
 
+# Where the pods' sentinels listen: this pod's SENTINEL_PORT and, in a roll that changes it,
+# the port the pods rolled before this one announce (learn_sentinel_ports).
+SENTINEL_PORTS=${SENTINEL_PORT:-}
+
+# sentinel_cli HOST ARGS...: the first answer of HOST's sentinel on one of SENTINEL_PORTS.
+sentinel_cli() {
+    _sc_host=$1
+    shift
+    for _sc_port in $SENTINEL_PORTS; do
+        _sc_out=$(cli "$_sc_host" "$_sc_port" "$@")
+        if [ -n "$_sc_out" ]; then
+            printf '%s\n' "$_sc_out"
+            return 0
+        fi
+    done
+    return 0
+}
+
+# learn_sentinel_ports HOST: add to SENTINEL_PORTS the ports of the other sentinels that HOST's
+# sentinel knows (each announces its own in its hello messages): in a roll that changes
+# sentinel-port the pods rolled first listen on the new one, which this pod's environment lacks.
+learn_sentinel_ports() {
+    for _lp in $(cli "$1" "$SENTINEL_PORT" SENTINEL SENTINELS "$MASTER_NAME" \
+            | awk '_key == "port" { print } { _key = $0 }'); do
+        case "$_lp" in
+            ''|*[!0-9]*) continue ;;
+        esac
+        case " $SENTINEL_PORTS " in
+            *" $_lp "*) ;;
+            *) SENTINEL_PORTS="$SENTINEL_PORTS $_lp" ;;
+        esac
+    done
+}
+
 # sentinel_master HOST: "host port" of the master that sentinel knows, or nothing.
 sentinel_master() {
-    _out=$(cli "$1" "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_NAME")
+    _out=$(sentinel_cli "$1" SENTINEL get-master-addr-by-name "$MASTER_NAME")
     set -- $_out
     if [ $# -eq 2 ] && [ -n "$1" ]; then
         case "$2" in
@@ -294,7 +328,7 @@ sentinel_master() {
 
 # sentinel_epoch HOST: the config epoch of the master that sentinel knows, -1 when unknown.
 sentinel_epoch() {
-    _epoch=$(cli "$1" "$SENTINEL_PORT" SENTINEL MASTER "$MASTER_NAME" \
+    _epoch=$(sentinel_cli "$1" SENTINEL MASTER "$MASTER_NAME" \
         | awk 'next_is_epoch { print; exit } $0 == "config-epoch" { next_is_epoch = 1 }')
     case "$_epoch" in
         ''|*[!0-9]*) echo -1 ;;

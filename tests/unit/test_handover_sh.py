@@ -238,3 +238,55 @@ def test_the_handover_waits_until_a_quorum_of_sentinels_name_the_new_master(hand
 def test_a_new_master_only_the_leading_sentinel_names_is_no_handover(handover_among):
     result, _ = handover_among({"s0": [NEW], "s1": [OLD], "s2": [OLD]})
     assert result.startswith("rc=1 new= error=no new master after")
+
+
+# A sentinel-port roll reaching the master's pod last: the other pods' sentinels listen on the
+# new port (26380), this pod's environment names the old one (26379), where only its own
+# sentinel (s0) listens. Each sentinel answers on its own port only; s0 lists the others as its
+# hello messages taught it. A failover asked of s0 alone never reaches the others: it names
+# the old master on (Sentinel gives the failover up).
+FAKE_PORT_ROLL = r'''
+cli() {
+    host=$1 port=$2
+    shift 2
+    case "$*" in
+        SENTINEL*) [ "$port" = "$(cat port-$host)" ] || return 0 ;;
+    esac
+    case "$*" in
+        "CLIENT PAUSE"*) echo OK ;;
+        "SENTINEL SENTINELS"*)
+            for other in s1 s2; do printf 'name\nid-%s\nip\n%s\nport\n26380\n' $other $other; done ;;
+        "SENTINEL FAILOVER"*)
+            echo OK
+            [ "$host" = s0 ] || echo "$NEW" > promoted ;;
+        "SENTINEL MASTER"*) printf 'name\nr\nflags\nmaster\n' ;;
+        "SENTINEL get-master-addr-by-name"*)
+            if [ -s promoted ] && [ "$host" != s0 ]; then cat promoted; else echo "$OLD"; fi
+            echo 6379 ;;
+        "INFO replication") printf 'role:master\r\nmaster_repl_offset:500\r\n%s' "$CAUGHT_UP" ;;
+    esac
+}
+now() { t=$(cat clock); echo $((t + 1)) > clock; echo "$t"; }
+sleep() { :; }
+all_pods() { printf 's0\ns1\ns2\n'; }
+'''
+
+
+def test_a_handover_in_a_sentinel_port_roll_asks_the_sentinels_on_the_new_port(tmp_path):
+    (tmp_path / "clock").write_text("0")
+    (tmp_path / "promoted").write_text("")
+    for sentinel, port in (("s0", "26379"), ("s1", "26380"), ("s2", "26380")):
+        (tmp_path / ("port-" + sentinel)).write_text(port)
+    # The stopping master is s0 here (its own sentinel is the one its environment reaches).
+    files = podspec.volume_files(APP, settings.parse({}, 3, app_name=APP))
+    for name in ("lib.sh", "handover.sh"):
+        (tmp_path / name).write_text(files[podspec.REDIS_SCRIPTS_VOLUME][name])
+    (tmp_path / "fake.sh").write_text(FAKE_PORT_ROLL)
+    script = ('. ./lib.sh; . ./handover.sh; . ./fake.sh; handover a s0 s1 s2 s0; '
+              'echo "rc=$? new=$HANDOVER_NEW asked=$HANDOVER_ASKED error=$HANDOVER_ERROR"')
+    env = {"PATH": "/usr/bin:/bin", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
+           "MASTER_NAME": APP, "POD_NAME": "r-0", "PEER_DOMAIN": "x", "OLD": "s0", "NEW": "s1",
+           "CAUGHT_UP": CAUGHT_UP}
+    done = subprocess.run(["/bin/sh", "-c", script], cwd=str(tmp_path), env=env, text=True,
+                          capture_output=True, check=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "rc=0 new=s1 6379 asked=s1 error="
