@@ -167,12 +167,6 @@ def quiet(states) -> bool:
     return True
 
 
-def names(state, master) -> bool:
-    """Whether a sentinel's ``SENTINEL MASTER`` entry ``state`` is about ``master``
-    ``(host, port)``."""
-    return state.get("ip") == master[0] and str(state.get("port")) == str(master[1])
-
-
 def settled(master, hosts, states, master_info) -> bool:
     """Whether ``master`` is one of ``hosts``, answers as master (``master_info``, its INFO) and
     no sentinel sees it down or is failing over (``states``): aligning stragglers is safe."""
@@ -227,7 +221,7 @@ def second_masters(master, master_info, views: dict, states: dict, infos: dict) 
     # The views were read before the states: a sentinel whose state names another master ended
     # a failover in between, and the pod it promoted (acting as master in the INFO read between
     # the two) is the one that must win.
-    if not all(names(state, master) for state in naming_it):
+    if not all(_address(state) == (master[0], int(master[1])) for state in naming_it):
         return []
     named_pod = pod_name_of(master[0])
     return sorted(host for host, info in infos.items()

@@ -514,8 +514,6 @@ def _resp(raw):
     """A raw reply of :meth:`FakeCluster.answer` in RESP2."""
     if raw is None:
         return b'$-1\r\n'
-    if isinstance(raw, bool):
-        return b':%d\r\n' % raw
     if isinstance(raw, int):
         return b':%d\r\n' % raw
     if isinstance(raw, (list, tuple)):
