@@ -395,6 +395,22 @@ local_data_present() {
     return 1
 }
 
+# first_sync_done INFO: the INFO replication text says this server holds a master's dataset: it
+# is a master, its link is up with no sync in progress, or a link that was up has dropped
+# (master_link_down_since_seconds is -1 until a first sync completes, replication.c). A master
+# that dies a moment after the sync leaves the link down for good: without the last case its
+# replicas would keep the priority 0 that bars their promotion.
+first_sync_done() {
+    case "$1" in
+        *role:master*) return 0 ;;
+        *master_link_status:up*)
+            case "$1" in *master_sync_in_progress:0*) return 0 ;; esac ;;
+        *master_link_down_since_seconds:-1*) ;;
+        *master_link_down_since_seconds:*) return 0 ;;
+    esac
+    return 1
+}
+
 # quorum_for N: a strict majority of N sentinels.
 quorum_for() {
     echo $(($1 / 2 + 1))

@@ -190,12 +190,7 @@ write_conf() {
 HOLD_PRIORITY=""
 release_priority_when_synced() {
     while kill -0 "$CHILD" 2>/dev/null; do
-        _info=$(redis_cli INFO replication)
-        case "$_info" in
-            *role:master*) break ;;
-            *master_link_status:up*)
-                case "$_info" in *master_sync_in_progress:0*) break ;; esac ;;
-        esac
+        first_sync_done "$(redis_cli INFO replication)" && break
         sleep 1
     done
     # A stop that began meanwhile set priority 0 for its own reason: leave it (and set it again if
