@@ -15,7 +15,7 @@ import redis
 from redis._parsers.helpers import parse_info as redis_py_parse_info
 
 from redis_k8s import connection, observation, resp, settings
-from tls_tools import start_plain_redis, stop
+from tls_tools import start_plain_redis, stop, wait_for
 
 MASTER, REPLICA = '127.42.7.1', '127.42.7.2'
 PORT, SENTINEL_PORT = 27331, 27332
@@ -27,13 +27,6 @@ SETTINGS = settings.parse({'port': PORT, 'sentinel-port': SENTINEL_PORT}, 2, app
 def redis_py(host, port=PORT, **extra):
     return redis.Redis(host=host, port=port, password=PASSWORD, socket_timeout=2,
                        decode_responses=True, lib_name=None, lib_version=None, **extra)
-
-
-def wait_for(check, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, 'timed out'
-        time.sleep(0.1)
 
 
 def start_sentinel(directory, host):

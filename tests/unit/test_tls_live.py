@@ -3,13 +3,12 @@ redis-server 7.0 processes on 127.42.0.x (a master and its replica, plain at fir
 
 import datetime
 import os
-import time
 
 import pytest
 import redis
 
 from redis_k8s import certificates, connection, live, settings
-from tls_tools import start_plain_redis, stop, write
+from tls_tools import start_plain_redis, stop, wait_for, write
 
 HOSTS = ["127.42.0.1", "127.42.0.2"]
 PORT = 27301
@@ -63,13 +62,6 @@ def apply(tls, done=None):
 
 def client(host, **extra):
     return connection.default_connect(host, PORT, None)
-
-
-def wait_for(check, timeout=15):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
 
 
 def test_a_plain_master_and_replica_switched_to_tls_keep_replicating_and_refuse_plain(cluster, material):

@@ -79,3 +79,11 @@ def stop(process):
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def wait_for(check, timeout=20, interval=0.1):
+    """Poll ``check`` until it returns a truthy value; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(interval)
